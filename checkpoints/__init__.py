@@ -1,0 +1,1 @@
+"""Shipped checkpoints (data only); see each folder's card.json."""

@@ -1,0 +1,108 @@
+"""Command-line helpers: argparse flags generated from documented config dataclasses.
+
+Each job has one config dataclass whose Google-style ``Attributes:`` docstring section
+documents every field; :func:`add_dataclass_arguments` turns the fields into ``--flags``
+with that text as help and the field's default shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import shlex
+import sys
+import typing
+
+
+def attribute_docs(cls) -> dict[str, str]:
+    """Parses the ``Attributes:`` section of a dataclass docstring into {name: text}."""
+    doc = cls.__doc__ or ""
+    match = re.search(r"Attributes:\n(.*)", doc, re.S)
+    if not match:
+        return {}
+    docs, current = {}, None
+    for line in match.group(1).splitlines():
+        m = re.match(r"\s{2,8}(\w+): (.*)", line)
+        if m and len(line) - len(line.lstrip()) <= 8:
+            current = m.group(1)
+            docs[current] = m.group(2).strip()
+        elif current and line.strip():
+            docs[current] += " " + line.strip()
+        elif not line.strip() and current:
+            current = None
+    return docs
+
+
+def _base_type(tp):
+    origin = typing.get_origin(tp)
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        return _base_type(args[0])
+    if origin in (tuple, list):
+        return ("seq", args[0] if args else str)
+    return tp
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), rename=None, defaults=None) -> None:
+    """Adds one ``--flag`` per dataclass field.
+
+    Args:
+      parser: the (sub)parser.
+      cls: a dataclass whose docstring documents its fields under ``Attributes:``.
+      skip: field names not to expose.
+      rename: {field: flag name} overrides (without leading dashes).
+      defaults: {field: default} overrides shown in help.
+    """
+    docs = attribute_docs(cls)
+    hints = typing.get_type_hints(cls)
+    rename = rename or {}
+    defaults = defaults or {}
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        flag = "--" + rename.get(field.name, field.name.replace("_", "-"))
+        default = defaults.get(field.name, field.default if field.default is not dataclasses.MISSING
+                               else field.default_factory() if field.default_factory is not dataclasses.MISSING
+                               else None)
+        tp = _base_type(hints[field.name])
+        kwargs = {"dest": field.name, "default": default, "help": docs.get(field.name, "") + " (default: %(default)s)"}
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif isinstance(tp, tuple):
+            kwargs.update(nargs="+", type=tp[1] if tp[1] in (int, float, str) else str)
+        elif tp in (int, float, str):
+            kwargs["type"] = tp
+        parser.add_argument(flag, **kwargs)
+
+
+def dataclass_from_args(cls, args: argparse.Namespace, **overrides):
+    """Builds ``cls`` from parsed arguments (fields missing from ``args`` keep defaults)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    values = {k: v for k, v in values.items() if v is not None}
+    values.update(overrides)
+    return cls(**values)
+
+
+def command_line() -> str:
+    """Returns the command line of this process, shell-quoted."""
+    return " ".join(shlex.quote(a) for a in [sys.argv[0].split("/")[-1]] + sys.argv[1:])
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps description layout and widens the help column."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=34, width=100)
+
+
+def run_main(main, argv=None) -> int:
+    """Runs ``main(argv)`` turning expected user errors into a one-line message and exit 2."""
+    try:
+        return main(argv) or 0
+    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,317 @@
+"""Maximum-likelihood training of the Note-RNN (``note-rnn train``).
+
+Melodies are cut into windows of ``max_length`` tokens, each run from the zero state;
+the model predicts token t + 1 from tokens 0..t. Padding and the first
+``skip_first_n_losses`` predictions of each window carry no loss. The optimiser is Adam
+with an exponentially decaying learning rate, gradients are clipped to a global norm and
+kernels get an L2 penalty, as in Magenta's Note-RNN hyperparameters.
+
+The output directory holds ``ckpt/`` (full training state, written after every epoch:
+resume by running the same command again), ``logs/`` (TensorBoard), ``model/`` (the best
+model so far by validation loss, in the project checkpoint format with a card) and
+``history.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from note_rnn._tf_setup import use_legacy_keras
+
+use_legacy_keras()
+import tensorflow as tf  # noqa: E402
+
+from note_rnn import atomic, checkpoint, corpus  # noqa: E402
+from note_rnn import model as model_lib  # noqa: E402
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Hyperparameters of a Note-RNN training run.
+
+    Attributes:
+      data_dir: data set written by ``note-rnn prepare`` (train.npz, validation.npz).
+      out_dir: run directory (checkpoints, logs, exported model); rerun to resume.
+      layer_sizes: LSTM units per layer (the paper: one layer of 100).
+      batch_size: windows per batch (Magenta: 128).
+      max_length: tokens per training window (longer melodies are cut into windows).
+      epochs: passes over the training windows.
+      learning_rate: initial Adam learning rate.
+      decay_steps: steps per learning-rate decay period.
+      decay_rate: learning-rate factor per decay period (Magenta: 0.85 per 1000 steps).
+      staircase: decay in steps rather than continuously.
+      clip_norm: global gradient-norm clip (Magenta: 5).
+      l2_reg: weight of the L2 penalty sum(w^2)/2 on kernels (Magenta: 2.5e-5).
+      skip_first_n_losses: predictions at the start of each window with no loss (Magenta's
+        released config: 32; the paper: 8).
+      seed: seed of initialisation and shuffling.
+      min_window: windows shorter than this many tokens are dropped.
+    """
+
+    data_dir: str = "data/folk"
+    out_dir: str = "runs/note_rnn"
+    layer_sizes: tuple[int, ...] = (100,)
+    batch_size: int = 128
+    max_length: int = 128
+    epochs: int = 30
+    learning_rate: float = 0.01
+    decay_steps: int = 1000
+    decay_rate: float = 0.85
+    staircase: bool = True
+    clip_norm: float = 5.0
+    l2_reg: float = 2.5e-5
+    skip_first_n_losses: int = 8
+    seed: int = 0
+    min_window: int = 16
+
+    def __post_init__(self):
+        self.layer_sizes = tuple(int(n) for n in self.layer_sizes)
+        if self.max_length < 2:
+            raise ValueError(f"max_length must be >= 2, got {self.max_length}")
+        if self.skip_first_n_losses >= self.max_length - 1:
+            raise ValueError(
+                f"skip_first_n_losses ({self.skip_first_n_losses}) leaves no loss in windows of "
+                f"{self.max_length} tokens")
+
+
+def make_windows(melodies, max_length: int, min_window: int = 2) -> list[np.ndarray]:
+    """Cuts melodies into consecutive windows of at most ``max_length`` tokens.
+
+    Args:
+      melodies: iterable of 1-D token arrays.
+      max_length: window length.
+      min_window: shorter tail windows are dropped.
+
+    Returns:
+      A list of 1-D int arrays.
+    """
+    windows = []
+    for mel in melodies:
+        mel = np.asarray(mel)
+        for start in range(0, len(mel), max_length):
+            w = mel[start:start + max_length]
+            if len(w) >= max(2, min_window):
+                windows.append(w)
+    return windows
+
+
+def window_arrays(windows, max_length: int, skip_first_n_losses: int):
+    """Builds padded (inputs, targets, loss weights) of shape [N, max_length - 1].
+
+    Position t of a window predicts token t + 1 from tokens 0..t; the weight is 1 where a
+    real target exists and t >= skip_first_n_losses, else 0.
+    """
+    n, width = len(windows), max_length - 1
+    inputs = np.zeros((n, width), np.int32)
+    targets = np.zeros((n, width), np.int32)
+    weights = np.zeros((n, width), np.float32)
+    for k, w in enumerate(windows):
+        m = len(w) - 1
+        inputs[k, :m] = w[:-1]
+        targets[k, :m] = w[1:]
+        weights[k, skip_first_n_losses:m] = 1.0
+    return inputs, targets, weights
+
+
+def masked_metrics(logits, targets, weights):
+    """Returns (sum of NLL, number of correct argmax predictions, total weight)."""
+    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), targets), tf.float32)
+    return tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights), tf.reduce_sum(weights)
+
+
+class Trainer:
+    """Owns the model, optimiser, compiled steps and checkpoints of one training run."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        tf.keras.utils.set_random_seed(config.seed)
+        self.model = model_lib.NoteRNN(model_lib.NoteRNNConfig(layer_sizes=config.layer_sizes))
+        schedule = tf.keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, config.decay_steps, config.decay_rate, staircase=config.staircase)
+        self.optimizer = tf.keras.optimizers.Adam(schedule)
+        self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
+        self.best_val_loss = tf.Variable(np.inf, dtype=tf.float32, name="best_val_loss")
+        self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
+                                        best_val_loss=self.best_val_loss)
+        self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(config.out_dir, "ckpt"), max_to_keep=2)
+        self._kernels = [v for v in self.model.trainable_variables if "kernel" in v.name]
+
+    def restore(self) -> bool:
+        """Restores the latest training checkpoint; returns True if one was found."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return False
+        self.ckpt.restore(latest).assert_existing_objects_matched()
+        return True
+
+    @tf.function
+    def train_step(self, inputs, targets, weights):
+        with tf.GradientTape() as tape:
+            logits = self.model(inputs, training=True)
+            nll_sum, correct, count = masked_metrics(logits, targets, weights)
+            loss = nll_sum / tf.maximum(count, 1.0)
+            loss += self.config.l2_reg * tf.add_n([tf.nn.l2_loss(k) for k in self._kernels])
+        variables = self.model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        grads, grad_norm = tf.clip_by_global_norm(grads, self.config.clip_norm)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return loss, nll_sum, correct, count, grad_norm
+
+    @tf.function
+    def eval_step(self, inputs, targets, weights):
+        return masked_metrics(self.model(inputs), targets, weights)
+
+    def evaluate(self, arrays, batch_size: int) -> dict:
+        """Returns validation accuracy and log perplexity (mean NLL in nats) over ``arrays``."""
+        totals = np.zeros(3)
+        for i in range(0, len(arrays[0]), batch_size):
+            batch = [tf.constant(a[i:i + batch_size]) for a in arrays]
+            totals += [float(t) for t in self.eval_step(*batch)]
+        nll, correct, count = totals
+        count = max(count, 1.0)
+        return {"accuracy": correct / count, "log_perplexity": nll / count, "tokens": int(totals[2])}
+
+
+def _dataset(arrays, batch_size: int, seed: int):
+    ds = tf.data.Dataset.from_tensor_slices(arrays)
+    ds = ds.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=False)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def train(config: TrainConfig, command: str | None = None, progress: bool = True) -> dict:
+    """Trains (or resumes training of) a Note-RNN.
+
+    Args:
+      config: the run's hyperparameters.
+      command: the command line that started the run (recorded in the model card).
+      progress: show a progress bar.
+
+    Returns:
+      The final history dict (also written to ``out_dir/history.json``).
+
+    Raises:
+      FloatingPointError: if the training loss becomes NaN or infinite; the last good
+        checkpoint is kept.
+    """
+    from tqdm import tqdm
+
+    os.makedirs(config.out_dir, exist_ok=True)
+    config_path = os.path.join(config.out_dir, "train_config.json")
+    _check_same_config(config_path, config)
+    atomic.write_json(config_path, dataclasses.asdict(config))
+
+    train_mel = corpus.load_split(config.data_dir, "train")
+    val_mel = corpus.load_split(config.data_dir, "validation")
+    train_arrays = window_arrays(make_windows(train_mel, config.max_length, config.min_window),
+                                 config.max_length, config.skip_first_n_losses)
+    val_arrays = window_arrays(make_windows(val_mel, config.max_length, config.min_window),
+                               config.max_length, config.skip_first_n_losses)
+    if len(train_arrays[0]) == 0:
+        raise ValueError(f"no training windows of at least {config.min_window} tokens in {config.data_dir}")
+
+    trainer = Trainer(config)
+    resumed = trainer.restore()
+    history_path = os.path.join(config.out_dir, "history.json")
+    history = _read_json(history_path) if resumed else {"epochs": []}
+    history["epochs"] = history["epochs"][: int(trainer.epoch.numpy())]
+    writer = tf.summary.create_file_writer(os.path.join(config.out_dir, "logs"))
+    if not resumed:
+        with writer.as_default():
+            tf.summary.text("config", json.dumps(dataclasses.asdict(config), indent=1), step=0)
+    start_epoch = int(trainer.epoch.numpy())
+    print(f"Note-RNN training: {len(train_arrays[0])} train windows, {len(val_arrays[0])} validation windows, "
+          f"{'resuming at epoch ' + str(start_epoch + 1) if resumed else 'from scratch'}", file=sys.stderr)
+
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.time()
+        dataset = _dataset(train_arrays, config.batch_size, config.seed + epoch)
+        totals = np.zeros(3)
+        bar = tqdm(dataset, total=math.ceil(len(train_arrays[0]) / config.batch_size),
+                   desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, file=sys.stderr)
+        for inputs, targets, weights in bar:
+            loss, nll, correct, count, grad_norm = trainer.train_step(inputs, targets, weights)
+            loss = float(loss)
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {loss} in epoch {epoch + 1}; the last good checkpoint in "
+                    f"{trainer.manager.directory} is kept (lower --learning-rate?)")
+            totals += [float(nll), float(correct), float(count)]
+            step = int(trainer.optimizer.iterations.numpy())
+            if step % 20 == 0:
+                with writer.as_default():
+                    tf.summary.scalar("train/loss", loss, step=step)
+                    tf.summary.scalar("train/grad_norm", grad_norm, step=step)
+                    tf.summary.scalar("train/learning_rate", trainer.optimizer.learning_rate, step=step)
+            bar.set_postfix(loss=f"{loss:.3f}")
+        val = trainer.evaluate(val_arrays, 1024)
+        record = {"epoch": epoch + 1, "step": int(trainer.optimizer.iterations.numpy()),
+                  "train_log_perplexity": totals[0] / max(totals[2], 1),
+                  "train_accuracy": totals[1] / max(totals[2], 1),
+                  "validation_log_perplexity": val["log_perplexity"], "validation_accuracy": val["accuracy"],
+                  "seconds": time.time() - t0}
+        history["epochs"].append(record)
+        with writer.as_default():
+            for key in ("train_log_perplexity", "train_accuracy", "validation_log_perplexity", "validation_accuracy"):
+                tf.summary.scalar(f"epoch/{key}", record[key], step=record["step"])
+        writer.flush()
+        print(f"epoch {epoch + 1}: train log-ppl {record['train_log_perplexity']:.4f} acc "
+              f"{record['train_accuracy']:.4f} | validation log-ppl {val['log_perplexity']:.4f} acc "
+              f"{val['accuracy']:.4f} ({record['seconds']:.0f} s)", file=sys.stderr)
+        if val["log_perplexity"] < float(trainer.best_val_loss.numpy()):
+            trainer.best_val_loss.assign(val["log_perplexity"])
+            history["best"] = record
+            checkpoint.save_model(os.path.join(config.out_dir, "model"), trainer.model,
+                                  card=make_card(config, record, len(train_mel), len(val_mel), command))
+        trainer.epoch.assign(epoch + 1)
+        trainer.manager.save(checkpoint_number=epoch + 1)
+        atomic.write_json(history_path, history)
+    return history
+
+
+def make_card(config: TrainConfig, metrics: dict, num_train: int, num_val: int, command: str | None) -> dict:
+    """Returns the JSON card stored next to an exported model."""
+    data_summary = _read_json(os.path.join(config.data_dir, "summary.json")) or {}
+    return {
+        "model": "Note-RNN (Keras LSTM language model, 38-token melody encoding)",
+        "data": {"data_dir": config.data_dir, "train_melodies": num_train, "validation_melodies": num_val,
+                 "summary": data_summary},
+        "hyperparameters": dataclasses.asdict(config),
+        "metrics": {"epoch": metrics["epoch"], "step": metrics["step"],
+                    "validation_accuracy": metrics["validation_accuracy"],
+                    "validation_log_perplexity": metrics["validation_log_perplexity"],
+                    "train_accuracy": metrics["train_accuracy"],
+                    "train_log_perplexity": metrics["train_log_perplexity"]},
+        "metric_definitions": "accuracy of the argmax next-token prediction and mean negative log-likelihood "
+                              "(nats per token) over validation windows, ignoring padding and the first "
+                              f"{config.skip_first_n_losses} predictions of each window",
+        "command": command,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _check_same_config(path: str, config: TrainConfig) -> None:
+    old = _read_json(path)
+    if old is None:
+        return
+    new = json.loads(json.dumps(dataclasses.asdict(config)))
+    arch = ("layer_sizes", "data_dir", "max_length", "skip_first_n_losses")
+    changed = [k for k in arch if old.get(k) != new.get(k)]
+    if changed:
+        raise ValueError(
+            f"{config.out_dir} holds a run with different {', '.join(changed)} "
+            f"({', '.join(f'{k}={old.get(k)}' for k in changed)}); use a new --out directory")
+
+
+def _read_json(path: str):
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

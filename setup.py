@@ -1,0 +1,43 @@
+"""Sequence Tutor / RL Tuner in TensorFlow + tf-keras (Keras 2 API)."""
+
+from setuptools import setup
+
+setup(
+    name="sequence-tutor",
+    version="0.1.0",
+    description="Sequence Tutor (RL Tuner): KL-control RL fine-tuning of LSTM sequence models "
+                "(melodies, molecules), a TensorFlow/Keras port of Magenta's rl_tuner",
+    long_description=open("README.md").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",  # tf-agents 0.19 does not import on Python 3.12
+    packages=["note_rnn", "rl_tuner", "molecules", "checkpoints"],
+    package_data={"checkpoints": ["note_rnn/*", "*/*.json", "*/*.npz"]},
+    install_requires=[
+        # The stack is pinned to the versions this project is tested with (constraints.txt has
+        # the full tested set). tf-agents 0.19 needs the Keras 2 API, i.e. tf-keras of the same
+        # minor version as TensorFlow; the packages set TF_USE_LEGACY_KERAS=1 themselves.
+        "tensorflow==2.21.*",
+        "tf-keras==2.21.*",
+        "tensorboard==2.21.*",  # TF 2.21 no longer installs it by itself
+        "tf-agents==0.19.0",
+        "tensorflow-probability==0.23.0",  # the release that matches tf-agents 0.19
+        "note-seq==0.0.5",
+        # tf-agents pins typing-extensions 4.5.0, which breaks IPython >= 8.23; note-seq
+        # imports IPython, so IPython must stay below 8.23.
+        "ipython<8.23",
+        "rdkit",
+        "numpy",
+        "matplotlib",
+        "tqdm",
+    ],
+    extras_require={
+        "test": ["pytest"],
+        "data": ["music21>=9,<11"],  # the bundled folk corpora used to train the Note-RNN
+    },
+    entry_points={
+        "console_scripts": [
+            "note-rnn=note_rnn.cli:console_entry_point",
+            "rl-tuner=rl_tuner.cli:console_entry_point",
+        ],
+    },
+)
