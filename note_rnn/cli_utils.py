@@ -44,7 +44,8 @@ def _base_type(tp):
     return tp
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), rename=None, defaults=None) -> None:
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), rename=None, defaults=None,
+                            help_defaults=None) -> None:
     """Adds one ``--flag`` per dataclass field.
 
     Args:
@@ -53,6 +54,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
       skip: field names not to expose.
       rename: {field: flag name} overrides (without leading dashes).
       defaults: {field: default} overrides shown in help.
+      help_defaults: if given, every flag defaults to None (so that a caller can tell what was
+        set) and the help shows ``help_defaults[field]`` text instead of the default.
     """
     docs = attribute_docs(cls)
     hints = typing.get_type_hints(cls)
@@ -67,6 +70,10 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
                                else None)
         tp = _base_type(hints[field.name])
         kwargs = {"dest": field.name, "default": default, "help": docs.get(field.name, "") + " (default: %(default)s)"}
+        if help_defaults is not None:
+            kwargs["default"] = None
+            kwargs["help"] = docs.get(field.name, "") + f" ({help_defaults.get(field.name, f'default: {default}')})"
+        kwargs["help"] = kwargs["help"].replace("%", "%%").replace("%%(default)s", "%(default)s")
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif isinstance(tp, tuple):

@@ -1,0 +1,440 @@
+"""Builds the Note-RNN training set: folk tunes or MIDI files -> 38-token melodies.
+
+``prepare(PrepareConfig(...))`` reads music21's bundled ABC folk collections (no network)
+or a folder of MIDI/ABC files, extracts monophonic melodies like Magenta's melody_rnn
+pipeline (quantize to 16th notes, extract per instrument, transpose to C major / A minor,
+fold into MIDI 48..83, drop short ones), splits them into train and validation by a hash of
+each tune's source id and writes ``train.npz``, ``validation.npz`` and ``summary.json``.
+``load_split(out_dir, "train")`` reads a split back as a list of token arrays.
+
+Multi-tune ABC files are split into single tunes in this process; the tunes (and MIDI
+files) are then parsed in ``workers`` processes, each catching every error of its tune.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import pathlib
+import signal
+import sys
+import threading
+import time
+import warnings
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from note_rnn import encoding
+from note_rnn.encoding import ExtractionOptions
+from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF
+
+DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
+ESSEN_COLLECTION = "essenFolksong"
+SPLITS = ("train", "validation")
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclasses.dataclass
+class PrepareConfig:
+    """Settings of ``note-rnn prepare`` (building the Note-RNN training set).
+
+    Attributes:
+      source: "music21" for music21's bundled ABC folk collections, or a folder searched
+        recursively for MIDI files (*.mid, *.midi) and ABC tunebooks (*.abc).
+      out_dir: folder that receives train.npz, validation.npz and summary.json.
+      collections: music21 corpus collections to read when source is "music21".
+      include_essen: also read music21's essenFolksong collection (Essen Folksong
+        Collection, 8,514 mostly German and Chinese tunes). Its licence allows
+        non-commercial use only, so it is off by default.
+      validation_fraction: share of tunes (not melodies) put in the validation split.
+      seed: salt of the split hash; the same seed gives the same split.
+      workers: parsing processes; default: the number of CPUs. 1 parses in this process.
+      min_bars: drop melodies shorter than this many bars (Magenta: 7).
+      max_steps: truncate melodies to this many 16th-note steps (Magenta: 512); 0 or
+        None keeps whole melodies.
+      min_unique_pitches: drop melodies with fewer distinct pitches (Magenta: 5).
+      gap_bars: a rest this many bars long ends a melody (Magenta: 1.0).
+      transpose_to_key: 0 transposes to C major / A minor (Magenta); None keeps the key.
+      deduplicate: drop melodies whose tokens equal an earlier melody's (music21's
+        O'Neill collection has overlapping files), so no tune is in both splits twice.
+      limit: read at most this many tunes (files, for MIDI); None reads all. For tests.
+      task_timeout: seconds after which one tune's parsing is abandoned and the tune is
+        skipped; 0 disables the limit.
+      progress: show a tqdm progress bar on stderr.
+      verbose: print the summary to stdout when done.
+    """
+
+    source: str = "music21"
+    out_dir: str = "data/folk"
+    collections: Tuple[str, ...] = DEFAULT_COLLECTIONS
+    include_essen: bool = False
+    validation_fraction: float = 0.1
+    seed: int = 0
+    workers: int = dataclasses.field(default_factory=_cpu_count)
+    min_bars: float = 7
+    max_steps: Optional[int] = 512
+    min_unique_pitches: int = 5
+    gap_bars: float = 1.0
+    transpose_to_key: Optional[int] = 0
+    deduplicate: bool = True
+    limit: Optional[int] = None
+    task_timeout: float = 120.0
+    progress: bool = True
+    verbose: bool = True
+
+    def __post_init__(self):
+        self.collections = tuple(self.collections)
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
+
+    def extraction_options(self) -> ExtractionOptions:
+        """Returns the melody filters of this config for :mod:`note_rnn.encoding`."""
+        return ExtractionOptions(min_bars=self.min_bars, max_steps=self.max_steps or None,
+                                 min_unique_pitches=self.min_unique_pitches,
+                                 gap_bars=self.gap_bars, transpose_to_key=self.transpose_to_key)
+
+
+@dataclasses.dataclass
+class SplitStats:
+    """Size of one split: number of melodies and of tokens."""
+
+    melodies: int = 0
+    tokens: int = 0
+
+
+@dataclasses.dataclass
+class PrepareSummary:
+    """What ``prepare`` read, skipped and wrote (also stored as summary.json).
+
+    Attributes:
+      source: the config's source. out_dir: where the data set was written.
+      files_read: files opened (ABC tunebooks or MIDI files).
+      tunes_parsed: tunes (MIDI files) converted without error.
+      tunes_without_melodies: parsed tunes of which no melody passed the filters.
+      duplicates_dropped: melodies dropped as exact copies of earlier ones.
+      skipped: one {"source", "reason"} dict per file or tune that failed.
+      train, validation: melodies and tokens of each split.
+      token_histogram: fraction of hold (0), note-off (1) and pitch tokens in train.
+      wall_time_s: duration of the run.
+    """
+
+    source: str
+    out_dir: str
+    files_read: int = 0
+    tunes_parsed: int = 0
+    tunes_without_melodies: int = 0
+    duplicates_dropped: int = 0
+    skipped: List[Dict[str, str]] = dataclasses.field(default_factory=list)
+    train: SplitStats = dataclasses.field(default_factory=SplitStats)
+    validation: SplitStats = dataclasses.field(default_factory=SplitStats)
+    token_histogram: Dict[str, float] = dataclasses.field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    def format(self) -> str:
+        """Returns a human-readable report."""
+        lines = [
+            f"source {self.source} -> {self.out_dir} ({self.wall_time_s:.1f} s)",
+            f"files read {self.files_read}, tunes parsed {self.tunes_parsed}, "
+            f"without melodies {self.tunes_without_melodies}, "
+            f"duplicates dropped {self.duplicates_dropped}, skipped {len(self.skipped)}",
+            f"train: {self.train.melodies} melodies, {self.train.tokens} tokens; "
+            f"validation: {self.validation.melodies} melodies, {self.validation.tokens} tokens",
+            "token histogram (train): " + ", ".join(
+                f"{k} {v:.3f}" for k, v in self.token_histogram.items()),
+        ]
+        lines += [f"  skipped {s['source']}: {s['reason']}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+class _Task(NamedTuple):
+    """One unit of parallel work: an ABC tune (text) or a MIDI file (path)."""
+
+    source_id: str
+    kind: str  # "abc" or "midi"
+    payload: str
+
+
+class _Result(NamedTuple):
+    source_id: str
+    melodies: List[np.ndarray]
+    error: Optional[str]
+
+
+# ----------------------------------------------------------------------------------------
+# Finding the tunes
+
+
+def split_abc_tunes(text: str) -> List[str]:
+    """Splits an ABC tunebook into single tunes (each starts at an ``X:`` line).
+
+    Lines before the first tune (the file header, e.g. default ``L:`` or ``M:`` fields) are
+    prepended to every tune so that each one parses on its own.
+
+    Args:
+      text: the content of an .abc file.
+
+    Returns:
+      The tunes' texts in file order (empty if the file has no ``X:`` line).
+    """
+    header, tunes = [], []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("X:"):
+            tunes.append([line])
+        elif tunes:
+            tunes[-1].append(line)
+        else:
+            header.append(line)
+    prefix = "".join(header)
+    return [prefix + "".join(lines) for lines in tunes]
+
+
+def _music21_files(config: PrepareConfig) -> Iterator[Tuple[str, pathlib.Path]]:
+    """Yields (source id, path) of the ABC files of the configured music21 collections."""
+    from music21 import common  # pylint: disable=import-outside-toplevel
+    root = pathlib.Path(common.getCorpusFilePath())
+    names = list(config.collections)
+    if config.include_essen and ESSEN_COLLECTION not in names:
+        names.append(ESSEN_COLLECTION)
+    for name in names:
+        files = sorted((root / name).rglob("*.abc")) if (root / name).is_dir() else []
+        if not files:
+            known = sorted(p.parent.name for p in root.glob("*/*.abc"))
+            raise ValueError(f"music21 collection {name!r} has no ABC files; collections with "
+                             f"ABC files: {sorted(set(known))}")
+        for path in files:
+            yield path.relative_to(root).as_posix(), path
+
+
+def _folder_files(folder: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path]]:
+    """Yields (source id, path) of every MIDI and ABC file under ``folder``."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"source folder {str(folder)!r} does not exist (use 'music21' "
+                                "or a folder of MIDI files)")
+    suffixes = MIDI_SUFFIXES + (".abc",)
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() in suffixes and path.is_file():
+            yield path.relative_to(folder).as_posix(), path
+
+
+def _collect_tasks(config: PrepareConfig, summary: PrepareSummary) -> List[_Task]:
+    """Lists the tunes to parse; unreadable ABC files are recorded in ``summary.skipped``."""
+    if config.source == "music21":
+        files = _music21_files(config)
+    else:
+        files = _folder_files(pathlib.Path(config.source))
+    tasks: List[_Task] = []
+    for source_id, path in files:
+        if config.limit is not None and len(tasks) >= config.limit:
+            break
+        summary.files_read += 1
+        if path.suffix.lower() in MIDI_SUFFIXES:
+            tasks.append(_Task(source_id, "midi", str(path)))
+            continue
+        try:
+            tunes = split_abc_tunes(path.read_bytes().decode("utf-8", errors="replace"))
+        except OSError as error:
+            summary.skipped.append({"source": source_id, "reason": f"unreadable: {error}"})
+            continue
+        if not tunes:
+            summary.skipped.append({"source": source_id, "reason": "no ABC tune (no X: line)"})
+        tasks += [_Task(f"{source_id}#{i}", "abc", tune) for i, tune in enumerate(tunes, 1)]
+    return tasks[:config.limit] if config.limit is not None else tasks
+
+
+# ----------------------------------------------------------------------------------------
+# Parsing one tune (runs in the worker processes)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raises TimeoutError in the block after ``seconds`` (main thread, Unix only)."""
+    usable = (seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise TimeoutError(f"gave up after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _run_task(job: Tuple[_Task, ExtractionOptions, float]) -> _Result:
+    """Parses one tune; catches every exception and reports it as the skip reason."""
+    task, options, timeout = job
+    try:
+        with warnings.catch_warnings(), _time_limit(timeout):
+            warnings.simplefilter("ignore")
+            if task.kind == "midi":
+                sequence = encoding.read_note_sequence(task.payload)
+            else:
+                sequence = encoding.abc_to_note_sequence(task.payload)
+            melodies = encoding.note_sequence_to_melodies(sequence, options)
+        return _Result(task.source_id, melodies, None)
+    except Exception as error:  # pylint: disable=broad-except
+        reason = str(error) if isinstance(error, encoding.MidiReadError) else \
+            f"{type(error).__name__}: {error}"
+        return _Result(task.source_id, [], reason[:300])
+
+
+def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:
+    """Parses the tasks in ``config.workers`` processes; returns results in task order."""
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    jobs = [(task, config.extraction_options(), config.task_timeout) for task in tasks]
+    order = {task.source_id: i for i, task in enumerate(tasks)}
+    results: List[Optional[_Result]] = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc="parsing", unit="tune", file=sys.stderr,
+               disable=not config.progress)
+    with bar:
+        if config.workers == 1 or len(tasks) <= 1:
+            outputs = map(_run_task, jobs)
+            for result in outputs:
+                results[order[result.source_id]] = result
+                bar.update()
+        else:
+            # spawn: safe even if the caller has imported TensorFlow (fork is not).
+            context = multiprocessing.get_context("spawn")
+            chunksize = max(1, min(16, len(jobs) // (config.workers * 8)))
+            with context.Pool(min(config.workers, len(jobs))) as pool:
+                for result in pool.imap_unordered(_run_task, jobs, chunksize=chunksize):
+                    results[order[result.source_id]] = result
+                    bar.update()
+    return results  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------------------
+# Splitting, writing, reading
+
+
+def split_of(source_id: str, validation_fraction: float, seed: int = 0) -> str:
+    """Returns "train" or "validation" for a tune, from a hash of its source id.
+
+    The split of a tune depends only on its id, the fraction and the seed: not on the
+    other files, the worker order or the machine.
+    """
+    digest = hashlib.sha256(f"{seed}\0{source_id}".encode("utf-8")).digest()
+    return "validation" if int.from_bytes(digest[:8], "big") / 2**64 < validation_fraction \
+        else "train"
+
+
+def _assign_splits(results: List[_Result], config: PrepareConfig, summary: PrepareSummary
+                   ) -> Dict[str, List[Tuple[str, np.ndarray]]]:
+    """Distributes the melodies to the splits; records skips and drops duplicates."""
+    splits: Dict[str, List[Tuple[str, np.ndarray]]] = {name: [] for name in SPLITS}
+    seen = set()
+    for result in results:
+        if result.error is not None:
+            summary.skipped.append({"source": result.source_id, "reason": result.error})
+            continue
+        summary.tunes_parsed += 1
+        if not result.melodies:
+            summary.tunes_without_melodies += 1
+        split = split_of(result.source_id, config.validation_fraction, config.seed)
+        for melody in result.melodies:
+            key = melody.tobytes()
+            if config.deduplicate and key in seen:
+                summary.duplicates_dropped += 1
+                continue
+            seen.add(key)
+            splits[split].append((result.source_id, melody))
+    return splits
+
+
+def _write_split(path: pathlib.Path, items: List[Tuple[str, np.ndarray]]) -> SplitStats:
+    """Writes one split as ``tokens`` (int8), ``lengths`` (int32), ``sources`` (str)."""
+    melodies = [melody for _, melody in items]
+    tokens = np.concatenate(melodies).astype(np.int8) if melodies else np.zeros(0, np.int8)
+    lengths = np.array([len(m) for m in melodies], dtype=np.int32)
+    sources = np.array([source for source, _ in items], dtype=str)
+    temporary = path.with_name(path.stem + ".tmp.npz")
+    np.savez_compressed(temporary, tokens=tokens, lengths=lengths, sources=sources)
+    os.replace(temporary, path)
+    return SplitStats(melodies=len(melodies), tokens=int(tokens.size))
+
+
+def token_histogram(melodies: List[np.ndarray]) -> Dict[str, float]:
+    """Fractions of hold (0), note-off (1) and pitch (2..37) tokens over ``melodies``."""
+    tokens = np.concatenate(melodies) if melodies else np.zeros(0, np.int8)
+    total = max(tokens.size, 1)
+    return {"hold": float(np.sum(tokens == NO_EVENT)) / total,
+            "note_off": float(np.sum(tokens == NOTE_OFF)) / total,
+            "pitch": float(np.sum(tokens >= FIRST_PITCH_TOKEN)) / total}
+
+
+def prepare(config: PrepareConfig) -> PrepareSummary:
+    """Builds the data set described by ``config`` (see the module docstring).
+
+    A file or tune that cannot be read or parsed is skipped and named in the summary;
+    the run never stops on one bad file.
+
+    Args:
+      config: where to read, what to keep and where to write.
+
+    Returns:
+      The summary, also written to ``<out_dir>/summary.json``.
+
+    Raises:
+      FileNotFoundError: if ``config.source`` is neither "music21" nor a folder.
+      ValueError: if a music21 collection does not exist.
+    """
+    started = time.perf_counter()
+    summary = PrepareSummary(source=config.source, out_dir=str(config.out_dir))
+    tasks = _collect_tasks(config, summary)
+    splits = _assign_splits(_parse_all(tasks, config), config, summary)
+    out_dir = pathlib.Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary.train = _write_split(out_dir / "train.npz", splits["train"])
+    summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
+    summary.token_histogram = token_histogram([m for _, m in splits["train"]])
+    summary.wall_time_s = round(time.perf_counter() - started, 2)
+    record = {"config": dataclasses.asdict(config), "summary": dataclasses.asdict(summary)}
+    (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
+    if config.verbose:
+        print(summary.format())
+    return summary
+
+
+def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
+    """Reads one split written by :func:`prepare`.
+
+    Args:
+      data_dir: the ``out_dir`` of a ``prepare`` run.
+      split: "train" or "validation".
+
+    Returns:
+      The melodies as a list of 1-D ``np.int8`` token arrays.
+
+    Raises:
+      ValueError: for an unknown split name.
+      FileNotFoundError: if the split file is missing.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    path = pathlib.Path(data_dir) / f"{split}.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: build the data set first with "
+                                f"`note-rnn prepare` (out_dir={data_dir})")
+    with np.load(path) as data:
+        tokens, lengths = data["tokens"], data["lengths"]
+    return [part.astype(np.int8) for part in np.split(tokens, np.cumsum(lengths)[:-1])] \
+        if lengths.size else []

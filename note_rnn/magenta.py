@@ -1,0 +1,505 @@
+"""Reads original Magenta Note-RNN checkpoints and converts them exactly to this project's format.
+
+Accepted inputs (:func:`read_magenta`): a TF checkpoint prefix (V2 ``prefix.index`` + data
+shards, or a V1 single file such as ``model.ckpt-1994``), a directory (its ``checkpoint``
+state file, else its only checkpoint) or a ``.mag`` GeneratorBundle (``checkpoint_file[0]``
+is a V1 checkpoint). Accepted variable names, under one optional outer scope (``rnn_model/``,
+``q_network/``, none...), for layers k = 0..n-1:
+
+* TF 0.x: ``RNN/MultiRNNCell/Cell{k}/LSTMCell/W_0`` + ``B``, or
+  ``RNN/MultiRNNCell/Cell{k}/BasicLSTMCell/Linear/Matrix`` + ``Linear/Bias``;
+* TF 1.0-1.2: ``rnn/multi_rnn_cell/cell_{k}/lstm_cell/weights`` + ``biases`` (or basic_lstm_cell);
+* TF >= 1.3: ``rnn/multi_rnn_cell/cell_{k}/lstm_cell/kernel`` + ``bias`` (or basic_lstm_cell);
+
+plus ``fully_connected/weights`` + ``fully_connected/bias`` or ``biases``. Optimizer slots,
+``global_step``, ``beta1_power`` and other non-float variables are ignored. When a checkpoint
+holds several networks (an RL Tuner checkpoint has ``q_network/``, ``target_q_network/`` and
+``reward_rnn/``), ``scope`` selects one; without it ``q_network`` is used if present (the tuned
+policy), otherwise the error lists the scopes found.
+
+Conversion (spec 7.1): a TF1 kernel ``W [in + H, 4H]`` with gate blocks (i, j, f, o) becomes
+Keras ``kernel = reorder(W[:in])``, ``recurrent_kernel = reorder(W[in:])`` with blocks
+(i, f, j, o), and ``bias = [b_i, b_f + 1.0, b_j, b_o]`` (TF1's run-time forget bias folded in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import logging
+import os
+import re
+import shutil
+import tempfile
+
+import numpy as np
+
+from note_rnn._tf_setup import use_legacy_keras
+
+use_legacy_keras()
+import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
+
+from note_rnn import tokens as tok  # noqa: E402
+
+NUM_CLASSES = tok.NUM_CLASSES
+FORGET_BIAS = 1.0
+DEFAULT_SCOPE = "q_network"
+MAX_LISTED = 20
+_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # footer of TF SSTables (V1 files, V2 .index)
+
+_CELL_RE = re.compile(r"^(?P<scope>(?:.+/)?)(?:RNN/MultiRNNCell/Cell(?P<k0>\d+)|rnn/multi_rnn_cell/cell_(?P<k1>\d+))"
+                      r"/(?P<cell>LSTMCell|BasicLSTMCell|lstm_cell|basic_lstm_cell)/(?P<var>.+)$")
+_FC_RE = re.compile(r"^(?P<scope>(?:.+/)?)fully_connected/(?P<var>weights|bias|biases)$")
+_SLOT_RE = re.compile(r"^(Adagrad|AdagradDA|ProximalAdagrad|Adam|Adamax|Nadam|Momentum|RMSProp|Ftrl|Adadelta|"
+                      r"ExponentialMovingAverage)(_\d+)?$")
+_BOOKKEEPING_RE = re.compile(r"^(global_step|beta[12]_power|learning_rate|_CHECKPOINTABLE_OBJECT_GRAPH)(_\d+)?$")
+_DATA_SHARD_RE = re.compile(r"\.data-\d{5}-of-\d{5}$")
+# (TF 0.x names?, cell) -> [(era, kernel name, bias name)]
+_CELL_SCHEMES = {
+    (True, "LSTMCell"): [("TF 0.x", "W_0", "B")],
+    (True, "BasicLSTMCell"): [("TF 0.x", "Linear/Matrix", "Linear/Bias")],
+    (False, "lstm_cell"): [("TF 1.0-1.2", "weights", "biases"), ("TF >= 1.3", "kernel", "bias")],
+    (False, "basic_lstm_cell"): [("TF 1.0-1.2", "weights", "biases"), ("TF >= 1.3", "kernel", "bias")],
+}
+EXPECTED_LAYOUT = (
+    "a Magenta Note-RNN: for each layer k = 0..n-1 an LSTM kernel [in_k + H_k, 4*H_k] and bias [4*H_k] "
+    "named [<scope>/]RNN/MultiRNNCell/Cell{k}/LSTMCell/W_0 + B or .../BasicLSTMCell/Linear/Matrix + "
+    "Linear/Bias (TF 0.x), [<scope>/]rnn/multi_rnn_cell/cell_{k}/lstm_cell (or basic_lstm_cell)/weights + "
+    f"biases (TF 1.0-1.2) or kernel + bias (TF >= 1.3), with in_0 = {NUM_CLASSES} and in_k = H_(k-1); then "
+    f"[<scope>/]fully_connected/weights [H_last, {NUM_CLASSES}] + fully_connected/bias or biases [{NUM_CLASSES}]")
+CONVERSION = (
+    "TF1 LSTMCell/BasicLSTMCell -> Keras LSTM: kernel = reorder(W[:in]), recurrent_kernel = reorder(W[in:]) "
+    "with column gate blocks (i, j, f, o) -> (i, f, j, o); bias = [b_i, b_f + 1.0, b_j, b_o] (forget_bias 1.0 "
+    "folded in); fully_connected/weights -> dense/kernel, fully_connected/bias(es) -> dense/bias unchanged")
+
+
+class MagentaCheckpointError(ValueError):
+    """A Magenta checkpoint that cannot be read or does not have a supported Note-RNN layout."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MagentaNetwork:
+    """A converted Magenta Note-RNN and where it came from.
+
+    Attributes:
+      layer_sizes: LSTM units per layer.
+      weights: NumPy float32 weights in project naming (see ``NoteRNNConfig.weight_shapes``).
+      scheme: naming scheme detected, e.g. ``"TF 0.x LSTMCell (W_0/B)"``.
+      scope: outer scope of the network in the checkpoint (``""`` for none).
+      source: path, format (``V1``/``V2``/``bundle``), resolved checkpoint, bundle details.
+      variables: source variable name -> shape for every variable used.
+      mapping: project weight name -> the source variable it was computed from.
+      ignored: names of checkpoint variables not used (optimizer slots, counters, other networks).
+      other_scopes: scopes of other networks found in the checkpoint.
+    """
+
+    layer_sizes: tuple
+    weights: dict
+    scheme: str
+    scope: str
+    source: dict
+    variables: dict
+    mapping: dict
+    ignored: tuple
+    other_scopes: tuple
+
+
+# --- conversion (pure) ---------------------------------------------------------------------
+def reorder_gates(a: np.ndarray) -> np.ndarray:
+    """Reorders the last axis's four gate blocks from TF1 (i, j, f, o) to Keras (i, f, j, o)."""
+    i, j, f, o = np.split(np.asarray(a), 4, axis=-1)
+    return np.concatenate([i, f, j, o], axis=-1)
+
+
+def fold_forget_bias(keras_bias: np.ndarray, forget_bias: float = FORGET_BIAS) -> np.ndarray:
+    """Adds TF1's run-time ``forget_bias`` to the f block of a bias in Keras order (i, f, c, o)."""
+    b = np.array(keras_bias, copy=True)
+    h = b.shape[-1] // 4
+    b[..., h:2 * h] += b.dtype.type(forget_bias)
+    return b
+
+
+def convert_lstm(w: np.ndarray, b: np.ndarray, forget_bias: float = FORGET_BIAS):
+    """Converts one TF1 LSTM layer to Keras.
+
+    Args:
+      w: TF1 kernel [in + H, 4H] (input rows first, gate blocks i, j, f, o).
+      b: TF1 bias [4H] (forget bias not included).
+      forget_bias: the cell's run-time forget bias.
+
+    Returns:
+      (kernel [in, 4H], recurrent_kernel [H, 4H], bias [4H]) in Keras gate order (i, f, c, o).
+    """
+    w = np.asarray(w, np.float32)
+    b = np.asarray(b, np.float32)
+    h = b.shape[0] // 4
+    n_in = w.shape[0] - h
+    return reorder_gates(w[:n_in]), reorder_gates(w[n_in:]), fold_forget_bias(reorder_gates(b), forget_bias)
+
+
+# --- name-scheme detection (pure) ------------------------------------------------------------
+def is_ignorable(name: str, dtype=None) -> bool:
+    """True for optimizer slots, step counters and non-float variables."""
+    if dtype is not None and not tf.as_dtype(dtype).is_floating:
+        return True
+    parts = name.split("/")
+    return bool(_SLOT_RE.match(parts[-1]) or _BOOKKEEPING_RE.match(parts[-1]))
+
+
+def cell_role(tf0_names: bool, cell: str, var: str) -> tuple[str, str | None]:
+    """Returns ``(role, scheme)`` of a variable inside an LSTM cell scope.
+
+    Args:
+      tf0_names: True under ``RNN/MultiRNNCell/Cell{k}``, False under ``rnn/multi_rnn_cell/cell_{k}``.
+      cell: cell scope name (``LSTMCell``, ``BasicLSTMCell``, ``lstm_cell``, ``basic_lstm_cell``).
+      var: the rest of the name (``W_0``, ``Linear/Matrix``, ``kernel``...).
+
+    Returns:
+      ``kernel``/``bias`` and a label such as ``"TF 0.x LSTMCell (W_0/B)"``; ``("unknown", None)``
+      for an unsupported variable (peepholes, projection, sharded W_1...).
+    """
+    for era, kernel, bias in _CELL_SCHEMES.get((tf0_names, cell), []):
+        if var in (kernel, bias):
+            return ("kernel" if var == kernel else "bias"), f"{era} {cell} ({kernel}/{bias})"
+    return "unknown", None
+
+
+def match_variable(name: str):
+    """Classifies a variable name.
+
+    Returns:
+      ``(scope, layer, role, scheme)``: layer is an int for LSTM variables and None for the
+      output layer; role is ``kernel``/``bias``, ``weights``/``fc_bias`` for the output layer, or
+      ``unknown`` for an unsupported variable inside an LSTM cell scope. None for other names.
+    """
+    m = _CELL_RE.match(name)
+    if m:
+        tf0 = m.group("k0") is not None
+        role, scheme = cell_role(tf0, m.group("cell"), m.group("var"))
+        return m.group("scope"), int(m.group("k0") if tf0 else m.group("k1")), role, scheme
+    m = _FC_RE.match(name)
+    if m:
+        return m.group("scope"), None, "weights" if m.group("var") == "weights" else "fc_bias", None
+    return None
+
+
+def describe_variables(shapes: dict, limit: int = MAX_LISTED) -> str:
+    """Lists ``name [shape]`` for at most ``limit`` variables (sorted), noting how many are left."""
+    names = sorted(shapes)
+    text = ", ".join(f"{n} {list(shapes[n])}" for n in names[:limit])
+    more = len(names) - limit
+    return (text + (f" ... and {more} more" if more > 0 else "")) or "no variables"
+
+
+def _fail(path, problem, shapes):
+    raise MagentaCheckpointError(f"{path}: {problem}. Found {len(shapes)} variable(s): "
+                                 f"{describe_variables(shapes)}. Expected {EXPECTED_LAYOUT}.")
+
+
+def plan_network(shapes: dict, dtypes: dict | None = None, scope: str | None = None, path: str = "checkpoint"):
+    """Finds and validates one Note-RNN among a checkpoint's variables (no tensor is read).
+
+    Args:
+      shapes: variable name -> shape of every checkpoint variable.
+      dtypes: optional variable name -> dtype (non-float variables are ignored).
+      scope: outer scope of the network to use (``"q_network"``, ``""`` for none); None picks
+        the only network, or ``q_network`` among several.
+      path: source name for error messages.
+
+    Returns:
+      A dict with ``scope``, ``scheme``, ``layer_sizes``, ``layers`` (list of (kernel name, bias
+      name)), ``fc`` ((weights name, bias name)), ``ignored`` and ``other_scopes``.
+
+    Raises:
+      MagentaCheckpointError: for an unknown layout, wrong shapes or an ambiguous scope.
+    """
+    dtypes = dtypes or {}
+    candidates = {n: s for n, s in shapes.items() if not is_ignorable(n, dtypes.get(n))}
+    matched = {n: match_variable(n) for n in candidates}
+    matched = {n: m for n, m in matched.items() if m is not None}
+    scopes = sorted({m[0] for m in matched.values()})
+    if not scopes:
+        _fail(path, "no Note-RNN variables found", shapes)
+    if scope is None:
+        if len(scopes) > 1 and DEFAULT_SCOPE + "/" not in scopes:
+            _fail(path, f"several networks found (scopes {[s.rstrip('/') for s in scopes]}); pass scope= one of them",
+                  shapes)
+        chosen = scopes[0] if len(scopes) == 1 else DEFAULT_SCOPE + "/"
+    else:
+        chosen = scope.strip("/") + "/" if scope.strip("/") else ""
+        if chosen not in scopes:
+            _fail(path, f"no network under scope {scope!r}; scopes found: {[s.rstrip('/') for s in scopes]}", shapes)
+    mine = {n: m for n, m in matched.items() if m[0] == chosen}
+    stray = sorted(n for n in candidates if n.startswith(chosen) and n not in matched)
+    bad = sorted(n for n, m in mine.items() if m[2] == "unknown") + stray
+    if bad:
+        _fail(path, f"unsupported variable(s) {bad} (peepholes, projections or another model type?)", shapes)
+    schemes = sorted({m[3] for m in mine.values() if m[3] is not None})
+    if len(schemes) > 1:
+        _fail(path, f"mixed naming schemes {schemes} under scope {chosen!r}", shapes)
+    cells, fc = {}, {}
+    for n, (_, layer, role, _) in mine.items():
+        target = fc if layer is None else cells.setdefault(layer, {})
+        if role in target:
+            _fail(path, f"two variables for the same {role}: {target[role]} and {n}", shapes)
+        target[role] = n
+    if not cells or sorted(cells) != list(range(len(cells))) or any(len(c) != 2 for c in cells.values()):
+        _fail(path, f"incomplete LSTM layers under scope {chosen!r} (each needs a kernel and a bias, k = 0..n-1)",
+              shapes)
+    if set(fc) != {"weights", "fc_bias"}:
+        _fail(path, f"output layer fully_connected/weights + bias(es) missing under scope {chosen!r}", shapes)
+    layers = [(cells[k]["kernel"], cells[k]["bias"]) for k in range(len(cells))]
+    sizes = _check_shapes(layers, (fc["weights"], fc["fc_bias"]), shapes, path)
+    used = {n for pair in layers for n in pair} | set(fc.values())
+    return {"scope": chosen.rstrip("/"), "scheme": schemes[0], "layer_sizes": sizes, "layers": layers,
+            "fc": (fc["weights"], fc["fc_bias"]), "ignored": tuple(sorted(set(shapes) - used)),
+            "other_scopes": tuple(s.rstrip("/") for s in scopes if s != chosen)}
+
+
+def _check_shapes(layers, fc, shapes, path) -> tuple:
+    """Checks every LSTM and output shape; returns the layer sizes."""
+    sizes, n_in = [], NUM_CLASSES
+    for k, (kernel, bias) in enumerate(layers):
+        ks, bs = list(shapes[kernel]), list(shapes[bias])
+        if len(bs) != 1 or bs[0] % 4 or not bs[0]:
+            _fail(path, f"layer {k}: bias {bias} has shape {bs}, expected [4*H]", shapes)
+        h = bs[0] // 4
+        if ks != [n_in + h, 4 * h]:
+            _fail(path, f"layer {k}: kernel {kernel} has shape {ks}, expected [{n_in} + {h}, {4 * h}] = "
+                        f"[{n_in + h}, {4 * h}] (input size {n_in}, H = {h} from the bias)", shapes)
+        sizes.append(h)
+        n_in = h
+    ws, bs = list(shapes[fc[0]]), list(shapes[fc[1]])
+    if ws != [n_in, NUM_CLASSES] or bs != [NUM_CLASSES]:
+        _fail(path, f"output layer {fc[0]} {ws} + {fc[1]} {bs}, expected [{n_in}, {NUM_CLASSES}] + [{NUM_CLASSES}]",
+              shapes)
+    return tuple(sizes)
+
+
+# --- locating and opening checkpoints ---------------------------------------------------------
+def _has_table_magic(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < 48:
+                return False
+            f.seek(-8, os.SEEK_END)
+            return f.read(8) == _TABLE_MAGIC
+    except OSError:
+        return False
+
+
+def resolve_path(path: str) -> tuple[str, str]:
+    """Decides what ``path`` is.
+
+    Returns:
+      ``(kind, resolved)`` with kind ``"V2"`` (resolved is the prefix), ``"V1"`` (a single
+      file) or ``"bundle"`` (a ``.mag`` file or any other file, to be parsed as one).
+
+    Raises:
+      FileNotFoundError: when nothing exists at ``path``.
+      MagentaCheckpointError: for a directory without exactly one identifiable checkpoint.
+    """
+    path = os.fspath(path)
+    if not path:
+        raise FileNotFoundError("no Magenta checkpoint path given")
+    path = path.rstrip(os.sep) or os.sep
+    prefix = _DATA_SHARD_RE.sub("", path[:-len(".index")] if path.endswith(".index") else
+                                re.sub(r"\.meta$", "", path))  # a V2 .index/.data-* or a .meta file was named
+    if prefix != path and (os.path.isfile(prefix + ".index") or os.path.isfile(prefix)):
+        return resolve_path(prefix)
+    if os.path.isdir(path):
+        return resolve_path(_checkpoint_in_directory(path))
+    if os.path.isfile(path + ".index"):
+        return "V2", path
+    if os.path.isfile(path):
+        if not path.endswith(".mag") and _has_table_magic(path):
+            return "V1", path
+        return "bundle", path
+    raise FileNotFoundError(f"no Magenta checkpoint at {path}: it is not a file, a directory or a V2 "
+                            f"checkpoint prefix (no {os.path.basename(path)}.index)")
+
+
+def _checkpoint_in_directory(directory: str) -> str:
+    """Returns the checkpoint named by ``directory``'s state file, else its only checkpoint."""
+    state = os.path.join(directory, "checkpoint")
+    if os.path.isfile(state):
+        latest = tf.train.latest_checkpoint(directory)
+        if latest:
+            return latest
+        with contextlib.suppress(Exception):  # state file written on another machine: try its basename
+            state_path = tf.train.get_checkpoint_state(directory).model_checkpoint_path
+            moved = os.path.join(directory, os.path.basename(state_path))
+            if os.path.isfile(moved) or os.path.isfile(moved + ".index"):
+                return moved
+    entries = sorted(os.listdir(directory))
+    found = [os.path.join(directory, e[:-len(".index")]) for e in entries if e.endswith(".index")]
+    for e in entries:
+        full = os.path.join(directory, e)
+        if os.path.isfile(full) and e != "checkpoint" and not e.endswith(".index") and (
+                e.endswith(".mag") or _has_table_magic(full)):
+            found.append(full)
+    if len(found) == 1:
+        return found[0]
+    hint = " (this is a project checkpoint: load it with note_rnn.load)" if "config.json" in entries else ""
+    what = f"{len(found)} checkpoints: {[os.path.basename(f) for f in found]}" if found else (
+        f"no checkpoint among {entries[:MAX_LISTED]}")
+    raise MagentaCheckpointError(f"{directory}: no usable 'checkpoint' state file and {what}{hint}; "
+                                 "expected exactly one TF checkpoint (V1 file, V2 prefix.index) or .mag bundle; "
+                                 "pass the checkpoint path itself")
+
+
+def _read_bundle(path: str):
+    """Parses a GeneratorBundle; returns (V1 checkpoint bytes, bundle details dict)."""
+    from google.protobuf.message import DecodeError
+    from note_seq.protobuf import generator_pb2
+    with open(path, "rb") as f:
+        data = f.read()
+    bundle = generator_pb2.GeneratorBundle()
+    try:
+        bundle.ParseFromString(data)
+        problem = None if bundle.checkpoint_file else "it parses as a GeneratorBundle but holds no checkpoint_file"
+    except (DecodeError, RuntimeError, ValueError) as e:
+        problem = f"it does not parse as a GeneratorBundle ({e})"
+    if not problem and bundle.checkpoint_file[0][-8:] != _TABLE_MAGIC:
+        problem = "its checkpoint_file[0] is not a V1 TensorFlow checkpoint"
+    if problem:
+        raise MagentaCheckpointError(
+            f"{path} ({len(data)} bytes) is neither a TensorFlow checkpoint (no SSTable footer) nor a Magenta .mag "
+            f"bundle: {problem}. Expected a V1 checkpoint file, a V2 prefix (prefix.index + data), a directory "
+            "holding one, or a .mag GeneratorBundle")
+    details = {"generator_id": bundle.generator_details.id, "description": bundle.generator_details.description,
+               "bundle_description": bundle.bundle_details.description,
+               "checkpoint_files": len(bundle.checkpoint_file), "has_metagraph": bool(bundle.metagraph_file)}
+    return bundle.checkpoint_file[0], details
+
+
+@contextlib.contextmanager
+def open_checkpoint(path: str):
+    """Opens anything :func:`resolve_path` accepts.
+
+    Yields:
+      ``(reader, source)``: a ``tf.train.CheckpointReader`` (valid inside the block; a bundle's
+      temporary file is removed afterwards) and a dict describing the source.
+    """
+    kind, resolved = resolve_path(path)
+    source = {"path": os.path.abspath(path), "format": kind, "checkpoint": os.path.abspath(resolved)}
+    tmp = None
+    try:
+        if kind == "bundle":
+            data, source["bundle"] = _read_bundle(resolved)
+            source.update(format="GeneratorBundle (.mag) holding a V1 checkpoint", checkpoint="checkpoint_file[0]")
+            tmp = tempfile.mkdtemp(prefix="magenta-bundle-")
+            resolved = os.path.join(tmp, "model.ckpt")
+            with open(resolved, "wb") as f:
+                f.write(data)
+        try:
+            reader = tf.train.load_checkpoint(resolved)
+        except (tf.errors.OpError, ValueError) as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise MagentaCheckpointError(f"{path}: could not read it as a TensorFlow checkpoint ({msg})") from None
+        yield reader, source
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _get(reader, name: str, path) -> np.ndarray:
+    try:
+        return reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError) as e:
+        raise MagentaCheckpointError(f"{path}: could not read variable {name} ({str(e).strip()[:200]})") from None
+
+
+# --- public API -------------------------------------------------------------------------------
+def read_magenta(path: str, scope: str | None = None) -> MagentaNetwork:
+    """Reads a Magenta Note-RNN checkpoint and converts it exactly (see the module docstring).
+
+    Args:
+      path: checkpoint prefix (V1 file or V2 prefix), directory, or ``.mag`` bundle.
+      scope: outer scope of the network to read; None = the only one, or ``q_network``.
+
+    Returns:
+      A :class:`MagentaNetwork`.
+
+    Raises:
+      FileNotFoundError: if nothing exists at ``path``.
+      MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
+    """
+    with open_checkpoint(path) as (reader, source):
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+        plan = plan_network(shapes, dtypes, scope, path=str(path))
+        weights, mapping = {}, {}
+        for k, (kernel, bias) in enumerate(plan["layers"]):
+            keras = convert_lstm(_get(reader, kernel, path), _get(reader, bias, path))
+            for suffix, value, src in zip(("kernel", "recurrent_kernel", "bias"), keras, (kernel, kernel, bias)):
+                weights[f"lstm_{k}/{suffix}"] = value
+                mapping[f"lstm_{k}/{suffix}"] = src
+        for suffix, src in zip(("kernel", "bias"), plan["fc"]):
+            weights[f"dense/{suffix}"] = np.asarray(_get(reader, src, path), np.float32)
+            mapping[f"dense/{suffix}"] = src
+    if plan["other_scopes"]:
+        logging.info("%s: using scope %r; other networks: %s", path, plan["scope"], plan["other_scopes"])
+    used = sorted(set(mapping.values()))
+    return MagentaNetwork(
+        layer_sizes=plan["layer_sizes"], weights=weights, scheme=plan["scheme"], scope=plan["scope"], source=source,
+        variables={n: list(shapes[n]) for n in used}, mapping=mapping, ignored=plan["ignored"],
+        other_scopes=plan["other_scopes"])
+
+
+def read_magenta_weights(path: str, scope: str | None = None) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
+    """Returns ``(layer_sizes, weights)`` of a Magenta checkpoint in project naming.
+
+    Args:
+      path: checkpoint prefix, directory or ``.mag`` bundle.
+      scope: see :func:`read_magenta`.
+
+    Returns:
+      LSTM sizes and float32 weights keyed as in ``NoteRNNConfig.weight_shapes()``.
+
+    Raises:
+      FileNotFoundError: if nothing exists at ``path``.
+      MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
+    """
+    net = read_magenta(path, scope)
+    return net.layer_sizes, net.weights
+
+
+def import_magenta(src: str, out_dir: str, scope: str | None = None) -> str:
+    """Converts a Magenta checkpoint into a project checkpoint directory with a card.
+
+    Args:
+      src: checkpoint prefix, directory or ``.mag`` bundle.
+      out_dir: project checkpoint directory to write (replaced atomically).
+      scope: see :func:`read_magenta`.
+
+    Returns:
+      ``out_dir``.
+
+    Raises:
+      FileNotFoundError: if nothing exists at ``src``.
+      MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
+    """
+    from note_rnn import checkpoint
+    net = read_magenta(src, scope)
+    card = {
+        "kind": "magenta_import",
+        "source": net.source,
+        "scope": net.scope,
+        "other_scopes": list(net.other_scopes),
+        "naming_scheme": net.scheme,
+        "source_variables": net.variables,
+        "ignored_variables": list(net.ignored),
+        "mapping": net.mapping,
+        "conversion": CONVERSION,
+        "layer_sizes": list(net.layer_sizes),
+        "num_classes": NUM_CLASSES,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return checkpoint.save(out_dir, net.layer_sizes, net.weights, num_classes=NUM_CLASSES, card=card)
+
+
+__all__ = ["MagentaCheckpointError", "MagentaNetwork", "read_magenta", "read_magenta_weights", "import_magenta",
+           "convert_lstm", "reorder_gates", "fold_forget_bias", "plan_network", "resolve_path", "open_checkpoint"]

@@ -1,0 +1,146 @@
+"""The learner: squared TD loss, per-tensor clipped Adam, soft target update.
+
+The compiled ``train`` method runs several train steps per call, each sampling a
+minibatch from the TensorFlow-side replay memory, so a step costs no Python. The math of
+one step lives in :meth:`KLControlLearner.loss` (pure) and :meth:`_train_step`.
+
+A transition (one note) is the nest::
+
+    {"obs": int32 [],            token fed to the network at s
+     "state": LSTM state,        Q-network state before obs (stored at acting time)
+     "action": int32 [],         token actually played (= next observation)
+     "reward": float32 [],       r of the algorithm (see rl_tuner.targets)
+     "next_state": LSTM state,   Q-network state after obs; the target network reads the
+                                 action from it (as the original: the target net is driven
+                                 by the online network's stored state)
+     "next_log_prior": [C],      log p(.|s') of the frozen reward network (used by g)
+     "done": float32 []}         1 at a terminal transition (no bootstrap)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rl_tuner import _tf  # noqa: F401
+import tensorflow as tf  # noqa: E402
+from tf_agents.utils import common  # noqa: E402
+
+from rl_tuner import networks, optim, targets  # noqa: E402
+
+
+@dataclasses.dataclass
+class LearnerConfig:
+    """Hyperparameters of the learner.
+
+    Attributes:
+      discount: gamma.
+      learning_rate: Adam learning rate (TF1 defaults otherwise: beta1 0.9, beta2 0.999,
+        epsilon 1e-8).
+      clip_norm: each gradient tensor is clipped to this norm separately, as the original.
+      target_update_rate: eta of the soft update theta- <- (1 - eta) theta- + eta theta after
+        every train step.
+      batch_size: transitions per train step.
+    """
+
+    discount: float = 0.5
+    learning_rate: float = 1e-3
+    clip_norm: float = 5.0
+    target_update_rate: float = 0.01
+    batch_size: int = 32
+
+
+def transition_spec(layer_sizes, num_classes: int):
+    """The unbatched spec of one melody transition (see module docstring)."""
+    state = networks.lstm_state_spec(type("C", (), {"layer_sizes": tuple(layer_sizes)}))
+    return {
+        "obs": tf.TensorSpec([], tf.int32), "state": state, "action": tf.TensorSpec([], tf.int32),
+        "reward": tf.TensorSpec([], tf.float32), "next_state": state,
+        "next_log_prior": tf.TensorSpec([num_classes], tf.float32), "done": tf.TensorSpec([], tf.float32),
+    }
+
+
+class KLControlLearner(tf.Module):
+    """Trains a recurrent Q-network with one of the KL-control algorithms.
+
+    Args:
+      q_network: the online :class:`rl_tuner.networks.RecurrentQNetwork`.
+      target_network: a network of the same architecture (updated only softly).
+      algorithm: a :class:`rl_tuner.targets.Algorithm`.
+      replay: a replay memory of transitions.
+      config: :class:`LearnerConfig`.
+    """
+
+    def __init__(self, q_network, target_network, algorithm: targets.Algorithm, replay, config: LearnerConfig):
+        super().__init__(name="learner")
+        self.q_network = q_network
+        self.target_network = target_network
+        self.algorithm = algorithm
+        self.replay = replay
+        self.config = config
+        self.optimizer = optim.FusedAdam(q_network.trainable_variables, config.learning_rate)
+        self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
+
+    def loss(self, batch):
+        """Squared TD loss of a batch of transitions.
+
+        Returns:
+          (loss scalar, td_errors [B], targets [B], q_values [B, C]).
+        """
+        values, _ = self.q_network(batch["obs"], network_state=batch["state"])
+        q_sa = tf.gather(values, batch["action"], batch_dims=1)
+        next_values, _ = self.target_network(batch["action"], network_state=batch["next_state"])
+        y = self.algorithm.target(batch["reward"], tf.stop_gradient(next_values), self.config.discount,
+                                  batch["done"], batch["next_log_prior"])
+        y = tf.stop_gradient(y)
+        td = q_sa - y
+        return tf.reduce_mean(tf.square(td)), td, y, values
+
+    def _train_step(self, batch):
+        variables = self.q_network.trainable_variables
+        with tf.GradientTape() as tape:
+            loss, td, y, _ = self.loss(batch)
+        grads = tape.gradient(loss, variables)
+        grads = [tf.clip_by_norm(tf.convert_to_tensor(g), self.config.clip_norm) for g in grads]
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self.soft_update()
+        self.train_steps.assign_add(1)
+        return loss, td, y
+
+    def soft_update(self):
+        """theta- <- (1 - eta) theta- + eta theta (tf-agents' soft_variables_update)."""
+        return common.soft_variables_update(self.q_network.variables, self.target_network.variables,
+                                            tau=self.config.target_update_rate)
+
+    @tf.function
+    def train(self, num_steps):
+        """Runs ``num_steps`` train steps on minibatches sampled from the replay.
+
+        Returns:
+          (mean loss, mean target value) over the steps (0 when no step ran).
+        """
+        total_loss = tf.constant(0.0)
+        total_y = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            idx, batch = self.replay.sample(self.config.batch_size)
+            loss, td, y = self._train_step(batch)
+            self.replay.update_priorities(idx, td)
+            total_loss += loss
+            total_y += tf.reduce_mean(y)
+        n = tf.maximum(tf.cast(num_steps, tf.float32), 1.0)
+        return total_loss / n, total_y / n
+
+    @tf.function
+    def add_and_train(self, transitions, num_steps):
+        """Adds a batch of transitions, then trains ``num_steps`` steps (one compiled call)."""
+        self.replay.add(transitions)
+        ready = self.replay.size() >= self.config.batch_size
+        return self.train(tf.where(ready, num_steps, 0))
+
+
+def build_target_network(q_network):
+    """A copy of ``q_network`` (same architecture and weights) for the target values."""
+    target = q_network.copy(name="target_" + q_network.name)
+    target.create_variables()
+    common.soft_variables_update(q_network.variables, target.variables, tau=1.0)
+    target.trainable = False
+    return target

@@ -1,0 +1,99 @@
+"""Batched environments: B episodes step together and are rewarded together.
+
+The training loop is domain-free; it talks to an environment through this small protocol:
+
+* ``num_envs`` and ``num_actions``;
+* ``reset(rng) -> first_tokens [B]``: starts B new episodes and returns the priming tokens
+  (the first observation; not part of the episode's output);
+* ``step(actions [B]) -> StepResult``: plays one token in every episode and returns the
+  task reward r_T of each, the terminal flags and the reward components for logging.
+
+:class:`MelodyEnvironment` is the music application: 32-note melodies in lockstep, a random
+priming token drawn from all 38 tokens, the music-theory reward of a reward mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import numpy as np
+
+from note_rnn import tokens as tok
+from rl_tuner import music_theory, reward_modes
+
+
+@dataclasses.dataclass
+class StepResult:
+    """What one batched step returns.
+
+    Attributes:
+      task_reward: float [B], r_T before scaling by 1/c.
+      done: bool [B], True where the step ended the episode.
+      components: {name: float [B]} reward parts for monitoring (may be empty).
+    """
+
+    task_reward: np.ndarray
+    done: np.ndarray
+    components: dict
+
+
+class BatchedEnvironment(Protocol):
+    """The protocol the training loop needs (see module docstring)."""
+
+    num_envs: int
+    num_actions: int
+
+    def reset(self, rng: np.random.Generator) -> np.ndarray: ...
+
+    def step(self, actions: np.ndarray) -> StepResult: ...
+
+
+class MelodyEnvironment:
+    """B melodies of ``num_notes`` notes, rewarded by a music-theory reward mode.
+
+    Args:
+      num_envs: melodies played in parallel.
+      num_notes: notes per melody.
+      reward_mode: name in :data:`rl_tuner.reward_modes.REWARD_MODES`.
+      track_components: also return each music-theory component (for monitoring).
+    """
+
+    num_actions = tok.NUM_CLASSES
+
+    def __init__(self, num_envs: int, num_notes: int = 32, reward_mode: str = "music_theory_all",
+                 track_components: bool = True):
+        self.num_envs = int(num_envs)
+        self.num_notes = int(num_notes)
+        self.mode = reward_modes.get_reward_mode(reward_mode)
+        self.track_components = track_components
+        self._composition = np.zeros((self.num_envs, 0), np.int64)
+
+    @property
+    def composition(self) -> np.ndarray:
+        """The notes played so far in this episode, [B, t]."""
+        return self._composition
+
+    def reset(self, rng: np.random.Generator) -> np.ndarray:
+        """Starts new melodies; returns priming tokens drawn uniformly from all 38 tokens."""
+        self._composition = np.zeros((self.num_envs, 0), np.int64)
+        return rng.integers(0, self.num_actions, size=self.num_envs).astype(np.int32)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Plays ``actions`` [B] at the current position of every melody."""
+        actions = np.asarray(actions, np.int64)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        if self._composition.shape[1] >= self.num_notes:
+            raise RuntimeError("the melodies are complete; call reset() first")
+        comp = self._composition
+        components = {}
+        if self.track_components:
+            components = {name: fn(comp, actions, self.num_notes) for name, fn in music_theory.COMPONENTS.items()}
+        if self.track_components and self.mode.name in ("music_theory_all", "music_theory_only"):
+            task = sum(components.values())
+        else:
+            task = self.mode.task_reward(comp, actions, self.num_notes)
+        self._composition = np.concatenate([comp, actions[:, None]], axis=1)
+        done = np.full(self.num_envs, self._composition.shape[1] == self.num_notes)
+        return StepResult(np.asarray(task, np.float64), done, components)

@@ -1,0 +1,62 @@
+"""Exploration: the epsilon schedule and action selection (pure functions)."""
+
+from __future__ import annotations
+
+from rl_tuner import _tf  # noqa: F401
+import tensorflow as tf  # noqa: E402
+
+MODES = ("egreedy", "boltzmann")
+
+
+def linear_epsilon(step, period, start: float = 1.0, end: float = 0.1):
+    """Linear annealing from ``start`` to ``end`` over ``period`` steps, then ``end``.
+
+    As Magenta's ``linear_annealing``: epsilon = start - step (start - end) / period for
+    step < period. A period of 0 gives ``end`` from the first step.
+    """
+    step = tf.cast(step, tf.float32)
+    period = tf.cast(period, tf.float32)
+    frac = tf.where(period > 0, tf.minimum(step / tf.maximum(period, 1.0), 1.0), 1.0)
+    return start + frac * (end - start)
+
+
+def select_actions(policy_logits, mode: str, epsilon, seed):
+    """Chooses one action per row.
+
+    Args:
+      policy_logits: [B, C] logits of the algorithm's policy.
+      mode: 'egreedy' -- a uniformly random token with probability ``epsilon``, else the
+        argmax; 'boltzmann' -- a sample of softmax(policy_logits) (``epsilon`` unused);
+        'sample' -- like boltzmann (evaluation); 'greedy' -- argmax.
+      epsilon: scalar exploration probability.
+      seed: int64 [2] stateless seed.
+
+    Returns:
+      int32 [B] actions, the tokens actually played (and stored).
+    """
+    batch = tf.shape(policy_logits)[0]
+    num_classes = tf.shape(policy_logits)[1]
+    greedy = tf.argmax(policy_logits, axis=-1, output_type=tf.int32)
+    if mode == "greedy":
+        return greedy
+    if mode in ("boltzmann", "sample"):
+        return tf.random.stateless_categorical(policy_logits, 1, seed=seed, dtype=tf.int32)[:, 0]
+    if mode == "egreedy":
+        seeds = tf.random.experimental.stateless_split(seed, 2)
+        explore = tf.random.stateless_uniform([batch], seed=seeds[0]) < epsilon
+        random = tf.random.stateless_uniform([batch], seed=seeds[1], maxval=num_classes, dtype=tf.int32)
+        return tf.where(explore, random, greedy)
+    raise ValueError(f"unknown exploration mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def policy_statistics(policy_logits, log_prior):
+    """Per-row entropy of the policy and KL(pi || p) in nats.
+
+    Returns:
+      (entropy [B], kl [B]).
+    """
+    log_pi = tf.nn.log_softmax(policy_logits)
+    pi = tf.exp(log_pi)
+    entropy = -tf.reduce_sum(pi * log_pi, axis=-1)
+    kl = tf.reduce_sum(pi * (log_pi - log_prior), axis=-1)
+    return entropy, kl

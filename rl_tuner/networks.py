@@ -1,0 +1,104 @@
+"""The three networks of KL-control RL, all with the architecture of the pre-trained RNN.
+
+* :class:`RecurrentQNetwork` -- a ``tf_agents.networks.Network`` whose outputs are one
+  value per token (Q, Psi or G, depending on the algorithm) and whose state is the LSTM
+  state. It wraps a :class:`note_rnn.model.NoteRNN` built from a config, so that
+  ``Network.copy()`` gives an independent network (used for the target network).
+* :class:`Prior` -- the frozen reward network: log p(a|s) as a true log-softmax of the
+  pre-trained model's logits. Its variables are not trainable and its outputs are wrapped
+  in ``tf.stop_gradient``, so no algorithm can change it.
+"""
+
+from __future__ import annotations
+
+from rl_tuner import _tf  # noqa: F401  (selects Keras 2 before TensorFlow)
+import tensorflow as tf  # noqa: E402
+from tf_agents.networks import network  # noqa: E402
+from tf_agents.specs import tensor_spec  # noqa: E402
+
+from note_rnn import model as model_lib  # noqa: E402
+
+
+def lstm_state_spec(config: model_lib.NoteRNNConfig):
+    """The unbatched state spec of a Note-RNN: ((h, c) per layer)."""
+    return tuple((tf.TensorSpec([n], tf.float32), tf.TensorSpec([n], tf.float32)) for n in config.layer_sizes)
+
+
+class RecurrentQNetwork(network.Network):
+    """Q-network over token actions: ``(token [B], state) -> (values [B, C], state)``.
+
+    Args:
+      layer_sizes: LSTM units per layer.
+      num_classes: number of tokens (actions).
+      name: network name.
+    """
+
+    def __init__(self, layer_sizes=(100,), num_classes: int = 38, name: str = "q_network"):
+        config = model_lib.NoteRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
+        super().__init__(
+            input_tensor_spec=tensor_spec.BoundedTensorSpec([], tf.int32, 0, num_classes - 1, name="token"),
+            state_spec=lstm_state_spec(config), name=name)
+        self._rnn = model_lib.NoteRNN(config, name=f"{name}_rnn")
+
+    @property
+    def rnn(self) -> model_lib.NoteRNN:
+        """The wrapped Note-RNN (same weights)."""
+        return self._rnn
+
+    @property
+    def num_classes(self) -> int:
+        return self._rnn.config.num_classes
+
+    def call(self, observation, step_type=None, network_state=(), training=False):
+        del step_type, training
+        if not network_state:
+            network_state = self._rnn.zero_state(tf.shape(observation)[0])
+        return self._rnn.step(observation, network_state)
+
+    def zero_state(self, batch_size):
+        """All-zero LSTM state for ``batch_size`` sequences."""
+        return self._rnn.zero_state(batch_size)
+
+
+def q_network_from(pretrained: model_lib.NoteRNN, name: str = "q_network") -> RecurrentQNetwork:
+    """Builds a Q-network with the pre-trained model's architecture and weights."""
+    net = RecurrentQNetwork(pretrained.config.layer_sizes, pretrained.config.num_classes, name=name)
+    net.create_variables()
+    net.rnn.copy_weights_from(pretrained)
+    return net
+
+
+class Prior:
+    """The frozen reward network: log p(a|s) of the pre-trained model.
+
+    Args:
+      pretrained: the pre-trained Note-RNN; a private copy of its weights is kept, so later
+        changes to ``pretrained`` do not affect the prior.
+    """
+
+    def __init__(self, pretrained: model_lib.NoteRNN):
+        self.rnn = model_lib.NoteRNN(pretrained.config, name="reward_rnn")
+        self.rnn.copy_weights_from(pretrained)
+        self.rnn.trainable = False
+
+    @property
+    def num_classes(self) -> int:
+        return self.rnn.config.num_classes
+
+    def zero_state(self, batch_size):
+        return self.rnn.zero_state(batch_size)
+
+    def step(self, tokens, state):
+        """Returns (log p(. | prefix + tokens) [B, C], new state), without gradients."""
+        logits, state = self.rnn.step(tokens, state)
+        return tf.stop_gradient(tf.nn.log_softmax(logits)), tf.nest.map_structure(tf.stop_gradient, state)
+
+    def sequence_log_probs(self, tokens):
+        """log p of every token of ``tokens`` [B, T] after the first, from the zero state.
+
+        Returns:
+          [B, T - 1]: log p(tokens[:, t + 1] | tokens[:, :t + 1]).
+        """
+        logits = self.rnn(tokens[:, :-1])
+        log_p = tf.nn.log_softmax(logits)
+        return tf.stop_gradient(tf.gather(log_p, tf.cast(tokens[:, 1:], tf.int32), batch_dims=2))

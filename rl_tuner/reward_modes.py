@@ -1,0 +1,172 @@
+"""The ``reward_mode`` variants of Magenta's ``RLTuner.collect_reward`` (spec section 3.4).
+
+Each mode names a batched *task reward* r_T (float64 [B], before scaling) and says whether
+the total reward adds the Note RNN log prior::
+
+    r = reward_scaler * r_T + (log p(a|s) if adds_log_prior else 0)
+
+with ``reward_scaler`` = 1/c. Every ``task_reward`` is called as
+``task_reward(composition, notes, num_notes)`` (see :mod:`rl_tuner.music_theory` for the
+conventions); the 'scale' mode also takes ``previous=`` (the previous observation, required
+at beat 0 where the original used the priming note), flagged by ``uses_previous_token``.
+
+In the original, algorithms 'g' and 'pure_rl' force 'music_theory_only'
+(:func:`reward_mode_for_algorithm`). The original's 'non_repeating' returned None on a
+repeat (a crash); here it gives 0.0 (see :func:`rl_tuner.music_theory.reward_non_repeating`).
+"""
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from rl_tuner import music_theory as mt
+
+DEFAULT_REWARD_MODE = "music_theory_all"
+MUSIC_THEORY_ONLY_ALGORITHMS = ("g", "pure_rl")
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardMode:
+    """One reward mode.
+
+    Attributes:
+      name: the original's ``reward_mode`` string.
+      task_reward: ``(composition [B, t], notes [B], num_notes) -> float64 [B]``, r_T before
+        scaling by ``reward_scaler`` (1/c).
+      adds_log_prior: whether log p(a|s) of the reward RNN is added after scaling.
+      description: what the mode rewards.
+      uses_previous_token: whether ``task_reward`` takes ``previous=`` (the observation
+        before the note; needed at beat 0).
+    """
+
+    name: str
+    task_reward: Callable[..., np.ndarray]
+    adds_log_prior: bool
+    description: str
+    uses_previous_token: bool = False
+
+    def combine(self, task_reward: np.ndarray, log_prior: np.ndarray,
+                reward_scaler: float) -> np.ndarray:
+        """The reward the original stores: ``reward_scaler * r_T (+ log p if adds_log_prior)``.
+
+        Args:
+          task_reward: r_T, float [B].
+          log_prior: log p(a|s) of the reward RNN, float [B] (ignored unless adds_log_prior).
+          reward_scaler: 1/c.
+
+        Returns:
+          float64 [B].
+        """
+        scaled = np.asarray(task_reward, dtype=np.float64) * reward_scaler
+        return scaled + np.asarray(log_prior, dtype=np.float64) if self.adds_log_prior else scaled
+
+
+def _sum_rules(composition, notes, num_notes, rules):
+    composition, notes = mt.validate_inputs(composition, notes)
+    total = 0.0
+    for rule in rules:
+        total = total + rule.unchecked(composition, notes, num_notes)
+    return total
+
+
+def key_and_tonic_reward(composition: np.ndarray, notes: np.ndarray,
+                         num_notes: int = 32) -> np.ndarray:
+    """'key_and_tonic': reward_key (-1 off key, *not* the 1/23 distribute-prob key) + tonic.
+
+    Args:
+      composition: int [B, t]; notes: int [B]; num_notes: the melody length N.
+
+    Returns:
+      float64 [B].
+
+    Raises:
+      ValueError: on a batch-size mismatch or tokens outside 0..37.
+    """
+    return _sum_rules(composition, notes, num_notes, (mt.key, mt.tonic))
+
+
+def music_theory_basic_reward(composition: np.ndarray, notes: np.ndarray,
+                              num_notes: int = 32) -> np.ndarray:
+    """key + tonic + repeating ('music_theory_basic' and 'music_theory_random').
+
+    Args:
+      composition: int [B, t]; notes: int [B]; num_notes: the melody length N.
+
+    Returns:
+      float64 [B].
+
+    Raises:
+      ValueError: on a batch-size mismatch or tokens outside 0..37.
+    """
+    return _sum_rules(composition, notes, num_notes, (mt.key, mt.tonic, mt.repeating))
+
+
+def music_theory_variety_reward(composition: np.ndarray, notes: np.ndarray,
+                                num_notes: int = 32) -> np.ndarray:
+    """key + tonic + repeating + autocorrelation ('music_theory_basic_plus_variety').
+
+    Args:
+      composition: int [B, t]; notes: int [B]; num_notes: the melody length N.
+
+    Returns:
+      float64 [B].
+
+    Raises:
+      ValueError: on a batch-size mismatch or tokens outside 0..37.
+    """
+    return _sum_rules(composition, notes, num_notes,
+                      (mt.key, mt.tonic, mt.repeating, mt.autocorrelation))
+
+
+def _mode(name, task_reward, adds_log_prior, description, **kwargs):
+    return name, RewardMode(name, task_reward, adds_log_prior, description, **kwargs)
+
+
+REWARD_MODES = dict([
+    _mode("music_theory_all", mt.music_theory_reward, True,
+          "r_MT (all nine rules) + log p: the paper's default."),
+    _mode("music_theory_only", mt.music_theory_reward, False,
+          "r_MT without log p (forced for algorithms 'g' and 'pure_rl')."),
+    _mode("music_theory_basic", music_theory_basic_reward, True,
+          "key + tonic + repeating, + log p."),
+    _mode("music_theory_basic_plus_variety", music_theory_variety_reward, True,
+          "key + tonic + repeating + autocorrelation, + log p."),
+    _mode("music_theory_random", music_theory_basic_reward, False,
+          "key + tonic + repeating, no log p: uniform over rule-abiding notes."),
+    _mode("key", mt.reward_key_distribute_prob, False, "1/23 for any note in C major."),
+    _mode("key_and_tonic", key_and_tonic_reward, False,
+          "reward_key (-1 off key) + tonic, no log p."),
+    _mode("preferred_intervals", mt.preferred_intervals, False,
+          "The preferred-interval rule alone (x5 table), no log p."),
+    _mode("scale", mt.reward_scale, False,
+          "Play the C major scale C3..C5 upwards (needs the previous observation).",
+          uses_previous_token=True),
+    _mode("non_repeating", mt.reward_non_repeating, False,
+          "0.1 unless the note repeats excessively (then 0.0; the original crashed)."),
+])
+
+
+def get_reward_mode(name: str) -> RewardMode:
+    """Returns the RewardMode called ``name``.
+
+    Raises:
+      ValueError: if ``name`` is not a known mode (the message lists the valid ones).
+    """
+    try:
+        return REWARD_MODES[name]
+    except KeyError:
+        raise ValueError(f"unknown reward mode {name!r}; valid modes: "
+                         f"{', '.join(sorted(REWARD_MODES))}") from None
+
+
+def reward_mode_for_algorithm(algorithm: str, reward_mode: str = DEFAULT_REWARD_MODE
+                              ) -> RewardMode:
+    """The mode the original actually uses: 'g' and 'pure_rl' force 'music_theory_only'.
+
+    Raises:
+      ValueError: if ``reward_mode`` is not a known mode.
+    """
+    if algorithm in MUSIC_THEORY_ONLY_ALGORITHMS:
+        reward_mode = "music_theory_only"
+    return get_reward_mode(reward_mode)

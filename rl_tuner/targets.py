@@ -1,0 +1,108 @@
+"""TD targets, rewards and policies of the four algorithms (spec section 2.4).
+
+Notation: ``r_task`` is the task reward r_T (music theory for melodies), ``c`` the KL
+weight (the original's ``reward_scaler`` is 1/c), ``log_prior`` the frozen reward
+network's log p(a|s), ``next_values`` the target network's outputs at s' and
+``next_log_prior`` log p(.|s'). ``discount`` is gamma; ``done`` marks terminal transitions
+(no bootstrap).
+
+=========  ==========================  ===================================================  =====================
+algorithm  reward r                    target y                                             policy
+=========  ==========================  ===================================================  =====================
+q          log p(a|s) + r_T / c        r + gamma max_a' Q-(s', a')                          argmax / softmax(Q)
+psi        log p(a|s) + r_T / c        r + gamma logsumexp_a' Psi-(s', a')                  softmax(Psi)
+g          r_T / c                     r + gamma log sum_a' p(a'|s') exp G-(s', a')         softmax(G + log p)
+pure_rl    r_T / c                     r + gamma max_a' Q-(s', a')                          argmax / softmax(Q)
+=========  ==========================  ===================================================  =====================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from rl_tuner import _tf  # noqa: F401
+import tensorflow as tf  # noqa: E402
+
+
+def _bootstrap(reward, discount, done, next_value):
+    return reward + discount * (1.0 - tf.cast(done, reward.dtype)) * next_value
+
+
+def q_target(reward, next_values, discount, done, next_log_prior=None):
+    """Q-learning: r + gamma max_a' Q-(s', a')."""
+    del next_log_prior
+    return _bootstrap(reward, discount, done, tf.reduce_max(next_values, axis=-1))
+
+
+def psi_target(reward, next_values, discount, done, next_log_prior=None):
+    """Generalised Psi-learning: r + gamma logsumexp_a' Psi-(s', a')."""
+    del next_log_prior
+    return _bootstrap(reward, discount, done, tf.reduce_logsumexp(next_values, axis=-1))
+
+
+def g_target(reward, next_values, discount, done, next_log_prior):
+    """G-learning: r + gamma log sum_a' p(a'|s') exp G-(s', a').
+
+    ``next_log_prior`` must be a normalised log-softmax of the reward network at s'.
+    """
+    return _bootstrap(reward, discount, done, tf.reduce_logsumexp(next_values + next_log_prior, axis=-1))
+
+
+def greedy_logits(values, log_prior):
+    """Policy logits of Q, Psi and pure RL: the values themselves."""
+    del log_prior
+    return values
+
+
+def prior_weighted_logits(values, log_prior):
+    """Policy logits of G-learning: G(s, .) + log p(.|s), i.e. pi ~ p exp G."""
+    return values + log_prior
+
+
+@dataclasses.dataclass(frozen=True)
+class Algorithm:
+    """One KL-control algorithm.
+
+    Attributes:
+      name: registry key.
+      target: ``(reward, next_values, discount, done, next_log_prior) -> y``.
+      reward_includes_log_prior: whether r = log p(a|s) + r_T / c (else r = r_T / c).
+      policy_logits: ``(values, log_prior) -> logits`` of the acting/sampling policy.
+      description: one line for help texts.
+    """
+
+    name: str
+    target: Callable
+    reward_includes_log_prior: bool
+    policy_logits: Callable
+    description: str
+
+    def reward(self, task_reward, log_prior_of_action, c: float):
+        """Combines the task reward and log p(a|s) into the stored reward r."""
+        r = task_reward / c
+        return r + log_prior_of_action if self.reward_includes_log_prior else r
+
+
+ALGORITHMS = {
+    "q": Algorithm("q", q_target, True, greedy_logits,
+                   "Q-learning with log-prior reward: r = log p(a|s) + r_T/c, target max"),
+    "psi": Algorithm("psi", psi_target, True, greedy_logits,
+                     "generalised Psi-learning: r = log p(a|s) + r_T/c, target logsumexp"),
+    "g": Algorithm("g", g_target, False, prior_weighted_logits,
+                   "G-learning: r = r_T/c, target log sum p exp G, policy p exp G"),
+    "pure_rl": Algorithm("pure_rl", q_target, False, greedy_logits,
+                         "pure RL baseline: r = r_T/c, Q-learning target, no prior"),
+}
+
+
+def get_algorithm(name: str) -> Algorithm:
+    """Returns the algorithm called ``name``.
+
+    Raises:
+      ValueError: naming the valid algorithms.
+    """
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}") from None

@@ -1,0 +1,248 @@
+"""The RL Tuner training loop (``rl-tuner train``): batched acting, in-graph learning.
+
+One iteration advances ``num_envs`` episodes by one token (one compiled actor call),
+scores them with the environment's task reward (vectorised NumPy), then adds the
+transitions to replay and runs as many train steps as keep the ratio of one train step
+per ``train_every`` environment steps (one compiled learner call).
+
+Run directory::
+
+    config.json           the run's RLConfig
+    events.out.tfevents*  TensorBoard: config, scalars, audio, next-note images
+    ckpt/                 training state (networks, optimiser, replay, counters); rerun the
+                          same command to resume from the last evaluation
+    policy/               the latest tuned policy (q_network/, prior/, policy.json)
+    history.json          evaluations and training tallies so far
+    samples/              MIDI and WAV samples at each evaluation
+    stats.json            final Table-1 statistics before (Note-RNN) and after tuning
+    training_curves.png   mean log p and r_MT over training (the paper's Figure 2)
+    next_note_probabilities.png   policy distribution along a melody (Figure 4)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from rl_tuner import _tf  # noqa: F401
+import tensorflow as tf  # noqa: E402
+
+import note_rnn  # noqa: E402
+from note_rnn import atomic  # noqa: E402
+from rl_tuner import actor as actor_lib  # noqa: E402
+from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, targets  # noqa: E402
+from rl_tuner.config import RLConfig  # noqa: E402
+
+TRAIN_SCALARS = ("loss", "target_value", "epsilon", "reward", "task_reward", "log_prior", "music_theory_reward",
+                 "kl", "entropy", "max_value")
+
+
+class RunState:
+    """Networks, learner and actor of a run, restored from its checkpoint if there is one."""
+
+    def __init__(self, config: RLConfig, out_dir: str):
+        self.config = config
+        tf.keras.utils.set_random_seed(config.seed)
+        pretrained = note_rnn.load(config.note_rnn)
+        self.algorithm = targets.get_algorithm(config.algorithm)
+        self.prior = networks.Prior(pretrained)
+        self.q_network = networks.q_network_from(pretrained)
+        self.target_network = agent.build_target_network(self.q_network)
+        spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes)
+        self.replay = replay.make_replay(config.replay, spec, config.replay_capacity, seed=config.seed + 1)
+        self.learner = agent.KLControlLearner(
+            self.q_network, self.target_network, self.algorithm, self.replay,
+            agent.LearnerConfig(discount=config.discount, learning_rate=config.learning_rate,
+                                clip_norm=config.clip_norm, target_update_rate=config.target_update_rate,
+                                batch_size=config.batch_size))
+        self.actor = actor_lib.Actor(self.q_network, self.prior, self.algorithm, config.exploration,
+                                     seed=config.seed + 2)
+        self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
+        self.ckpt = tf.train.Checkpoint(
+            q_network=self.q_network, target_network=self.target_network, optimizer=self.learner.optimizer,
+            train_steps=self.learner.train_steps, replay=self.replay, actor_rng=self.actor.rng,
+            env_steps=self.env_steps)
+        self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(out_dir, "ckpt"), max_to_keep=1)
+
+    def restore(self) -> bool:
+        if self.manager.latest_checkpoint is None:
+            return False
+        self.ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        return True
+
+    def policy(self) -> policy.Policy:
+        return policy.Policy(self.prior.rnn, self.q_network.rnn, self.algorithm.name)
+
+
+class Tally:
+    """Running means of per-step quantities between two log points."""
+
+    def __init__(self):
+        self.sums, self.counts = {}, {}
+
+    def add(self, name: str, value, count: int = 1):
+        self.sums[name] = self.sums.get(name, 0.0) + float(value) * count
+        self.counts[name] = self.counts.get(name, 0) + count
+
+    def means(self) -> dict:
+        out = {k: self.sums[k] / max(self.counts[k], 1) for k in self.sums}
+        self.sums, self.counts = {}, {}
+        return out
+
+
+def _check_resume(out_dir: str, config: RLConfig) -> None:
+    path = os.path.join(out_dir, "config.json")
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        old = json.load(f)
+    new = json.loads(json.dumps(dataclasses.asdict(config)))
+    changed = [k for k in new if k not in ("steps", "final_eval_melodies", "num_samples") and old.get(k) != new[k]]
+    if changed:
+        raise ValueError(f"{out_dir} holds a run with different settings ({', '.join(f'{k}: {old.get(k)} -> {new[k]}' for k in changed)}); "
+                         "use a new --out directory or the same settings to resume")
+
+
+def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dict:
+    """Trains (or resumes) a run and returns the final statistics (also in stats.json)."""
+    from tqdm import tqdm
+
+    config.validate()
+    os.makedirs(out_dir, exist_ok=True)
+    _check_resume(out_dir, config)
+    atomic.write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
+    state = RunState(config, out_dir)
+    resumed = state.restore()
+    history_path = os.path.join(out_dir, "history.json")
+    history = _read_json(history_path) if resumed else None
+    history = history or {"evaluations": [], "train": []}
+    writer = tf.summary.create_file_writer(out_dir)
+    env = environment.MelodyEnvironment(config.num_envs, config.num_notes, config.reward_mode)
+
+    if "before" not in history:
+        log(f"Evaluating the Note-RNN (before tuning) on {config.final_eval_melodies} melodies ...")
+        history["before"] = evaluate.evaluate_policy(policy.Policy(state.prior.rnn), config.final_eval_melodies,
+                                                     config.num_notes, seed=config.seed + 7)
+        with writer.as_default():
+            tf.summary.text("config", "```\n" + json.dumps(dataclasses.asdict(config), indent=1) + "\n```", step=0)
+        atomic.write_json(history_path, history)
+    step = int(state.env_steps.numpy())
+    log(f"{'Resuming' if resumed else 'Starting'} {config.algorithm} at step {step} of {config.steps} "
+        f"({config.num_envs} melodies in parallel)")
+
+    tally = Tally()
+    episode_steps = config.num_envs * config.num_notes
+    next_eval = (step // config.eval_every + 1) * config.eval_every
+    bar = tqdm(total=config.steps, initial=step, unit="step", unit_scale=True, disable=not progress,
+               file=sys.stderr, desc=f"rl-tuner {config.algorithm}")
+    t_start, steps_at_start = time.time(), step
+    if not resumed:
+        _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally)
+    while step < config.steps:
+        step = _play_episodes(state, env, config, step, tally)
+        bar.update(episode_steps)
+        if step >= next_eval or step >= config.steps:
+            means = tally.means()
+            means["env_steps_per_s"] = (step - steps_at_start) / max(time.time() - t_start, 1e-9)
+            _write_scalars(writer, "train", means, step)
+            history["train"].append({"step": step, **means})
+            _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally)
+            bar.set_postfix(r_mt=f"{history['evaluations'][-1]['mean_music_theory_reward']:.2f}",
+                            log_p=f"{history['evaluations'][-1]['mean_log_prior']:.2f}")
+            next_eval = (step // config.eval_every + 1) * config.eval_every
+    bar.close()
+    return _finish(state, config, out_dir, writer, history)
+
+
+def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tally) -> int:
+    """Plays one batch of complete episodes with learning; returns the new step count."""
+    rng = np.random.default_rng([config.seed, step])
+    obs = tf.constant(env.reset(rng))
+    q_state, log_prior, prior_state = state.actor.start(obs)
+    explore_steps = config.exploration_steps
+    for _ in range(config.num_notes):
+        epsilon = float(exploration.linear_epsilon(step, explore_steps, config.epsilon_start, config.epsilon_end))
+        out = state.actor.act(obs, q_state, log_prior, prior_state, tf.constant(epsilon))
+        action = out["action"].numpy()
+        result = env.step(action)
+        log_p_a = out["log_prior_action"].numpy()
+        reward = state.algorithm.reward(result.task_reward, log_p_a, config.c).astype(np.float32)
+        done = result.done & (not config.bootstrap_final_note)
+        transitions = {"obs": obs, "state": q_state, "action": out["action"], "reward": reward,
+                       "next_state": out["next_q_state"], "next_log_prior": out["next_log_prior"],
+                       "done": done.astype(np.float32)}
+        new_step = step + env.num_envs
+        num_train = new_step // config.train_every - step // config.train_every
+        loss, target_value = state.learner.add_and_train(transitions, tf.constant(num_train))
+        if num_train:
+            tally.add("loss", loss, num_train)
+            tally.add("target_value", target_value, num_train)
+        n = env.num_envs
+        tally.add("epsilon", epsilon)
+        tally.add("reward", reward.mean(), n)
+        tally.add("task_reward", result.task_reward.mean(), n)
+        tally.add("log_prior", log_p_a.mean(), n)
+        if result.components:
+            tally.add("music_theory_reward", sum(result.components.values()).mean(), n)
+            for name, value in result.components.items():
+                tally.add(f"reward_{name}", value.mean(), n)
+        for key, value in zip(("entropy", "kl", "max_value"), out["means"].numpy()):
+            tally.add(key, value, n)
+        obs, q_state, log_prior, prior_state = out["action"], out["next_q_state"], out["next_log_prior"], \
+            out["next_prior_state"]
+        step = new_step
+    state.env_steps.assign(step)
+    loss_mean = tally.sums.get("loss", 0.0) / max(tally.counts.get("loss", 1), 1)
+    if not math.isfinite(loss_mean):
+        raise FloatingPointError(f"the TD loss became {loss_mean} near step {step}; the last checkpoint "
+                                 f"({state.manager.latest_checkpoint}) is kept. Try a smaller --learning-rate or larger --c.")
+    return step
+
+
+def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally):
+    pol = state.policy()
+    result = evaluate.evaluate_policy(pol, config.eval_melodies, config.num_notes, seed=config.seed + 11)
+    result["step"] = step
+    history["evaluations"].append(result)
+    _write_scalars(writer, "eval", {k: v for k, v in result.items() if isinstance(v, (int, float))}, step)
+    media.write_samples(pol, os.path.join(out_dir, "samples", f"step_{step:08d}"), config.num_samples,
+                        config.num_notes, seed=config.seed + step, writer=writer, step=step)
+    writer.flush()
+    policy.save_policy(os.path.join(out_dir, "policy"), state.q_network.rnn, state.prior.rnn, config.algorithm,
+                       card={"algorithm": config.algorithm, "step": step, "note_rnn": config.note_rnn})
+    state.manager.save(checkpoint_number=step)
+    atomic.write_json(os.path.join(out_dir, "history.json"), history)
+
+
+def _finish(state, config, out_dir, writer, history) -> dict:
+    stats_path = os.path.join(out_dir, "stats.json")
+    after = evaluate.evaluate_policy(state.policy(), config.final_eval_melodies, config.num_notes,
+                                     seed=config.seed + 7)
+    final = {"algorithm": config.algorithm, "steps": int(state.env_steps.numpy()),
+             "train_steps": int(state.learner.train_steps.numpy()), "before": history["before"], "after": after}
+    atomic.write_json(stats_path, final)
+    media.plot_training_curves(history, os.path.join(out_dir, "training_curves.png"))
+    media.plot_next_note_probabilities(state.policy(), os.path.join(out_dir, "next_note_probabilities.png"),
+                                       config.num_notes, seed=config.seed)
+    writer.flush()
+    return final
+
+
+def _write_scalars(writer, prefix: str, values: dict, step: int) -> None:
+    with writer.as_default():
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                tf.summary.scalar(f"{prefix}/{key}", value, step=step)
+
+
+def _read_json(path: str):
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

@@ -1,0 +1,220 @@
+"""Behaviour tests of note_rnn.corpus: building, splitting and loading the training set."""
+
+import json
+
+import numpy as np
+import pytest
+
+from note_rnn import corpus, encoding
+from note_rnn.corpus import PrepareConfig
+
+C_MAJOR_PITCH_CLASSES = {0, 2, 4, 5, 7, 9, 11}
+
+# A G-major tune (K:G, with F#) of 8 bars of 4/4 in 8th notes, and a tune music21 rejects.
+G_MAJOR_ABC = """X:1
+T:Test tune in G
+M:4/4
+L:1/8
+K:G
+GABc dedB|dBGB d2g2|f2ed cBAG|FGAF D4|GABc dedB|dBGB d2g2|fedc AFDF|G2B2 G4|
+"""
+BROKEN_ABC = """X:2
+T:Broken
+M:4/4
+L:1/8
+K:G
+|: ((( [[[ ]]] |
+"""
+
+
+def _quarters(pitch_tokens):
+    """A melody of quarter notes (token, hold, hold, hold)."""
+    return [x for t in pitch_tokens for x in (t, 0, 0, 0)]
+
+
+def _tune(variant=0):
+    """An 8-bar C-major melody of 32 quarter notes; each variant is a different melody."""
+    rng = np.random.default_rng(variant)
+    return _quarters(rng.choice([14, 16, 18, 19, 21, 23, 25, 26], size=32).tolist())
+
+
+def _config(source, out_dir, **overrides):
+    settings = dict(source=str(source), out_dir=str(out_dir), workers=1, progress=False,
+                    verbose=False)
+    settings.update(overrides)
+    return PrepareConfig(**settings)
+
+
+def _split_by_source(out_dir):
+    """Maps each source id in a written data set to its split."""
+    result = {}
+    for split in corpus.SPLITS:
+        with np.load(out_dir / f"{split}.npz") as data:
+            result.update({source: split for source in data["sources"].tolist()})
+    return result
+
+
+def _pitch_classes(melodies):
+    tokens = np.concatenate(melodies)
+    return np.bincount((tokens[tokens >= 2].astype(int) + 46) % 12, minlength=12)
+
+
+@pytest.fixture(scope="module")
+def music21_run(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("folk")
+    config = _config("music21", out_dir, collections=("oneills1850",), limit=4)
+    return out_dir, corpus.prepare(config)
+
+
+def test_music21_tunes_become_c_major_melodies(music21_run):
+    out_dir, summary = music21_run
+    assert summary.files_read == 1
+    assert summary.tunes_parsed == 4
+    assert summary.skipped == []
+    melodies = corpus.load_split(out_dir, "train") + corpus.load_split(out_dir, "validation")
+    assert len(melodies) == summary.train.melodies + summary.validation.melodies >= 4
+    assert sum(map(len, melodies)) == summary.train.tokens + summary.validation.tokens
+    for melody in melodies:
+        assert melody.dtype == np.int8
+        assert melody.min() >= 0 and melody.max() <= 37
+        assert 7 * 8 <= len(melody) <= 512  # at least 7 bars of 2/4, at most max_steps
+    histogram = _pitch_classes(melodies)
+    assert histogram[sorted(C_MAJOR_PITCH_CLASSES)].sum() / histogram.sum() > 0.9
+    all_tokens = np.concatenate(melodies)
+    assert np.mean(all_tokens == 0) > 0.3  # holds are the most common token
+
+
+def test_summary_json_records_config_and_counts(music21_run):
+    out_dir, summary = music21_run
+    record = json.loads((out_dir / "summary.json").read_text())
+    assert record["config"]["collections"] == ["oneills1850"]
+    assert record["summary"]["tunes_parsed"] == 4
+    assert record["summary"]["train"]["tokens"] == summary.train.tokens
+    assert set(record["summary"]["token_histogram"]) == {"hold", "note_off", "pitch"}
+    assert "tunes parsed 4" in summary.format()
+
+
+def test_folder_with_corrupt_midi_skips_and_names_it(tmp_path):
+    source = tmp_path / "midi"
+    (source / "sub").mkdir(parents=True)
+    encoding.write_midi(_tune(), source / "a.mid")
+    encoding.write_midi(_tune(variant=2), source / "sub" / "b.midi")
+    (source / "corrupt.mid").write_bytes(np.random.default_rng(1).bytes(300))
+    (source / "notes.txt").write_text("not music")
+    summary = corpus.prepare(_config(source, tmp_path / "out", workers=2))  # process pool
+    assert summary.files_read == 3
+    assert summary.tunes_parsed == 2
+    assert len(summary.skipped) == 1
+    assert summary.skipped[0]["source"] == "corrupt.mid"
+    assert "not a valid MIDI file" in summary.skipped[0]["reason"]
+    assert summary.train.melodies + summary.validation.melodies == 2
+    record = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert record["summary"]["skipped"][0]["source"] == "corrupt.mid"
+
+
+def test_g_major_tunes_come_out_in_c_major(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "tunes.abc").write_text(G_MAJOR_ABC + "\n" + BROKEN_ABC)
+    g_major_midi = _quarters([21, 23, 25, 26, 28, 30, 32, 33] * 4)  # G major scale, F#
+    encoding.write_midi(g_major_midi, source / "scale.mid")
+    summary = corpus.prepare(_config(source, tmp_path / "out", validation_fraction=0.0))
+    assert summary.tunes_parsed == 2
+    assert [s["source"] for s in summary.skipped] == ["tunes.abc#2"]  # only the broken tune
+    melodies = corpus.load_split(tmp_path / "out", "train")
+    assert len(melodies) == 2
+    for melody in melodies:
+        histogram = _pitch_classes([melody])
+        assert set(np.flatnonzero(histogram)) <= C_MAJOR_PITCH_CLASSES
+    abc_melody = melodies[1]  # sorted: scale.mid, tunes.abc#1
+    assert len(abc_melody) == 8 * 16
+    assert (abc_melody[0] + 46) % 12 == 0  # the tune starts on its tonic G -> C
+
+
+def test_same_config_gives_same_files(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    for i in range(4):
+        encoding.write_midi(_tune(variant=i), source / f"tune{i}.mid")
+    runs = []
+    for name in ("one", "two"):
+        corpus.prepare(_config(source, tmp_path / name, validation_fraction=0.5, seed=3))
+        runs.append({split: corpus.load_split(tmp_path / name, split) for split in corpus.SPLITS})
+    for split in corpus.SPLITS:
+        assert len(runs[0][split]) == len(runs[1][split])
+        for first, second in zip(runs[0][split], runs[1][split]):
+            np.testing.assert_array_equal(first, second)
+
+
+def test_split_of_a_file_does_not_change_when_another_is_added(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    for i in range(8):
+        encoding.write_midi(_tune(variant=i), source / f"tune{i}.mid")
+    corpus.prepare(_config(source, tmp_path / "before", validation_fraction=0.5))
+    before = _split_by_source(tmp_path / "before")
+    assert set(before.values()) == {"train", "validation"}
+    encoding.write_midi(_tune(variant=9), source / "added.mid")
+    corpus.prepare(_config(source, tmp_path / "after", validation_fraction=0.5))
+    after = _split_by_source(tmp_path / "after")
+    assert set(after) == set(before) | {"added.mid"}
+    assert {s: after[s] for s in before} == before
+
+
+def test_split_of_depends_only_on_id_fraction_and_seed():
+    ids = [f"collection/file.abc#{i}" for i in range(2000)]
+    splits = [corpus.split_of(i, 0.1, seed=0) for i in ids]
+    assert splits == [corpus.split_of(i, 0.1, seed=0) for i in ids]
+    assert 0.07 < splits.count("validation") / len(ids) < 0.13
+    assert splits != [corpus.split_of(i, 0.1, seed=1) for i in ids]
+    assert all(corpus.split_of(i, 0.0) == "train" for i in ids[:50])
+
+
+def test_duplicate_melodies_are_dropped(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    encoding.write_midi(_tune(), source / "a.mid")
+    encoding.write_midi(_tune(), source / "copy_of_a.mid")
+    summary = corpus.prepare(_config(source, tmp_path / "out"))
+    assert summary.tunes_parsed == 2
+    assert summary.duplicates_dropped == 1
+    assert summary.train.melodies + summary.validation.melodies == 1
+
+
+def test_short_tunes_are_parsed_but_give_no_melody(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    encoding.write_midi(_quarters([14, 16, 18, 19, 21]), source / "short.mid")
+    summary = corpus.prepare(_config(source, tmp_path / "out"))
+    assert (summary.tunes_parsed, summary.tunes_without_melodies, summary.skipped) == (1, 1, [])
+    assert corpus.load_split(tmp_path / "out", "train") == []
+
+
+def test_split_abc_tunes_prepends_the_file_header():
+    text = "% header comment\nL:1/8\n\nX:1\nK:C\nabc|\n\nX:2\nK:G\ndef|\n"
+    tunes = corpus.split_abc_tunes(text)
+    assert len(tunes) == 2
+    assert tunes[0].startswith("% header comment\nL:1/8\n\nX:1\n")
+    assert tunes[1].endswith("X:2\nK:G\ndef|\n")
+    assert corpus.split_abc_tunes("no tunes here") == []
+
+
+def test_load_split_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train.npz.*note-rnn prepare"):
+        corpus.load_split(tmp_path, "train")
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        corpus.load_split(tmp_path, "test")
+
+
+def test_config_validation_and_bad_sources(tmp_path):
+    assert PrepareConfig().workers >= 1
+    assert PrepareConfig().collections == corpus.DEFAULT_COLLECTIONS
+    assert not PrepareConfig().include_essen
+    with pytest.raises(ValueError, match="validation_fraction"):
+        PrepareConfig(validation_fraction=1.0)
+    with pytest.raises(ValueError, match="workers"):
+        PrepareConfig(workers=0)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        corpus.prepare(_config(tmp_path / "nowhere", tmp_path / "out"))
+    with pytest.raises(ValueError, match="no ABC files"):
+        corpus.prepare(_config("music21", tmp_path / "out", collections=("noSuchCollection",)))
