@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="build a melody data set from music21's folk corpus or a MIDI folder",
                        formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
-    add_dataclass_arguments(p, PrepareConfig)
+    add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"})
 
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])

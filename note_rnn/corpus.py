@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import multiprocessing
 import os
@@ -63,9 +64,12 @@ class PrepareConfig:
         None keeps whole melodies.
       min_unique_pitches: drop melodies with fewer distinct pitches (Magenta: 5).
       gap_bars: a rest this many bars long ends a melody (Magenta: 1.0).
-      transpose_to_key: 0 transposes to C major / A minor (Magenta); None keeps the key.
-      deduplicate: drop melodies whose tokens equal an earlier melody's (music21's
-        O'Neill collection has overlapping files), so no tune is in both splits twice.
+      transpose_to_key: 0 transposes to C major / A minor (Magenta); 1..11 to that major
+        key (and its relative minor); -1 or None keeps the key. Notes are always folded by
+        octaves into MIDI 48..83.
+      deduplicate: drop melodies whose tokens equal an earlier melody's. music21's
+        O'Neill collection has overlapping files; without this the same tune would be
+        counted twice, possibly once in each split.
       limit: read at most this many tunes (files, for MIDI); None reads all. For tests.
       task_timeout: seconds after which one tune's parsing is abandoned and the tune is
         skipped; 0 disables the limit.
@@ -94,17 +98,23 @@ class PrepareConfig:
     def __post_init__(self):
         self.collections = tuple(self.collections)
         if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+            raise ValueError(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.transpose_to_key is not None and not -1 <= self.transpose_to_key <= 11:
+            raise ValueError(
+                f"transpose_to_key must be -1..11 or None, got {self.transpose_to_key}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
 
     def extraction_options(self) -> ExtractionOptions:
         """Returns the melody filters of this config for :mod:`note_rnn.encoding`."""
+        key = None if self.transpose_to_key is None or self.transpose_to_key < 0 \
+            else self.transpose_to_key
         return ExtractionOptions(min_bars=self.min_bars, max_steps=self.max_steps or None,
                                  min_unique_pitches=self.min_unique_pitches,
-                                 gap_bars=self.gap_bars, transpose_to_key=self.transpose_to_key)
+                                 gap_bars=self.gap_bars, transpose_to_key=key)
 
 
 @dataclasses.dataclass
@@ -173,7 +183,6 @@ class _Result(NamedTuple):
     error: Optional[str]
 
 
-# ----------------------------------------------------------------------------------------
 # Finding the tunes
 
 
@@ -254,7 +263,6 @@ def _collect_tasks(config: PrepareConfig, summary: PrepareSummary) -> List[_Task
     return tasks[:config.limit] if config.limit is not None else tasks
 
 
-# ----------------------------------------------------------------------------------------
 # Parsing one tune (runs in the worker processes)
 
 
@@ -322,7 +330,6 @@ def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:
     return results  # type: ignore[return-value]
 
 
-# ----------------------------------------------------------------------------------------
 # Splitting, writing, reading
 
 
@@ -407,11 +414,23 @@ def prepare(config: PrepareConfig) -> PrepareSummary:
     summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
     summary.token_histogram = token_histogram([m for _, m in splits["train"]])
     summary.wall_time_s = round(time.perf_counter() - started, 2)
-    record = {"config": dataclasses.asdict(config), "summary": dataclasses.asdict(summary)}
+    record = {"config": dataclasses.asdict(config), "summary": dataclasses.asdict(summary),
+              "versions": _library_versions()}
     (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     if config.verbose:
         print(summary.format())
     return summary
+
+
+def _library_versions() -> Dict[str, str]:
+    """Versions of the libraries that shape the data (parsing, quantization)."""
+    versions = {}
+    for name in ("note-seq", "music21", "numpy"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
 
 
 def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
@@ -433,7 +452,7 @@ def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
     path = pathlib.Path(data_dir) / f"{split}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: build the data set first with "
-                                f"`note-rnn prepare` (out_dir={data_dir})")
+                                f"`note-rnn prepare --out {data_dir}`")
     with np.load(path) as data:
         tokens, lengths = data["tokens"], data["lengths"]
     return [part.astype(np.int8) for part in np.split(tokens, np.cumsum(lengths)[:-1])] \

@@ -17,35 +17,44 @@ use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
 
-def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_classes: int = 38):
+def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_classes: int = 38, record_fn=None,
+                num_records: int = 0):
     """Samples token sequences in a TensorFlow loop (usable inside ``tf.function``).
 
     Args:
-      step_fn: ``(tokens [B], state) -> (logits [B, C], state)``; the logits are turned into
-        a distribution by softmax(logits / temperature).
+      step_fn: ``(tokens [B], state) -> (logits [B, C], aux, state)``; the next token is drawn
+        from softmax(logits / temperature). ``aux`` is passed to ``record_fn``.
       initial_state: the state before the priming token.
       num: scalar int32, number of sequences B.
       length: scalar int32, tokens per sequence.
       temperature: scalar float32 > 0.
-      seed: scalar int64.
-      num_classes: vocabulary size C.
+      seed: scalar int64; the priming tokens use stateless seed (seed, -1), step t (seed, t).
+      num_classes: vocabulary size C (the priming token is uniform over all C tokens).
+      record_fn: optional ``(tempered logits, next tokens, aux) -> tuple of num_records [B]
+        float32 tensors`` recorded at every step.
+      num_records: number of tensors ``record_fn`` returns.
 
     Returns:
-      int32 [B, length] sampled tokens (priming token excluded).
+      int32 [B, length] sampled tokens (priming token excluded), followed, if ``record_fn``
+      is given, by a list of ``num_records`` float32 [B, length] records.
     """
     seed = tf.cast(seed, tf.int64)
     first = tf.random.stateless_uniform([num], seed=tf.stack([seed, tf.constant(-1, tf.int64)]),
                                         maxval=num_classes, dtype=tf.int32)
-    out = tf.TensorArray(tf.int32, size=length)
+    arrays = [tf.TensorArray(tf.int32, size=length)] + [tf.TensorArray(tf.float32, size=length)
+                                                         for _ in range(num_records)]
 
-    def body(t, tokens, state, out):
-        logits, state = step_fn(tokens, state)
+    def body(t, tokens, state, arrays):
+        logits, aux, state = step_fn(tokens, state)
+        logits = logits / temperature
         step_seed = tf.stack([seed, tf.cast(t, tf.int64)])
-        nxt = tf.random.stateless_categorical(logits / temperature, 1, seed=step_seed, dtype=tf.int32)[:, 0]
-        return t + 1, nxt, state, out.write(t, nxt)
+        nxt = tf.random.stateless_categorical(logits, 1, seed=step_seed, dtype=tf.int32)[:, 0]
+        values = (nxt,) + (tuple(record_fn(logits, nxt, aux)) if record_fn is not None else ())
+        return t + 1, nxt, state, [a.write(t, v) for a, v in zip(arrays, values)]
 
-    _, _, _, out = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), first, initial_state, out))
-    return tf.transpose(out.stack())
+    _, _, _, arrays = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), first, initial_state, arrays))
+    out = [tf.transpose(a.stack()) for a in arrays]
+    return out[0] if record_fn is None else (out[0], out[1:])
 
 
 def check_sampling_args(num: int, length: int, temperature: float) -> None:
@@ -90,8 +99,10 @@ def _sampler(model):
         @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
                                       tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int64)])
         def fn(num, length, temperature, seed):
-            return sample_loop(model.step, model.zero_state(num), num, length, temperature, seed,
-                               model.config.num_classes)
+            def step(tokens, state):
+                logits, state = model.step(tokens, state)
+                return logits, (), state
+            return sample_loop(step, model.zero_state(num), num, length, temperature, seed, model.config.num_classes)
         model._note_rnn_sampler = fn
     return fn
 

@@ -15,38 +15,34 @@ import numpy as np
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
+from note_rnn import generate  # noqa: E402
 from rl_tuner import exploration, music_theory, stats  # noqa: E402
+
+
+RECORDS = ("log_prior", "entropy", "kl")
 
 
 def sample_loop(policy, num, length, temperature, seed):
     """Samples from ``policy`` inside TensorFlow (stateless seeds, deterministic).
 
     Each sequence starts from the zero state and a priming token drawn uniformly from all
-    tokens; the priming token is not part of the output.
+    tokens; the priming token is not part of the output (as :func:`note_rnn.generate.sample`).
 
     Returns:
-      dict of tokens int32 [num, length], log_prior / entropy / kl float32 [num, length], and
-      probs [num, length, C] is not returned (see :func:`next_note_probabilities`).
+      dict of tokens int32 [num, length] and, per note, log p(note|s) under the prior, the
+      entropy of the (tempered) policy and KL(pi || p), float32 [num, length].
     """
-    seed = tf.cast(seed, tf.int64)
-    first = tf.random.stateless_uniform([num], seed=tf.stack([seed, tf.constant(-1, tf.int64)]),
-                                        maxval=policy.num_classes, dtype=tf.int32)
-    arrays = [tf.TensorArray(tf.int32, size=length)] + [tf.TensorArray(tf.float32, size=length) for _ in range(3)]
-
-    def body(t, tokens, state, arrays):
-        logits, log_prior, state = policy.step(tokens, state)
-        logits = logits / temperature
-        step_seed = tf.stack([seed, tf.cast(t, tf.int64)])
-        nxt = tf.random.stateless_categorical(logits, 1, seed=step_seed, dtype=tf.int32)[:, 0]
+    def record(logits, next_tokens, log_prior):
         entropy, kl = exploration.policy_statistics(logits, log_prior)
-        log_p = tf.gather(log_prior, nxt, batch_dims=1)
-        values = (nxt, log_p, entropy, kl)
-        return t + 1, nxt, state, [a.write(t, v) for a, v in zip(arrays, values)]
+        return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl
 
-    _, _, _, arrays = tf.while_loop(lambda t, *_: t < length, body,
-                                    (tf.constant(0), first, policy.zero_state(num), arrays))
-    names = ("tokens", "log_prior", "entropy", "kl")
-    return {n: tf.transpose(a.stack()) for n, a in zip(names, arrays)}
+    def step(tokens, state):
+        logits, log_prior, state = policy.step(tokens, state)
+        return logits, log_prior, state
+
+    tokens, records = generate.sample_loop(step, policy.zero_state(num), num, length, temperature, seed,
+                                           policy.num_classes, record, len(RECORDS))
+    return {"tokens": tokens, **dict(zip(RECORDS, records))}
 
 
 def _compiled_sampler(policy):
@@ -62,8 +58,7 @@ def _compiled_sampler(policy):
 def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
            batch_size: int = 25_000) -> dict:
     """Samples ``num`` melodies; returns NumPy arrays (see :func:`sample_loop`)."""
-    from note_rnn.generate import check_sampling_args
-    check_sampling_args(num, length, temperature)
+    generate.check_sampling_args(num, length, temperature)
     fn = _compiled_sampler(policy)
     parts = []
     for k, i in enumerate(range(0, num, batch_size)):

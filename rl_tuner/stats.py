@@ -116,7 +116,7 @@ def composition_stats(melodies: np.ndarray) -> dict:
     counts = _note_counts(melodies)
     in_motif, in_repeated = _motif_stats(melodies)
     leaps = counts["resolved"] + counts["doubled"]
-    stats = {
+    table = {
         "notes_excessively_repeated": counts["repeated"] / total_notes,
         "notes_not_in_key": float((~mt.in_key(melodies)).sum()) / total_notes,
         "melodies_starting_with_tonic": float(
@@ -130,8 +130,9 @@ def composition_stats(melodies: np.ndarray) -> dict:
     correlations = mt.autocorrelations(melodies)  # [B, 3], NaN for constant melodies
     for column, lag in enumerate(mt.AUTOCORRELATION_LAGS):
         values = correlations[:, column]
-        stats[f"mean_autocorrelation_lag{lag}"] = (
+        table[f"mean_autocorrelation_lag{lag}"] = (
             float(np.nanmean(values)) if not np.isnan(values).all() else float("nan"))
+    stats = {key: table[key] for key in TABLE_1_KEYS}
     for name, count in counts["intervals"].items():
         stats[f"{name}_per_composition"] = count / float(batch)
     stats["num_melodies"] = float(batch)

@@ -78,10 +78,20 @@ class Algorithm:
     policy_logits: Callable
     description: str
 
-    def reward(self, task_reward, log_prior_of_action, c: float):
-        """Combines the task reward and log p(a|s) into the stored reward r."""
+    def reward(self, task_reward, log_prior_of_action, c: float, mode_adds_log_prior: bool = True):
+        """Combines the task reward and log p(a|s) into the stored reward r.
+
+        Args:
+          task_reward: r_T.
+          log_prior_of_action: log p(a|s) under the reward network.
+          c: KL weight (r_T is divided by c).
+          mode_adds_log_prior: False for reward modes that never add log p (e.g.
+            music_theory_only), as in the original's ``collect_reward``.
+        """
         r = task_reward / c
-        return r + log_prior_of_action if self.reward_includes_log_prior else r
+        if self.reward_includes_log_prior and mode_adds_log_prior:
+            return r + log_prior_of_action
+        return r
 
 
 ALGORITHMS = {

@@ -36,7 +36,7 @@ import tensorflow as tf  # noqa: E402
 import note_rnn  # noqa: E402
 from note_rnn import atomic  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
-from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, targets  # noqa: E402
+from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, reward_modes, targets  # noqa: E402,E501
 from rl_tuner.config import RLConfig  # noqa: E402
 
 TRAIN_SCALARS = ("loss", "target_value", "epsilon", "reward", "task_reward", "log_prior", "music_theory_reward",
@@ -96,6 +96,12 @@ class Tally:
         return out
 
 
+def make_environment(config: RLConfig) -> environment.MelodyEnvironment:
+    """The batched melody environment of a run ('g' and 'pure_rl' use music_theory_only, as the original)."""
+    mode = reward_modes.reward_mode_for_algorithm(config.algorithm, config.reward_mode)
+    return environment.MelodyEnvironment(config.num_envs, config.num_notes, mode.name)
+
+
 def _check_resume(out_dir: str, config: RLConfig) -> None:
     path = os.path.join(out_dir, "config.json")
     if not os.path.isfile(path):
@@ -123,7 +129,7 @@ def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dic
     history = _read_json(history_path) if resumed else None
     history = history or {"evaluations": [], "train": []}
     writer = tf.summary.create_file_writer(out_dir)
-    env = environment.MelodyEnvironment(config.num_envs, config.num_notes, config.reward_mode)
+    env = make_environment(config)
 
     if "before" not in history:
         log(f"Evaluating the Note-RNN (before tuning) on {config.final_eval_melodies} melodies ...")
@@ -172,7 +178,8 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
         action = out["action"].numpy()
         result = env.step(action)
         log_p_a = out["log_prior_action"].numpy()
-        reward = state.algorithm.reward(result.task_reward, log_p_a, config.c).astype(np.float32)
+        reward = state.algorithm.reward(result.task_reward, log_p_a, config.c, env.mode.adds_log_prior)
+        reward = reward.astype(np.float32)
         done = result.done & (not config.bootstrap_final_note)
         transitions = {"obs": obs, "state": q_state, "action": out["action"], "reward": reward,
                        "next_state": out["next_q_state"], "next_log_prior": out["next_log_prior"],

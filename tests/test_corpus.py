@@ -1,6 +1,7 @@
 """Behaviour tests of note_rnn.corpus: building, splitting and loading the training set."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -92,6 +93,7 @@ def test_summary_json_records_config_and_counts(music21_run):
     assert record["summary"]["train"]["tokens"] == summary.train.tokens
     assert set(record["summary"]["token_histogram"]) == {"hold", "note_off", "pitch"}
     assert "tunes parsed 4" in summary.format()
+    assert set(record["versions"]) == {"note-seq", "music21", "numpy"}
 
 
 def test_folder_with_corrupt_midi_skips_and_names_it(tmp_path):
@@ -129,6 +131,20 @@ def test_g_major_tunes_come_out_in_c_major(tmp_path):
     abc_melody = melodies[1]  # sorted: scale.mid, tunes.abc#1
     assert len(abc_melody) == 8 * 16
     assert (abc_melody[0] + 46) % 12 == 0  # the tune starts on its tonic G -> C
+
+
+def test_abc_accidentals_hold_to_the_bar_line():
+    tune = "X:1\nM:4/4\nL:1/4\nK:C\n^F F G F | F4 |\n"
+    sequence = encoding.abc_to_note_sequence(tune)
+    assert [n.pitch for n in sequence.notes] == [66, 66, 67, 66, 65]
+
+
+def test_abc_pickup_is_aligned_to_the_bar_grid_and_ties_are_merged():
+    tune = "X:1\nM:4/4\nL:1/4\nK:C\nG | c2 e2- | e4 |\n"
+    notes = [(n.pitch, n.start_time, n.end_time) for n in encoding.abc_to_note_sequence(tune).notes]
+    # 120 qpm: 0.5 s per quarter. The pickup G fills beat 4 of bar 0 (1.5-2.0 s); c2 is a
+    # half note (2.0-3.0 s); e2- tied to e4 is one note of 2 + 4 quarters (3.0-6.0 s).
+    assert notes == [(67, 1.5, 2.0), (72, 2.0, 3.0), (76, 3.0, 6.0)]
 
 
 def test_same_config_gives_same_files(tmp_path):
@@ -190,6 +206,12 @@ def test_short_tunes_are_parsed_but_give_no_melody(tmp_path):
     assert corpus.load_split(tmp_path / "out", "train") == []
 
 
+def test_a_tune_that_hangs_is_abandoned_after_the_timeout():
+    with pytest.raises(TimeoutError):
+        with corpus._time_limit(0.05):  # pylint: disable=protected-access
+            time.sleep(2)
+
+
 def test_split_abc_tunes_prepends_the_file_header():
     text = "% header comment\nL:1/8\n\nX:1\nK:C\nabc|\n\nX:2\nK:G\ndef|\n"
     tunes = corpus.split_abc_tunes(text)
@@ -214,6 +236,9 @@ def test_config_validation_and_bad_sources(tmp_path):
         PrepareConfig(validation_fraction=1.0)
     with pytest.raises(ValueError, match="workers"):
         PrepareConfig(workers=0)
+    with pytest.raises(ValueError, match="transpose_to_key"):
+        PrepareConfig(transpose_to_key=12)
+    assert PrepareConfig(transpose_to_key=-1).extraction_options().transpose_to_key is None
     with pytest.raises(FileNotFoundError, match="does not exist"):
         corpus.prepare(_config(tmp_path / "nowhere", tmp_path / "out"))
     with pytest.raises(ValueError, match="no ABC files"):

@@ -143,6 +143,12 @@ def test_invalid_tokens_raise_value_error(tokens, bad, position):
         encoding.write_midi(tokens, os.devnull)
 
 
+def test_invalid_token_in_integer_array_is_located():
+    tokens = np.array([14, 0, 0, 40, 0], dtype=np.int64)
+    with pytest.raises(ValueError, match="invalid token 40 at position 3"):
+        encoding.validate_tokens(tokens)
+
+
 def test_integral_numpy_and_float_tokens_are_accepted():
     np.testing.assert_array_equal(encoding.validate_tokens(np.array([3, 2], np.int64)), [3, 2])
     np.testing.assert_array_equal(encoding.validate_tokens([2.0]), [2])

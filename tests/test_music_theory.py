@@ -266,10 +266,10 @@ def ref_score(melody, num_notes=None):
 
 
 def random_melodies(rng, count, length=32):
-    """Uniform, special-heavy, repeat-heavy and motif-heavy melodies."""
+    """Uniform, special-heavy, repeat-heavy and periodic (motif-heavy) melodies."""
     kinds = []
     for i in range(count):
-        kind = i % 4
+        kind = i % 5
         if kind == 0:
             melody = rng.integers(0, 38, length)
         elif kind == 1:
@@ -277,9 +277,10 @@ def random_melodies(rng, count, length=32):
                               rng.integers(2, 38, length))
         elif kind == 2:
             melody = rng.choice([0, 1, C4, G4, C5, E4], size=length, p=[.3, .2, .2, .1, .1, .1])
-        else:
-            bar = rng.choice([0, 1, C4, D4, E4, G4, A4, 9, 33, 2], size=8)
-            melody = np.concatenate([bar] * (length // 8 + 1))[:length]
+        else:  # period 8 (kind 3) or 4..9 (kind 4), with a few random changes
+            period = 8 if kind == 3 else int(rng.integers(4, 10))
+            bar = rng.choice([0, 1, C4, D4, E4, G4, A4, 9, 33, 2], size=period)
+            melody = np.concatenate([bar] * (length // period + 1))[:length]
             flips = rng.random(length) < 0.1
             melody = np.where(flips, rng.integers(0, 38, length), melody)
         kinds.append(melody)
@@ -302,8 +303,8 @@ def test_score_melodies_equals_reference_on_random_melodies():
     for b, melody in enumerate(melodies):
         for t, expected in enumerate(ref_score(melody)):
             for name, value in expected.items():
-                assert components[name][b, t] == pytest.approx(value, abs=1e-12), (b, t, name)
-            assert total[b, t] == pytest.approx(sum(expected.values()), abs=1e-9), (b, t)
+                assert components[name][b, t] == value, (b, t, name)  # bit-identical
+            assert total[b, t] == sum(expected.values()), (b, t)  # same summation order
 
 
 def test_every_batched_rule_equals_reference_at_every_beat():
@@ -320,12 +321,13 @@ def test_every_batched_rule_equals_reference_at_every_beat():
             expected = tuner.reward_music_theory_components(int(notes[b]))
             assert codes[b] == code
             for name, value in expected.items():
-                assert batched[name][b] == pytest.approx(value, abs=1e-12), (b, t, name)
-            assert total[b] == pytest.approx(sum(expected.values()), abs=1e-9)
+                assert batched[name][b] == value, (b, t, name)
+            assert total[b] == sum(expected.values())
             state = mt.leap_state(melodies[b:b + 1, :t + 1])  # the tuner has now seen note t
             assert state.direction[0] == tuner.composition_direction
             assert state.leapt_from[0] == (mt.NO_PITCH if tuner.leapt_from is None
                                            else tuner.leapt_from)
+            assert state.steps_since_last_leap[0] == tuner.steps_since_last_leap
             tuner.play(int(notes[b]))
 
 
@@ -444,6 +446,17 @@ def test_repeated_motif_must_not_overlap():
     assert call(mt.repeated_motif, period[:15], period[15]) == 5.0
 
 
+def test_repeated_motif_overlapping_by_one_token_does_not_count():
+    period7 = [C4, D4, E4, F4, G4, A4, B4] * 3 + [C4]  # window s equals window s - 7
+    # Beats 14..20: the windows 7 back overlap by one token; nothing non-overlapping matches.
+    for beat in range(14, 21):
+        assert call(mt.repeated_motif, period7[:beat], period7[beat]) == 0.0, beat
+    # Beat 21: window 14..21 = [C4 .. B4, C4] = window 0..7 -> 4 + (7 - 3) = 8.
+    assert call(mt.repeated_motif, period7[:21], period7[21]) == 8.0
+    repeated = mt.score_melodies(np.array([period7]))[1]["repeated_motif"][0]
+    assert repeated.tolist() == [0.0] * 21 + [8.0]
+
+
 @pytest.mark.parametrize("composition, note, code, reward", [
     ([], C4, 0, 0.0),  # no interval
     ([0, 1, 0], C4, 0, 0.0),  # no previous pitch
@@ -502,6 +515,9 @@ def test_leap_back_needs_more_than_six_steps():
 
 
 def test_leap_transition_and_state():
+    # The first note is not a transition (the original returns early on an empty composition):
+    assert mt.leap_state(np.array([[C4]])).steps_since_last_leap[0] == 0
+    assert mt.leap_state(np.array([[C4, D4]])).steps_since_last_leap[0] == 1
     state = mt.leap_state(np.array([[C4, G4, F4]]))
     assert (state.direction[0], state.leapt_from[0], state.steps_since_last_leap[0]) == (1, C4, 1)
     new_state, outcome = mt.leap_transition(state, np.array([F4]), np.array([D4]))
@@ -581,6 +597,12 @@ def test_shape_mismatch_raises(rule):
 def test_tokens_out_of_range_raise(composition, notes):
     with pytest.raises(ValueError, match="outside 0..37"):
         mt.music_theory_reward(composition, notes)
+
+
+def test_empty_composition_of_any_dtype_is_accepted():
+    # np.zeros((B, 0)) is float64; an empty composition holds no tokens to check.
+    rewards = mt.music_theory_reward(np.zeros((3, 0)), np.array([C4, 1, 15]))
+    assert rewards.tolist() == [3.0, 0.0, -1.0]  # tonic at beat 0; nothing; off key
 
 
 def test_non_integer_and_bad_rank_raise():

@@ -192,6 +192,12 @@ def test_repeated_motif_fraction():
     assert result["notes_in_repeated_motif"] == 1 / 16  # only note 15 (window 8..15 = 0..7)
 
 
+def test_repeated_motif_must_not_overlap():
+    period7 = [C4, D4, E4, F4, G4, A4, B4] * 3 + [C4]  # window s equals window s - 7
+    result = stats.composition_stats(np.array([period7, period7[:21] + [D4]]))
+    assert result["notes_in_repeated_motif"] == 1 / 44  # only the first melody's last note
+
+
 def test_leaps_resolved_is_nan_without_leaps():
     assert math.isnan(stats.composition_stats(np.array([SCALE]))["leaps_resolved"])
 

@@ -1,0 +1,24 @@
+"""Shared set-up of the benchmarks: import path and the Note-RNN to use."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import note_rnn  # noqa: E402,F401  (selects Keras 2 before TensorFlow)
+
+
+def note_rnn_checkpoint(path: str | None) -> str:
+    """The given checkpoint, else the shipped one, else a random 1 x 100 model in /tmp."""
+    from note_rnn import checkpoint, model
+    if path:
+        return path
+    shipped = os.path.join(ROOT, "checkpoints", "note_rnn")
+    if checkpoint.is_checkpoint(shipped):
+        return shipped
+    tmp = "/tmp/rl_tuner_bench_random_note_rnn"
+    if not checkpoint.is_checkpoint(tmp):
+        checkpoint.save_model(tmp, model.build(seed=0))
+    return tmp

@@ -1,0 +1,71 @@
+"""Environment steps per second of RL Tuner training at the paper's settings.
+
+One train step of batch 32 per 5 environment steps, gamma 0.5, replay 100,000, egreedy,
+1 x 100 LSTM, music_theory_all reward; no evaluations. Prints a breakdown of where the time
+goes, and a JSON object as the last line:
+
+    python benchmarks/rl_throughput.py --algorithm psi --steps 200000
+"""
+
+import argparse
+import json
+import time
+
+import _common
+
+from rl_tuner import config as config_lib  # noqa: E402
+from rl_tuner import train  # noqa: E402
+
+
+def timed(fn, totals, key):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        totals[key] = totals.get(key, 0.0) + time.perf_counter() - t
+        return out
+    return wrapper
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algorithm", default="psi", choices=["q", "psi", "g", "pure_rl"])
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--num-envs", type=int, default=None, help="parallel melodies (default: the preset's)")
+    parser.add_argument("--note-rnn", default=None)
+    parser.add_argument("--profile", action="store_true", help="time each phase (adds a little overhead)")
+    args = parser.parse_args()
+
+    cfg = config_lib.from_preset("paper", algorithm=args.algorithm, steps=args.steps, num_envs=args.num_envs,
+                                 note_rnn=_common.note_rnn_checkpoint(args.note_rnn))
+    state = train.RunState(cfg, "/tmp/rl_tuner_bench_run")
+    env = train.make_environment(cfg)
+    totals = {}
+    if args.profile:
+        state.actor.act = timed(state.actor.act, totals, "act")
+        env.step = timed(env.step, totals, "reward")
+        state.learner.add_and_train = timed(state.learner.add_and_train, totals, "store_and_train")
+    # Warm-up: one batch of episodes traces the compiled functions.
+    train._play_episodes(state, env, cfg, 0, train.Tally())
+    totals.clear()
+    steps0, train0 = int(state.env_steps.numpy()), int(state.learner.train_steps.numpy())
+    step, tally = steps0, train.Tally()
+    t0 = time.perf_counter()
+    while step - steps0 < args.steps:
+        step = train._play_episodes(state, env, cfg, step, tally)
+    seconds = time.perf_counter() - t0
+    env_steps = step - steps0
+    train_steps = int(state.learner.train_steps.numpy()) - train0
+    print(f"{cfg.algorithm}: {env_steps} environment steps and {train_steps} train steps in {seconds:.2f} s "
+          f"({cfg.num_envs} melodies in parallel)")
+    for key, value in totals.items():
+        print(f"  {key:16s} {value:7.2f} s  {1e6 * value / env_steps:7.2f} us per env step")
+    if totals:
+        other = seconds - sum(totals.values())
+        print(f"  {'loop/other':16s} {other:7.2f} s  {1e6 * other / env_steps:7.2f} us per env step")
+    print(json.dumps({"algorithm": cfg.algorithm, "env_steps": env_steps, "seconds": round(seconds, 3),
+                      "env_steps_per_s": round(env_steps / seconds, 1), "train_steps": train_steps,
+                      "num_envs": cfg.num_envs}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Behaviour tests of the SavedModel export (rl_tuner.export).
+
+The exported models are loaded in a separate Python process with a clean environment (no
+PYTHONPATH, no TF_USE_LEGACY_KERAS, cwd outside the project), so neither note_rnn nor
+rl_tuner can be imported there; the sampled tokens must equal rl_tuner.evaluate.sample's.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
+import tensorflow as tf  # noqa: E402,F401
+
+from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import evaluate, export, policy as policy_lib  # noqa: E402
+
+NUM, LENGTH, TEMPERATURE, SEED, OTHER_SEED = 6, 20, 0.8, 7, 8
+
+CHILD = textwrap.dedent("""
+    import json, os, sys
+    assert "TF_USE_LEGACY_KERAS" not in os.environ
+    import tensorflow as tf
+    out = {}
+    for name in sys.argv[1:]:
+        m = tf.saved_model.load(name)
+        a = m.generate(num_melodies=NUM, length=LENGTH, temperature=TEMPERATURE, seed=SEED)
+        b = m.signatures["generate"](num_melodies=tf.constant(NUM), length=tf.constant(LENGTH),
+                                     temperature=tf.constant(TEMPERATURE),
+                                     seed=tf.constant(SEED, tf.int64))["tokens"]
+        c = m.generate(num_melodies=NUM, length=LENGTH, temperature=TEMPERATURE, seed=OTHER_SEED)
+        d = m.signatures["serving_default"](num_melodies=tf.constant(2), length=tf.constant(3),
+                                           temperature=tf.constant(1.0), seed=tf.constant(0, tf.int64))
+        out[name] = {"method": a.numpy().tolist(), "signature": b.numpy().tolist(),
+                     "other_seed": c.numpy().tolist(), "dtype": a.dtype.name, "sig_dtype": b.dtype.name,
+                     "serving_shape": list(d["tokens"].shape)}
+    out["modules"] = sorted(k for k in sys.modules if k.split(".")[0] in ("note_rnn", "rl_tuner"))
+    print("RESULT " + json.dumps(out))
+""").replace("NUM", str(NUM)).replace("LENGTH", str(LENGTH)).replace("TEMPERATURE", str(TEMPERATURE)) \
+    .replace("OTHER_SEED", str(OTHER_SEED)).replace("SEED", str(SEED))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Exports a tuned 'g' policy and a plain Note-RNN policy, then loads both in a subprocess."""
+    root = tmp_path_factory.mktemp("export")
+    prior = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0, name="prior_rnn")
+    q_rnn = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=1, name="q_rnn")
+    # Larger Q weights, so that the tuned policy is clearly not the prior.
+    q_rnn.dense.kernel.assign(q_rnn.dense.kernel * 8.0)
+    policies = {"g": policy_lib.Policy(prior, q_rnn, "g"), "mle": policy_lib.Policy(prior)}
+    for name, pol in policies.items():
+        export.export(pol, str(root / name))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_USE_LEGACY_KERAS")}
+    proc = subprocess.run([sys.executable, "-c", CHILD, *policies], cwd=str(root), env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return root, policies, json.loads(line[len("RESULT "):])
+
+
+def test_child_process_did_not_import_the_project(exported):
+    _, _, result = exported
+    assert result["modules"] == []
+
+
+@pytest.mark.parametrize("name", ["g", "mle"])
+def test_exported_tokens_equal_in_process_sampling(exported, name):
+    _, policies, result = exported
+    expected = evaluate.sample(policies[name], NUM, LENGTH, TEMPERATURE, SEED)["tokens"]
+    got = np.array(result[name]["method"])
+    assert got.shape == (NUM, LENGTH) and expected.shape == (NUM, LENGTH)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.array(result[name]["signature"]), expected)
+    other = evaluate.sample(policies[name], NUM, LENGTH, TEMPERATURE, OTHER_SEED)["tokens"]
+    np.testing.assert_array_equal(np.array(result[name]["other_seed"]), other)
+
+
+@pytest.mark.parametrize("name", ["g", "mle"])
+def test_exported_tokens_shape_dtype_range_and_seed(exported, name):
+    _, _, result = exported
+    tokens = np.array(result[name]["method"])
+    assert result[name]["dtype"] == "int32" and result[name]["sig_dtype"] == "int32"
+    assert tokens.shape == (NUM, LENGTH)
+    assert tokens.min() >= 0 and tokens.max() <= 37
+    assert not np.array_equal(tokens, np.array(result[name]["other_seed"]))  # another seed, other melodies
+    assert result[name]["serving_shape"] == [2, 3]
+
+
+def test_tuned_policy_differs_from_prior(exported):
+    _, _, result = exported
+    assert not np.array_equal(np.array(result["g"]["method"]), np.array(result["mle"]["method"]))
+
+
+def test_export_info(exported):
+    root, _, _ = exported
+    assert export.load_info(str(root / "g"))["algorithm"] == "g"
+    assert export.load_info(str(root / "mle"))["algorithm"] == "mle"
+    assert export.load_info(str(root / "g"))["num_classes"] == 38
+
+
+def test_in_process_g_policy_is_prior_weighted(exported):
+    # The g policy's logits are Q + log p: check one step against the two networks directly.
+    _, policies, _ = exported
+    pol = policies["g"]
+    tokens = tf.constant([3, 14], tf.int32)
+    logits, log_prior, _ = pol.step(tokens, pol.zero_state(2))
+    values, _ = pol.q_rnn.step(tokens, pol.q_rnn.zero_state(2))
+    prior_logits, _ = pol.prior_rnn.step(tokens, pol.prior_rnn.zero_state(2))
+    np.testing.assert_allclose(log_prior.numpy(), tf.nn.log_softmax(prior_logits).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(logits.numpy(), values.numpy() + log_prior.numpy(), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,261 @@
+"""Behaviour tests of the RL training loop (rl_tuner.train.run): run directory, counters,
+resuming, the four algorithms, presets and config validation.
+
+The runs are tiny (an 8-unit Note-RNN, 8 melodies in parallel, 256 or 512 steps).
+"""
+
+import dataclasses
+import glob
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
+import tensorflow as tf  # noqa: E402
+
+from note_rnn import checkpoint  # noqa: E402
+from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import config as config_lib  # noqa: E402
+from rl_tuner import policy as policy_lib  # noqa: E402
+from rl_tuner import stats as stats_lib  # noqa: E402
+from rl_tuner import train  # noqa: E402
+from rl_tuner.config import RLConfig  # noqa: E402
+
+EPISODE = 8 * 32  # env steps per batch of episodes (num_envs * num_notes)
+
+
+@pytest.fixture(scope="module")
+def note_rnn_dir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("note_rnn") / "tiny")
+    checkpoint.save_model(path, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0))
+    return path
+
+
+def small_config(note_rnn_dir, **overrides):
+    values = dict(algorithm="q", note_rnn=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
+                  eval_every=EPISODE, eval_melodies=20, final_eval_melodies=50, num_samples=1,
+                  replay_capacity=1000, batch_size=8)
+    values.update(overrides)
+    return RLConfig(**values)
+
+
+def run(config, out_dir):
+    lines = []
+    final = train.run(config, str(out_dir), progress=False, log=lines.append)
+    return final, lines
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def weights(path):
+    with np.load(os.path.join(path, "weights.npz")) as data:
+        return {k: data[k] for k in data.files}
+
+
+# --------------------------------------------------------------------------- run directory
+def test_run_directory_layout(note_rnn_dir, tmp_path):
+    config = small_config(note_rnn_dir)  # 512 steps, evaluations at 0, 256, 512
+    out = tmp_path / "run"
+    final, lines = run(config, out)
+
+    assert read_json(out / "config.json") == json.loads(json.dumps(dataclasses.asdict(config)))
+    events = glob.glob(str(out / "events.out.tfevents*"))
+    assert events
+    tags = set()
+    for path in events:
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(v.tag for v in event.summary.value)
+    assert {"train/loss", "eval/mean_music_theory_reward", "eval/mean_log_prior"} <= tags
+
+    assert os.path.isfile(out / "ckpt" / "checkpoint")
+    assert glob.glob(str(out / "ckpt" / "ckpt-512.index"))
+    assert read_json(out / "policy" / "policy.json")["algorithm"] == "q"
+    assert checkpoint.is_checkpoint(str(out / "policy" / "q_network"))
+    assert checkpoint.is_checkpoint(str(out / "policy" / "prior"))
+    loaded = policy_lib.load_policy(str(out))
+    assert loaded.algorithm == "q" and loaded.q_rnn is not None
+
+    history = read_json(out / "history.json")
+    assert [e["step"] for e in history["evaluations"]] == [0, EPISODE, 2 * EPISODE]
+    assert [e["step"] for e in history["train"]] == [EPISODE, 2 * EPISODE]
+    assert all(math.isfinite(e["loss"]) for e in history["train"])
+    assert "before" in history
+
+    stats = read_json(out / "stats.json")
+    assert (stats["steps"], stats["train_steps"]) == (final["steps"], final["train_steps"])
+    assert stats["algorithm"] == "q"
+    assert stats["steps"] == 512
+    assert stats["train_steps"] == 512 // 5 == 102  # steps // train_every
+    for part in ("before", "after"):
+        assert set(stats_lib.TABLE_1_KEYS) <= set(stats[part])
+        assert stats[part]["num_melodies"] == 50
+        assert {"mean_log_prior", "mean_music_theory_reward", "mean_kl", "mean_entropy"} <= set(stats[part])
+    assert stats["before"]["mean_kl"] == pytest.approx(0.0, abs=1e-6)  # the Note-RNN is its own prior
+
+    for png in ("training_curves.png", "next_note_probabilities.png"):
+        with open(out / png, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    for step in (0, EPISODE, 2 * EPISODE):
+        folder = out / "samples" / f"step_{step:08d}"
+        assert len(glob.glob(str(folder / "*.mid"))) == 1
+        assert len(glob.glob(str(folder / "*.wav"))) == 1
+    assert any("Starting q at step 0 of 512" in line for line in lines)
+
+    # The prior stays the pre-trained network exactly; the tuned network moved.
+    original = weights(note_rnn_dir)
+    prior = weights(str(out / "policy" / "prior"))
+    tuned = weights(str(out / "policy" / "q_network"))
+    for name, w in original.items():
+        np.testing.assert_array_equal(prior[name], w)
+    assert any(not np.array_equal(tuned[k], w) for k, w in original.items())
+
+
+# --------------------------------------------------------------------------- resuming
+def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_dir, tmp_path, monkeypatch):
+    config = small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20)
+    full, _ = run(config, tmp_path / "full")
+
+    original = train._play_episodes
+    calls = []
+
+    def interrupt_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # after the checkpoint at step 256
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_play_episodes", interrupt_second_batch)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        run(config, out)
+    monkeypatch.setattr(train, "_play_episodes", original)
+    assert read_json(out / "history.json")["evaluations"][-1]["step"] == EPISODE
+
+    resumed, lines = run(config, out)
+    assert any(f"Resuming q at step {EPISODE} of {2 * EPISODE}" in line for line in lines), lines
+    assert not any("Starting" in line for line in lines)
+    assert resumed["steps"] == 2 * EPISODE
+    assert resumed["train_steps"] == (2 * EPISODE) // 5 == 102
+    history = read_json(out / "history.json")
+    assert [e["step"] for e in history["evaluations"]] == [0, EPISODE, 2 * EPISODE]
+    # Restored networks, optimiser, replay and random generators: the same result as without the
+    # interruption, bit for bit.
+    w_full = weights(str(tmp_path / "full" / "policy" / "q_network"))
+    w_resumed = weights(str(out / "policy" / "q_network"))
+    for name in w_full:
+        np.testing.assert_array_equal(w_resumed[name], w_full[name])
+    assert resumed["after"]["mean_log_prior"] == full["after"]["mean_log_prior"]
+
+
+def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path):
+    out = tmp_path / "run"
+    first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_melodies=20), out)
+    assert first["steps"] == EPISODE and first["train_steps"] == EPISODE // 5 == 51
+
+    second, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20), out)
+    assert any(f"Resuming q at step {EPISODE} of {2 * EPISODE}" in line for line in lines), lines
+    assert second["steps"] == 2 * EPISODE
+    assert second["train_steps"] == (2 * EPISODE) // 5 == 102  # 51 + (102 - 51), not 51 + 102
+    history = read_json(out / "history.json")
+    assert [e["step"] for e in history["evaluations"]] == [0, EPISODE, 2 * EPISODE]
+
+    # Other settings into the same directory: a clear ValueError, the run left untouched.
+    for change in (dict(algorithm="psi"), dict(c=1.0), dict(batch_size=16)):
+        with pytest.raises(ValueError) as info:
+            run(small_config(note_rnn_dir, steps=2 * EPISODE, **change), out)
+        assert next(iter(change)) in str(info.value)
+    assert read_json(out / "config.json")["algorithm"] == "q"
+    assert read_json(out / "stats.json")["steps"] == 2 * EPISODE
+
+
+# --------------------------------------------------------------------------- all algorithms
+@pytest.mark.parametrize("algorithm,exploration,replay", [
+    ("q", "egreedy", "uniform"),
+    ("psi", "boltzmann", "uniform"),
+    ("g", "egreedy", "prioritized"),
+    ("pure_rl", "boltzmann", "prioritized"),
+])
+def test_every_algorithm_runs(note_rnn_dir, tmp_path, algorithm, exploration, replay):
+    config = small_config(note_rnn_dir, algorithm=algorithm, exploration=exploration, replay=replay,
+                          steps=EPISODE, num_samples=0, final_eval_melodies=20)
+    final, _ = run(config, tmp_path / algorithm)
+    assert final["algorithm"] == algorithm
+    assert final["steps"] == EPISODE and final["train_steps"] == EPISODE // 5
+    assert set(stats_lib.TABLE_1_KEYS) <= set(final["after"])
+    assert final["after"]["algorithm"] == algorithm
+    history = read_json(tmp_path / algorithm / "history.json")
+    assert all(math.isfinite(e["loss"]) for e in history["train"])
+    prior = weights(str(tmp_path / algorithm / "policy" / "prior"))
+    for name, w in weights(note_rnn_dir).items():  # no algorithm (g included) changes the prior
+        np.testing.assert_array_equal(prior[name], w)
+
+
+# --------------------------------------------------------------------------- presets, validation
+@pytest.mark.parametrize("preset", ["default", "paper"])
+def test_presets_have_the_paper_hyperparameters(preset):
+    cfg = config_lib.from_preset(preset, note_rnn="x")
+    assert cfg.batch_size == 32
+    assert cfg.discount == 0.5
+    assert cfg.train_every == 5
+    assert cfg.replay_capacity == 100_000
+    assert cfg.target_update_rate == 0.01
+    assert cfg.learning_rate == 1e-3
+    assert cfg.c == 0.5
+    assert cfg.clip_norm == 5.0
+    assert cfg.exploration == "egreedy"
+    assert (cfg.epsilon_start, cfg.epsilon_end) == (1.0, 0.1)
+    assert cfg.exploration_steps == cfg.steps // 2  # epsilon annealed over half the steps
+    assert cfg.num_notes == 32
+    assert cfg.algorithm == "q"
+    if preset == "paper":
+        assert cfg.steps == 1_000_000 and cfg.exploration_steps == 500_000
+
+
+def test_dataclass_defaults_have_the_paper_hyperparameters():
+    cfg = RLConfig()
+    assert (cfg.batch_size, cfg.discount, cfg.train_every, cfg.replay_capacity, cfg.target_update_rate,
+            cfg.learning_rate, cfg.c, cfg.clip_norm, cfg.exploration_fraction) == \
+        (32, 0.5, 5, 100_000, 0.01, 1e-3, 0.5, 5.0, 0.5)
+
+
+def test_preset_overrides_and_bad_preset():
+    cfg = config_lib.from_preset("paper", steps=1000, c=None)
+    assert cfg.steps == 1000 and cfg.c == 0.5  # None values are ignored
+    with pytest.raises(ValueError):
+        config_lib.from_preset("bad")
+
+
+@pytest.mark.parametrize("change,word", [
+    (dict(algorithm="bad"), "algorithm"),
+    (dict(exploration="bad"), "exploration"),
+    (dict(c=0.0), "c"),
+    (dict(c=-1.0), "c"),
+    (dict(replay="bad"), "replay"),
+    (dict(discount=1.5), "discount"),
+    (dict(steps=0), "steps"),
+    (dict(reward_mode="bad"), "reward mode"),
+])
+def test_validate_errors(change, word):
+    with pytest.raises(ValueError) as info:
+        RLConfig(**change).validate()
+    assert word in str(info.value)
+
+
+def test_validate_lists_the_valid_algorithms():
+    with pytest.raises(ValueError) as info:
+        RLConfig(algorithm="bad").validate()
+    assert "q, psi, g, pure_rl" in str(info.value)
+    assert RLConfig().validate().algorithm == "q"
+
+
+def test_run_validates_before_writing(note_rnn_dir, tmp_path):
+    out = tmp_path / "bad"
+    with pytest.raises(ValueError):
+        train.run(small_config(note_rnn_dir, c=0.0), str(out), progress=False, log=lambda *_: None)
+    assert not os.path.exists(out / "config.json")
