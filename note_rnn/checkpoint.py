@@ -107,8 +107,8 @@ def load_model(path: str, name: str = "note_rnn"):
       A :class:`note_rnn.model.NoteRNN`.
     """
     from note_rnn import model as model_lib
-    if is_checkpoint(path):
-        config, weights = read(path)
+    if is_checkpoint(path) or os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        config, weights = read(path)  # names a missing weights.npz
         cfg = model_lib.NoteRNNConfig(num_classes=config["num_classes"], layer_sizes=tuple(config["layer_sizes"]))
         net = model_lib.NoteRNN(cfg, name=name)
         net.set_named_weights(weights, source=path)

@@ -2,7 +2,7 @@
 
 Every melody starts, as in Magenta's RL Tuner, from the zero state and a random priming
 token drawn uniformly from all 38 tokens; the priming token is not part of the melody.
-Sampling is stateless-seeded, so the same seed gives the same melodies on any batch size.
+Sampling is stateless-seeded: the same seed and number of melodies give the same melodies.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ class NoteRNNConfig:
     layer_sizes: tuple[int, ...] = (100,)
 
     def __post_init__(self):
-        object.__setattr__(self, "layer_sizes", tuple(int(n) for n in self.layer_sizes))
+        object.__setattr__(self, "layer_sizes", positive_ints(self.layer_sizes, "layer_sizes"))
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
         if not self.layer_sizes or any(n < 1 for n in self.layer_sizes):
@@ -173,6 +173,8 @@ class NoteRNN(tf.keras.Model):
           ValueError: for a wrong rank or out-of-range tokens.
         """
         tokens = check_tokens(tokens, self.config.num_classes, ndim=2)
+        if tokens.shape[1] == 0:
+            return np.zeros(tokens.shape + (self.config.num_classes,), np.float32)
         chunks = [self._logits_fn(tf.constant(tokens[i:i + batch_size])).numpy()
                   for i in range(0, len(tokens), batch_size)]
         if not chunks:
@@ -215,6 +217,14 @@ class NoteRNN(tf.keras.Model):
         self.set_named_weights(other.get_named_weights(), source=other.name)
 
 
+def positive_ints(values, name: str) -> tuple[int, ...]:
+    """Returns ``values`` as a tuple of ints, or raises ValueError for non-integers or values < 1."""
+    values = tuple(values)
+    if not values or any(isinstance(v, bool) or not float(v).is_integer() or v < 1 for v in values):
+        raise ValueError(f"{name} must be a non-empty list of positive integers, got {values}")
+    return tuple(int(v) for v in values)
+
+
 def check_weight_shapes(config: NoteRNNConfig, weights: dict, source: str = "weights") -> None:
     """Raises ValueError unless ``weights`` has exactly the names and shapes of ``config``."""
     expected = config.weight_shapes()
@@ -239,8 +249,10 @@ def check_tokens(tokens, num_classes: int = tok.NUM_CLASSES, ndim: int | None = 
     """
     arr = np.asarray(tokens)
     if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError("tokens must be integers")
+        bad = np.argwhere(~np.isfinite(arr) | (arr != np.round(arr)))
+        if len(bad):
+            pos = tuple(int(i) for i in bad[0])
+            raise ValueError(f"tokens must be integers, got {arr[pos]} at position {pos}")
     elif arr.dtype.kind not in "iu" and arr.size:
         raise ValueError(f"tokens must be integers, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:

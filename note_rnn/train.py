@@ -72,7 +72,12 @@ class TrainConfig:
     min_window: int = 16
 
     def __post_init__(self):
-        self.layer_sizes = tuple(int(n) for n in self.layer_sizes)
+        self.layer_sizes = model_lib.positive_ints(self.layer_sizes, "layer_sizes")
+        for name in ("batch_size", "epochs", "decay_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {self.max_length}")
         if self.skip_first_n_losses >= self.max_length - 1:
@@ -214,13 +219,14 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
                                  config.max_length, config.skip_first_n_losses)
     val_arrays = window_arrays(make_windows(val_mel, config.max_length, config.min_window),
                                config.max_length, config.skip_first_n_losses)
-    if len(train_arrays[0]) == 0:
-        raise ValueError(f"no training windows of at least {config.min_window} tokens in {config.data_dir}")
+    for name, arrays in (("training", train_arrays), ("validation", val_arrays)):
+        if len(arrays[0]) == 0:
+            raise ValueError(f"no {name} windows of at least {config.min_window} tokens in {config.data_dir}")
 
     trainer = Trainer(config)
     resumed = trainer.restore()
     history_path = os.path.join(config.out_dir, "history.json")
-    history = _read_json(history_path) if resumed else {"epochs": []}
+    history = (_read_json(history_path) if resumed else None) or {"epochs": []}
     history["epochs"] = history["epochs"][: int(trainer.epoch.numpy())]
     writer = tf.summary.create_file_writer(os.path.join(config.out_dir, "logs"))
     if not resumed:
@@ -271,8 +277,8 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
             checkpoint.save_model(os.path.join(config.out_dir, "model"), trainer.model,
                                   card=make_card(config, record, len(train_mel), len(val_mel), command))
         trainer.epoch.assign(epoch + 1)
-        trainer.manager.save(checkpoint_number=epoch + 1)
         atomic.write_json(history_path, history)
+        trainer.manager.save(checkpoint_number=epoch + 1)
     return history
 
 

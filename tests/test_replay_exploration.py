@@ -278,3 +278,30 @@ def test_short_episode_done_at_num_notes():
     env.reset(np.random.default_rng(0))
     dones = [bool(env.step(np.array([14, 16])).done.all()) for _ in range(4)]
     assert dones == [False, False, False, True]
+
+
+class _FixedPriming:
+    """Stands in for np.random.Generator in reset(): fixed priming tokens."""
+
+    def __init__(self, tokens):
+        self.tokens = np.asarray(tokens)
+
+    def integers(self, low, high, size=None):
+        assert (low, high) == (0, 38)
+        return self.tokens.copy()
+
+
+def test_scale_mode_uses_the_priming_token_at_beat_0():
+    # 'scale' is a valid reward mode (RLConfig.validate accepts it); at beat 0 the original
+    # used the priming note as the previous observation.
+    env = environment.MelodyEnvironment(num_envs=2, num_notes=32, reward_mode="scale")
+    env.reset(_FixedPriming([13, 0]))
+    # beat 0: env 0: previous 13 (B3, scale degree 6), note 14 (C4, degree 7):
+    #   +0.05 (13 < 14 < 16) + 0.01 (in scale) + 0.8 (next degree) = 0.86
+    # env 1: previous 0, note 1: +0.1 (token 1) + 0.05 (0 < 1 < 3), not in the scale -> 0.15
+    first = env.step(np.array([14, 1]))
+    np.testing.assert_allclose(first.task_reward, [0.86, 0.15], atol=1e-12)
+    # beat 1: previous = the last token played: 14 -> 16: 0.05 + 0.01 + 0.8 = 0.86;
+    # 1 -> 2: +0.05 (1 < 2 < 3) + 0.01 (2 = C3 in scale), 1 is not in the scale -> 0.06
+    second = env.step(np.array([16, 2]))
+    np.testing.assert_allclose(second.task_reward, [0.86, 0.06], atol=1e-12)

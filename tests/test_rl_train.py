@@ -196,6 +196,15 @@ def test_every_algorithm_runs(note_rnn_dir, tmp_path, algorithm, exploration, re
         np.testing.assert_array_equal(prior[name], w)
 
 
+@pytest.mark.parametrize("algorithm,mode", [("q", "music_theory_all"), ("psi", "music_theory_all"),
+                                            ("g", "music_theory_only"), ("pure_rl", "music_theory_only")])
+def test_g_and_pure_rl_use_music_theory_only(note_rnn_dir, algorithm, mode):
+    # As the original: 'g' and 'pure_rl' force reward_mode music_theory_only (no log p in r).
+    env = train.make_environment(small_config(note_rnn_dir, algorithm=algorithm))
+    assert env.mode.name == mode
+    assert env.num_envs == 8 and env.num_notes == 32
+
+
 # --------------------------------------------------------------------------- presets, validation
 @pytest.mark.parametrize("preset", ["default", "paper"])
 def test_presets_have_the_paper_hyperparameters(preset):

@@ -115,6 +115,13 @@ def test_reward_without_log_prior(name):
     np.testing.assert_allclose(targets.get_algorithm(name).reward(TASK, LOG_P_A, 4.0), [0.5, -0.25])
 
 
+@pytest.mark.parametrize("name", ["q", "psi", "g", "pure_rl"])
+def test_reward_for_a_mode_without_log_prior(name):
+    # Reward modes such as music_theory_only never add log p (spec 3.4): r = r_T / c = (4, -2).
+    r = targets.get_algorithm(name).reward(TASK, LOG_P_A, 0.5, mode_adds_log_prior=False)
+    np.testing.assert_allclose(r, [4.0, -2.0])
+
+
 def test_reward_flags():
     assert targets.get_algorithm("q").reward_includes_log_prior
     assert targets.get_algorithm("psi").reward_includes_log_prior
@@ -149,6 +156,6 @@ def test_get_algorithm_bad_name_lists_valid_names():
     with pytest.raises(ValueError) as info:
         targets.get_algorithm("bad")
     message = str(info.value)
-    assert "bad" in message
-    for name in ("q", "psi", "g", "pure_rl"):
-        assert name in message
+    assert "'bad'" in message
+    listed = set(message.split("choose one of")[-1].replace(",", " ").split())
+    assert listed == {"q", "psi", "g", "pure_rl"}
