@@ -97,8 +97,9 @@ def read_melodies(path: str):
         raise ValueError(f"{path}: {e}") from None
 
 
-def print_table(columns: dict, keys=TABLE1_KEYS + EXTRA_KEYS, file=sys.stdout) -> None:
-    """Prints statistics side by side: {column title: stats dict}."""
+def print_table(columns: dict, keys=TABLE1_KEYS + EXTRA_KEYS, file=None) -> None:
+    """Prints statistics side by side: {column title: stats dict} (to ``file`` or stdout)."""
+    file = file or sys.stdout
     titles = list(columns)
     print(f"{'statistic':34s}" + "".join(f"{t:>14s}" for t in titles), file=file)
     for key in keys:

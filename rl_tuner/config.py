@@ -90,6 +90,9 @@ class RLConfig:
             raise ValueError(f"discount must be in [0, 1], got {self.discount}")
         if not 0 <= self.target_update_rate <= 1:
             raise ValueError(f"target_update_rate must be in [0, 1], got {self.target_update_rate}")
+        if self.replay_capacity < max(self.batch_size, self.num_envs):
+            raise ValueError(f"replay_capacity ({self.replay_capacity}) must be at least batch_size "
+                             f"({self.batch_size}) and num_envs ({self.num_envs})")
         if self.replay not in ("uniform", "prioritized"):
             raise ValueError(f"unknown replay {self.replay!r}; choose uniform or prioritized")
         return self

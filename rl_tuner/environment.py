@@ -68,6 +68,7 @@ class MelodyEnvironment:
         self.mode = reward_modes.get_reward_mode(reward_mode)
         self.track_components = track_components
         self._composition = np.zeros((self.num_envs, 0), np.int64)
+        self._priming = None
 
     @property
     def composition(self) -> np.ndarray:
@@ -77,7 +78,8 @@ class MelodyEnvironment:
     def reset(self, rng: np.random.Generator) -> np.ndarray:
         """Starts new melodies; returns priming tokens drawn uniformly from all 38 tokens."""
         self._composition = np.zeros((self.num_envs, 0), np.int64)
-        return rng.integers(0, self.num_actions, size=self.num_envs).astype(np.int32)
+        self._priming = rng.integers(0, self.num_actions, size=self.num_envs).astype(np.int32)
+        return self._priming
 
     def step(self, actions: np.ndarray) -> StepResult:
         """Plays ``actions`` [B] at the current position of every melody."""
@@ -92,6 +94,9 @@ class MelodyEnvironment:
             components = {name: fn(comp, actions, self.num_notes) for name, fn in music_theory.COMPONENTS.items()}
         if self.track_components and self.mode.name in ("music_theory_all", "music_theory_only"):
             task = sum(components.values())
+        elif self.mode.uses_previous_token:  # 'scale' reads the previous observation (the priming note first)
+            previous = self._priming if comp.shape[1] == 0 else comp[:, -1]
+            task = self.mode.task_reward(comp, actions, self.num_notes, previous=previous)
         else:
             task = self.mode.task_reward(comp, actions, self.num_notes)
         self._composition = np.concatenate([comp, actions[:, None]], axis=1)

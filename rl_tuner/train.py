@@ -69,6 +69,7 @@ class RunState:
             train_steps=self.learner.train_steps, replay=self.replay, actor_rng=self.actor.rng,
             env_steps=self.env_steps)
         self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(out_dir, "ckpt"), max_to_keep=1)
+        self._policy = None
 
     def restore(self) -> bool:
         if self.manager.latest_checkpoint is None:
@@ -77,7 +78,10 @@ class RunState:
         return True
 
     def policy(self) -> policy.Policy:
-        return policy.Policy(self.prior.rnn, self.q_network.rnn, self.algorithm.name)
+        """The current tuned policy (one object, so its compiled sampler is traced once)."""
+        if self._policy is None:
+            self._policy = policy.Policy(self.prior.rnn, self.q_network.rnn, self.algorithm.name)
+        return self._policy
 
 
 class Tally:

@@ -34,10 +34,11 @@ CHILD = textwrap.dedent("""
                                      temperature=tf.constant(TEMPERATURE),
                                      seed=tf.constant(SEED, tf.int64))["tokens"]
         c = m.generate(num_melodies=NUM, length=LENGTH, temperature=TEMPERATURE, seed=OTHER_SEED)
+        cold = m.generate(num_melodies=NUM, length=LENGTH, temperature=1e-4, seed=SEED)
         d = m.signatures["serving_default"](num_melodies=tf.constant(2), length=tf.constant(3),
                                            temperature=tf.constant(1.0), seed=tf.constant(0, tf.int64))
         out[name] = {"method": a.numpy().tolist(), "signature": b.numpy().tolist(),
-                     "other_seed": c.numpy().tolist(), "dtype": a.dtype.name, "sig_dtype": b.dtype.name,
+                     "other_seed": c.numpy().tolist(), "cold": cold.numpy().tolist(), "dtype": a.dtype.name, "sig_dtype": b.dtype.name,
                      "serving_shape": list(d["tokens"].shape)}
     out["modules"] = sorted(k for k in sys.modules if k.split(".")[0] in ("note_rnn", "rl_tuner"))
     print("RESULT " + json.dumps(out))
@@ -90,6 +91,26 @@ def test_exported_tokens_shape_dtype_range_and_seed(exported, name):
     assert tokens.min() >= 0 and tokens.max() <= 37
     assert not np.array_equal(tokens, np.array(result[name]["other_seed"]))  # another seed, other melodies
     assert result[name]["serving_shape"] == [2, 3]
+
+
+@pytest.mark.parametrize("name", ["g", "mle"])
+def test_temperature_near_zero_is_greedy(exported, name):
+    # At temperature 1e-4 every note is the argmax of the policy logits given the melody so far (the priming token is drawn with the stateless seed (seed, -1)).
+    _, policies, result = exported
+    pol = policies[name]
+    cold = np.array(result[name]["cold"])
+    np.testing.assert_array_equal(cold, evaluate.sample(pol, NUM, LENGTH, 1e-4, SEED)["tokens"])
+    token = tf.random.stateless_uniform([NUM], seed=tf.constant([SEED, -1], tf.int64), maxval=38, dtype=tf.int32)
+    state = pol.zero_state(NUM)
+    for t in range(LENGTH):
+        logits, _, state = pol.step(token, state)
+        logits = logits.numpy()
+        chosen = logits[np.arange(NUM), cold[:, t]]
+        # the argmax, up to near-ties of the tiny random network (a logit gap of 1e-3 is
+        # e^-10 at temperature 1e-4)
+        np.testing.assert_array_less(logits.max(axis=-1) - chosen, 1e-3)
+        token = tf.constant(cold[:, t], tf.int32)
+    assert not np.array_equal(cold, np.array(result[name]["method"]))
 
 
 def test_tuned_policy_differs_from_prior(exported):
