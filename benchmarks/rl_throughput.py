@@ -33,7 +33,9 @@ def main():
     parser.add_argument("--num-envs", type=int, default=None, help="parallel melodies (default: the preset's)")
     parser.add_argument("--note-rnn", default=None)
     parser.add_argument("--profile", action="store_true", help="time each phase (adds a little overhead)")
+    parser.add_argument("--intra-op-threads", type=int, default=1, help="as rl-tuner train (0: TF default)")
     args = parser.parse_args()
+    train.set_intra_op_threads(args.intra_op_threads)
 
     cfg = config_lib.from_preset("paper", algorithm=args.algorithm, steps=args.steps, num_envs=args.num_envs,
                                  note_rnn=_common.note_rnn_checkpoint(args.note_rnn))
@@ -64,7 +66,7 @@ def main():
         print(f"  {'loop/other':16s} {other:7.2f} s  {1e6 * other / env_steps:7.2f} us per env step")
     print(json.dumps({"algorithm": cfg.algorithm, "env_steps": env_steps, "seconds": round(seconds, 3),
                       "env_steps_per_s": round(env_steps / seconds, 1), "train_steps": train_steps,
-                      "num_envs": cfg.num_envs}))
+                      "num_envs": cfg.num_envs, "intra_op_threads": args.intra_op_threads}))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import tensorflow as tf  # noqa: E402
 from tf_agents.utils import common  # noqa: E402
 
 from rl_tuner import networks, optim, targets  # noqa: E402
+from rl_tuner import replay as replay_lib  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -115,9 +116,38 @@ class KLControlLearner(tf.Module):
     def train(self, num_steps):
         """Runs ``num_steps`` train steps on minibatches sampled from the replay.
 
+        With uniform replay all ``num_steps`` minibatches are drawn first (the replay does
+        not change during the call, so this is the same distribution) and the steps run in
+        one XLA-compiled loop; with prioritized replay each minibatch is drawn after the
+        previous step's priority update.
+
         Returns:
           (mean loss, mean target value) over the steps (0 when no step ran).
         """
+        if isinstance(self.replay, replay_lib.PrioritizedReplay):
+            return self._train_sequential(num_steps)
+        return tf.cond(num_steps > 0, lambda: self._train_uniform(num_steps), lambda: (0.0, 0.0))
+
+    def _train_uniform(self, num_steps):
+        batch_size = self.config.batch_size
+        batches = self.replay.gather(self.replay.sample_indices(num_steps * batch_size))
+        batches = tf.nest.map_structure(
+            lambda x: tf.reshape(x, tf.concat([[num_steps, batch_size], tf.shape(x)[1:]], 0)), batches)
+        total_loss, total_y = self._train_presampled(batches, num_steps)
+        n = tf.maximum(tf.cast(num_steps, tf.float32), 1.0)
+        return total_loss / n, total_y / n
+
+    @tf.function(jit_compile=True)
+    def _train_presampled(self, batches, num_steps):
+        def body(i, total_loss, total_y):
+            loss, _, y = self._train_step(tf.nest.map_structure(lambda x: x[i], batches))
+            return i + 1, total_loss + loss, total_y + tf.reduce_mean(y)
+
+        _, total_loss, total_y = tf.while_loop(lambda i, *_: i < num_steps, body,
+                                               (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        return total_loss, total_y
+
+    def _train_sequential(self, num_steps):
         total_loss = tf.constant(0.0)
         total_y = tf.constant(0.0)
         for _ in tf.range(num_steps):

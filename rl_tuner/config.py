@@ -63,7 +63,7 @@ class RLConfig:
     epsilon_end: float = 0.1
     reward_mode: str = "music_theory_all"
     num_notes: int = 32
-    num_envs: int = 64
+    num_envs: int = 256
     bootstrap_final_note: bool = False
     eval_every: int = 50_000
     eval_melodies: int = 1000
