@@ -42,12 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="Table-1 statistics of melodies sampled from a model",
                        formatter_class=HelpFormatter)
-    p.add_argument("--model", default=None, help="run directory, policy directory or Note-RNN checkpoint "
-                                                 "(the MLE row of Table 1) (default: the shipped Note-RNN)")
-    p.add_argument("--num-melodies", type=int, default=100_000, help="melodies to sample (default: %(default)s)")
-    p.add_argument("--length", type=int, default=32, help="notes per melody (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    _add_sampling_arguments(p, "--num-melodies", 100_000)
     p.add_argument("--out", default="stats.json", help="output JSON (default: %(default)s)")
 
     p = sub.add_parser("score", help="per-note music-theory reward of given melodies", formatter_class=HelpFormatter)
@@ -59,12 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output JSON")
 
     p = sub.add_parser("generate", help="sample melodies to MIDI and WAV files", formatter_class=HelpFormatter)
-    p.add_argument("--model", default=None, help="run/policy directory or Note-RNN checkpoint "
-                                                 "(default: the shipped Note-RNN)")
-    p.add_argument("--num", type=int, default=10, help="number of melodies (default: %(default)s)")
-    p.add_argument("--length", type=int, default=32, help="notes per melody (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same melodies (default: %(default)s)")
+    _add_sampling_arguments(p, "--num", 10)
     p.add_argument("--no-audio", action="store_true", help="write MIDI only")
     p.add_argument("--out", default="generated", help="output directory (default: %(default)s)")
 
@@ -73,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(default: the shipped Note-RNN)")
     p.add_argument("--out", required=True, help="SavedModel directory")
     return parser
+
+
+def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_default: int) -> None:
+    p.add_argument("--model", default=None, help="run directory, policy directory or Note-RNN checkpoint (a "
+                                                 "plain Note-RNN is the MLE row of Table 1) (default: the shipped "
+                                                 "Note-RNN)")
+    p.add_argument(num_flag, dest="num", type=int, default=num_default, help="melodies to sample (default: %(default)s)")
+    p.add_argument("--length", type=int, default=32, help="notes per melody (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same melodies (default: %(default)s)")
 
 
 def read_melodies(path: str):
@@ -135,11 +135,11 @@ def main(argv=None) -> int:
     elif args.command == "evaluate":
         from rl_tuner import evaluate, policy
         pol = policy.load_policy(_model_path(args.model))
-        result = evaluate.evaluate_policy(pol, args.num_melodies, args.length, args.seed, args.temperature)
+        result = evaluate.evaluate_policy(pol, args.num, args.length, args.seed, args.temperature)
         result["model"] = _model_path(args.model)
         atomic.write_json(args.out, result)
         print_table({pol.algorithm: result})
-        print(f"wrote {args.out} ({args.num_melodies} melodies, sampled in {result['sampling_seconds']:.1f} s, "
+        print(f"wrote {args.out} ({args.num} melodies, sampled in {result['sampling_seconds']:.1f} s, "
               f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":
         from rl_tuner import music_theory

@@ -28,8 +28,12 @@ import tensorflow as tf  # noqa: E402
 
 from note_rnn import atomic  # noqa: E402
 from note_rnn.model import lstm_cell_step  # noqa: E402
-from rl_tuner import evaluate, targets  # noqa: E402
-from rl_tuner.policy import MLE  # noqa: E402
+from rl_tuner import evaluate  # noqa: E402
+from rl_tuner.policy import MLE, Policy  # noqa: E402
+
+
+GENERATE_SIGNATURE = [tf.TensorSpec([], tf.int32, name="num_melodies"), tf.TensorSpec([], tf.int32, name="length"),
+                      tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed")]
 
 
 class _RawRNN(tf.Module):
@@ -37,6 +41,7 @@ class _RawRNN(tf.Module):
 
     def __init__(self, rnn, name: str):
         super().__init__(name=name)
+        self.config = rnn.config
         self.layer_sizes = list(rnn.config.layer_sizes)
         weights = rnn.get_named_weights()
         self.kernels = [tf.Variable(weights[f"lstm_{i}/kernel"], trainable=False) for i in range(len(self.layer_sizes))]
@@ -59,41 +64,21 @@ class _RawRNN(tf.Module):
         return tf.matmul(x, self.dense_kernel) + self.dense_bias, tuple(new_state)
 
 
-class _ExportedPolicy(tf.Module):
-    def __init__(self, policy):
-        super().__init__(name="rl_tuner_policy")
-        self.prior = _RawRNN(policy.prior_rnn, "prior")
-        self.q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
-        self.algorithm_name = policy.algorithm
-        self.num_classes = policy.num_classes
-        self._policy_logits = None if self.q is None else targets.get_algorithm(policy.algorithm).policy_logits
+class _ExportedPolicy(Policy):
+    """The policy with plain-variable networks and the serving functions."""
 
-    def zero_state(self, batch_size):
-        return (() if self.q is None else self.q.zero_state(batch_size)), self.prior.zero_state(batch_size)
+    def __init__(self, policy: Policy):
+        q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
+        super().__init__(_RawRNN(policy.prior_rnn, "prior"), q, policy.algorithm)
 
-    def step(self, tokens, state):
-        q_state, prior_state = state
-        prior_logits, prior_state = self.prior.step(tokens, prior_state)
-        log_prior = tf.nn.log_softmax(prior_logits)
-        if self.q is None:
-            return prior_logits, log_prior, (q_state, prior_state)
-        values, q_state = self.q.step(tokens, q_state)
-        return self._policy_logits(values, log_prior), log_prior, (q_state, prior_state)
-
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_melodies"),
-                                  tf.TensorSpec([], tf.int32, name="length"),
-                                  tf.TensorSpec([], tf.float32, name="temperature"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
+    @tf.function(input_signature=GENERATE_SIGNATURE)
     def generate(self, num_melodies, length, temperature, seed):
         tf.debugging.assert_positive(num_melodies, message="num_melodies must be > 0")
         tf.debugging.assert_positive(length, message="length must be > 0")
         tf.debugging.assert_positive(temperature, message="temperature must be > 0")
         return evaluate.sample_loop(self, num_melodies, length, temperature, seed)["tokens"]
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_melodies"),
-                                  tf.TensorSpec([], tf.int32, name="length"),
-                                  tf.TensorSpec([], tf.float32, name="temperature"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
+    @tf.function(input_signature=GENERATE_SIGNATURE)
     def generate_signature(self, num_melodies, length, temperature, seed):
         return {"tokens": self.generate(num_melodies, length, temperature, seed)}
 

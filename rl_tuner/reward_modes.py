@@ -62,61 +62,29 @@ class RewardMode:
         return scaled + np.asarray(log_prior, dtype=np.float64) if self.adds_log_prior else scaled
 
 
-def _sum_rules(composition, notes, num_notes, rules):
-    composition, notes = mt.validate_inputs(composition, notes)
-    total = 0.0
-    for rule in rules:
-        total = total + rule.unchecked(composition, notes, num_notes)
-    return total
+def rule_sum(name: str, *rules):
+    """Returns a task reward that sums ``rules`` (each validated once, then unchecked).
 
-
-def key_and_tonic_reward(composition: np.ndarray, notes: np.ndarray,
-                         num_notes: int = 32) -> np.ndarray:
-    """'key_and_tonic': reward_key (-1 off key, *not* the 1/23 distribute-prob key) + tonic.
-
-    Args:
-      composition: int [B, t]; notes: int [B]; num_notes: the melody length N.
-
-    Returns:
-      float64 [B].
-
-    Raises:
-      ValueError: on a batch-size mismatch or tokens outside 0..37.
+    The returned function has the rules' signature ``(composition [B, t], notes [B],
+    num_notes=32) -> float64 [B]`` and raises ValueError on a batch-size mismatch or tokens
+    outside 0..37.
     """
-    return _sum_rules(composition, notes, num_notes, (mt.key, mt.tonic))
+    def task_reward(composition, notes, num_notes=32):
+        composition, notes = mt.validate_inputs(composition, notes)
+        return sum(rule.unchecked(composition, notes, num_notes) for rule in rules)
+
+    task_reward.__name__ = name
+    task_reward.__doc__ = " + ".join(rule.__name__ for rule in rules) + " (unscaled)."
+    return task_reward
 
 
-def music_theory_basic_reward(composition: np.ndarray, notes: np.ndarray,
-                              num_notes: int = 32) -> np.ndarray:
-    """key + tonic + repeating ('music_theory_basic' and 'music_theory_random').
-
-    Args:
-      composition: int [B, t]; notes: int [B]; num_notes: the melody length N.
-
-    Returns:
-      float64 [B].
-
-    Raises:
-      ValueError: on a batch-size mismatch or tokens outside 0..37.
-    """
-    return _sum_rules(composition, notes, num_notes, (mt.key, mt.tonic, mt.repeating))
-
-
-def music_theory_variety_reward(composition: np.ndarray, notes: np.ndarray,
-                                num_notes: int = 32) -> np.ndarray:
-    """key + tonic + repeating + autocorrelation ('music_theory_basic_plus_variety').
-
-    Args:
-      composition: int [B, t]; notes: int [B]; num_notes: the melody length N.
-
-    Returns:
-      float64 [B].
-
-    Raises:
-      ValueError: on a batch-size mismatch or tokens outside 0..37.
-    """
-    return _sum_rules(composition, notes, num_notes,
-                      (mt.key, mt.tonic, mt.repeating, mt.autocorrelation))
+# reward_key (-1 off key, *not* the 1/23 distribute-prob key) + tonic: 'key_and_tonic'.
+key_and_tonic_reward = rule_sum("key_and_tonic_reward", mt.key, mt.tonic)
+# 'music_theory_basic' and 'music_theory_random'.
+music_theory_basic_reward = rule_sum("music_theory_basic_reward", mt.key, mt.tonic, mt.repeating)
+# 'music_theory_basic_plus_variety'.
+music_theory_variety_reward = rule_sum("music_theory_variety_reward", mt.key, mt.tonic, mt.repeating,
+                                       mt.autocorrelation)
 
 
 def _mode(name, task_reward, adds_log_prior, description, **kwargs):
