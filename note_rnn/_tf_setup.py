@@ -6,6 +6,7 @@ tf-agents 0.19 only works with the legacy Keras 2 API; TensorFlow 2.21 uses Kera
 
 import os
 import sys
+import warnings
 
 
 def use_legacy_keras() -> None:
@@ -16,3 +17,8 @@ def use_legacy_keras() -> None:
             "import note_rnn / rl_tuner first or set TF_USE_LEGACY_KERAS=1 in the environment.")
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Third-party noise on every run: autograph recompiles tf_agents.utils.common, whose
+    # `state is not ()` raises a SyntaxWarning; note-seq's pydub looks for ffmpeg, which
+    # this project never uses (audio is synthesised without it).
+    warnings.filterwarnings("ignore", category=SyntaxWarning, message='"is not" with a literal')
+    warnings.filterwarnings("ignore", category=RuntimeWarning, message="Couldn't find ffmpeg")
