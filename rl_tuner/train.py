@@ -159,6 +159,9 @@ def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dic
             tf.summary.text("config", "```\n" + json.dumps(dataclasses.asdict(config), indent=1) + "\n```", step=0)
         atomic.write_json(history_path, history)
     step = int(state.env_steps.numpy())
+    # history.json is written just before each checkpoint: drop what a kill in between left.
+    for key in ("evaluations", "train"):
+        history[key] = [entry for entry in history[key] if entry["step"] <= step]
     log(f"{'Resuming' if resumed else 'Starting'} {config.algorithm} at step {step} of {config.steps} "
         f"({config.num_envs} melodies in parallel)")
 
@@ -237,14 +240,14 @@ def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tall
     result = evaluate.evaluate_policy(pol, config.eval_melodies, config.num_notes, seed=config.seed + 11)
     result["step"] = step
     history["evaluations"].append(result)
-    _write_scalars(writer, "eval", {k: v for k, v in result.items() if isinstance(v, (int, float))}, step)
+    _write_scalars(writer, "eval", {k: v for k, v in result.items() if k not in ("step", "num_melodies")}, step)
     media.write_samples(pol, os.path.join(out_dir, "samples", f"step_{step:08d}"), config.num_samples,
                         config.num_notes, seed=config.seed + step, writer=writer, step=step)
     writer.flush()
     policy.save_policy(os.path.join(out_dir, "policy"), state.q_network.rnn, state.prior.rnn, config.algorithm,
                        card={"algorithm": config.algorithm, "step": step, "note_rnn": config.note_rnn})
-    state.manager.save(checkpoint_number=step)
     atomic.write_json(os.path.join(out_dir, "history.json"), history)
+    state.manager.save(checkpoint_number=step)
 
 
 def _finish(state, config, out_dir, writer, history) -> dict:
