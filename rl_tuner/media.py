@@ -17,7 +17,10 @@ def synthesize(tokens, qpm: float = 80.0, sample_rate: int = SAMPLE_RATE) -> np.
     """Renders a melody as sine-wave audio (float32 in [-1, 1])."""
     import note_seq
     from note_rnn import encoding
-    audio = note_seq.midi_synth.synthesize(encoding.tokens_to_note_sequence(tokens, qpm=qpm), sample_rate=sample_rate)
+    sequence = encoding.tokens_to_note_sequence(tokens, qpm=qpm)
+    if not sequence.notes:  # only holds and rests: silence (pretty_midi would divide by a zero peak)
+        return np.zeros(int(round(len(tokens) * 15.0 / qpm * sample_rate)), np.float32)
+    audio = note_seq.midi_synth.synthesize(sequence, sample_rate=sample_rate)
     peak = np.max(np.abs(audio)) if len(audio) else 0.0
     return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
 
