@@ -268,3 +268,29 @@ def test_run_validates_before_writing(note_rnn_dir, tmp_path):
     with pytest.raises(ValueError):
         train.run(small_config(note_rnn_dir, c=0.0), str(out), progress=False, log=lambda *_: None)
     assert not os.path.exists(out / "config.json")
+
+
+# --------------------------------------------------------------------------- NaN losses
+def test_nan_loss_stops_the_run_keeps_the_last_checkpoint_and_resumes(note_rnn_dir, tmp_path, monkeypatch):
+    config = small_config(note_rnn_dir, steps=3 * EPISODE)  # checkpoints at 0, 256, 512, 768
+    out = tmp_path / "run"
+    original = train.agent.KLControlLearner.add_and_train
+    calls = {"n": 0}
+
+    def nan_after_first_checkpoint(self, transitions, num_steps):
+        calls["n"] += 1
+        loss, target = original(self, transitions, num_steps)
+        # 32 calls per batch of episodes: the second batch (steps 256..512) reports NaN.
+        return (tf.constant(float("nan")), target) if 32 < calls["n"] <= 64 else (loss, target)
+
+    monkeypatch.setattr(train.agent.KLControlLearner, "add_and_train", nan_after_first_checkpoint)
+    with pytest.raises(FloatingPointError, match=r"TD loss became nan near step 512.*ckpt-256"):
+        run(config, out)
+    assert os.path.basename(tf.train.latest_checkpoint(str(out / "ckpt"))) == "ckpt-256"
+    assert [e["step"] for e in read_json(out / "history.json")["evaluations"]] == [0, 256]
+
+    monkeypatch.setattr(train.agent.KLControlLearner, "add_and_train", original)
+    final, lines = run(config, out)
+    assert any("Resuming q at step 256" in line for line in lines)
+    assert final["steps"] == 3 * EPISODE
+    assert [e["step"] for e in read_json(out / "history.json")["evaluations"]] == [0, 256, 512, 768]
