@@ -24,14 +24,10 @@ Keras ``kernel = reorder(W[:in])``, ``recurrent_kernel = reorder(W[in:])`` with 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import logging
-import os
 import re
-import shutil
-import tempfile
 
 import numpy as np
 
@@ -41,12 +37,12 @@ use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
 
 from note_rnn import tokens as tok  # noqa: E402
+from note_rnn.tf1_checkpoint import MagentaCheckpointError, open_checkpoint, resolve_path  # noqa: E402,F401
 
 NUM_CLASSES = tok.NUM_CLASSES
 FORGET_BIAS = 1.0
 DEFAULT_SCOPE = "q_network"
 MAX_LISTED = 20
-_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # footer of TF SSTables (V1 files, V2 .index)
 
 _CELL_RE = re.compile(r"^(?P<scope>(?:.+/)?)(?:RNN/MultiRNNCell/Cell(?P<k0>\d+)|rnn/multi_rnn_cell/cell_(?P<k1>\d+))"
                       r"/(?P<cell>LSTMCell|BasicLSTMCell|lstm_cell|basic_lstm_cell)/(?P<var>.+)$")
@@ -54,7 +50,6 @@ _FC_RE = re.compile(r"^(?P<scope>(?:.+/)?)fully_connected/(?P<var>weights|bias|b
 _SLOT_RE = re.compile(r"^(Adagrad|AdagradDA|ProximalAdagrad|Adam|Adamax|Nadam|Momentum|RMSProp|Ftrl|Adadelta|"
                       r"ExponentialMovingAverage)(_\d+)?$")
 _BOOKKEEPING_RE = re.compile(r"^(global_step|beta[12]_power|learning_rate|_CHECKPOINTABLE_OBJECT_GRAPH)(_\d+)?$")
-_DATA_SHARD_RE = re.compile(r"\.data-\d{5}-of-\d{5}$")
 # (TF 0.x names?, cell) -> [(era, kernel name, bias name)]
 _CELL_SCHEMES = {
     (True, "LSTMCell"): [("TF 0.x", "W_0", "B")],
@@ -72,10 +67,6 @@ CONVERSION = (
     "TF1 LSTMCell/BasicLSTMCell -> Keras LSTM: kernel = reorder(W[:in]), recurrent_kernel = reorder(W[in:]) "
     "with column gate blocks (i, j, f, o) -> (i, f, j, o); bias = [b_i, b_f + 1.0, b_j, b_o] (forget_bias 1.0 "
     "folded in); fully_connected/weights -> dense/kernel, fully_connected/bias(es) -> dense/bias unchanged")
-
-
-class MagentaCheckpointError(ValueError):
-    """A Magenta checkpoint that cannot be read or does not have a supported Note-RNN layout."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,134 +266,6 @@ def _check_shapes(layers, fc, shapes, path) -> tuple:
         _fail(path, f"output layer {fc[0]} {ws} + {fc[1]} {bs}, expected [{n_in}, {NUM_CLASSES}] + [{NUM_CLASSES}]",
               shapes)
     return tuple(sizes)
-
-
-# --- locating and opening checkpoints ---------------------------------------------------------
-def _has_table_magic(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            if f.tell() < 48:
-                return False
-            f.seek(-8, os.SEEK_END)
-            return f.read(8) == _TABLE_MAGIC
-    except OSError:
-        return False
-
-
-def resolve_path(path: str) -> tuple[str, str]:
-    """Decides what ``path`` is.
-
-    Returns:
-      ``(kind, resolved)`` with kind ``"V2"`` (resolved is the prefix), ``"V1"`` (a single
-      file) or ``"bundle"`` (a ``.mag`` file or any other file, to be parsed as one).
-
-    Raises:
-      FileNotFoundError: when nothing exists at ``path``.
-      MagentaCheckpointError: for a directory without exactly one identifiable checkpoint.
-    """
-    path = os.fspath(path)
-    if not path:
-        raise FileNotFoundError("no Magenta checkpoint path given")
-    path = path.rstrip(os.sep) or os.sep
-    prefix = _DATA_SHARD_RE.sub("", path[:-len(".index")] if path.endswith(".index") else
-                                re.sub(r"\.meta$", "", path))  # a V2 .index/.data-* or a .meta file was named
-    if prefix != path and (os.path.isfile(prefix + ".index") or os.path.isfile(prefix)):
-        return resolve_path(prefix)
-    if os.path.isdir(path):
-        return resolve_path(_checkpoint_in_directory(path))
-    if os.path.isfile(path + ".index"):
-        return "V2", path
-    if os.path.isfile(path):
-        if not path.endswith(".mag") and _has_table_magic(path):
-            return "V1", path
-        return "bundle", path
-    raise FileNotFoundError(f"no Magenta checkpoint at {path}: it is not a file, a directory or a V2 "
-                            f"checkpoint prefix (no {os.path.basename(path)}.index)")
-
-
-def _checkpoint_in_directory(directory: str) -> str:
-    """Returns the checkpoint named by ``directory``'s state file, else its only checkpoint."""
-    state = os.path.join(directory, "checkpoint")
-    if os.path.isfile(state):
-        latest = tf.train.latest_checkpoint(directory)
-        if latest:
-            return latest
-        with contextlib.suppress(Exception):  # state file written on another machine: try its basename
-            state_path = tf.train.get_checkpoint_state(directory).model_checkpoint_path
-            moved = os.path.join(directory, os.path.basename(state_path))
-            if os.path.isfile(moved) or os.path.isfile(moved + ".index"):
-                return moved
-    entries = sorted(os.listdir(directory))
-    found = [os.path.join(directory, e[:-len(".index")]) for e in entries if e.endswith(".index")]
-    for e in entries:
-        full = os.path.join(directory, e)
-        if os.path.isfile(full) and e != "checkpoint" and not e.endswith(".index") and (
-                e.endswith(".mag") or _has_table_magic(full)):
-            found.append(full)
-    if len(found) == 1:
-        return found[0]
-    hint = " (this is a project checkpoint: load it with note_rnn.load)" if "config.json" in entries else ""
-    what = f"{len(found)} checkpoints: {[os.path.basename(f) for f in found]}" if found else (
-        f"no checkpoint among {entries[:MAX_LISTED]}")
-    raise MagentaCheckpointError(f"{directory}: no usable 'checkpoint' state file and {what}{hint}; "
-                                 "expected exactly one TF checkpoint (V1 file, V2 prefix.index) or .mag bundle; "
-                                 "pass the checkpoint path itself")
-
-
-def _read_bundle(path: str):
-    """Parses a GeneratorBundle; returns (V1 checkpoint bytes, bundle details dict)."""
-    from google.protobuf.message import DecodeError
-    from note_seq.protobuf import generator_pb2
-    with open(path, "rb") as f:
-        data = f.read()
-    bundle = generator_pb2.GeneratorBundle()
-    try:
-        bundle.ParseFromString(data)
-        problem = None if bundle.checkpoint_file else "it parses as a GeneratorBundle but holds no checkpoint_file"
-    except (DecodeError, RuntimeError, ValueError) as e:
-        problem = f"it does not parse as a GeneratorBundle ({e})"
-    if not problem and bundle.checkpoint_file[0][-8:] != _TABLE_MAGIC:
-        problem = "its checkpoint_file[0] is not a V1 TensorFlow checkpoint"
-    if problem:
-        raise MagentaCheckpointError(
-            f"{path} ({len(data)} bytes) is neither a TensorFlow checkpoint (no SSTable footer) nor a Magenta .mag "
-            f"bundle: {problem}. Expected a V1 checkpoint file, a V2 prefix (prefix.index + data), a directory "
-            "holding one, or a .mag GeneratorBundle")
-    details = {"generator_id": bundle.generator_details.id, "description": bundle.generator_details.description,
-               "bundle_description": bundle.bundle_details.description,
-               "checkpoint_files": len(bundle.checkpoint_file), "has_metagraph": bool(bundle.metagraph_file)}
-    return bundle.checkpoint_file[0], details
-
-
-@contextlib.contextmanager
-def open_checkpoint(path: str):
-    """Opens anything :func:`resolve_path` accepts.
-
-    Yields:
-      ``(reader, source)``: a ``tf.train.CheckpointReader`` (valid inside the block; a bundle's
-      temporary file is removed afterwards) and a dict describing the source.
-    """
-    kind, resolved = resolve_path(path)
-    source = {"path": os.path.abspath(path), "format": kind, "checkpoint": os.path.abspath(resolved)}
-    tmp = None
-    try:
-        if kind == "bundle":
-            data, source["bundle"] = _read_bundle(resolved)
-            source.update(format="GeneratorBundle (.mag) holding a V1 checkpoint", checkpoint="checkpoint_file[0]")
-            tmp = tempfile.mkdtemp(prefix="magenta-bundle-")
-            resolved = os.path.join(tmp, "model.ckpt")
-            with open(resolved, "wb") as f:
-                f.write(data)
-        try:
-            reader = tf.train.load_checkpoint(resolved)
-        except (tf.errors.OpError, ValueError) as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise MagentaCheckpointError(f"{path}: could not read it as a TensorFlow checkpoint ({msg})") from None
-        yield reader, source
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _get(reader, name: str, path) -> np.ndarray:
