@@ -45,7 +45,7 @@ def _base_type(tp):
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), rename=None, defaults=None,
-                            help_defaults=None) -> None:
+                            help_defaults=None, choices=None) -> None:
     """Adds one ``--flag`` per dataclass field.
 
     Args:
@@ -56,6 +56,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
       defaults: {field: default} overrides shown in help.
       help_defaults: if given, every flag defaults to None (so that a caller can tell what was
         set) and the help shows ``help_defaults[field]`` text instead of the default.
+      choices: {field: allowed values} for enumerated fields.
     """
     docs = attribute_docs(cls)
     hints = typing.get_type_hints(cls)
@@ -74,6 +75,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
             kwargs["default"] = None
             kwargs["help"] = docs.get(field.name, "") + f" ({help_defaults.get(field.name, f'default: {default}')})"
         kwargs["help"] = kwargs["help"].replace("%", "%%").replace("%%(default)s", "%(default)s")
+        if choices and field.name in choices:
+            kwargs["choices"] = list(choices[field.name])
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif isinstance(tp, tuple):

@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
         d, pp = PRESETS["default"].get(field.name, field.default), PRESETS["paper"].get(field.name, field.default)
         help_defaults[field.name] = f"default: {d}" + (f"; paper preset: {pp}" if pp != d else "")
     help_defaults["note_rnn"] = "default: the shipped checkpoints/note_rnn"
-    add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults)
+    from rl_tuner import exploration, reward_modes, targets
+    add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults, choices={
+        "algorithm": targets.ALGORITHMS, "exploration": exploration.MODES, "replay": ("uniform", "prioritized"),
+        "reward_mode": reward_modes.REWARD_MODES})
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--intra-op-threads", type=int, default=1,
                    help="TensorFlow threads per op; 1 is fastest for these tiny networks, 0 = TensorFlow's "
