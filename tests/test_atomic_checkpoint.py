@@ -9,7 +9,8 @@ import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from note_rnn import atomic, checkpoint
-from note_rnn.model import NoteRNN, NoteRNNConfig
+from note_rnn import model as model_lib
+from note_rnn.model import NoteRNNConfig
 
 import tensorflow as tf  # noqa: E402,F401  (after note_rnn)
 
@@ -17,12 +18,7 @@ TOKENS = np.random.default_rng(3).integers(0, 38, size=(2, 7))
 
 
 def _model(layer_sizes=(8,), seed=0):
-    config = NoteRNNConfig(layer_sizes=layer_sizes)
-    net = NoteRNN(config)
-    rng = np.random.default_rng(seed)
-    net.set_named_weights({k: (0.5 * rng.standard_normal(s)).astype(np.float32)
-                           for k, s in config.weight_shapes().items()})
-    return net
+    return model_lib.build(NoteRNNConfig(layer_sizes=layer_sizes), seed=seed)
 
 
 def _leftovers(parent, name):

@@ -9,9 +9,9 @@ from rl_tuner import music_theory as mt
 from rl_tuner import stats
 
 try:
-    from test_music_theory import RefTuner, random_melodies, ref_autocorrelate
+    from music_reference import RefTuner, random_melodies, ref_autocorrelate
 except ImportError:  # tests/ imported as a package
-    from tests.test_music_theory import RefTuner, random_melodies, ref_autocorrelate
+    from tests.music_reference import RefTuner, random_melodies, ref_autocorrelate
 
 C4, D4, E4, F4, G4, A4, B4, C5 = 14, 16, 18, 19, 21, 23, 25, 26
 
