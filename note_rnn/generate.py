@@ -67,6 +67,26 @@ def check_sampling_args(num: int, length: int, temperature: float) -> None:
         raise ValueError(f"temperature must be > 0, got {temperature}")
 
 
+# Arguments of every compiled sampler (and of the exported SavedModel's signature).
+SAMPLER_SIGNATURE = [tf.TensorSpec([], tf.int32, name="num_melodies"), tf.TensorSpec([], tf.int32, name="length"),
+                     tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed")]
+
+
+def sample_in_chunks(compiled, num: int, length: int, temperature: float, seed: int, batch_size: int) -> list:
+    """Calls ``compiled(b, length, temperature, chunk_seed)`` over chunks of at most
+    ``batch_size`` melodies and returns the outputs as NumPy (a nest per chunk).
+
+    Chunk k uses seed + 1000003 k, so the same (seed, num, batch_size) gives the same melodies.
+    """
+    check_sampling_args(num, length, temperature)
+    outputs = []
+    for k, start in enumerate(range(0, num, batch_size)):
+        out = compiled(tf.constant(min(batch_size, num - start)), tf.constant(length),
+                       tf.constant(temperature, tf.float32), tf.constant(seed + 1_000_003 * k, tf.int64))
+        outputs.append(tf.nest.map_structure(lambda t: t.numpy(), out))
+    return outputs
+
+
 def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
            batch_size: int = 8192) -> np.ndarray:
     """Samples melodies from a Note-RNN.
@@ -82,22 +102,13 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
     Returns:
       int32 [num, length].
     """
-    check_sampling_args(num, length, temperature)
-    fn = _sampler(model)
-    chunks = []
-    for i in range(0, num, batch_size):
-        b = min(batch_size, num - i)
-        # Chunk k uses seed + 1000003 k: the same (seed, num, batch_size) gives the same melodies.
-        chunks.append(fn(tf.constant(b), tf.constant(length), tf.constant(temperature, tf.float32),
-                         tf.constant(seed + 1_000_003 * (i // batch_size), tf.int64)).numpy())
-    return np.concatenate(chunks, axis=0)
+    return np.concatenate(sample_in_chunks(_sampler(model), num, length, temperature, seed, batch_size), axis=0)
 
 
 def _sampler(model):
     fn = getattr(model, "_note_rnn_sampler", None)
     if fn is None:
-        @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
-                                      tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int64)])
+        @tf.function(input_signature=SAMPLER_SIGNATURE)
         def fn(num, length, temperature, seed):
             def step(tokens, state):
                 logits, state = model.step(tokens, state)

@@ -36,11 +36,7 @@ def sample_loop(policy, num, length, temperature, seed):
         entropy, kl = exploration.policy_statistics(logits, log_prior)
         return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl
 
-    def step(tokens, state):
-        logits, log_prior, state = policy.step(tokens, state)
-        return logits, log_prior, state
-
-    tokens, records = generate.sample_loop(step, policy.zero_state(num), num, length, temperature, seed,
+    tokens, records = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature, seed,
                                            policy.num_classes, record, len(RECORDS))
     return {"tokens": tokens, **dict(zip(RECORDS, records))}
 
@@ -49,8 +45,7 @@ def _compiled_sampler(policy):
     fn = getattr(policy, "_compiled_sampler", None)
     if fn is None:
         fn = tf.function(lambda num, length, temperature, seed: sample_loop(policy, num, length, temperature, seed),
-                         input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
-                                          tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int64)])
+                         input_signature=generate.SAMPLER_SIGNATURE)
         policy._compiled_sampler = fn
     return fn
 
@@ -58,14 +53,7 @@ def _compiled_sampler(policy):
 def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
            batch_size: int = 25_000) -> dict:
     """Samples ``num`` melodies; returns NumPy arrays (see :func:`sample_loop`)."""
-    generate.check_sampling_args(num, length, temperature)
-    fn = _compiled_sampler(policy)
-    parts = []
-    for k, i in enumerate(range(0, num, batch_size)):
-        b = min(batch_size, num - i)
-        out = fn(tf.constant(b), tf.constant(length), tf.constant(temperature, tf.float32),
-                 tf.constant(seed + 1_000_003 * k, tf.int64))
-        parts.append({key: v.numpy() for key, v in out.items()})
+    parts = generate.sample_in_chunks(_compiled_sampler(policy), num, length, temperature, seed, batch_size)
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 

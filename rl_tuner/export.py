@@ -27,13 +27,10 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 from note_rnn import atomic  # noqa: E402
+from note_rnn.generate import SAMPLER_SIGNATURE  # noqa: E402
 from note_rnn.model import lstm_cell_step  # noqa: E402
 from rl_tuner import evaluate  # noqa: E402
 from rl_tuner.policy import MLE, Policy  # noqa: E402
-
-
-GENERATE_SIGNATURE = [tf.TensorSpec([], tf.int32, name="num_melodies"), tf.TensorSpec([], tf.int32, name="length"),
-                      tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed")]
 
 
 class _RawRNN(tf.Module):
@@ -71,14 +68,14 @@ class _ExportedPolicy(Policy):
         q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
         super().__init__(_RawRNN(policy.prior_rnn, "prior"), q, policy.algorithm)
 
-    @tf.function(input_signature=GENERATE_SIGNATURE)
+    @tf.function(input_signature=SAMPLER_SIGNATURE)
     def generate(self, num_melodies, length, temperature, seed):
         tf.debugging.assert_positive(num_melodies, message="num_melodies must be > 0")
         tf.debugging.assert_positive(length, message="length must be > 0")
         tf.debugging.assert_positive(temperature, message="temperature must be > 0")
         return evaluate.sample_loop(self, num_melodies, length, temperature, seed)["tokens"]
 
-    @tf.function(input_signature=GENERATE_SIGNATURE)
+    @tf.function(input_signature=SAMPLER_SIGNATURE)
     def generate_signature(self, num_melodies, length, temperature, seed):
         return {"tokens": self.generate(num_melodies, length, temperature, seed)}
 
