@@ -8,16 +8,15 @@ import tensorflow as tf  # noqa: E402
 MODES = ("egreedy", "boltzmann")
 
 
-def linear_epsilon(step, period, start: float = 1.0, end: float = 0.1):
+def linear_epsilon(step: int, period: int, start: float = 1.0, end: float = 0.1) -> float:
     """Linear annealing from ``start`` to ``end`` over ``period`` steps, then ``end``.
 
     As Magenta's ``linear_annealing``: epsilon = start - step (start - end) / period for
-    step < period. A period of 0 gives ``end`` from the first step.
+    step < period. A period of 0 gives ``end`` from the first step. Plain Python: it is
+    evaluated once per batched environment step, outside the compiled graph.
     """
-    step = tf.cast(step, tf.float32)
-    period = tf.cast(period, tf.float32)
-    frac = tf.where(period > 0, tf.minimum(step / tf.maximum(period, 1.0), 1.0), 1.0)
-    return start + frac * (end - start)
+    fraction = min(step / period, 1.0) if period > 0 else 1.0
+    return start + fraction * (end - start)
 
 
 def select_actions(policy_logits, mode: str, epsilon, seed):

@@ -196,7 +196,7 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     q_state, log_prior, prior_state = state.actor.start(obs)
     explore_steps = config.exploration_steps
     for _ in range(config.num_notes):
-        epsilon = float(exploration.linear_epsilon(step, explore_steps, config.epsilon_start, config.epsilon_end))
+        epsilon = exploration.linear_epsilon(step, explore_steps, config.epsilon_start, config.epsilon_end)
         out = state.actor.act(obs, q_state, log_prior, prior_state, tf.constant(epsilon))
         action = out["action"].numpy()
         result = env.step(action)
