@@ -99,14 +99,17 @@ def load_model(path: str, name: str = "note_rnn"):
     """Loads a Note-RNN from a project checkpoint, or converts a Magenta checkpoint on the fly.
 
     Args:
-      path: a project checkpoint directory, or anything ``note_rnn.magenta`` reads (a TF1
-        checkpoint prefix or directory, or a ``.mag`` bundle).
+      path: a project checkpoint directory, a ``note-rnn train`` run directory (its
+        ``model/``), or anything ``note_rnn.magenta`` reads (a TF1 checkpoint prefix or
+        directory, or a ``.mag`` bundle).
       name: Keras name of the model.
 
     Returns:
       A :class:`note_rnn.model.NoteRNN`.
     """
     from note_rnn import model as model_lib
+    if not is_checkpoint(path) and is_checkpoint(os.path.join(path, "model")):
+        path = os.path.join(path, "model")  # a `note-rnn train` run directory: its best model
     if is_checkpoint(path) or os.path.isfile(os.path.join(path, CONFIG_FILE)):
         config, weights = read(path)  # names a missing weights.npz
         cfg = model_lib.NoteRNNConfig(num_classes=config["num_classes"], layer_sizes=tuple(config["layer_sizes"]))

@@ -212,3 +212,12 @@ def test_write_npz_round_trip(tmp_path):
         np.testing.assert_array_equal(data["tokens"], np.arange(5))
         assert data["tokens"].dtype == np.int8
         np.testing.assert_array_equal(data["lengths"], [2, 3])
+
+
+def test_load_model_accepts_a_training_run_directory(tmp_path):
+    # `note-rnn train --out RUN` exports its best model to RUN/model; loading RUN uses it.
+    net = _model(seed=3)
+    checkpoint.save_model(str(tmp_path / "run" / "model"), net)
+    (tmp_path / "run" / "ckpt").mkdir()
+    loaded = checkpoint.load_model(str(tmp_path / "run"))
+    np.testing.assert_array_equal(loaded.sequence_logits(TOKENS), net.sequence_logits(TOKENS))
