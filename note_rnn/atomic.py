@@ -1,8 +1,10 @@
-"""Atomic file and directory writes: a reader sees the old version or the new one, never half."""
+"""Atomic file and directory writes (a reader sees the old version or the new one, never half),
+and the reading side of the JSON files of run directories."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -39,6 +41,32 @@ def write_bytes(path: str, data: bytes) -> None:
 def write_json(path: str, obj) -> None:
     """Writes ``obj`` as indented JSON, atomically (NaN is written as null)."""
     write_bytes(path, (json.dumps(_nan_to_none(obj), indent=2, sort_keys=False) + "\n").encode())
+
+
+def read_json(path: str):
+    """Returns the JSON content of ``path``, or None when there is no such file."""
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def changed_settings(path: str, config, keys) -> dict:
+    """Compares a config dataclass with the one a run stored as JSON at ``path``.
+
+    Args:
+      path: the run's stored config (no file: nothing changed).
+      config: the dataclass of the new run.
+      keys: the fields to compare.
+
+    Returns:
+      {field: (stored value, new value)} for every differing field in ``keys``.
+    """
+    old = read_json(path)
+    if old is None:
+        return {}
+    new = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as lists, like the stored file
+    return {k: (old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)}
 
 
 def write_npz(path: str, **arrays) -> None:

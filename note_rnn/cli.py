@@ -9,16 +9,14 @@ import sys
 from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, command_line, dataclass_from_args,
                                 run_main)
 
+# The `checkpoints` package sits beside `note_rnn` in a checkout and in an installation.
 DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                   "checkpoints", "note_rnn")
 
 
 def default_checkpoint() -> str:
     """The shipped Note-RNN checkpoint (repository checkout or installed package data)."""
-    if os.path.isdir(DEFAULT_CHECKPOINT):
-        return DEFAULT_CHECKPOINT
-    import importlib.resources
-    return str(importlib.resources.files("checkpoints") / "note_rnn")
+    return DEFAULT_CHECKPOINT
 
 
 def build_parser() -> argparse.ArgumentParser:

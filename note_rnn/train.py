@@ -210,7 +210,12 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
 
     os.makedirs(config.out_dir, exist_ok=True)
     config_path = os.path.join(config.out_dir, "train_config.json")
-    _check_same_config(config_path, config)
+    changed = atomic.changed_settings(config_path, config, ("layer_sizes", "data_dir", "max_length",
+                                                             "skip_first_n_losses"))
+    if changed:
+        raise ValueError(
+            f"{config.out_dir} holds a run with different {', '.join(changed)} "
+            f"({', '.join(f'{k}={old}' for k, (old, _) in changed.items())}); use a new --out directory")
     atomic.write_json(config_path, dataclasses.asdict(config))
 
     train_mel = corpus.load_split(config.data_dir, "train")
@@ -226,7 +231,7 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
     trainer = Trainer(config)
     resumed = trainer.restore()
     history_path = os.path.join(config.out_dir, "history.json")
-    history = (_read_json(history_path) if resumed else None) or {"epochs": []}
+    history = (atomic.read_json(history_path) if resumed else None) or {"epochs": []}
     history["epochs"] = history["epochs"][: int(trainer.epoch.numpy())]
     writer = tf.summary.create_file_writer(os.path.join(config.out_dir, "logs"))
     if not resumed:
@@ -284,7 +289,7 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
 
 def make_card(config: TrainConfig, metrics: dict, num_train: int, num_val: int, command: str | None) -> dict:
     """Returns the JSON card stored next to an exported model."""
-    data_summary = _read_json(os.path.join(config.data_dir, "summary.json")) or {}
+    data_summary = atomic.read_json(os.path.join(config.data_dir, "summary.json")) or {}
     return {
         "model": "Note-RNN (Keras LSTM language model, 38-token melody encoding)",
         "data": {"data_dir": config.data_dir, "train_melodies": num_train, "validation_melodies": num_val,
@@ -301,23 +306,3 @@ def make_card(config: TrainConfig, metrics: dict, num_train: int, num_val: int, 
         "command": command,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-
-
-def _check_same_config(path: str, config: TrainConfig) -> None:
-    old = _read_json(path)
-    if old is None:
-        return
-    new = json.loads(json.dumps(dataclasses.asdict(config)))
-    arch = ("layer_sizes", "data_dir", "max_length", "skip_first_n_losses")
-    changed = [k for k in arch if old.get(k) != new.get(k)]
-    if changed:
-        raise ValueError(
-            f"{config.out_dir} holds a run with different {', '.join(changed)} "
-            f"({', '.join(f'{k}={old.get(k)}' for k in changed)}); use a new --out directory")
-
-
-def _read_json(path: str):
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)

@@ -52,7 +52,7 @@ class LearnerConfig:
 
 def transition_spec(layer_sizes, num_classes: int):
     """The unbatched spec of one melody transition (see module docstring)."""
-    state = networks.lstm_state_spec(type("C", (), {"layer_sizes": tuple(layer_sizes)}))
+    state = networks.lstm_state_spec(layer_sizes)
     return {
         "obs": tf.TensorSpec([], tf.int32), "state": state, "action": tf.TensorSpec([], tf.int32),
         "reward": tf.TensorSpec([], tf.float32), "next_state": state,

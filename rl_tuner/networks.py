@@ -19,9 +19,9 @@ from tf_agents.specs import tensor_spec  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
 
 
-def lstm_state_spec(config: model_lib.NoteRNNConfig):
-    """The unbatched state spec of a Note-RNN: ((h, c) per layer)."""
-    return tuple((tf.TensorSpec([n], tf.float32), tf.TensorSpec([n], tf.float32)) for n in config.layer_sizes)
+def lstm_state_spec(layer_sizes):
+    """The unbatched state spec of a Note-RNN with these LSTM sizes: ((h, c) per layer)."""
+    return tuple((tf.TensorSpec([n], tf.float32), tf.TensorSpec([n], tf.float32)) for n in layer_sizes)
 
 
 class RecurrentQNetwork(network.Network):
@@ -37,7 +37,7 @@ class RecurrentQNetwork(network.Network):
         config = model_lib.NoteRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
         super().__init__(
             input_tensor_spec=tensor_spec.BoundedTensorSpec([], tf.int32, 0, num_classes - 1, name="token"),
-            state_spec=lstm_state_spec(config), name=name)
+            state_spec=lstm_state_spec(config.layer_sizes), name=name)
         self._rnn = model_lib.NoteRNN(config, name=f"{name}_rnn")
 
     @property

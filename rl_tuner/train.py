@@ -123,15 +123,12 @@ def make_environment(config: RLConfig) -> environment.MelodyEnvironment:
 
 
 def _check_resume(out_dir: str, config: RLConfig) -> None:
-    path = os.path.join(out_dir, "config.json")
-    if not os.path.isfile(path):
-        return
-    with open(path) as f:
-        old = json.load(f)
-    new = json.loads(json.dumps(dataclasses.asdict(config)))
-    changed = [k for k in new if k not in ("steps", "final_eval_melodies", "num_samples") and old.get(k) != new[k]]
+    resumable = ("steps", "final_eval_melodies", "num_samples")  # may change between sessions
+    keys = [f.name for f in dataclasses.fields(config) if f.name not in resumable]
+    changed = atomic.changed_settings(os.path.join(out_dir, "config.json"), config, keys)
     if changed:
-        raise ValueError(f"{out_dir} holds a run with different settings ({', '.join(f'{k}: {old.get(k)} -> {new[k]}' for k in changed)}); "
+        raise ValueError(f"{out_dir} holds a run with different settings "
+                         f"({', '.join(f'{k}: {old} -> {new}' for k, (old, new) in changed.items())}); "
                          "use a new --out directory or the same settings to resume")
 
 
@@ -146,7 +143,7 @@ def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dic
     state = RunState(config, out_dir)
     resumed = state.restore()
     history_path = os.path.join(out_dir, "history.json")
-    history = _read_json(history_path) if resumed else None
+    history = atomic.read_json(history_path) if resumed else None
     history = history or {"evaluations": [], "train": []}
     writer = tf.summary.create_file_writer(out_dir)
     env = make_environment(config)
@@ -269,10 +266,3 @@ def _write_scalars(writer, prefix: str, values: dict, step: int) -> None:
         for key, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 tf.summary.scalar(f"{prefix}/{key}", value, step=step)
-
-
-def _read_json(path: str):
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
