@@ -4,8 +4,8 @@ Every chemistry number comes from RDKit (or networkx for the original's ring mea
 module only decides what counts as a molecule and what happens on an RDKit exception.
 
 * :func:`parse` returns an RDKit molecule or None. RDKit parses ``""`` as a valid empty
-  molecule; here an empty or whitespace-only string, or one with whitespace inside (RDKit
-  would read the rest as a name), is never a molecule (MOSES counts the empty string invalid).
+  molecule; here an empty or whitespace-only string, one with whitespace inside (RDKit
+  would read the rest as a name) or one with a non-ASCII character is never a molecule (MOSES counts the empty string invalid).
   Surrounding whitespace is ignored, so the original's trailing end symbol ``' '`` is harmless.
 * :func:`largest_cycle_basis_ring` is the original's ring measure (the largest cycle of
   ``networkx.cycle_basis`` on RDKit's adjacency matrix). It depends on the atom order of the
@@ -41,10 +41,11 @@ def parse(smiles: str) -> Optional[Chem.Mol]:
 
     Returns:
       The molecule, or None if RDKit rejects it, the text is empty or whitespace-only, or it
-      has whitespace inside.
+      has whitespace or a non-ASCII character inside (RDKit skips some of those: it reads
+      ``"\ufffdC"`` as methane).
     """
     text = smiles.strip()
-    if not text or any(ch.isspace() for ch in text):
+    if not text or not text.isascii() or any(ch.isspace() for ch in text):
         return None
     return Chem.MolFromSmiles(text)
 
@@ -65,7 +66,7 @@ def parse_problem(smiles: str) -> str:
     """Names why RDKit rejects ``smiles`` (for data-preparation reports).
 
     Returns:
-      ``"empty"``, ``"whitespace inside"``, ``"syntax"`` (RDKit cannot read it even
+      ``"empty"``, ``"whitespace inside"``, ``"non-ASCII characters"``, ``"syntax"`` (RDKit cannot read it even
       without sanitisation) or RDKit's problem type and message, e.g.
       ``"AtomValenceException: Explicit valence for atom # 1 C, 5, is greater than permitted"``;
       ``""`` if the SMILES is valid.
@@ -75,6 +76,8 @@ def parse_problem(smiles: str) -> str:
         return "empty"
     if any(ch.isspace() for ch in text):
         return "whitespace inside"
+    if not text.isascii():
+        return "non-ASCII characters"
     mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None:
         return "syntax"

@@ -343,8 +343,10 @@ def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
     """The default reward: the paper's weights and constants with data-derived limits.
 
     The length penalties use the data's minimum (short) and mean - 2 std (shortish), the
-    zero-weight long rules mean + 2 std and the maximum, and the carbon rule the longest run of
-    ``C`` tokens in the data, all in atom-level tokens without the end token. The ring
+    zero-weight long rules mean + 2 std and the maximum, all in atom-level tokens without the
+    end token. The carbon rule fires at a ``C`` that makes a run longer than the longest run
+    of ``C`` tokens in the data (the paper's wording; the original's hard-coded rule fires one
+    ``C`` later). The ring
     penalty uses RDKit's ring perception (independent of the atom order).
 
     Args:
@@ -368,7 +370,7 @@ def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
         params={"ring_penalty": RingParams(method="sssr")},
         length=LengthParams(short=low, shortish=mean - 2 * std, longish=mean + 2 * std, long=high,
                             count_end=False),
-        carbon=CarbonParams(max_run=max_run))
+        carbon=CarbonParams(max_run=max_run - 1))  # fires when a run gets longer than any in the data
 
 
 PRESETS: Dict[str, Callable[..., RewardPreset]] = {"paper": paper_preset, "default": default_preset}
