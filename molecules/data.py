@@ -312,14 +312,15 @@ def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[
     try:
         if workers == 1 or len(jobs) <= 1:
             for job in jobs:
-                yield _process_chunk(job)
-                bar.update(len(job[1]))
+                result = _process_chunk(job)
+                bar.update(len(job[1]))  # before the yield: the consumer may stop after the last item
+                yield result
         else:
             # spawn: safe even if the caller has imported TensorFlow (fork is not).
             with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
                 for job, result in zip(jobs, pool.imap(_process_chunk, jobs)):
-                    yield result
                     bar.update(len(job[1]))
+                    yield result
     finally:
         bar.close()
 

@@ -332,11 +332,12 @@ def data_statistics(smiles: Iterable[str], tokenizer: str = "atom") -> dict:
             "max_consecutive_c": int(run)}
 
 
-# data_statistics of the MOSES training split written by `molecules prepare` (atom tokens),
-# used when no data set is given.
-MOSES_STATISTICS = {"tokenizer": "atom", "count": 0,
-                    "length": {"mean": 0.0, "std": 0.0, "min": 0, "max": 0},
-                    "max_consecutive_c": 0}
+# data_statistics of the MOSES training split written by `molecules prepare` (atom tokens;
+# summary.json of `molecules prepare --out data/moses`, seed 0, RDKit 2026.09.1), used when
+# no data set is given.
+MOSES_STATISTICS = {"tokenizer": "atom", "count": 1426522,
+                    "length": {"mean": 35.368980639625605, "std": 4.500146758556299, "min": 13, "max": 54},
+                    "max_consecutive_c": 8}
 
 
 def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
@@ -426,26 +427,30 @@ class DomainReward:
           a terminal one, ``property`` the (multiplied) property sum).
         """
         seq = list(generated) + [action]
-        terminal = action == end or len(seq) >= self.preset.max_length
         text = "".join(t for t in seq if t != end)
-        terms = {"validity": 0.0, "property": 0.0, "length": 0.0, "end": 0.0,
-                 "carbon": carbon_penalty(generated, action, self.preset.carbon)}
-        props = self.properties(text)
-        steps = self.preset.steps
-        if terminal:
+        carbon = carbon_penalty(generated, action, self.preset.carbon)
+        if action == end or len(seq) >= self.preset.max_length:
             length = len(seq) if self.preset.length.count_end else sum(t != end for t in seq)
-            terms["length"] = length_penalty(length, self.preset.length)
-            if props is None:
-                terms["end"] = steps.end_invalid
-            else:
-                terms["end"] = steps.end_valid
-                terms["property"] = steps.end_multiplier * self.property_sum(props)
-        elif props is None:
-            terms["validity"] = steps.invalid_step
+            return self._terminal(text, length, carbon)
+        terms = {"validity": 0.0, "property": 0.0, "length": 0.0, "end": 0.0, "carbon": carbon}
+        props = self.properties(text)
+        if props is None:
+            terms["validity"] = self.preset.steps.invalid_step
         else:
-            terms["validity"] = steps.valid_step
-            if steps.property_on_prefix:
+            terms["validity"] = self.preset.steps.valid_step
+            if self.preset.steps.property_on_prefix:
                 terms["property"] = self.property_sum(props)
+        terms["total"] = float(sum(terms.values()))
+        return terms
+
+    def _terminal(self, text: str, length: int, carbon: float) -> Dict[str, float]:
+        steps = self.preset.steps
+        props = self.properties(text)
+        terms = {"validity": 0.0,
+                 "property": 0.0 if props is None else steps.end_multiplier * self.property_sum(props),
+                 "length": length_penalty(length, self.preset.length),
+                 "end": steps.end_invalid if props is None else steps.end_valid,
+                 "carbon": carbon}
         terms["total"] = float(sum(terms.values()))
         return terms
 
@@ -453,9 +458,12 @@ class DomainReward:
         """The domain reward of the terminal (end-token) step of a finished SMILES.
 
         The SMILES is cut into the preset's tokens (characters or atom-level tokens) to count
-        its length; the carbon rule does not apply to the end token.
+        its length (plus one for the end token if the preset counts it); the carbon rule does
+        not apply to the end token.
         """
-        return self.step(self.split(smiles.strip()), "\0end", "\0end")["total"]
+        text = smiles.strip()
+        length = len(self.split(text)) + (1 if self.preset.length.count_end else 0)
+        return self._terminal(text, length, 0.0)["total"]
 
     def sequence(self, tokens: Sequence[str], end: str) -> list:
         """Per-step domain rewards of generating ``tokens`` one by one (a trace, as the

@@ -166,6 +166,9 @@ def test_bad_wheels_and_sources(tmp_path):
     with pytest.raises(ValueError, match=f"{csv}: no column 'SMILES'; columns: id, smiles_string"):
         data.read_source(str(csv))
     assert data.read_source(str(csv), column="SMILES_STRING").items == [(2, "CCO")]
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("name\tSMILES\nethanol\tCCO\n\n")
+    assert data.read_source(str(tsv)).items == [(2, "CCO"), (3, "")]
     empty = tmp_path / "e.csv"
     empty.write_text("")
     with pytest.raises(ValueError, match="empty CSV file"):

@@ -4,7 +4,9 @@ Expected property values are RDKit 2026.09.1's (the tested pin): Crippen logP, R
 Contrib sascorer; ring sizes from networkx.cycle_basis / RDKit ring perception.
 """
 
+import json
 import math
+import os
 
 import pytest
 from rdkit import Chem
@@ -220,11 +222,24 @@ def test_data_statistics_and_default_preset():
         rewards.default_preset({"length": stats["length"]})
 
 
-def test_built_in_moses_statistics_make_a_sensible_default():
+def test_built_in_moses_statistics_give_the_default_limits():
     preset = rewards.default_preset()
-    assert rewards.MOSES_STATISTICS["count"] > 1_000_000
-    assert 0 < preset.length.short < preset.length.shortish < preset.length.longish < preset.length.long
-    assert preset.carbon.max_run >= 5
+    assert preset.length.short == 13 and preset.length.long == 54
+    assert preset.length.shortish == pytest.approx(35.36898 - 2 * 4.50015, abs=1e-4)  # 26.37 tokens
+    assert preset.length.longish == pytest.approx(35.36898 + 2 * 4.50015, abs=1e-4)
+    assert preset.carbon.max_run == 7  # the penalty at the 9th C: MOSES has runs of up to 8
+    assert rewards.make_preset("default").length == preset.length
+
+
+def test_built_in_moses_statistics_match_the_prepared_data_set():
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "moses", "summary.json")
+    if not os.path.isfile(path):
+        pytest.skip("data/moses not prepared (molecules prepare --out data/moses)")
+    with open(path) as f:
+        summary = json.load(f)
+    if summary["source"] != "moses" or summary["seed"] != 0 or summary["validation_fraction"] != 0.1:
+        pytest.skip("data/moses was prepared with other settings")
+    assert summary["statistics"] == rewards.MOSES_STATISTICS
 
 
 def test_score_records_and_cache():
