@@ -56,9 +56,9 @@ def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None)
     from molecules import data, rewards  # pylint: disable=import-outside-toplevel
     from note_rnn import atomic  # pylint: disable=import-outside-toplevel
 
-    statistics = data.load_summary(data_dir)["statistics"] if data_dir else None
     if data_dir and preset_name == "paper":
         raise ValueError("--data sets the default preset's limits; the paper preset has fixed ones")
+    statistics = data.load_summary(data_dir)["statistics"] if data_dir else None
     reward = rewards.DomainReward(rewards.make_preset(preset_name, statistics))
     records = [reward.score(line.strip()) for line in read_lines(smiles_path)]
     atomic.write_json(out_path, records)

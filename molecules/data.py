@@ -24,7 +24,6 @@ import dataclasses
 import glob
 import gzip
 import hashlib
-import io
 import json
 import multiprocessing
 import os
@@ -283,7 +282,7 @@ def _process_chunk(job) -> _ChunkResult:
             unknown = paper_unknown
         else:
             tokens, unknown = [], []
-            for token, bad in tokenizers._atom_matches(canonical):  # pylint: disable=protected-access
+            for token, bad in tokenizers.atom_matches(canonical):
                 (unknown if bad else tokens).append(token)
         if unknown:
             symbols = tuple(dict.fromkeys(unknown))

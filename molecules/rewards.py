@@ -274,8 +274,10 @@ class RewardPreset:
         if unknown:
             raise ValueError(f"unknown reward components {unknown}; known: {sorted(COMPONENTS)}")
         for name, params in self.params.items():
-            if name not in COMPONENTS or not isinstance(params, COMPONENTS[name].params):
-                raise ValueError(f"params[{name!r}] must be a {COMPONENTS.get(name, Component(None, object)).params.__name__}")
+            if name not in COMPONENTS:
+                raise ValueError(f"params for unknown reward component {name!r}; known: {sorted(COMPONENTS)}")
+            if not isinstance(params, COMPONENTS[name].params):
+                raise ValueError(f"params[{name!r}] must be a {COMPONENTS[name].params.__name__}")
         if self.tokenizer not in ("char", "atom"):
             raise ValueError(f"tokenizer must be 'char' or 'atom', got {self.tokenizer!r}")
 

@@ -41,8 +41,8 @@ BEGIN_TOKEN = "<bos>"
 MAX_LINES_SHOWN = 5  # line numbers listed per unknown symbol in an error message
 
 
-class _Tokenizer:
-    """Shared behaviour; subclasses set ``kind``, ``symbols``, ``begin``, ``end``."""
+class Tokenizer:
+    """The shared interface of the SMILES tokenizers (subclasses set ``kind`` and ``split``)."""
 
     kind = ""
 
@@ -166,7 +166,7 @@ class _Tokenizer:
         return f"{type(self).__name__}({self.vocab_size} symbols)"
 
 
-class CharTokenizer(_Tokenizer):
+class CharTokenizer(Tokenizer):
     """The original's character vocabulary: one token per character, ``' '`` = end (index 0).
 
     Args:
@@ -185,7 +185,7 @@ class CharTokenizer(_Tokenizer):
         return list(smiles)
 
 
-class AtomTokenizer(_Tokenizer):
+class AtomTokenizer(Tokenizer):
     """Atom-level tokens (``Cl``, ``Br``, bracket atoms, ``%nn``) with begin and end tokens.
 
     Args:
@@ -214,7 +214,7 @@ class AtomTokenizer(_Tokenizer):
         counts: collections.Counter = collections.Counter()
         problems: Dict[str, List[int]] = {}
         for number, line in enumerate(smiles, start=1):
-            for token, unknown in _atom_matches(line):
+            for token, unknown in atom_matches(line):
                 if unknown:
                     problems.setdefault(token, []).append(number)
                 else:
@@ -233,7 +233,7 @@ class AtomTokenizer(_Tokenizer):
 
     def unknown_symbols(self, smiles: str) -> List[str]:
         seen = []
-        for token, _ in _atom_matches(smiles):
+        for token, _ in atom_matches(smiles):
             if (token not in self.index or token in (END_TOKEN, BEGIN_TOKEN)) and token not in seen:
                 seen.append(token)
         return seen
@@ -244,7 +244,9 @@ class AtomTokenizer(_Tokenizer):
         return out
 
 
-def _atom_matches(smiles: str):
+def atom_matches(smiles: str):
+    """Yields (token, unknown) for each atom-level token of ``smiles``; ``unknown`` is True
+    for a character no token pattern matches."""
     for m in _ATOM_RE.finditer(smiles):
         yield (m.group(1), False) if m.group(1) is not None else (m.group(2), True)
 
@@ -255,7 +257,7 @@ def split_atoms(smiles: str) -> List[str]:
     >>> split_atoms("ClC[C@@H]1CC%10Br")
     ['Cl', 'C', '[C@@H]', '1', 'C', 'C', '%10', 'Br']
     """
-    return [token for token, _ in _atom_matches(smiles)]
+    return [token for token, _ in atom_matches(smiles)]
 
 
 def unknown_symbols_message(problems: Mapping[str, Sequence[int]], vocabulary: str, source: str) -> str:
@@ -274,12 +276,12 @@ def unknown_symbols_message(problems: Mapping[str, Sequence[int]], vocabulary: s
     return f"{prefix}{len(problems)} {noun} outside {vocabulary}: " + ", ".join(parts)
 
 
-def to_json(tokenizer: _Tokenizer) -> dict:
+def to_json(tokenizer: Tokenizer) -> dict:
     """Returns ``tokenizer.to_json()``."""
     return tokenizer.to_json()
 
 
-def from_json(data: Mapping) -> _Tokenizer:
+def from_json(data: Mapping) -> Tokenizer:
     """Rebuilds a tokenizer from :func:`to_json` output.
 
     Raises:
@@ -302,13 +304,13 @@ def from_json(data: Mapping) -> _Tokenizer:
     return tok
 
 
-def save(tokenizer: _Tokenizer, path: str) -> None:
+def save(tokenizer: Tokenizer, path: str) -> None:
     """Writes the tokenizer as JSON to ``path`` (atomically)."""
     from note_rnn import atomic  # no TensorFlow: note_rnn/__init__ only sets an env variable
     atomic.write_json(path, tokenizer.to_json())
 
 
-def load(path: str) -> _Tokenizer:
+def load(path: str) -> Tokenizer:
     """Reads a tokenizer written by :func:`save`.
 
     Raises:
@@ -330,4 +332,3 @@ def paper_tokenizer() -> CharTokenizer:
     return CharTokenizer(PAPER_SYMBOLS)
 
 
-Tokenizer = _Tokenizer

@@ -66,6 +66,10 @@ def test_score_errors(tmp_path, capsys):
     assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(tmp_path / "o.json"),
                                "--data", str(tmp_path)]) == 2
     assert "summary.json does not exist; build the data set with 'molecules prepare" in capsys.readouterr().err
+    assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(tmp_path / "o.json"),
+                               "--preset", "paper", "--data", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --data sets the default preset's limits; "
+                                               "the paper preset has fixed ones")
     assert not (tmp_path / "o.json").exists()
 
 

@@ -1,7 +1,6 @@
 """``molecules prepare``: tiny CSV/SMI files and a fake molsets wheel."""
 
 import gzip
-import io
 import json
 import subprocess
 import zipfile

@@ -267,6 +267,9 @@ def test_preset_errors():
     with pytest.raises(ValueError, match=r"params\['ring_penalty'\] must be a RingParams"):
         rewards.RewardPreset(name="x", tokenizer="atom", weights={}, params={"ring_penalty": rewards.SAParams()},
                              length=LengthParams(), carbon=CarbonParams())
+    with pytest.raises(ValueError, match=r"params for unknown reward component 'mw'"):
+        rewards.RewardPreset(name="x", tokenizer="atom", weights={}, params={"mw": rewards.SAParams()},
+                             length=LengthParams(), carbon=CarbonParams())
     with pytest.raises(ValueError, match="tokenizer must be 'char' or 'atom', got 'bpe'"):
         rewards.RewardPreset(name="x", tokenizer="bpe", weights={}, params={},
                              length=LengthParams(), carbon=CarbonParams())
