@@ -272,9 +272,13 @@ def _process_chunk(job) -> _ChunkResult:
         if not text.strip():
             out.rejected.append((number, text, "empty", "empty line", ()))
             continue
-        canonical = chem.canonical(text)
+        try:
+            canonical = chem.canonical(text)
+            problem = "" if canonical is not None else chem.parse_problem(text)
+        except Exception as e:  # pylint: disable=broad-except  # one odd line must not stop the run
+            canonical, problem = None, f"{type(e).__name__}: {e}"
         if canonical is None:
-            out.rejected.append((number, text, "rdkit", chem.parse_problem(text), ()))
+            out.rejected.append((number, text, "rdkit", problem or "sanitization", ()))
             continue
         paper_unknown = paper.unknown_symbols(canonical)
         out.paper_misses.update(paper_unknown)
@@ -375,7 +379,8 @@ def prepare(config: PrepareConfig) -> dict:
             reject(inp.name, number, text, "malformed", reason)
 
     job_inputs = [names[job[0]] for job in jobs]
-    for file, result in zip(job_inputs, _run_jobs(jobs, config.workers, config.progress, total)):
+    # the generator first, so that it runs to its end (closing the pool and the bar) before zip stops
+    for result, file in zip(_run_jobs(jobs, config.workers, config.progress, total), job_inputs):
         for number, text, kind, detail, symbols in result.rejected:
             reject(file, number, text, kind, detail)
             if kind == "rdkit":

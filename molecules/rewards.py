@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import types
 from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 from molecules import chem, tokenizers
@@ -405,11 +406,13 @@ class DomainReward:
         self.split = _splitter(preset.tokenizer)
         self.properties = functools.lru_cache(maxsize=cache_size)(self._properties)
 
-    def _properties(self, smiles: str) -> Optional[Dict[str, float]]:
+    def _properties(self, smiles: str) -> Optional[Mapping[str, float]]:
+        """{component name: value} of a valid SMILES, None if invalid (read-only: it is cached)."""
         mol = chem.parse(smiles)
         if mol is None:
             return None
-        return {name: component.score(mol, self._params[name]) for name, component in COMPONENTS.items()}
+        return types.MappingProxyType(
+            {name: component.score(mol, self._params[name]) for name, component in COMPONENTS.items()})
 
     def property_sum(self, properties: Mapping[str, float]) -> float:
         """P = sum of weight * component over the preset's weights table."""

@@ -204,3 +204,22 @@ def test_config_and_loader_errors(tmp_path):
         data.load_split(str(tmp_path), "train")
     with pytest.raises(ValueError, match=r"unknown split 'dev'"):
         data.load_split(str(tmp_path), "dev")
+
+
+def test_an_rdkit_exception_on_one_line_is_counted_not_fatal(tmp_path, monkeypatch):
+    from molecules import chem
+
+    real = chem.canonical
+
+    def flaky(text):
+        if text == "CCN":
+            raise RuntimeError("boom")
+        return real(text)
+
+    monkeypatch.setattr(chem, "canonical", flaky)
+    src = tmp_path / "mols.smi"
+    src.write_text("CCO\nCCN\n")
+    summary, out = _prepare(tmp_path, src, validation_fraction=0.0)
+    assert data.load_split(out, "train") == ["CCO"]
+    assert summary["examples"]["rdkit"] == [{"file": str(src), "line": 2, "text": "CCN", "reason": "RuntimeError: boom"}]
+    assert summary["rdkit_problems"] == {"RuntimeError": 1}

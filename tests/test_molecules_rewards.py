@@ -256,6 +256,8 @@ def test_score_records_and_cache():
     r.score(COCAINE)
     after = r.properties.cache_info()
     assert after.hits > before.hits and after.misses == before.misses
+    with pytest.raises(TypeError):
+        r.properties(COCAINE)["qed"] = 1.0  # the cached values are read-only
 
 
 def test_preset_errors():
