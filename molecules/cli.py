@@ -13,6 +13,7 @@ from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, dataclass
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``molecules`` argument parser (subcommands ``prepare`` and ``score``)."""
     from molecules.data import PrepareConfig  # pylint: disable=import-outside-toplevel
 
     parser = argparse.ArgumentParser(prog="molecules", description=__doc__, formatter_class=HelpFormatter)
@@ -66,6 +67,14 @@ def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None)
 
 
 def main(argv=None) -> int:
+    """Runs one ``molecules`` subcommand; user errors raise (see ``console_entry_point``).
+
+    Args:
+      argv: the arguments without the program name; None reads ``sys.argv``.
+
+    Returns:
+      0 on success.
+    """
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         from molecules import data  # pylint: disable=import-outside-toplevel
@@ -78,6 +87,7 @@ def main(argv=None) -> int:
 
 
 def console_entry_point() -> None:
+    """The ``molecules`` console script: user errors print ``error: ...`` and exit 2."""
     sys.exit(run_main(main))
 
 

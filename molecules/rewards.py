@@ -377,7 +377,9 @@ def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
         carbon=CarbonParams(max_run=max_run - 1))  # fires when a run gets longer than any in the data
 
 
-PRESETS: Dict[str, Callable[..., RewardPreset]] = {"paper": paper_preset, "default": default_preset}
+# name -> builder taking the data statistics (the paper preset ignores them).
+PRESETS: Dict[str, Callable[[Optional[Mapping]], RewardPreset]] = {
+    "paper": lambda statistics=None: paper_preset(), "default": default_preset}
 
 
 def _splitter(tokenizer: str) -> Callable[[str], list]:
@@ -493,8 +495,6 @@ def make_preset(name: str, statistics: Optional[Mapping] = None) -> RewardPreset
     Raises:
       ValueError: unknown name.
     """
-    if name == "paper":
-        return paper_preset()
-    if name == "default":
-        return default_preset(statistics)
-    raise ValueError(f"unknown reward preset {name!r}; choose from {sorted(PRESETS)}")
+    if name not in PRESETS:
+        raise ValueError(f"unknown reward preset {name!r}; choose from {sorted(PRESETS)}")
+    return PRESETS[name](statistics)
