@@ -26,6 +26,9 @@ setup(
         # imports IPython, so IPython must stay below 8.23.
         "ipython<8.23",
         "rdkit",
+        # The paper preset's ring penalty is the original's networkx.cycle_basis, whose result
+        # depends on the networkx version: 3.2 changed how cycle_basis picks its root node.
+        "networkx>=3.2",
         "numpy",
         "matplotlib",
         "tqdm",
@@ -38,6 +41,7 @@ setup(
         "console_scripts": [
             "note-rnn=note_rnn.cli:console_entry_point",
             "rl-tuner=rl_tuner.cli:console_entry_point",
+            "molecules=molecules.cli:console_entry_point",
         ],
     },
 )

@@ -1,0 +1,527 @@
+"""Builds the SMILES data set: MOSES (or any .smi/.csv file) -> canonical SMILES per split.
+
+``prepare(PrepareConfig(...))`` reads the MOSES training and test sets from inside the
+``molsets==0.3.1`` wheel (fetched with ``pip download --no-deps``; molsets is never
+installed), or one ``.smi``/``.csv`` file; canonicalises every SMILES with RDKit in
+``workers`` processes; skips and counts (with examples) the lines that are empty, that RDKit
+cannot parse (named by RDKit's problem type) and that the tokenizer cannot tokenize (named by
+symbol); drops repeated molecules; splits the training lines into train and validation by a
+hash of the canonical SMILES; and writes
+
+    DIR/train.smi.gz, DIR/validation.smi.gz (, DIR/test.smi.gz)   one canonical SMILES a line
+    DIR/tokenizer.json                                            the fitted tokenizer
+    DIR/summary.json                                              counts, problems, statistics
+
+``summary.json``'s ``statistics`` (:func:`molecules.rewards.data_statistics` of the train
+split, atom-level tokens) holds the limits of the ``default`` reward preset.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import glob
+import gzip
+import hashlib
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from molecules import tokenizers
+
+MOSES_REQUIREMENT = "molsets==0.3.1"
+MOSES_MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
+SPLITS = ("train", "validation", "test")
+CHUNK_LINES = 4000
+MAX_EXAMPLES = 20  # example lines kept in summary.json per kind of problem
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclasses.dataclass
+class PrepareConfig:
+    """Settings of ``molecules prepare`` (building the SMILES data set).
+
+    Attributes:
+      source: "moses" for the MOSES data set (train and test CSVs of the molsets 0.3.1 wheel),
+        or a .smi/.csv file of SMILES (optionally .gz); a .smi file's first field of each
+        line is the SMILES.
+      out_dir: folder that receives {train,validation,test}.smi.gz, tokenizer.json and
+        summary.json; it is replaced as a whole when the run succeeds.
+      column: the SMILES column of a CSV source (matched case-insensitively).
+      wheel: path of the molsets-0.3.1 wheel; default: look in cache_dir and run
+        `pip download molsets==0.3.1 --no-deps -d cache_dir` if it is not there.
+      cache_dir: where the MOSES wheel is looked for and downloaded to.
+      tokenizer: "atom" (atom-level, vocabulary fitted on the train split) or "char" (the
+        original's 35 characters); lines it cannot tokenize are skipped and counted.
+      validation_fraction: share of the training lines put in the validation split (by a
+        hash of the canonical SMILES).
+      seed: salt of the split hash; the same seed gives the same split.
+      workers: RDKit processes; default: the number of CPUs. 1 works in this process.
+      limit: read at most this many lines of each input file; None reads all. For tests.
+      progress: show a tqdm progress bar on stderr.
+      verbose: print the summary to stdout when done.
+    """
+
+    source: str = "moses"
+    out_dir: str = "data/moses"
+    column: str = "SMILES"
+    wheel: Optional[str] = None
+    cache_dir: str = "data/cache"
+    tokenizer: str = "atom"
+    validation_fraction: float = 0.1
+    seed: int = 0
+    workers: int = dataclasses.field(default_factory=_cpu_count)
+    limit: Optional[int] = None
+    progress: bool = True
+    verbose: bool = True
+
+    def __post_init__(self):
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.tokenizer not in ("atom", "char"):
+            raise ValueError(f"tokenizer must be 'atom' or 'char', got {self.tokenizer!r}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+@dataclasses.dataclass
+class Input:
+    """One input file: its lines as (line number, SMILES text) and the split it feeds.
+
+    Attributes:
+      name: the file as named in messages (``wheel!member`` for MOSES).
+      split: "train" (divided into train and validation) or "test".
+      items: (line number in the file, SMILES text) per data line.
+      malformed: (line number, text, reason) of lines that have no SMILES field.
+    """
+
+    name: str
+    split: str
+    items: List[Tuple[int, str]]
+    malformed: List[Tuple[int, str, str]] = dataclasses.field(default_factory=list)
+
+
+def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
+    """Finds the molsets 0.3.1 wheel, downloading it with pip when needed.
+
+    Args:
+      wheel: an explicit wheel path, or None.
+      cache_dir: folder searched for ``molsets-0.3.1-*.whl`` and downloaded to.
+
+    Returns:
+      The wheel's path.
+
+    Raises:
+      FileNotFoundError: ``wheel`` does not exist. ValueError: pip failed (the message
+      gives pip's last line and the command to run by hand).
+    """
+    if wheel is not None:
+        if not os.path.isfile(wheel):
+            raise FileNotFoundError(f"MOSES wheel {wheel!r} does not exist")
+        return wheel
+    found = sorted(glob.glob(os.path.join(cache_dir, "molsets-0.3.1-*.whl")))
+    if found:
+        return found[0]
+    os.makedirs(cache_dir, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", MOSES_REQUIREMENT, "--no-deps", "-d", cache_dir]
+    print(f"downloading {MOSES_REQUIREMENT} into {cache_dir} (pip download --no-deps)", file=sys.stderr)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    found = sorted(glob.glob(os.path.join(cache_dir, "molsets-0.3.1-*.whl")))
+    if done.returncode != 0 or not found:
+        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
+        raise ValueError(f"could not download {MOSES_REQUIREMENT} ({last}); run "
+                         f"'pip download {MOSES_REQUIREMENT} --no-deps -d {cache_dir}' or pass --wheel PATH")
+    return found[0]
+
+
+def read_moses(wheel: str, limit: Optional[int] = None) -> List[Input]:
+    """Reads MOSES's train and test CSVs from inside the molsets wheel (no install).
+
+    Raises:
+      ValueError: the file is not a zip or lacks the data files (names the wheel).
+    """
+    try:
+        archive = zipfile.ZipFile(wheel)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"{wheel}: not a readable wheel ({e})") from None
+    inputs = []
+    with archive:
+        for split, member in MOSES_MEMBERS.items():
+            try:
+                data = gzip.decompress(archive.read(member))
+            except KeyError:
+                raise ValueError(f"{wheel}: has no {member}; is it the molsets 0.3.1 wheel?") from None
+            except (OSError, EOFError, zipfile.BadZipFile) as e:
+                raise ValueError(f"{wheel}: cannot read {member} ({e})") from None
+            inputs.append(_read_csv_text(_decode(data), f"{os.path.basename(wheel)}!{member}", split,
+                                         "SMILES", limit))
+    return inputs
+
+
+def read_source(path: str, column: str = "SMILES", limit: Optional[int] = None) -> Input:
+    """Reads a .smi or .csv file (optionally gzipped) of SMILES.
+
+    A ``.csv`` (or ``.tsv``) file needs a header with ``column``; any other file is read as
+    SMILES lines whose first whitespace-separated field is the SMILES (a first line
+    ``smiles`` is taken as a header). Blank lines are kept as empty SMILES (counted later).
+
+    Raises:
+      FileNotFoundError: no such file. ValueError: a CSV without ``column`` (the message lists
+      the columns it has).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"SMILES source {path!r} does not exist (use 'moses' or a .smi/.csv file)")
+    with open(path, "rb") as f:
+        data = f.read()
+    name = path
+    base = path[:-3] if path.endswith(".gz") else path
+    if path.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise ValueError(f"{path}: not a readable gzip file ({e})") from None
+    text = _decode(data)
+    if base.lower().endswith((".csv", ".tsv")):
+        return _read_csv_text(text, name, "train", column, limit, delimiter="\t" if base.lower().endswith(".tsv") else ",")
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        smiles = fields[0] if fields else ""
+        if number == 1 and smiles.lower() == "smiles":
+            continue
+        items.append((number, smiles))
+        if limit is not None and len(items) >= limit:
+            break
+    return Input(name, "train", items)
+
+
+def _decode(data: bytes) -> str:
+    # Undecodable bytes become U+FFFD and the line is then rejected by RDKit (counted).
+    return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def _read_csv_text(text: str, name: str, split: str, column: str, limit: Optional[int],
+                   delimiter: str = ",") -> Input:
+    lines = text.splitlines()
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValueError(f"{name}: empty CSV file (expected a header with a {column!r} column)") from None
+    lowered = [h.strip().lower() for h in header]
+    if column.lower() not in lowered:
+        raise ValueError(f"{name}: no column {column!r}; columns: {', '.join(header) or '(none)'}")
+    index = lowered.index(column.lower())
+    out = Input(name, split, [])
+    for number, row in enumerate(reader, start=2):  # csv.reader over lines: row i is line i
+        if not row:
+            out.items.append((number, ""))
+        elif len(row) <= index:
+            out.malformed.append((number, delimiter.join(row), f"no {column!r} field"))
+        else:
+            out.items.append((number, row[index].strip()))
+        if limit is not None and len(out.items) + len(out.malformed) >= limit:
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parallel RDKit work
+
+
+def split_of(canonical_smiles: str, seed: int, validation_fraction: float) -> str:
+    """"validation" or "train" by a hash of the canonical SMILES (same input, same split).
+
+    Uses blake2b of ``"{seed}:{smiles}"``; the first 8 bytes as a fraction of 2**64 are compared
+    with ``validation_fraction``.
+    """
+    digest = hashlib.blake2b(f"{seed}:{canonical_smiles}".encode(), digest_size=8).digest()
+    return "validation" if int.from_bytes(digest, "big") / 2.0 ** 64 < validation_fraction else "train"
+
+
+@dataclasses.dataclass
+class _ChunkResult:
+    kept: List[Tuple[int, str, str]]           # (line, split, canonical SMILES)
+    rejected: List[Tuple[int, str, str, str, tuple]]  # (line, text, kind, detail, unknown symbols)
+    tokens: Dict[str, collections.Counter]     # split -> atom token counts
+    paper_misses: collections.Counter          # symbol -> lines outside the 35 characters
+
+
+def _process_chunk(job) -> _ChunkResult:
+    """Canonicalises one chunk of lines (runs in a worker process)."""
+    from molecules import chem  # pylint: disable=import-outside-toplevel  # RDKit per worker
+    split, items, tokenizer_kind, seed, fraction = job
+    paper = tokenizers.paper_tokenizer()
+    out = _ChunkResult([], [], collections.defaultdict(collections.Counter), collections.Counter())
+    for number, text in items:
+        if not text.strip():
+            out.rejected.append((number, text, "empty", "empty line", ()))
+            continue
+        try:
+            canonical = chem.canonical(text)
+            problem = "" if canonical is not None else chem.parse_problem(text)
+        except Exception as e:  # pylint: disable=broad-except  # one odd line must not stop the run
+            canonical, problem = None, f"{type(e).__name__}: {e}"
+        if canonical is None:
+            out.rejected.append((number, text, "rdkit", problem or "sanitization", ()))
+            continue
+        paper_unknown = paper.unknown_symbols(canonical)
+        out.paper_misses.update(paper_unknown)
+        if tokenizer_kind == "char":
+            unknown = paper_unknown
+        else:
+            tokens, unknown = [], []
+            for token, bad in tokenizers.atom_matches(canonical):
+                (unknown if bad else tokens).append(token)
+        if unknown:
+            symbols = tuple(dict.fromkeys(unknown))
+            out.rejected.append((number, text, "tokenizer", "outside the vocabulary: " + " ".join(map(repr, symbols)),
+                                 symbols))
+            continue
+        target = split if split == "test" else split_of(canonical, seed, fraction)
+        if tokenizer_kind == "atom":
+            out.tokens[target].update(tokens)
+        out.kept.append((number, target, canonical))
+    out.tokens = dict(out.tokens)
+    return out
+
+
+def _chunks(inputs: Sequence[Input], config: PrepareConfig):
+    for inp in inputs:
+        for start in range(0, len(inp.items), CHUNK_LINES):
+            yield (inp.split, inp.items[start:start + CHUNK_LINES], config.tokenizer, config.seed,
+                   config.validation_fraction)
+
+
+def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[_ChunkResult]:
+    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    bar = tqdm(total=total, desc="canonicalising", unit="mol", file=sys.stderr, disable=not progress,
+               smoothing=0.05)
+    try:
+        if workers == 1 or len(jobs) <= 1:
+            for job in jobs:
+                result = _process_chunk(job)
+                bar.update(len(job[1]))  # before the yield: the consumer may stop after the last item
+                yield result
+        else:
+            # spawn: safe even if the caller has imported TensorFlow (fork is not).
+            with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+                for job, result in zip(jobs, pool.imap(_process_chunk, jobs)):
+                    bar.update(len(job[1]))
+                    yield result
+    finally:
+        bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+
+
+def prepare(config: PrepareConfig) -> dict:
+    """Builds the data set described in the module docstring.
+
+    Args:
+      config: the settings.
+
+    Returns:
+      The summary (also written to ``out_dir/summary.json``).
+
+    Raises:
+      FileNotFoundError: a missing source or wheel. ValueError: an unreadable source, a CSV
+      without the column, or no molecule left in the train split.
+    """
+    from molecules import rewards  # pylint: disable=import-outside-toplevel
+    from note_rnn import atomic  # pylint: disable=import-outside-toplevel  # no TensorFlow
+    import rdkit  # pylint: disable=import-outside-toplevel
+
+    start = time.time()
+    if config.source == "moses":
+        wheel = moses_wheel(config.wheel, config.cache_dir)
+        inputs = read_moses(wheel, config.limit)
+    else:
+        inputs = [read_source(config.source, config.column, config.limit)]
+    names = {inp.split: inp.name for inp in inputs}
+    jobs = list(_chunks(inputs, config))
+    total = sum(len(inp.items) for inp in inputs)
+
+    kept: Dict[str, List[str]] = {s: [] for s in SPLITS}
+    seen: Dict[str, set] = {"train": set(), "test": set()}  # train and validation share one set
+    skipped = collections.Counter()
+    rdkit_problems = collections.Counter()
+    unknown_lines = collections.Counter()
+    examples: Dict[str, list] = collections.defaultdict(list)
+    tokens: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    paper_misses = collections.Counter()
+    kept_lines: Dict[str, List[Tuple[str, int]]] = {s: [] for s in SPLITS}  # (file, line)
+
+    def reject(file: str, number: int, text: str, kind: str, detail: str) -> None:
+        skipped[kind] += 1
+        if len(examples[kind]) < MAX_EXAMPLES:
+            examples[kind].append({"file": file, "line": number, "text": text, "reason": detail})
+
+    for inp in inputs:
+        for number, text, reason in inp.malformed:
+            reject(inp.name, number, text, "malformed", reason)
+
+    job_inputs = [names[job[0]] for job in jobs]
+    # the generator first, so that it runs to its end (closing the pool and the bar) before zip stops
+    for result, file in zip(_run_jobs(jobs, config.workers, config.progress, total), job_inputs):
+        for number, text, kind, detail, symbols in result.rejected:
+            reject(file, number, text, kind, detail)
+            if kind == "rdkit":
+                rdkit_problems[detail.split(":")[0]] += 1
+            unknown_lines.update(symbols)
+        for number, target, canonical in result.kept:
+            group = seen["test" if target == "test" else "train"]
+            if canonical in group:
+                skipped["duplicate"] += 1
+                continue
+            group.add(canonical)
+            kept[target].append(canonical)
+            kept_lines[target].append((file, number))
+        for split, counts in result.tokens.items():
+            tokens[split].update(counts)
+        paper_misses.update(result.paper_misses)
+    del seen
+
+    if config.tokenizer == "atom":
+        tokenizer = tokenizers.AtomTokenizer.from_counts(tokens["train"])
+        # Validation/test lines with a token the train split never has cannot be encoded.
+        for split in ("validation", "test"):
+            unseen = set(tokens[split]) - set(tokens["train"])
+            if not unseen:
+                continue
+            keep, keep_lines = [], []
+            for smiles, (file, number) in zip(kept[split], kept_lines[split]):
+                missing = tokenizer.unknown_symbols(smiles)
+                if missing:
+                    reject(file, number, smiles, "tokenizer",
+                           "not in the train vocabulary: " + " ".join(repr(s) for s in missing))
+                    unknown_lines.update(missing)
+                else:
+                    keep.append(smiles)
+                    keep_lines.append((file, number))
+            kept[split], kept_lines[split] = keep, keep_lines
+    else:
+        tokenizer = tokenizers.paper_tokenizer()
+    del kept_lines
+
+    if not kept["train"]:
+        raise ValueError(f"{config.source}: no molecule left for the train split "
+                         f"(skipped: {dict(skipped) or 'nothing read'})")
+    statistics = rewards.data_statistics(kept["train"], "atom")
+    char_statistics = rewards.data_statistics(kept["train"], "char")
+
+    summary = {
+        "source": config.source,
+        "inputs": [{"file": inp.name, "split": inp.split, "lines": len(inp.items) + len(inp.malformed)}
+                   for inp in inputs],
+        "tokenizer": config.tokenizer,
+        "vocab_size": tokenizer.vocab_size,
+        "validation_fraction": config.validation_fraction,
+        "seed": config.seed,
+        "rdkit_version": rdkit.__version__,
+        "lines_read": total + sum(len(inp.malformed) for inp in inputs),
+        "splits": {s: {"file": f"{s}.smi.gz", "molecules": len(kept[s])} for s in SPLITS if kept[s]},
+        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "rdkit", "tokenizer", "duplicate")},
+        "rdkit_problems": dict(rdkit_problems.most_common()),
+        "unknown_symbols": dict(unknown_lines.most_common()),
+        "paper_vocabulary_misses": dict(paper_misses.most_common()),
+        "examples": dict(examples),
+        "statistics": statistics,
+        "char_statistics": char_statistics,
+        "wall_time_s": 0.0,
+    }
+    with atomic.directory(config.out_dir) as tmp:
+        for split in SPLITS:
+            if kept[split]:
+                with gzip.open(os.path.join(tmp, f"{split}.smi.gz"), "wt", compresslevel=6) as f:
+                    f.write("\n".join(kept[split]) + "\n")
+        tokenizers.save(tokenizer, os.path.join(tmp, "tokenizer.json"))
+        summary["wall_time_s"] = round(time.time() - start, 1)
+        atomic.write_json(os.path.join(tmp, "summary.json"), summary)
+    if config.verbose:
+        print(format_summary(summary, config.out_dir))
+    return summary
+
+
+def format_summary(summary: dict, out_dir: str) -> str:
+    """A human-readable report of a :func:`prepare` summary."""
+    splits = ", ".join(f"{s} {v['molecules']:,}" for s, v in summary["splits"].items())
+    skipped = ", ".join(f"{k} {v:,}" for k, v in summary["skipped"].items())
+    st = summary["statistics"]
+    lines = [
+        f"{summary['source']} -> {out_dir} ({summary['wall_time_s']:.1f} s): read {summary['lines_read']:,} lines",
+        f"kept: {splits}",
+        f"skipped: {skipped}",
+    ]
+    if summary["rdkit_problems"]:
+        lines.append("RDKit problems: " + ", ".join(f"{k} {v:,}" for k, v in summary["rdkit_problems"].items()))
+    if summary["unknown_symbols"]:
+        lines.append("symbols outside the vocabulary (lines): " + ", ".join(
+            f"{k!r} {v:,}" for k, v in summary["unknown_symbols"].items()))
+    if summary["paper_vocabulary_misses"]:
+        lines.append("symbols outside the paper's 35 characters (lines): " + ", ".join(
+            f"{k!r} {v:,}" for k, v in summary["paper_vocabulary_misses"].items()))
+    lines.append(f"{summary['tokenizer']} vocabulary: {summary['vocab_size']} symbols; train length "
+                 f"{st['length']['mean']:.2f} +- {st['length']['std']:.2f} atom tokens "
+                 f"(min {st['length']['min']}, max {st['length']['max']}), longest C run {st['max_consecutive_c']}")
+    for kind, items in summary["examples"].items():
+        for e in items[:3]:
+            lines.append(f"  {kind}: {e['file']} line {e['line']}: {e['text']!r} ({e['reason']})")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a prepared data set
+
+
+def load_summary(data_dir: str) -> dict:
+    """Reads ``data_dir/summary.json``.
+
+    Raises:
+      FileNotFoundError: not a prepared data set (says how to make one).
+    """
+    path = os.path.join(data_dir, "summary.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist; build the data set with 'molecules prepare --out {data_dir}'")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_split(data_dir: str, split: str) -> List[str]:
+    """Returns the canonical SMILES of one split of a prepared data set.
+
+    Raises:
+      ValueError: unknown split. FileNotFoundError: the split was not written.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
+    path = os.path.join(data_dir, f"{split}.smi.gz")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist; build the data set with 'molecules prepare --out {data_dir}'")
+    with gzip.open(path, "rt") as f:
+        return f.read().splitlines()
+
+
+def load_tokenizer(data_dir: str):
+    """Reads the tokenizer a prepared data set was built with."""
+    path = os.path.join(data_dir, "tokenizer.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist; build the data set with 'molecules prepare --out {data_dir}'")
+    return tokenizers.load(path)

@@ -1,0 +1,107 @@
+"""The ``molecules`` command line: score and prepare, errors, and no TensorFlow import."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from molecules import chem, cli, data, rewards
+from note_rnn.cli_utils import run_main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COCAINE = "CN1C2CCC1C(C(=O)OC)C(OC(=O)c1ccccc1)C2"
+
+
+def _score(tmp_path, lines, *extra):
+    src = tmp_path / "in.txt"
+    src.write_text("".join(line + "\n" for line in lines))
+    out = tmp_path / "out.json"
+    assert cli.main(["score", "--smiles", str(src), "--out", str(out), *extra]) == 0
+    return json.loads(out.read_text())
+
+
+def test_score_paper_preset(tmp_path, capsys):
+    records = _score(tmp_path, [COCAINE, "C1CC", "", "  CCO  "], "--preset", "paper")
+    assert "scored 4 SMILES (2 valid) with the paper preset" in capsys.readouterr().out
+    assert [r["smiles"] for r in records] == [COCAINE, "C1CC", "", "CCO"]
+    assert [r["valid"] for r in records] == [True, False, False, True]
+    assert all(list(r) == ["smiles", "valid", "logp", "qed", "sa", "ring_penalty", "reward"] for r in records)
+    mol = chem.parse(COCAINE)
+    cocaine = records[0]
+    assert cocaine["logp"] == pytest.approx(rewards.logp(mol)) and cocaine["qed"] == pytest.approx(rewards.qed(mol))
+    assert cocaine["sa"] == pytest.approx(rewards.sa(mol))
+    assert cocaine["ring_penalty"] == -1.0  # cycle_basis on the SMILES as given: a 7-cycle
+    p = 3 * cocaine["logp"] + 5 * -1 + 50 * cocaine["qed"] - 2 * cocaine["sa"]
+    assert cocaine["reward"] == pytest.approx(10 * p + 600)
+    assert records[1] == {"smiles": "C1CC", "valid": False, "logp": None, "qed": None, "sa": None,
+                          "ring_penalty": None, "reward": -200.0}
+    assert records[2]["reward"] == -200.0
+
+
+def test_score_default_preset_with_and_without_data(tmp_path):
+    records = _score(tmp_path, [COCAINE])
+    assert records[0]["ring_penalty"] == 0.0  # order-independent ring measure
+    expected = rewards.DomainReward(rewards.default_preset()).finished(COCAINE)
+    assert records[0]["reward"] == pytest.approx(expected)
+    # limits from a prepared data set: its molecules are 3..4 tokens, so CCCCCCO is long enough
+    src = tmp_path / "train.smi"
+    src.write_text("CCO\nCCCO\nCCN\n")
+    data.prepare(data.PrepareConfig(source=str(src), out_dir=str(tmp_path / "ds"), validation_fraction=0.0,
+                                    workers=1, progress=False, verbose=False))
+    stats = data.load_summary(str(tmp_path / "ds"))["statistics"]
+    record = _score(tmp_path, ["CO"], "--data", str(tmp_path / "ds"))[0]
+    assert record["reward"] == pytest.approx(rewards.DomainReward(rewards.default_preset(stats)).finished("CO"))
+    assert record["reward"] == pytest.approx(10 * (3 * record["logp"] + 50 * record["qed"] - 2 * record["sa"])
+                                             - 200 + 600)  # 2 tokens < min 3
+
+
+def test_score_errors(tmp_path, capsys):
+    missing = str(tmp_path / "missing.txt")
+    assert run_main(cli.main, ["score", "--smiles", missing, "--out", str(tmp_path / "o.json")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: SMILES file {missing!r} does not exist"
+    src = tmp_path / "in.txt"
+    src.write_text("CCO\n")
+    assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(tmp_path / "o.json"),
+                               "--data", str(tmp_path)]) == 2
+    assert "summary.json does not exist; build the data set with 'molecules prepare" in capsys.readouterr().err
+    assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(tmp_path / "o.json"),
+                               "--preset", "paper", "--data", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --data sets the default preset's limits; "
+                                               "the paper preset has fixed ones")
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_prepare_command(tmp_path, capsys):
+    src = tmp_path / "mols.smi"
+    src.write_text("CCO\nC1CC\nc1ccccc1\n")
+    out = tmp_path / "ds"
+    assert cli.main(["prepare", "--source", str(src), "--out", str(out), "--workers", "1", "--no-progress",
+                     "--validation-fraction", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{src} -> {out}" in printed and "kept: train 2" in printed
+    assert "rdkit 1" in printed and f"rdkit: {src} line 2: 'C1CC' (syntax)" in printed
+    assert data.load_split(str(out), "train") == ["CCO", "c1ccccc1"]
+    assert run_main(cli.main, ["prepare", "--source", str(tmp_path / "nope.smi"), "--out", str(out)]) == 2
+    assert "error: SMILES source" in capsys.readouterr().err
+
+
+def test_molecules_commands_do_not_import_tensorflow(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("CCO\n")
+    code = (
+        "import sys\n"
+        "from molecules import cli\n"
+        f"cli.main(['score', '--smiles', {str(src)!r}, '--out', {str(tmp_path / 'o.json')!r}])\n"
+        f"cli.main(['prepare', '--source', {str(src)!r}, '--out', {str(tmp_path / 'ds')!r}, '--workers', '1',"
+        " '--no-progress', '--validation-fraction', '0'])\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')]\n"
+        "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_console_script_is_declared():
+    with open(os.path.join(REPO, "setup.py")) as f:
+        assert '"molecules=molecules.cli:console_entry_point"' in f.read()
