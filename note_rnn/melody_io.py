@@ -64,13 +64,13 @@ def magenta_events_to_tokens(events, where: str = "melody") -> np.ndarray:
         if event < HOLD_EVENT:
             raise ValueError(f"{where}: event {event} at position {position} is not a Magenta event "
                              f"(-2 hold, -1 note-off, or a MIDI pitch {MIN_NOTE}..{MAX_NOTE - 1})")
-        tokens[position] = event - MIN_NOTE + 2 if event >= 0 else -event - 2  # -2 -> 0, -1 -> 1
+        tokens[position] = event - MIN_NOTE + 2 if event >= 0 else event + 2  # -2 -> 0, -1 -> 1
     return tokens
 
 
 def tokens_to_magenta_events(tokens) -> list[int]:
     """The inverse of :func:`magenta_events_to_tokens`: 0 -> -2, 1 -> -1, t -> t + 46."""
-    return [int(t) + MIN_NOTE - 2 if t >= 2 else -int(t) - 2 for t in tokens]
+    return [int(t) + MIN_NOTE - 2 if t >= 2 else int(t) - 2 for t in tokens]
 
 
 def _check_token_list(values, where: str) -> np.ndarray:
