@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from note_rnn.tokens import DEFAULT_QPM
+
 
 def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
     """Adds the generation flags: the model (``--model``, alias ``--checkpoint``), ``--num``,
@@ -23,8 +25,9 @@ def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -
     parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed; same seed, same melodies (default: %(default)s)")
-    parser.add_argument("--qpm", type=float, default=80.0,
-                        help="tempo of the MIDI and WAV files, quarter notes per minute (default: %(default)s)")
+    parser.add_argument("--qpm", type=float, default=None,
+                        help="tempo of the MIDI and WAV files, quarter notes per minute (default: the tempo of "
+                             f"--primer-midi as in Magenta, else {DEFAULT_QPM:g})")
     parser.add_argument("--no-audio", action="store_true", help="write MIDI files and melodies.json only, no WAV")
     parser.add_argument("--out", default="generated",
                         help="output directory: melody_NNN.mid, melody_NNN.wav and melodies.json (the tokens) "
@@ -40,7 +43,11 @@ def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -
 
 
 def check_generation_args(args: argparse.Namespace):
-    """Checks the flags before any model is loaded; returns the primer tokens (or None).
+    """Checks the flags before any model is loaded.
+
+    Returns:
+      (primer tokens int32 [k] or None, qpm): ``--qpm``, else the first tempo of
+      ``--primer-midi`` (Magenta's rule), else 80.
 
     Raises:
       ValueError: for a non-positive --num, --length, --temperature or --qpm, a malformed
@@ -54,17 +61,18 @@ def check_generation_args(args: argparse.Namespace):
         raise ValueError(f"melody length must be >= 1, got {args.length}")
     if not args.temperature > 0 or not math.isfinite(args.temperature):
         raise ValueError(f"temperature must be > 0, got {args.temperature}")
-    if not args.qpm > 0 or not math.isfinite(args.qpm):
+    if args.qpm is not None and (not args.qpm > 0 or not math.isfinite(args.qpm)):
         raise ValueError(f"qpm must be > 0, got {args.qpm}")
-    primer = None
+    primer, qpm = None, args.qpm
     if args.primer_melody is not None:
         primer = melody_io.parse_primer_melody(args.primer_melody)
     elif args.primer_midi is not None:
         primer = melody_io.read_primer_midi(args.primer_midi)
+        qpm = qpm or melody_io.midi_qpm(args.primer_midi)
     if primer is not None and len(primer) >= args.length:
         raise ValueError(f"the primer ({len(primer)} steps) must be shorter than --length ({args.length}); "
                          "the length counts the primer, as Magenta's --num_steps does")
-    return primer
+    return primer, qpm or DEFAULT_QPM
 
 
 def run_generation(args: argparse.Namespace, sample, model_path: str) -> list[str]:
@@ -82,10 +90,10 @@ def run_generation(args: argparse.Namespace, sample, model_path: str) -> list[st
     Raises:
       ValueError: see :func:`check_generation_args`.
     """
-    primer = check_generation_args(args)
+    primer, qpm = check_generation_args(args)
     melodies = sample(args.num, args.length, args.temperature, args.seed, primer)
     from note_rnn.generate import write_outputs
-    paths = write_outputs(melodies, args.out, qpm=args.qpm, audio=not args.no_audio)
+    paths = write_outputs(melodies, args.out, qpm=qpm, audio=not args.no_audio)
     kinds = "MIDI" + ("" if args.no_audio else ", WAV") + " and melodies.json"
     primed = f", primer of {len(primer)} steps" if primer is not None else ""
     print(f"wrote {len(paths)} melodies to {args.out} ({kinds}; model {model_path}{primed})")

@@ -137,6 +137,18 @@ def read_primer_midi(path: str) -> np.ndarray:
     return melodies[0]
 
 
+def midi_qpm(path: str) -> float | None:
+    """The first tempo of a MIDI file in quarter notes per minute, or None if it sets none
+    (Magenta's melody_rnn_generate plays its output at the primer MIDI's tempo).
+
+    Raises:
+      note_rnn.encoding.MidiReadError: if the file cannot be read as MIDI.
+    """
+    from note_rnn import encoding
+    sequence = encoding.read_note_sequence(path)
+    return float(sequence.tempos[0].qpm) if sequence.tempos and sequence.tempos[0].qpm > 0 else None
+
+
 def detect_format(path: str, data: bytes) -> str:
     """``midi`` for a .mid/.midi name or MIDI content, else ``json`` (tokens or magenta)."""
     if os.path.splitext(path)[1].lower() in MIDI_EXTENSIONS or data.startswith(MIDI_MAGIC):

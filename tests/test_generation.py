@@ -127,7 +127,7 @@ def test_both_generate_commands_take_the_same_flags():
     defaults = vars(note_cli.build_parser().parse_args(["generate"]))
     assert defaults == vars(rl_cli.build_parser().parse_args(["generate"]))
     assert defaults == {"command": "generate", "model": None, "num": 10, "length": 32, "temperature": 1.0,
-                        "seed": 0, "qpm": 80.0, "no_audio": False, "out": "generated", "primer_melody": None,
+                        "seed": 0, "qpm": None, "no_audio": False, "out": "generated", "primer_melody": None,
                         "primer_midi": None}
 
 
@@ -163,6 +163,16 @@ def test_primer_midi_on_the_command_line(main, tiny_ckpt, prior, tmp_path, capsy
     np.testing.assert_array_equal(melodies[:, :8], np.tile([14, 0, 16, 1, 21, 0, 0, 0], (2, 1)))
     np.testing.assert_array_equal(melodies, generate.sample(prior, 2, 16, seed=3, primer=[14, 0, 16, 1, 21, 0, 0, 0]))
     assert not glob.glob(str(out / "*.wav"))
+    # No --qpm: the primer MIDI's tempo (80, written by encoding.write_midi at 80 qpm) -- then 95 from a
+    # primer written at 95 qpm, and --qpm wins over the primer's tempo.
+    assert encoding.read_note_sequence(out / "melody_000.mid").tempos[0].qpm == pytest.approx(80)
+    encoding.write_midi([14, 0, 16, 1], tmp_path / "fast.mid", qpm=95)
+    for extra, qpm in (([], 95), (["--qpm", "60"], 60)):
+        assert main(["generate", "--model", tiny_ckpt, "--num", "1", "--length", "6", "--no-audio",
+                     "--primer-midi", str(tmp_path / "fast.mid"), "--out", str(tmp_path / f"q{qpm}")] + extra) == 0
+        assert encoding.read_note_sequence(tmp_path / f"q{qpm}" / "melody_000.mid").tempos[0].qpm == \
+            pytest.approx(qpm, rel=1e-5)  # MIDI stores whole microseconds per quarter
+    capsys.readouterr()
 
 
 def test_both_commands_write_the_same_files_for_a_note_rnn(tiny_ckpt, tmp_path, capsys):
