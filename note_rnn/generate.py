@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from note_rnn._tf_setup import use_legacy_keras
+from note_rnn.sampling_args import check_sampling_args  # noqa: F401  (re-exported)
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
@@ -75,27 +76,6 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
     _, _, _, arrays = tf.while_loop(lambda t, *_: t < length, body, (start, first, initial_state, arrays))
     out = [tf.transpose(a.stack()) for a in arrays]
     return out[0] if record_fn is None else (out[0], out[1:])
-
-
-def check_sampling_args(num: int, length: int, temperature: float, primer=None) -> None:
-    """Raises ValueError for arguments that cannot produce melodies.
-
-    A primer must hold at least one token and fewer than ``length`` (Magenta's
-    melody_rnn_generate refuses a primer that is not shorter than ``--num_steps``: something
-    must be generated).
-    """
-    if num < 1:
-        raise ValueError(f"number of melodies must be >= 1, got {num}")
-    if length < 1:
-        raise ValueError(f"melody length must be >= 1, got {length}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if primer is not None:
-        if len(primer) == 0:
-            raise ValueError("the primer is empty")
-        if len(primer) >= length:
-            raise ValueError(f"the primer ({len(primer)} steps) must be shorter than the melody length "
-                             f"({length}); the length counts the primer, as Magenta's --num_steps does")
 
 
 # Arguments of the exported SavedModel's generate(): every integer is int32 (TensorFlow's

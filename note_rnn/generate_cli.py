@@ -55,12 +55,8 @@ def check_generation_args(args: argparse.Namespace):
       note_rnn.encoding.MidiReadError: for an unreadable --primer-midi.
     """
     from note_rnn import melody_io
-    if args.num < 1:
-        raise ValueError(f"number of melodies must be >= 1, got {args.num}")
-    if args.length < 1:
-        raise ValueError(f"melody length must be >= 1, got {args.length}")
-    if not args.temperature > 0 or not math.isfinite(args.temperature):
-        raise ValueError(f"temperature must be > 0, got {args.temperature}")
+    from note_rnn.sampling_args import check_sampling_args
+    check_sampling_args(args.num, args.length, args.temperature)
     if args.qpm is not None and (not args.qpm > 0 or not math.isfinite(args.qpm)):
         raise ValueError(f"qpm must be > 0, got {args.qpm}")
     primer, qpm = None, args.qpm
@@ -69,9 +65,7 @@ def check_generation_args(args: argparse.Namespace):
     elif args.primer_midi is not None:
         primer = melody_io.read_primer_midi(args.primer_midi)
         qpm = qpm or melody_io.midi_qpm(args.primer_midi)
-    if primer is not None and len(primer) >= args.length:
-        raise ValueError(f"the primer ({len(primer)} steps) must be shorter than --length ({args.length}); "
-                         "the length counts the primer, as Magenta's --num_steps does")
+    check_sampling_args(args.num, args.length, args.temperature, primer)
     return primer, qpm or DEFAULT_QPM
 
 

@@ -190,8 +190,10 @@ def test_both_commands_write_the_same_files_for_a_note_rnn(tiny_ckpt, tmp_path, 
 @pytest.mark.parametrize("main", [note_cli.main, rl_cli.main], ids=["note-rnn", "rl-tuner"])
 @pytest.mark.parametrize("extra, message", [
     (["--primer-melody", "[60, -2, 62]", "--length", "3"],
-     r"the primer \(3 steps\) must be shorter than --length \(3\); the length counts the primer"),
-    (["--primer-melody", "[60, -2, 62]", "--length", "2"], r"the primer \(3 steps\) must be shorter than --length"),
+     r"the primer \(3 steps\) must be shorter than the melody length \(3\); the length counts the primer"),
+    (["--primer-melody", "[60, -2, 62]", "--length", "2"],
+     r"the primer \(3 steps\) must be shorter than the melody length \(2\)"),
+    (["--temperature", "inf"], "temperature must be > 0, got inf"),
     (["--primer-melody", "[60, -2"], "--primer-melody '\\[60, -2' is not a list of Magenta events"),
     (["--primer-melody", "[60, 30]"], "--primer-melody: pitch 30 at position 1 is outside 48..83"),
     (["--primer-melody", "[]"], "--primer-melody is an empty list"),
