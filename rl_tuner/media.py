@@ -12,20 +12,14 @@ import tensorflow as tf  # noqa: E402
 from note_rnn.audio import SAMPLE_RATE, synthesize, write_wav  # noqa: E402,F401  (re-exported)
 
 
-def write_melodies(melodies, out_dir: str, audio: bool = True, qpm: float = 80.0, prefix: str = "melody") -> list[str]:
-    """Writes each melody as MIDI (and WAV) plus melodies.json; returns the MIDI paths
-    (:func:`note_rnn.generate.write_outputs`)."""
-    from note_rnn.generate import write_outputs
-    return write_outputs(melodies, out_dir, qpm=qpm, audio=audio, prefix=prefix)
-
-
 def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer=None, step: int = 0) -> np.ndarray:
     """Samples ``num`` melodies, writes MIDI+WAV, and logs audio and a probability image."""
     from rl_tuner import evaluate
     if num <= 0:
         return np.zeros((0, length), np.int32)
+    from note_rnn.generate import write_outputs
     melodies = evaluate.sample(policy, num, length, seed=seed)["tokens"]
-    write_melodies(melodies, out_dir)
+    write_outputs(melodies, out_dir)
     if writer is not None:
         audio = [synthesize(m) for m in melodies]
         width = max(len(a) for a in audio)
