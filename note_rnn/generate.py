@@ -1,8 +1,11 @@
 """Sampling melodies from a Note-RNN (``note-rnn generate``).
 
-Every melody starts, as in Magenta's RL Tuner, from the zero state and a random priming
-token drawn uniformly from all 38 tokens; the priming token is not part of the melody.
-Sampling is stateless-seeded: the same seed and number of melodies give the same melodies.
+Without a primer every melody starts, as in Magenta's RL Tuner, from the zero state and a
+random priming token drawn uniformly from all 38 tokens; the priming token is not part of the
+melody. With a primer (Magenta's ``--primer_melody`` / ``--primer_midi``) every melody starts
+with the primer's tokens and the model continues from its state after them. Sampling is
+stateless-seeded: the same seed and number of melodies give the same melodies.
+:func:`write_outputs` is the one writer of generated files (MIDI, WAV, tokens JSON).
 """
 
 from __future__ import annotations
