@@ -79,7 +79,7 @@ MODEL_HELP = ("run directory, policy directory or Note-RNN checkpoint (a plain N
 
 
 def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_default: int) -> None:
-    p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="PATH", help=MODEL_HELP)
     p.add_argument(num_flag, dest="num", type=int, default=num_default, help="melodies to sample (default: %(default)s)")
     p.add_argument("--length", type=int, default=32, help="notes per melody (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")

@@ -129,6 +129,9 @@ def test_both_generate_commands_take_the_same_flags():
     assert defaults == {"command": "generate", "model": None, "num": 10, "length": 32, "temperature": 1.0,
                         "seed": 0, "qpm": None, "no_audio": False, "out": "generated", "primer_melody": None,
                         "primer_midi": None}
+    # evaluate commands take both spellings of the model flag too
+    assert rl_cli.build_parser().parse_args(["evaluate", "--checkpoint", "m"]).model == "m"
+    assert note_cli.build_parser().parse_args(["evaluate", "--model", "m", "--data", "d"]).model == "m"
 
 
 @pytest.mark.parametrize("main", [note_cli.main, rl_cli.main], ids=["note-rnn", "rl-tuner"])
