@@ -10,8 +10,12 @@ setup(
     long_description=open("README.md").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",  # tf-agents 0.19 does not import on Python 3.12
-    packages=["note_rnn", "rl_tuner", "molecules", "checkpoints"],
-    package_data={"checkpoints": ["note_rnn/*", "*/*.json", "*/*.npz"]},
+    # The shipped checkpoints stay in the repository's checkpoints/ folder and are installed
+    # as note_rnn/_checkpoints (a top-level "checkpoints" package would collide in
+    # site-packages); note_rnn.cli.default_checkpoint() finds either.
+    packages=["note_rnn", "note_rnn._checkpoints", "rl_tuner", "molecules"],
+    package_dir={"note_rnn._checkpoints": "checkpoints"},
+    package_data={"note_rnn._checkpoints": ["note_rnn/*.json", "note_rnn/*.npz"]},
     install_requires=[
         # The stack is pinned to the versions this project is tested with (constraints.txt has
         # the full tested set). tf-agents 0.19 needs the Keras 2 API, i.e. tf-keras of the same

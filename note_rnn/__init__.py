@@ -1,7 +1,15 @@
 """Note-RNN: an LSTM language model of monophonic melodies (38-token encoding).
 
-``note_rnn.load(path)`` returns a trained model (see :mod:`note_rnn.model`). Importing this
-package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``) before TensorFlow loads.
+The Python API (each function imports TensorFlow only when called)::
+
+    model = note_rnn.load(note_rnn.default_checkpoint())    # or any checkpoint / run / Magenta file
+    melodies = note_rnn.sample(model, num=100, length=32)     # int32 [100, 32] tokens
+    metrics = note_rnn.evaluate(model, melodies)             # accuracy, log perplexity
+    melodies = note_rnn.read_melodies("tune.mid")            # token arrays from MIDI / JSON
+
+Tokens: 0 = hold, 1 = note-off, i >= 2 = MIDI pitch i + 46 (48..83); one token is a 16th
+note. Importing this package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``) before
+TensorFlow loads.
 """
 
 from note_rnn._tf_setup import use_legacy_keras
@@ -14,10 +22,71 @@ def load(path):
 
     Args:
       path: a checkpoint directory written by this project (``config.json`` and
-        ``weights.npz``), or a Magenta checkpoint / ``.mag`` bundle.
+        ``weights.npz``), a ``note-rnn train`` run directory, or a Magenta checkpoint /
+        ``.mag`` bundle.
 
     Returns:
       A :class:`note_rnn.model.NoteRNN` with ``sequence_logits`` and ``step``.
+
+    Raises:
+      FileNotFoundError: if nothing loadable is at ``path``.
+      ValueError: for a checkpoint that cannot be read.
     """
     from note_rnn import checkpoint
     return checkpoint.load_model(path)
+
+
+def default_checkpoint() -> str:
+    """The directory of the shipped Note-RNN (installed package data or the checkout's
+    ``checkpoints/note_rnn``)."""
+    from note_rnn.cli import default_checkpoint as find
+    return find()
+
+
+def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0, primer=None):
+    """Samples melodies from a Note-RNN (:func:`note_rnn.generate.sample`).
+
+    Args:
+      model: a loaded Note-RNN (:func:`load`).
+      num: number of melodies.
+      length: tokens per melody, a primer included.
+      temperature: softmax temperature (> 0).
+      seed: the same seed and num give the same melodies.
+      primer: optional tokens every melody starts with (fewer than ``length``); the model
+        continues from its state after them.
+
+    Returns:
+      int32 NumPy array [num, length] of tokens.
+
+    Raises:
+      ValueError: for non-positive num, length or temperature, or a bad primer.
+    """
+    from note_rnn import generate
+    return generate.sample(model, num, length, temperature, seed, primer=primer)
+
+
+def evaluate(model, melodies, max_length: int = 128, skip_first_n_losses: int = 8, min_window: int = 16) -> dict:
+    """Next-token accuracy and log perplexity (nats/token) of ``model`` on ``melodies``,
+    computed as ``note-rnn train`` computes its validation metrics
+    (:func:`note_rnn.train.evaluate_model`).
+
+    Args:
+      model: a loaded Note-RNN.
+      melodies: 1-D token arrays (or an int [B, N] array).
+      max_length, skip_first_n_losses, min_window: the windowing of training.
+
+    Returns:
+      ``{"accuracy", "log_perplexity", "tokens", "windows"}``.
+
+    Raises:
+      ValueError: if no window of at least ``min_window`` tokens remains.
+    """
+    from note_rnn import train
+    return train.evaluate_model(model, list(melodies), max_length, skip_first_n_losses, min_window)
+
+
+def read_melodies(path: str, fmt: str = "auto"):
+    """Reads melodies from a token JSON, a Magenta event-list JSON or a MIDI file
+    (:func:`note_rnn.melody_io.read_melody_file`); returns a list of int32 token arrays."""
+    from note_rnn import melody_io
+    return melody_io.read_melody_file(path, fmt)

@@ -1,4 +1,4 @@
-"""The ``note-rnn`` command: prepare data, train, generate, import Magenta checkpoints."""
+"""The ``note-rnn`` command: prepare data, train, evaluate, generate, import Magenta checkpoints."""
 
 from __future__ import annotations
 
@@ -8,15 +8,31 @@ import sys
 
 from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, command_line, dataclass_from_args,
                                 run_main)
+from note_rnn.generate_cli import add_generation_arguments, run_generation
 
-# The `checkpoints` package sits beside `note_rnn` in a checkout and in an installation.
-DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                  "checkpoints", "note_rnn")
+CHECKPOINT_HELP = ("Note-RNN checkpoint directory, `note-rnn train` run directory, Magenta checkpoint or .mag "
+                   "bundle (default: the shipped Note-RNN)")
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The shipped checkpoints live in the repository's `checkpoints/` folder and are installed as
+# package data of `note_rnn._checkpoints` (setup.py maps that package to the folder), so that
+# no top-level `checkpoints` package lands in site-packages.
+CHECKPOINT_LOCATIONS = (os.path.join(_PACKAGE_DIR, "_checkpoints", "note_rnn"),  # installed
+                        os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoints", "note_rnn"))  # checkout
 
 
 def default_checkpoint() -> str:
-    """The shipped Note-RNN checkpoint (repository checkout or installed package data)."""
-    return DEFAULT_CHECKPOINT
+    """The shipped Note-RNN checkpoint directory.
+
+    Returns:
+      ``note_rnn/_checkpoints/note_rnn`` of an installation, else ``checkpoints/note_rnn`` of
+      the repository checkout this package is imported from (the last is returned when
+      neither holds a checkpoint, so that the error names it).
+    """
+    for path in CHECKPOINT_LOCATIONS:
+        if os.path.isfile(os.path.join(path, "config.json")):
+            return path
+    return CHECKPOINT_LOCATIONS[-1]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,16 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"})
 
-    p = sub.add_parser("generate", help="sample melodies to MIDI files", formatter_class=HelpFormatter)
-    p.add_argument("--checkpoint", default=None,
-                   help="Note-RNN checkpoint directory, Magenta checkpoint or .mag bundle "
-                        "(default: the shipped checkpoints/note_rnn)")
-    p.add_argument("--num", type=int, default=10, help="number of melodies (default: %(default)s)")
-    p.add_argument("--length", type=int, default=32, help="16th-note steps per melody (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same melodies (default: %(default)s)")
-    p.add_argument("--qpm", type=float, default=80.0, help="tempo of the MIDI files (default: %(default)s)")
-    p.add_argument("--out", default="generated", help="output directory (default: %(default)s)")
+    p = sub.add_parser("evaluate", help="validation accuracy and log perplexity of a Note-RNN on a data set",
+                       formatter_class=HelpFormatter,
+                       description="Computes the trainer's validation metrics (next-token argmax accuracy and mean "
+                                   "NLL in nats per token over windows from the zero state) for any Note-RNN, so "
+                                   "that priors can be compared on the same data. Window settings default to the "
+                                   "checkpoint card's hyperparameters (else the training defaults).")
+    p.add_argument("--checkpoint", "--model", dest="model", default=None, metavar="PATH",
+                   help=CHECKPOINT_HELP)
+    p.add_argument("--data", required=True, help="data set written by `note-rnn prepare` (train.npz, validation.npz)")
+    p.add_argument("--split", default="validation", choices=("validation", "train"),
+                   help="which split to evaluate (default: %(default)s)")
+    p.add_argument("--max-length", type=int, default=None, help="tokens per window (default: the card's, else 128)")
+    p.add_argument("--skip-first-n-losses", type=int, default=None,
+                   help="unscored predictions at the start of each window (default: the card's, else 8)")
+    p.add_argument("--min-window", type=int, default=None,
+                   help="shorter tail windows are dropped (default: the card's, else 16)")
+    p.add_argument("--out", default=None, help="also write the metrics to this JSON file")
+
+    p = sub.add_parser("generate", help="sample melodies to MIDI and WAV files (optionally from a primer)",
+                       formatter_class=HelpFormatter)
+    add_generation_arguments(p, CHECKPOINT_HELP)
 
     p = sub.add_parser("import-magenta", help="convert a Magenta Note-RNN checkpoint or .mag bundle",
                        formatter_class=HelpFormatter)
@@ -65,19 +92,48 @@ def main(argv=None) -> int:
         print(f"best validation accuracy {best.get('validation_accuracy', float('nan')):.4f}, "
               f"log perplexity {best.get('validation_log_perplexity', float('nan')):.4f}; "
               f"model in {os.path.join(args.out_dir, 'model')}")
+    elif args.command == "evaluate":
+        evaluate_command(args)
     elif args.command == "generate":
-        import note_rnn
-        from note_rnn import generate
-        path = args.checkpoint or default_checkpoint()
-        model = note_rnn.load(path)
-        melodies = generate.sample(model, args.num, args.length, args.temperature, args.seed)
-        paths = generate.write_midi_files(melodies, args.out, qpm=args.qpm)
-        print(f"wrote {len(paths)} MIDI files to {args.out} (from {path})")
+        path = args.model or default_checkpoint()
+
+        def sample(num, length, temperature, seed, primer):
+            import note_rnn
+            from note_rnn import generate
+            return generate.sample(note_rnn.load(path), num, length, temperature, seed, primer=primer)
+        run_generation(args, sample, path)
     elif args.command == "import-magenta":
         from note_rnn import magenta
         out = magenta.import_magenta(args.src, args.out, scope=args.scope)
         print(f"converted {args.src} -> {out}")
     return 0
+
+
+def evaluate_command(args) -> dict:
+    """``note-rnn evaluate``: metrics of a checkpoint on a data split (printed, optionally JSON)."""
+    import note_rnn
+    from note_rnn import atomic, checkpoint, corpus, train
+    path = args.model or default_checkpoint()
+    settings = {"max_length": args.max_length, "skip_first_n_losses": args.skip_first_n_losses,
+                "min_window": args.min_window}
+    card_path = path if checkpoint.is_checkpoint(path) else os.path.join(path, "model")
+    card = (checkpoint.read_card(card_path) if os.path.isdir(card_path) else None) or {}
+    defaults = train.TrainConfig()
+    for key, value in settings.items():
+        if value is None:
+            settings[key] = card.get("hyperparameters", {}).get(key, getattr(defaults, key))
+    melodies = corpus.load_split(args.data, args.split)
+    model = note_rnn.load(path)
+    metrics = train.evaluate_model(model, melodies, **settings)
+    result = {"checkpoint": path, "data": args.data, "split": args.split, **settings, **metrics,
+              "melodies": len(melodies)}
+    print(f"{args.split} accuracy {metrics['accuracy']:.4f}, log perplexity {metrics['log_perplexity']:.4f} "
+          f"nats/token ({metrics['tokens']} scored tokens in {metrics['windows']} windows of {len(melodies)} "
+          f"melodies; max_length {settings['max_length']}, skip_first_n_losses {settings['skip_first_n_losses']}, "
+          f"min_window {settings['min_window']}) -- {path}")
+    if args.out:
+        atomic.write_json(args.out, result)
+    return result
 
 
 def console_entry_point() -> None:

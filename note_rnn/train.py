@@ -60,7 +60,7 @@ class TrainConfig:
     layer_sizes: tuple[int, ...] = (100,)
     batch_size: int = 128
     max_length: int = 128
-    epochs: int = 30
+    epochs: int = 60
     learning_rate: float = 0.01
     decay_steps: int = 1000
     decay_rate: float = 0.85
@@ -132,6 +132,9 @@ def masked_metrics(logits, targets, weights):
     return tf.reduce_sum(nll * weights), tf.reduce_sum(correct * weights), tf.reduce_sum(weights)
 
 
+EVAL_BATCH_SIZE = 1024  # windows per validation batch
+
+
 class Trainer:
     """Owns the model, optimiser, compiled steps and checkpoints of one training run."""
 
@@ -174,15 +177,65 @@ class Trainer:
     def eval_step(self, inputs, targets, weights):
         return masked_metrics(self.model(inputs), targets, weights)
 
-    def evaluate(self, arrays, batch_size: int) -> dict:
+    def evaluate(self, arrays, batch_size: int = EVAL_BATCH_SIZE) -> dict:
         """Returns validation accuracy and log perplexity (mean NLL in nats) over ``arrays``."""
-        totals = np.zeros(3)
-        for i in range(0, len(arrays[0]), batch_size):
-            batch = [tf.constant(a[i:i + batch_size]) for a in arrays]
-            totals += [float(t) for t in self.eval_step(*batch)]
-        nll, correct, count = totals
-        count = max(count, 1.0)
-        return {"accuracy": correct / count, "log_perplexity": nll / count, "tokens": int(totals[2])}
+        return evaluate_arrays(self.eval_step, arrays, batch_size)
+
+
+
+def evaluation_arrays(melodies, max_length: int, skip_first_n_losses: int, min_window: int):
+    """The (inputs, targets, weights) arrays the metrics are computed on: the melodies cut
+    into windows exactly as for training (:func:`make_windows`, :func:`window_arrays`)."""
+    return window_arrays(make_windows(melodies, max_length, min_window), max_length, skip_first_n_losses)
+
+
+def evaluate_arrays(eval_step, arrays, batch_size: int = EVAL_BATCH_SIZE) -> dict:
+    """Accuracy and log perplexity over windows, in batches (the trainer's validation metrics).
+
+    Args:
+      eval_step: ``(inputs, targets, weights) -> (sum of NLL, correct, weight)`` of a batch
+        (:func:`masked_metrics` of the model's logits).
+      arrays: (inputs, targets, weights) of :func:`evaluation_arrays`.
+      batch_size: windows per batch.
+
+    Returns:
+      ``{"accuracy": correct / weight, "log_perplexity": NLL / weight (nats per token),
+      "tokens": weight}`` over all windows (0 windows: accuracy and log perplexity 0).
+    """
+    totals = np.zeros(3)
+    for i in range(0, len(arrays[0]), batch_size):
+        batch = [tf.constant(a[i:i + batch_size]) for a in arrays]
+        totals += [float(t) for t in eval_step(*batch)]
+    nll, correct, count = totals
+    count = max(count, 1.0)
+    return {"accuracy": correct / count, "log_perplexity": nll / count, "tokens": int(totals[2])}
+
+
+def evaluate_model(model, melodies, max_length: int = 128, skip_first_n_losses: int = 8, min_window: int = 16,
+                   batch_size: int = EVAL_BATCH_SIZE) -> dict:
+    """Validation metrics of any Note-RNN on melodies, computed as the trainer computes them.
+
+    Args:
+      model: a :class:`note_rnn.model.NoteRNN`.
+      melodies: 1-D token arrays (e.g. ``corpus.load_split(data_dir, "validation")``).
+      max_length: tokens per window; each window starts from the zero state.
+      skip_first_n_losses: predictions at the start of each window that are not scored.
+      min_window: shorter tail windows are dropped.
+      batch_size: windows per batch.
+
+    Returns:
+      ``{"accuracy", "log_perplexity", "tokens", "windows"}`` (see :func:`evaluate_arrays`).
+
+    Raises:
+      ValueError: if no window of at least ``min_window`` tokens remains, or the settings
+        leave no scored prediction.
+    """
+    TrainConfig(max_length=max_length, skip_first_n_losses=skip_first_n_losses, min_window=min_window)  # checks
+    arrays = evaluation_arrays(melodies, max_length, skip_first_n_losses, min_window)
+    if len(arrays[0]) == 0:
+        raise ValueError(f"no windows of at least {min_window} tokens to evaluate")
+    step = tf.function(lambda inputs, targets, weights: masked_metrics(model(inputs), targets, weights))
+    return {**evaluate_arrays(step, arrays, batch_size), "windows": len(arrays[0])}
 
 
 def _dataset(arrays, batch_size: int, seed: int):
@@ -220,10 +273,8 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
 
     train_mel = corpus.load_split(config.data_dir, "train")
     val_mel = corpus.load_split(config.data_dir, "validation")
-    train_arrays = window_arrays(make_windows(train_mel, config.max_length, config.min_window),
-                                 config.max_length, config.skip_first_n_losses)
-    val_arrays = window_arrays(make_windows(val_mel, config.max_length, config.min_window),
-                               config.max_length, config.skip_first_n_losses)
+    train_arrays = evaluation_arrays(train_mel, config.max_length, config.skip_first_n_losses, config.min_window)
+    val_arrays = evaluation_arrays(val_mel, config.max_length, config.skip_first_n_losses, config.min_window)
     for name, arrays in (("training", train_arrays), ("validation", val_arrays)):
         if len(arrays[0]) == 0:
             raise ValueError(f"no {name} windows of at least {config.min_window} tokens in {config.data_dir}")
@@ -262,7 +313,7 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
                     tf.summary.scalar("train/grad_norm", grad_norm, step=step)
                     tf.summary.scalar("train/learning_rate", trainer.optimizer.learning_rate, step=step)
             bar.set_postfix(loss=f"{loss:.3f}")
-        val = trainer.evaluate(val_arrays, 1024)
+        val = trainer.evaluate(val_arrays)
         record = {"epoch": epoch + 1, "step": int(trainer.optimizer.iterations.numpy()),
                   "train_log_perplexity": totals[0] / max(totals[2], 1),
                   "train_accuracy": totals[1] / max(totals[2], 1),

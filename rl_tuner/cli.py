@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 
@@ -48,18 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_arguments(p, "--num-melodies", 100_000)
     p.add_argument("--out", default="stats.json", help="output JSON (default: %(default)s)")
 
+    melody_help = ("melody file: JSON of token lists (0..37), JSON of Magenta event lists (MIDI pitches 48..83, "
+                   "-2 hold, -1 note-off), or a MIDI file (one melody per instrument); melodies may differ in length")
+    format_help = ("how to read --melodies: auto (MIDI by .mid/.midi name or content, else JSON: magenta if a value is "
+                   "< 0 or > 47, else tokens) (default: %(default)s)")
+    from note_rnn.melody_io import FORMATS
     p = sub.add_parser("score", help="per-note music-theory reward of given melodies", formatter_class=HelpFormatter)
-    p.add_argument("--melodies", required=True, help="JSON list of melodies, each a list of token indices 0..37")
-    p.add_argument("--out", required=True, help="output JSON: total and components of each note's r_MT")
+    p.add_argument("--melodies", required=True, help=melody_help)
+    p.add_argument("--format", default="auto", choices=FORMATS, help=format_help)
+    p.add_argument("--out", required=True, help="output JSON: tokens, total and components of each note's r_MT")
 
     p = sub.add_parser("stats", help="Table-1 statistics of given melodies", formatter_class=HelpFormatter)
-    p.add_argument("--melodies", required=True, help="JSON list of melodies, each a list of token indices 0..37")
+    p.add_argument("--melodies", required=True, help=melody_help)
+    p.add_argument("--format", default="auto", choices=FORMATS, help=format_help)
     p.add_argument("--out", required=True, help="output JSON")
 
-    p = sub.add_parser("generate", help="sample melodies to MIDI and WAV files", formatter_class=HelpFormatter)
-    _add_sampling_arguments(p, "--num", 10)
-    p.add_argument("--no-audio", action="store_true", help="write MIDI only")
-    p.add_argument("--out", default="generated", help="output directory (default: %(default)s)")
+    p = sub.add_parser("generate", help="sample melodies to MIDI and WAV files (optionally from a primer)",
+                       formatter_class=HelpFormatter)
+    from note_rnn.generate_cli import add_generation_arguments
+    add_generation_arguments(p, MODEL_HELP)
 
     p = sub.add_parser("export", help="write a SavedModel with a generate() signature", formatter_class=HelpFormatter)
     p.add_argument("--model", default=None, help="run/policy directory or Note-RNN checkpoint "
@@ -68,39 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MODEL_HELP = ("run directory, policy directory or Note-RNN checkpoint (a plain Note-RNN is the MLE row of "
+              "Table 1) (default: the shipped Note-RNN)")
+
+
 def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_default: int) -> None:
-    p.add_argument("--model", default=None, help="run directory, policy directory or Note-RNN checkpoint (a "
-                                                 "plain Note-RNN is the MLE row of Table 1) (default: the shipped "
-                                                 "Note-RNN)")
+    p.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="PATH", help=MODEL_HELP)
     p.add_argument(num_flag, dest="num", type=int, default=num_default, help="melodies to sample (default: %(default)s)")
     p.add_argument("--length", type=int, default=32, help="notes per melody (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same melodies (default: %(default)s)")
-
-
-def read_melodies(path: str):
-    """Reads a JSON list of equally long melodies of token indices; clear errors otherwise."""
-    import numpy as np
-    from note_rnn.model import check_tokens
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no melody file at {path}")
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(data, list) or not data or not all(isinstance(m, list) for m in data):
-        raise ValueError(f"{path} must hold a non-empty JSON list of melodies (lists of token indices)")
-    lengths = {len(m) for m in data}
-    if len(lengths) != 1 or 0 in lengths:
-        raise ValueError(f"{path}: all melodies must have the same non-zero length, found lengths {sorted(lengths)}")
-    for i, m in enumerate(data):
-        if not all(isinstance(t, int) and not isinstance(t, bool) for t in m):
-            raise ValueError(f"{path}: melody {i} holds a value that is not an integer token")
-    try:
-        return check_tokens(np.array(data), ndim=2)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
 
 
 def print_table(columns: dict, keys=TABLE1_KEYS + EXTRA_KEYS, file=None) -> None:
@@ -145,27 +128,30 @@ def main(argv=None) -> int:
         print(f"wrote {args.out} ({args.num} melodies, sampled in {result['sampling_seconds']:.1f} s, "
               f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":
+        from note_rnn.melody_io import read_melody_file
         from rl_tuner import music_theory
-        melodies = read_melodies(args.melodies)
-        total, components = music_theory.score_melodies(melodies)
-        out = {"melodies": [{"total": total[i].tolist(),
-                             "components": {k: v[i].tolist() for k, v in components.items()}}
-                            for i in range(len(melodies))]}
+        melodies = read_melody_file(args.melodies, args.format)
+        scores = music_theory.score_melody_list(melodies)
+        out = {"melodies": [{"tokens": m.tolist(), "total": total.tolist(),
+                             "components": {k: v.tolist() for k, v in components.items()}}
+                            for m, (total, components) in zip(melodies, scores)]}
         atomic.write_json(args.out, out)
         print(f"scored {len(melodies)} melodies -> {args.out}")
     elif args.command == "stats":
+        from note_rnn.melody_io import read_melody_file
         from rl_tuner import stats
-        melodies = read_melodies(args.melodies)
+        melodies = read_melody_file(args.melodies, args.format)
         result = stats.composition_stats(melodies)
         atomic.write_json(args.out, result)
         print_table({"melodies": result}, keys=TABLE1_KEYS)
     elif args.command == "generate":
-        from rl_tuner import evaluate, media, policy
-        pol = policy.load_policy(_model_path(args.model))
-        melodies = evaluate.sample(pol, args.num, args.length, args.temperature, args.seed)["tokens"]
-        paths = media.write_melodies(melodies, args.out, audio=not args.no_audio)
-        atomic.write_json(os.path.join(args.out, "melodies.json"), melodies.tolist())
-        print(f"wrote {len(paths)} melodies (MIDI{'' if args.no_audio else ' and WAV'}) to {args.out}")
+        from note_rnn.generate_cli import run_generation
+        path = _model_path(args.model)
+
+        def sample(num, length, temperature, seed, primer):
+            from rl_tuner import evaluate, policy
+            return evaluate.sample(policy.load_policy(path), num, length, temperature, seed, primer=primer)["tokens"]
+        run_generation(args, sample, path)
     elif args.command == "export":
         from rl_tuner import export, policy
         pol = policy.load_policy(_model_path(args.model))

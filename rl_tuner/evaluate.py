@@ -22,11 +22,14 @@ from rl_tuner import exploration, music_theory, stats  # noqa: E402
 RECORDS = ("log_prior", "entropy", "kl")
 
 
-def sample_loop(policy, num, length, temperature, seed):
+def sample_loop(policy, num, length, temperature, seed, primer=None):
     """Samples from ``policy`` inside TensorFlow (stateless seeds, deterministic).
 
     Each sequence starts from the zero state and a priming token drawn uniformly from all
     tokens; the priming token is not part of the output (as :func:`note_rnn.generate.sample`).
+    With ``primer`` (int32 [k]) every sequence starts with the primer instead, fed through
+    both the Q-network and the prior, and continues from their states after it
+    (:func:`note_rnn.generate.sample_loop`).
 
     Returns:
       dict of tokens int32 [num, length] and, per note, log p(note|s) under the prior, the
@@ -37,23 +40,29 @@ def sample_loop(policy, num, length, temperature, seed):
         return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl
 
     tokens, records = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature, seed,
-                                           policy.num_classes, record, len(RECORDS))
+                                           policy.num_classes, record, len(RECORDS), primer=primer)
     return {"tokens": tokens, **dict(zip(RECORDS, records))}
 
 
 def _compiled_sampler(policy):
     fn = getattr(policy, "_compiled_sampler", None)
     if fn is None:
-        fn = tf.function(lambda num, length, temperature, seed: sample_loop(policy, num, length, temperature, seed),
-                         input_signature=generate.SAMPLER_SIGNATURE)
+        fn = tf.function(lambda num, length, temperature, seed, primer: sample_loop(
+            policy, num, length, temperature, seed, primer), input_signature=generate.CHUNK_SIGNATURE)
         policy._compiled_sampler = fn
     return fn
 
 
 def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
-           batch_size: int = 25_000) -> dict:
-    """Samples ``num`` melodies; returns NumPy arrays (see :func:`sample_loop`)."""
-    parts = generate.sample_in_chunks(_compiled_sampler(policy), num, length, temperature, seed, batch_size)
+           batch_size: int = 25_000, primer=None) -> dict:
+    """Samples ``num`` melodies of ``length`` tokens (a primer included); returns NumPy arrays
+    (see :func:`sample_loop`).
+
+    Raises:
+      ValueError: see :func:`note_rnn.generate.check_sampling_args`.
+    """
+    parts = generate.sample_in_chunks(_compiled_sampler(policy), num, length, temperature, seed, batch_size,
+                                      primer)
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 

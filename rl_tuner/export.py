@@ -3,19 +3,21 @@
 The exported module holds plain ``tf.Variable``s (no Keras objects) and one serving
 signature::
 
-    generate(num_melodies: int32, length: int32, temperature: float32, seed: int64)
+    generate(num_melodies: int32, length: int32, temperature: float32, seed: int32)
         -> {"tokens": int32 [num_melodies, length]}
 
 and the same function as a method, ``generate(...)``, returning the tokens tensor itself.
-It samples exactly as ``rl-tuner generate`` does (stateless seeds: the same seed gives the
-same melodies), so ``tf.saved_model.load(dir).generate(...)`` works in any TensorFlow 2
-process::
+Every integer input is int32 (TensorFlow's default integer type: what ``tf.constant(4)``
+makes); Python numbers are converted, so plain ``int``/``float`` arguments work with the
+method. ``seed`` is any int32 (0 .. 2**31 - 1 in practice). It samples exactly as
+``rl-tuner generate`` does (stateless seeds: the same seed gives the same melodies), so
+``tf.saved_model.load(dir).generate(...)`` works in any TensorFlow 2 process::
 
     import tensorflow as tf
     m = tf.saved_model.load("exported")
     tokens = m.generate(num_melodies=4, length=32, temperature=1.0, seed=0)      # [4, 32] int32
     tokens = m.signatures["generate"](num_melodies=tf.constant(4), length=tf.constant(32),
-                                      temperature=tf.constant(1.0), seed=tf.constant(0, tf.int64))["tokens"]
+                                      temperature=tf.constant(1.0), seed=tf.constant(0))["tokens"]
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def export(policy, out_dir: str) -> str:
         tf.saved_model.save(module, tmp, signatures={"serving_default": signature, "generate": signature})
         atomic.write_json(os.path.join(tmp, "policy.json"), {
             "algorithm": policy.algorithm if policy.algorithm else MLE, "num_classes": policy.num_classes,
-            "signature": "generate(num_melodies: int32, length: int32, temperature: float32, seed: int64) "
+            "signature": "generate(num_melodies: int32, length: int32, temperature: float32, seed: int32) "
                          "-> {'tokens': int32 [num_melodies, length]}"})
     return out_dir
 

@@ -3,48 +3,13 @@
 from __future__ import annotations
 
 import io
-import wave
 
 import numpy as np
 
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-SAMPLE_RATE = 16000
-
-
-def synthesize(tokens, qpm: float = 80.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Renders a melody as sine-wave audio (float32 in [-1, 1])."""
-    import note_seq
-    from note_rnn import encoding
-    sequence = encoding.tokens_to_note_sequence(tokens, qpm=qpm)
-    if not sequence.notes:  # only holds and rests: silence (pretty_midi would divide by a zero peak)
-        return np.zeros(int(round(len(tokens) * 15.0 / qpm * sample_rate)), np.float32)
-    audio = note_seq.midi_synth.synthesize(sequence, sample_rate=sample_rate)
-    peak = np.max(np.abs(audio)) if len(audio) else 0.0
-    return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
-
-
-def write_wav(path: str, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Writes mono 16-bit PCM WAV."""
-    from note_rnn import atomic
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    atomic.write_bytes(path, buf.getvalue())
-
-
-def write_melodies(melodies, out_dir: str, audio: bool = True, qpm: float = 80.0, prefix: str = "melody") -> list[str]:
-    """Writes each melody as MIDI (and WAV); returns the MIDI paths."""
-    from note_rnn.generate import write_midi_files
-    paths = write_midi_files(np.asarray(melodies), out_dir, prefix=prefix, qpm=qpm)
-    if audio:
-        for mel, path in zip(melodies, paths):
-            write_wav(path[:-4] + ".wav", synthesize(mel, qpm))
-    return paths
+from note_rnn.audio import SAMPLE_RATE, synthesize, write_wav  # noqa: E402,F401  (re-exported)
 
 
 def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer=None, step: int = 0) -> np.ndarray:
@@ -52,8 +17,9 @@ def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer
     from rl_tuner import evaluate
     if num <= 0:
         return np.zeros((0, length), np.int32)
+    from note_rnn.generate import write_outputs
     melodies = evaluate.sample(policy, num, length, seed=seed)["tokens"]
-    write_melodies(melodies, out_dir)
+    write_outputs(melodies, out_dir)
     if writer is not None:
         audio = [synthesize(m) for m in melodies]
         width = max(len(a) for a in audio)

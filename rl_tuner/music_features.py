@@ -111,6 +111,40 @@ def validate_tokens(array, ndim: int, name: str) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
+def group_by_length(melodies) -> dict:
+    """Groups melodies of possibly different lengths into equally long batches.
+
+    Args:
+      melodies: an int [B, N] array or a sequence of 1-D token sequences.
+
+    Returns:
+      ``{length: (indices int64 [b], tokens int64 [b, length])}``: the rows of each length,
+      validated (:func:`validate_tokens`), and where they were in ``melodies``.
+
+    Raises:
+      ValueError: if ``melodies`` is empty, a melody is empty or not 1-D, or a token is
+        invalid.
+    """
+    if isinstance(melodies, np.ndarray) and melodies.ndim == 2:  # one batch (fast path)
+        melodies = validate_tokens(melodies, 2, "melodies")
+        if melodies.size == 0:
+            raise ValueError(f"need at least one melody of at least one note, got {melodies.shape}")
+        return {melodies.shape[1]: (np.arange(len(melodies)), melodies)}
+    if isinstance(melodies, np.ndarray):
+        raise ValueError(f"melodies must be a 2-D token array or a list of melodies, got shape {melodies.shape}")
+    else:
+        rows = [np.asarray(m) for m in melodies]
+    if not rows:
+        raise ValueError("need at least one melody")
+    groups = {}
+    for i, row in enumerate(rows):
+        row = validate_tokens(row, 1, f"melody {i}")
+        if row.size == 0:
+            raise ValueError(f"melody {i} is empty")
+        groups.setdefault(len(row), []).append((i, row))
+    return {n: (np.array([i for i, _ in items]), np.stack([r for _, r in items])) for n, items in groups.items()}
+
+
 def validate_inputs(composition, notes):
     """Validates a rule's (composition [B, t], notes [B]); returns both as int64.
 

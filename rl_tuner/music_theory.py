@@ -301,3 +301,26 @@ def score_melodies(melodies: np.ndarray):
     for value in parts.values():
         total = total + value  # the original's order
     return total, parts
+
+
+def score_melody_list(melodies) -> list:
+    """:func:`score_melodies` of melodies of any lengths, each scored as if alone.
+
+    Melodies of equal length are scored together (rows are independent, so the values
+    equal scoring each melody by itself; ``num_notes`` is each melody's own length).
+
+    Args:
+      melodies: an int [B, N] array or a sequence of 1-D token sequences.
+
+    Returns:
+      A list, in input order, of (total float64 [N_i], {component: float64 [N_i]}).
+
+    Raises:
+      ValueError: for an empty list, an empty melody or an invalid token.
+    """
+    result = [None] * (len(melodies))
+    for indices, batch in group_by_length(melodies).values():
+        total, parts = score_melodies(batch)
+        for row, i in enumerate(indices):
+            result[i] = (total[row], {name: value[row] for name, value in parts.items()})
+    return result

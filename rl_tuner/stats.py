@@ -95,45 +95,65 @@ def _note_counts(melodies: np.ndarray) -> dict:
             "doubled": doubled}
 
 
-def composition_stats(melodies: np.ndarray) -> dict:
-    """Table-1 statistics of a batch of complete melodies (see the module docstring).
+def _sums(melodies: np.ndarray) -> dict:
+    """Additive counts of a [B, N] batch (so that batches of different lengths combine)."""
+    batch, length = melodies.shape
+    counts = _note_counts(melodies)
+    in_motif, in_repeated = _motif_stats(melodies)
+    return {
+        "notes": float(batch * length), "melodies": float(batch),
+        "repeated": float(counts["repeated"]), "resolved": float(counts["resolved"]),
+        "doubled": float(counts["doubled"]),
+        "not_in_key": float((~mt.in_key(melodies)).sum()),
+        "tonic_start": float((melodies[:, 0] == mt.C_MAJOR_TONIC).sum()),
+        "unique_max": float(mt.high_unique(melodies).sum()),
+        "unique_min": float(mt.low_unique(melodies).sum()),
+        "in_motif": float(in_motif.sum()), "in_repeated_motif": float(in_repeated.sum()),
+        "intervals": counts["intervals"],
+        "correlations": mt.autocorrelations(melodies),  # [B, 3], NaN for constant melodies
+    }
+
+
+def composition_stats(melodies) -> dict:
+    """Table-1 statistics of complete melodies (see the module docstring).
+
+    Melodies may differ in length: each is measured as if alone and the counts are pooled,
+    so a fraction of notes is over all notes, a fraction of melodies over all melodies,
+    ``leaps_resolved`` over all leaps and the autocorrelations are means over melodies.
 
     Args:
-      melodies: int [B, N] tokens, B >= 1 complete melodies of N notes.
+      melodies: int [B, N] tokens, or a list of B >= 1 token sequences of any lengths >= 1.
 
     Returns:
       ``{name: float}`` with the TABLE_1_KEYS, the ``*_per_composition`` interval counters
       and ``num_melodies``.
 
     Raises:
-      ValueError: if ``melodies`` is not a non-empty 2-D array of tokens 0..37.
+      ValueError: if there is no melody, a melody is empty or a token is outside 0..37.
     """
-    melodies = mt.validate_tokens(melodies, 2, "melodies")
-    batch, length = melodies.shape
-    if batch == 0 or length == 0:
+    if isinstance(melodies, np.ndarray) and melodies.ndim == 2 and 0 in melodies.shape:
         raise ValueError(f"need at least one melody of at least one note, got {melodies.shape}")
-    total_notes = float(batch * length)
-    counts = _note_counts(melodies)
-    in_motif, in_repeated = _motif_stats(melodies)
-    leaps = counts["resolved"] + counts["doubled"]
+    parts = [_sums(batch) for _, batch in mt.group_by_length(melodies).values()]
+    total = {key: sum(p[key] for p in parts) for key in parts[0] if key not in ("intervals", "correlations")}
+    notes, batch = total["notes"], total["melodies"]
+    leaps = total["resolved"] + total["doubled"]
     table = {
-        "notes_excessively_repeated": counts["repeated"] / total_notes,
-        "notes_not_in_key": float((~mt.in_key(melodies)).sum()) / total_notes,
-        "melodies_starting_with_tonic": float(
-            (melodies[:, 0] == mt.C_MAJOR_TONIC).sum()) / batch,
-        "leaps_resolved": counts["resolved"] / leaps if leaps else float("nan"),
-        "melodies_with_unique_max_note": float(mt.high_unique(melodies).sum()) / batch,
-        "melodies_with_unique_min_note": float(mt.low_unique(melodies).sum()) / batch,
-        "notes_in_motif": float(in_motif.sum()) / total_notes,
-        "notes_in_repeated_motif": float(in_repeated.sum()) / total_notes,
+        "notes_excessively_repeated": total["repeated"] / notes,
+        "notes_not_in_key": total["not_in_key"] / notes,
+        "melodies_starting_with_tonic": total["tonic_start"] / batch,
+        "leaps_resolved": total["resolved"] / leaps if leaps else float("nan"),
+        "melodies_with_unique_max_note": total["unique_max"] / batch,
+        "melodies_with_unique_min_note": total["unique_min"] / batch,
+        "notes_in_motif": total["in_motif"] / notes,
+        "notes_in_repeated_motif": total["in_repeated_motif"] / notes,
     }
-    correlations = mt.autocorrelations(melodies)  # [B, 3], NaN for constant melodies
+    correlations = np.concatenate([p["correlations"] for p in parts])
     for column, lag in enumerate(mt.AUTOCORRELATION_LAGS):
         values = correlations[:, column]
         table[f"mean_autocorrelation_lag{lag}"] = (
             float(np.nanmean(values)) if not np.isnan(values).all() else float("nan"))
     stats = {key: table[key] for key in TABLE_1_KEYS}
-    for name, count in counts["intervals"].items():
-        stats[f"{name}_per_composition"] = count / float(batch)
-    stats["num_melodies"] = float(batch)
+    for name in _INTERVAL_COUNTERS:
+        stats[f"{name}_per_composition"] = sum(p["intervals"][name] for p in parts) / batch
+    stats["num_melodies"] = batch
     return stats

@@ -32,14 +32,20 @@ CHILD = textwrap.dedent("""
         a = m.generate(num_melodies=NUM, length=LENGTH, temperature=TEMPERATURE, seed=SEED)
         b = m.signatures["generate"](num_melodies=tf.constant(NUM), length=tf.constant(LENGTH),
                                      temperature=tf.constant(TEMPERATURE),
-                                     seed=tf.constant(SEED, tf.int64))["tokens"]
+                                     seed=tf.constant(SEED))["tokens"]
         c = m.generate(num_melodies=NUM, length=LENGTH, temperature=TEMPERATURE, seed=OTHER_SEED)
         cold = m.generate(num_melodies=NUM, length=LENGTH, temperature=1e-4, seed=SEED)
         d = m.signatures["serving_default"](num_melodies=tf.constant(2), length=tf.constant(3),
-                                           temperature=tf.constant(1.0), seed=tf.constant(0, tf.int64))
+                                           temperature=tf.constant(1.0), seed=tf.constant(0))
+        # int32 tensors (tf.constant's default) and Python numbers, mixed, as a user passes them
+        e = m.generate(num_melodies=tf.constant(NUM), length=LENGTH, temperature=TEMPERATURE,
+                       seed=tf.constant(SEED, tf.int32))
+        specs = [(s.name, s.dtype.name) for s in
+                 tf.nest.flatten(m.signatures["generate"].structured_input_signature)]
         out[name] = {"method": a.numpy().tolist(), "signature": b.numpy().tolist(),
                      "other_seed": c.numpy().tolist(), "cold": cold.numpy().tolist(), "dtype": a.dtype.name, "sig_dtype": b.dtype.name,
-                     "serving_shape": list(d["tokens"].shape)}
+                     "serving_shape": list(d["tokens"].shape), "int32_tensors": e.numpy().tolist(),
+                     "input_dtypes": sorted(specs)}
     out["modules"] = sorted(k for k in sys.modules if k.split(".")[0] in ("note_rnn", "rl_tuner"))
     print("RESULT " + json.dumps(out))
 """).replace("NUM", str(NUM)).replace("LENGTH", str(LENGTH)).replace("TEMPERATURE", str(TEMPERATURE)) \
@@ -113,6 +119,16 @@ def test_temperature_near_zero_is_greedy(exported, name):
     assert not np.array_equal(cold, np.array(result[name]["method"]))
 
 
+@pytest.mark.parametrize("name", ["g", "mle"])
+def test_inputs_are_int32_and_int32_or_python_seeds_work(exported, name):
+    # issue 8: seed was int64 while the other integers were int32, and tf.constant(0) as a seed failed.
+    _, _, result = exported
+    assert result[name]["input_dtypes"] == [["length", "int32"], ["num_melodies", "int32"], ["seed", "int32"],
+                                            ["temperature", "float32"]]
+    np.testing.assert_array_equal(np.array(result[name]["int32_tensors"]), np.array(result[name]["method"]))
+    np.testing.assert_array_equal(np.array(result[name]["signature"]), np.array(result[name]["method"]))
+
+
 def test_tuned_policy_differs_from_prior(exported):
     _, _, result = exported
     assert not np.array_equal(np.array(result["g"]["method"]), np.array(result["mle"]["method"]))
@@ -123,6 +139,7 @@ def test_export_info(exported):
     assert export.load_info(str(root / "g"))["algorithm"] == "g"
     assert export.load_info(str(root / "mle"))["algorithm"] == "mle"
     assert export.load_info(str(root / "g"))["num_classes"] == 38
+    assert "seed: int32" in export.load_info(str(root / "g"))["signature"]
 
 
 def test_in_process_g_policy_is_prior_weighted(exported):

@@ -61,10 +61,12 @@ def _read_files(out):
 def test_generate_writes_midi_files_of_the_sampled_melodies(tiny_ckpt, tiny_model, tmp_path, capsys):
     out = tmp_path / "gen"
     assert _generate(tiny_ckpt, out, seed=5) == 0
-    assert f"wrote 3 MIDI files to {out}" in capsys.readouterr().out
+    assert f"wrote 3 melodies to {out} (MIDI, WAV and melodies.json; model {tiny_ckpt})" in capsys.readouterr().out
     names, contents = _read_files(out)
-    assert names == ["melody_000.mid", "melody_001.mid", "melody_002.mid"]
+    assert names == ["melodies.json"] + [f"melody_00{i}.{ext}" for i in range(3) for ext in ("mid", "wav")]
     melodies = generate.sample(tiny_model, 3, length=16, temperature=1.0, seed=5)
+    assert json.loads(contents[0]) == melodies.tolist()
+    names = [n for n in names if n.endswith(".mid")]
     for name, melody in zip(names, melodies):
         # Every pitch token starts one note of MIDI pitch token + 46, in order.
         sequence = encoding.read_note_sequence(os.path.join(out, name))

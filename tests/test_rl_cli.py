@@ -62,7 +62,7 @@ def test_score_output_structure_and_totals(tmp_path, capsys):
     assert list(result) == ["melodies"] and len(result["melodies"]) == 3
     arr = np.array(mels)
     for i, entry in enumerate(result["melodies"]):
-        assert set(entry) == {"total", "components"}
+        assert set(entry) == {"tokens", "total", "components"} and entry["tokens"] == mels[i]
         assert len(entry["total"]) == 32 and all(isinstance(x, float) for x in entry["total"])
         assert list(entry["components"]) == list(COMPONENTS)
         assert all(len(v) == 32 for v in entry["components"].values())
@@ -110,7 +110,11 @@ def test_table_is_printed_to_the_current_stdout(tmp_path):
     (None, ["no melody file"]),
     ("[[1, 2,", ["not valid JSON"]),
     (json.dumps([[14] * 31 + [40]]), ["40", "0..37"]),
-    (json.dumps([[14] * 32, [14] * 31]), ["same", "31", "32"]),
+    (json.dumps([[14] * 32, []]), ["melody 1 is empty"]),
+    (json.dumps([[14] * 31 + [True]]), ["True", "not an integer"]),
+    (json.dumps([[60, -2, 40]]), ["pitch 40 at position 2", "48..83", "Magenta"]),
+    (json.dumps([[60, -3]]), ["event -3 at position 1"]),
+    ("\u00e9t\u00e9", ["not valid JSON"]),
     (json.dumps([[14] * 31 + [1.5]]), ["integer"]),
     (json.dumps([[14] * 31 + ["a"]]), ["integer"]),
     (json.dumps([[14] * 31 + [2.0]]), ["integer"]),
