@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, command_line, dataclass_from_args,
-                                run_main)
+from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
+                                dataclass_from_args, run_main)
 
 # The `checkpoints` package sits beside `note_rnn` in a checkout and in an installation.
 DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="build a melody data set from music21's folk corpus or a MIDI folder",
                        formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"})
+    add_overwrite_flag(p)
 
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
@@ -44,12 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same melodies (default: %(default)s)")
     p.add_argument("--qpm", type=float, default=80.0, help="tempo of the MIDI files (default: %(default)s)")
     p.add_argument("--out", default="generated", help="output directory (default: %(default)s)")
+    add_overwrite_flag(p)
 
     p = sub.add_parser("import-magenta", help="convert a Magenta Note-RNN checkpoint or .mag bundle",
                        formatter_class=HelpFormatter)
     p.add_argument("src", help="checkpoint prefix or file (V1/V2), checkpoint directory, or .mag bundle")
     p.add_argument("--out", required=True, help="output checkpoint directory")
     p.add_argument("--scope", default=None, help="network scope in multi-network checkpoints (default: auto)")
+    add_overwrite_flag(p)
     return parser
 
 
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         from note_rnn import corpus
-        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args))
+        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite)
     elif args.command == "train":
         from note_rnn import train
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line())
@@ -67,15 +70,17 @@ def main(argv=None) -> int:
               f"model in {os.path.join(args.out_dir, 'model')}")
     elif args.command == "generate":
         import note_rnn
-        from note_rnn import generate
+        from note_rnn import atomic, generate, outputs
         path = args.checkpoint or default_checkpoint()
+        outputs.check_dir(args.out, "note-rnn generate", args.overwrite, inputs=[path])
         model = note_rnn.load(path)
         melodies = generate.sample(model, args.num, args.length, args.temperature, args.seed)
-        paths = generate.write_midi_files(melodies, args.out, qpm=args.qpm)
+        with atomic.directory(args.out, "note-rnn generate", args.overwrite) as tmp:  # earlier files go
+            paths = generate.write_midi_files(melodies, tmp, qpm=args.qpm)
         print(f"wrote {len(paths)} MIDI files to {args.out} (from {path})")
     elif args.command == "import-magenta":
         from note_rnn import magenta
-        out = magenta.import_magenta(args.src, args.out, scope=args.scope)
+        out = magenta.import_magenta(args.src, args.out, scope=args.scope, overwrite=args.overwrite)
         print(f"converted {args.src} -> {out}")
     return 0
 

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, run_main
+from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, run_main
 
 TABLE1_KEYS = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
                "mean_autocorrelation_lag3", "notes_not_in_key", "melodies_starting_with_tonic", "leaps_resolved",
@@ -47,24 +47,29 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=HelpFormatter)
     _add_sampling_arguments(p, "--num-melodies", 100_000)
     p.add_argument("--out", default="stats.json", help="output JSON (default: %(default)s)")
+    add_overwrite_flag(p, "file")
 
     p = sub.add_parser("score", help="per-note music-theory reward of given melodies", formatter_class=HelpFormatter)
     p.add_argument("--melodies", required=True, help="JSON list of melodies, each a list of token indices 0..37")
     p.add_argument("--out", required=True, help="output JSON: total and components of each note's r_MT")
+    add_overwrite_flag(p, "file")
 
     p = sub.add_parser("stats", help="Table-1 statistics of given melodies", formatter_class=HelpFormatter)
     p.add_argument("--melodies", required=True, help="JSON list of melodies, each a list of token indices 0..37")
     p.add_argument("--out", required=True, help="output JSON")
+    add_overwrite_flag(p, "file")
 
     p = sub.add_parser("generate", help="sample melodies to MIDI and WAV files", formatter_class=HelpFormatter)
     _add_sampling_arguments(p, "--num", 10)
     p.add_argument("--no-audio", action="store_true", help="write MIDI only")
     p.add_argument("--out", default="generated", help="output directory (default: %(default)s)")
+    add_overwrite_flag(p)
 
     p = sub.add_parser("export", help="write a SavedModel with a generate() signature", formatter_class=HelpFormatter)
     p.add_argument("--model", default=None, help="run/policy directory or Note-RNN checkpoint "
                                                  "(default: the shipped Note-RNN)")
     p.add_argument("--out", required=True, help="SavedModel directory")
+    add_overwrite_flag(p)
     return parser
 
 
@@ -123,7 +128,8 @@ def _model_path(path):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from note_rnn import atomic
+    from note_rnn import atomic, outputs
+    command = f"rl-tuner {args.command}"
     if args.command == "train":
         from rl_tuner import config as config_lib, train
         from rl_tuner.config import RLConfig
@@ -137,39 +143,45 @@ def main(argv=None) -> int:
         print_table({"Note-RNN": final["before"], f"RL ({cfg.algorithm})": final["after"]})
     elif args.command == "evaluate":
         from rl_tuner import evaluate, policy
+        outputs.check_file(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
         pol = policy.load_policy(_model_path(args.model))
         result = evaluate.evaluate_policy(pol, args.num, args.length, args.seed, args.temperature)
         result["model"] = _model_path(args.model)
-        atomic.write_json(args.out, result)
+        outputs.write_json(args.out, result, command, args.overwrite, inputs=[_model_path(args.model)])
         print_table({pol.algorithm: result})
         print(f"wrote {args.out} ({args.num} melodies, sampled in {result['sampling_seconds']:.1f} s, "
               f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":
         from rl_tuner import music_theory
+        outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
         melodies = read_melodies(args.melodies)
         total, components = music_theory.score_melodies(melodies)
         out = {"melodies": [{"total": total[i].tolist(),
                              "components": {k: v[i].tolist() for k, v in components.items()}}
                             for i in range(len(melodies))]}
-        atomic.write_json(args.out, out)
+        outputs.write_json(args.out, out, command, args.overwrite, inputs=[args.melodies])
         print(f"scored {len(melodies)} melodies -> {args.out}")
     elif args.command == "stats":
         from rl_tuner import stats
+        outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
         melodies = read_melodies(args.melodies)
         result = stats.composition_stats(melodies)
-        atomic.write_json(args.out, result)
+        outputs.write_json(args.out, result, command, args.overwrite, inputs=[args.melodies])
         print_table({"melodies": result}, keys=TABLE1_KEYS)
     elif args.command == "generate":
         from rl_tuner import evaluate, media, policy
+        outputs.check_dir(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
         pol = policy.load_policy(_model_path(args.model))
         melodies = evaluate.sample(pol, args.num, args.length, args.temperature, args.seed)["tokens"]
-        paths = media.write_melodies(melodies, args.out, audio=not args.no_audio)
-        atomic.write_json(os.path.join(args.out, "melodies.json"), melodies.tolist())
+        with atomic.directory(args.out, command, args.overwrite) as tmp:  # earlier files go, others stay
+            paths = media.write_melodies(melodies, tmp, audio=not args.no_audio)
+            atomic.write_json(os.path.join(tmp, "melodies.json"), melodies.tolist())
         print(f"wrote {len(paths)} melodies (MIDI{'' if args.no_audio else ' and WAV'}) to {args.out}")
     elif args.command == "export":
         from rl_tuner import export, policy
+        outputs.check_dir(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
         pol = policy.load_policy(_model_path(args.model))
-        export.export(pol, args.out)
+        export.export(pol, args.out, overwrite=args.overwrite)
         print(f"exported {pol.algorithm} policy to {args.out} (tf.saved_model.load(...).generate(num_melodies, "
               f"length, temperature, seed))")
     return 0
