@@ -4,6 +4,7 @@ and the reading side of the JSON files of run directories."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -27,6 +28,10 @@ def target_error(error: OSError, path: str) -> OSError:
     """
     reason = getattr(error, "reason", None) or error.strerror or (str(error).splitlines() or [""])[0] \
         or type(error).__name__
+    blocking = _file_ancestor(path) if isinstance(error, (FileExistsError, NotADirectoryError)) else None
+    if blocking and not hasattr(error, "reason"):  # makedirs says "File exists" for a file on the way
+        error = NotADirectoryError(errno.ENOTDIR, "")
+        reason = f"Not a directory ({blocking} is a file)"
     try:
         new = type(error)(f"cannot write {path}: {reason}")
     except TypeError:
@@ -34,6 +39,14 @@ def target_error(error: OSError, path: str) -> OSError:
     new.errno = error.errno
     new.reason = reason
     return new
+
+
+def _file_ancestor(path: str) -> str | None:
+    """The first existing ancestor of ``path`` that is not a directory, if any."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return parent if parent and not os.path.isdir(parent) else None
 
 
 def write_bytes(path: str, data: bytes) -> None:
