@@ -87,6 +87,16 @@ def ckpt(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def rl_run(ckpt, tmp_path_factory):
+    """A finished tiny `rl-tuner train` run whose prior lives in a "site-packages" folder."""
+    root = tmp_path_factory.mktemp("rl")
+    prior = shutil.copytree(ckpt, root / "site-packages" / "note_rnn")
+    out = str(root / "run")
+    assert rl_cli.main(["train", "--note-rnn", str(prior), *RL_TINY, "--out", out]) == 0
+    return out, str(prior)
+
+
+@pytest.fixture(scope="module")
 def magenta_ckpt(tmp_path_factory):
     variables = make_network(np.random.default_rng(0), "tf13_lstm", [8])[0]
     return save_tf1(tmp_path_factory.mktemp("magenta") / "model.ckpt", variables)
@@ -348,31 +358,32 @@ def _hold_lock(run_dir):
 
 
 @pytest.mark.parametrize("which", ["rl-tuner", "note-rnn"])
-def test_a_locked_run_is_refused_naming_the_pid_and_runs_after_kill_9(which, ckpt, data_dir, tmp_path, capsys):
+def test_a_locked_run_is_refused_naming_the_pid_and_runs_after_kill_9(which, rl_run, data_dir, tmp_path, capsys):
+    from note_rnn import runs
     out = str(tmp_path / "run")
-    argv = (["train", "--note-rnn", ckpt, *RL_TINY, "--out", out] if which == "rl-tuner"
-            else _note_train_argv(data_dir, out))
+    if which == "rl-tuner":  # a finished run: rerunning it only evaluates again
+        shutil.copytree(rl_run[0], out)
+        argv = ["train", "--note-rnn", rl_run[1], *RL_TINY, "--out", out]
+    else:
+        argv = _note_train_argv(data_dir, out)
     run = (lambda: _rl(argv, capsys)) if which == "rl-tuner" else (lambda: _note(argv, capsys))
+    before = _snapshot(out) if os.path.exists(out) else {}
     holder = _hold_lock(out)
     try:
         code, err = run()
         assert code == 2
         assert err == (f"error: {out} is in use by another training process (pid {holder.pid}); wait for it to "
                        "end or choose another --out\n")
-        assert outputs.entries(out) == []  # the second process wrote nothing
+        after = _snapshot(out)
+        assert {k: v for k, v in after.items() if k != ".lock"} == \
+            {k: v for k, v in before.items() if k != ".lock"}  # the second process wrote nothing
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     code, err = run()
     assert code == 0, err
     assert os.path.isdir(os.path.join(out, "ckpt"))
-
-
-def test_the_lock_is_released_when_training_ends(ckpt, tmp_path):
-    from note_rnn import runs
-    out = str(tmp_path / "run")
-    assert rl_cli.main(["train", "--note-rnn", ckpt, *RL_TINY, "--out", out]) == 0
-    with runs.lock(out):  # free again in this process
+    with runs.lock(out):  # released when training ended
         with pytest.raises(runs.RunInUseError, match="already in use by this process"):
             with runs.lock(out):
                 pass
@@ -400,18 +411,20 @@ def test_a_failed_first_start_leaves_nothing_and_the_corrected_command_runs(whic
     assert code == 0, err
 
 
-def test_training_refuses_a_folder_that_is_not_its_run(ckpt, data_dir, tmp_path, capsys):
+def test_training_refuses_a_folder_that_is_not_its_run(ckpt, rl_run, data_dir, tmp_path, capsys):
     folder = _user_folder(tmp_path / "mine")
     code, err = _rl(["train", "--note-rnn", ckpt, *RL_TINY, "--out", folder], capsys)
     assert code == 2
     assert err == (f"error: --out {folder} is not empty (2 entries: notes.txt, song.mid) and is not a `rl-tuner "
                    "train` run; choose another --out (training writes only into a new or empty directory or its "
                    "own earlier run)\n")
-    rl_run = str(tmp_path / "rl_run")
-    assert rl_cli.main(["train", "--note-rnn", ckpt, *RL_TINY, "--out", rl_run]) == 0
-    code, err = _note(_note_train_argv(data_dir, rl_run), capsys)
-    assert code == 2 and "holds the output of `rl-tuner train`" in err
+    code, err = _note(_note_train_argv(data_dir, folder), capsys)
+    assert code == 2 and "is not a `note-rnn train` run" in err
     assert sorted(os.listdir(folder)) == ["notes.txt", "song.mid"]
+    before = _snapshot(rl_run[0])
+    code, err = _note(_note_train_argv(data_dir, rl_run[0]), capsys)
+    assert code == 2 and "holds the output of `rl-tuner train`" in err
+    assert _snapshot(rl_run[0]) == before
 
 
 # --------------------------------------------------------------------------- resume by meaning
@@ -425,8 +438,8 @@ def test_note_rnn_resume_with_the_data_path_spelled_differently(data_dir, tmp_pa
     # The same content elsewhere (a moved data folder) is the same run too.
     moved = str(tmp_path / "moved")
     shutil.copytree(data_dir, moved)
-    code, err = _note(_note_train_argv(moved, out, epochs=3), capsys)
-    assert code == 0 and "resuming at epoch 3" in err
+    code, err = _note(_note_train_argv(moved, out, epochs=2), capsys)
+    assert code == 0 and "resuming at epoch 3" in err  # finished: nothing left to train
     # Different data is not.
     other = str(tmp_path / "other")
     shutil.copytree(data_dir, other)
@@ -434,23 +447,24 @@ def test_note_rnn_resume_with_the_data_path_spelled_differently(data_dir, tmp_pa
         tokens, lengths = d["tokens"].copy(), d["lengths"]
     tokens[0] = 20
     np.savez_compressed(os.path.join(other, "train.npz"), tokens=tokens, lengths=lengths)
-    code, err = _note(_note_train_argv(other, out, epochs=4), capsys)
+    code, err = _note(_note_train_argv(other, out, epochs=2), capsys)
     assert code == 2
     assert f"holds a run with different settings (data_dir: {moved} -> {other} (different content))" in err
 
 
-def test_rl_resume_after_the_prior_moved_with_the_same_content(ckpt, tmp_path, capsys):
-    prior = str(tmp_path / "site-packages" / "note_rnn")
-    shutil.copytree(ckpt, prior)
-    out = str(tmp_path / "run")
-    assert rl_cli.main(["train", "--note-rnn", prior, *RL_TINY, "--out", out]) == 0
+def test_rl_resume_after_the_prior_moved_with_the_same_content(rl_run, tmp_path, capsys):
+    out = shutil.copytree(rl_run[0], tmp_path / "run")
     moved = str(tmp_path / "new-venv" / "note_rnn")
-    shutil.move(os.path.dirname(prior), os.path.dirname(moved))  # the virtualenv moved
-    code, err = _rl(["train", "--note-rnn", moved, *RL_TINY[:1], "512", *RL_TINY[2:], "--out", out], capsys)
+    shutil.copytree(rl_run[1], moved)  # the virtualenv moved: same files, another path
+    code, err = _rl(["train", "--note-rnn", moved, *RL_TINY, "--out", str(out)], capsys)
     assert code == 0, err
-    assert json.load(open(os.path.join(out, "stats.json")))["steps"] == 512
-    assert json.load(open(os.path.join(out, "config.json")))["note_rnn"] == moved
+    assert json.load(open(out / "config.json"))["note_rnn"] == moved
+    assert json.load(open(out / "stats.json"))["steps"] == 256
+    assert outputs.read_manifest(str(out))["inputs"]["note_rnn"]["path"] == moved
     # A prior with other weights is a different run, whatever its path.
-    checkpoint.save_model(moved, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=1), overwrite=True)
-    code, err = _rl(["train", "--note-rnn", moved, *RL_TINY, "--out", out], capsys)
-    assert code == 2 and f"(note_rnn: {moved} -> {moved} (different content))" in err
+    other = str(tmp_path / "other")
+    checkpoint.save_model(other, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=1))
+    code, err = _rl(["train", "--note-rnn", other, *RL_TINY, "--out", str(out)], capsys)
+    assert code == 2
+    assert err == (f"error: {out} holds a run with different settings (note_rnn: {moved} -> {other} (different "
+                   "content)); use a new --out directory or the same settings to resume\n")
