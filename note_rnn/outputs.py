@@ -30,6 +30,13 @@ RUN_COMMANDS = ("rl-tuner train", "note-rnn train")
 # Run directories written before manifests existed: the file each trainer writes first.
 _LEGACY_RUN_FILES = {"rl-tuner train": ("config.json", "ckpt"), "note-rnn train": ("train_config.json", None)}
 _BOOKKEEPING = (MANIFEST, LOCK)
+# Commands writing the same kind of output: each may replace the other's earlier output.
+_KINDS = {"note-rnn generate": "generate", "rl-tuner generate": "generate"}
+
+
+def same_kind(a: str | None, b: str | None) -> bool:
+    """True if commands ``a`` and ``b`` write the same kind of output (e.g. both generate melodies)."""
+    return a is not None and b is not None and _KINDS.get(a, a) == _KINDS.get(b, b)
 
 
 class OutputError(ValueError):
@@ -137,7 +144,7 @@ def check_dir(path: str, command: str | None = None, overwrite: bool = False, in
     if not names or overwrite:
         return
     writer = owner(path)
-    if writer is not None and writer == command:
+    if same_kind(writer, command):
         return
     if command is None and writer is None and set(names) <= set(owned):
         return
@@ -199,7 +206,7 @@ def replaced_entries(path: str, command: str | None, new_entries, owned=()) -> l
     """
     names = set(new_entries) | set(owned) | ({MANIFEST} if command else set())
     old = read_manifest(path)
-    if command and old and old.get("command") == command:
+    if command and old and same_kind(old.get("command"), command):
         names |= {n for n in old.get("files", []) if isinstance(n, str) and n and os.sep not in n
                   and n not in (".", "..")}
     return sorted(n for n in names if os.path.lexists(os.path.join(path, n)))

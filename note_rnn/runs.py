@@ -50,7 +50,7 @@ def lock(run_dir: str):
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
-        raise atomic.target_error(e, path) from None
+        raise atomic.target_error(e, run_dir) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

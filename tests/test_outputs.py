@@ -63,7 +63,8 @@ def test_own_earlier_output_is_fine_another_commands_is_not(tmp_path):
         _touch(os.path.join(tmp, "melody_0.mid"))
     outputs.check_dir(str(tmp_path / "out"), "note-rnn generate")
     with pytest.raises(outputs.OutputError, match=re.escape("holds the output of `note-rnn generate`")):
-        outputs.check_dir(str(tmp_path / "out"), "rl-tuner generate")
+        outputs.check_dir(str(tmp_path / "out"), "rl-tuner export")
+    outputs.check_dir(str(tmp_path / "out"), "rl-tuner generate")  # the same kind of output: melodies
 
 
 @pytest.mark.parametrize("make_run", [

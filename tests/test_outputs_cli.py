@@ -220,6 +220,15 @@ def test_generate_never_mixes_new_files_with_stale_ones(ckpt, tmp_path, capsys, 
     assert outputs.entries(out) == sorted(["keep.txt", "melody_000.mid", "melody_001.mid"] + json_file)
     assert open(os.path.join(out, "keep.txt")).read() == "mine"
 
+    # The other generate command's earlier output is the same kind: replaced without --overwrite.
+    other = str(tmp_path / "other")
+    if which == "note-rnn":
+        assert _rl(["generate", "--model", ckpt, "--num", "12", "--no-audio", "--out", other], capsys)[0] == 0
+    else:
+        assert _note(["generate", "--checkpoint", ckpt, "--num", "12", "--out", other], capsys)[0] == 0
+    assert generate(2, "--out", other)[0] == 0
+    assert outputs.entries(other) == sorted(["melody_000.mid", "melody_001.mid"] + json_file)
+
     folder = _user_folder(tmp_path / "mine")
     code, err = generate(2, "--out", folder)
     assert code == 2 and f"--out {folder} is not empty (2 entries: notes.txt, song.mid)" in err
