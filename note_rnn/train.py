@@ -8,8 +8,9 @@ kernels get an L2 penalty, as in Magenta's Note-RNN hyperparameters.
 
 The output directory holds ``ckpt/`` (full training state, written after every epoch:
 resume by running the same command again), ``logs/`` (TensorBoard), ``model/`` (the best
-model so far by validation loss, in the project checkpoint format with a card) and
-``history.json``.
+model so far by validation loss, in the project checkpoint format with a card),
+``history.json``, ``train_config.json``, a manifest (``.sequence-tutor.json``: the data's
+resolved path and fingerprint) and ``.lock`` (held by the training process).
 """
 
 from __future__ import annotations
@@ -194,6 +195,10 @@ def _dataset(arrays, batch_size: int, seed: int):
 def train(config: TrainConfig, command: str | None = None, progress: bool = True) -> dict:
     """Trains (or resumes training of) a Note-RNN.
 
+    The run directory is locked while training and its config is written once the data has
+    loaded (see :mod:`note_rnn.runs`). Resuming needs the same settings except ``epochs``
+    (and the spelling of ``out_dir``); the data counts as the same if its files are.
+
     Args:
       config: the run's hyperparameters.
       command: the command line that started the run (recorded in the model card).
@@ -201,10 +206,6 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
 
     Returns:
       The final history dict (also written to ``out_dir/history.json``).
-
-    The run directory is locked while training and its config is written once the data has
-    loaded (see :mod:`note_rnn.runs`). Resuming needs the same settings except ``epochs``
-    (and the spelling of ``out_dir``); the data counts as the same if its files are.
 
     Raises:
       FloatingPointError: if the training loss becomes NaN or infinite; the last good

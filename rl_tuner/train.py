@@ -8,6 +8,8 @@ per ``train_every`` environment steps (one compiled learner call).
 Run directory::
 
     config.json           the run's RLConfig
+    .sequence-tutor.json  manifest: the command, the prior's resolved path and fingerprint
+    .lock                 held (flock) by the process training the run
     events.out.tfevents*  TensorBoard: config, scalars, audio, next-note images
     ckpt/                 training state (networks, optimiser, replay, counters); rerun the
                           same command to resume from the last evaluation
