@@ -430,6 +430,10 @@ def test_training_refuses_a_folder_that_is_not_its_run(ckpt, rl_run, data_dir, t
     code, err = _note(_note_train_argv(data_dir, folder), capsys)
     assert code == 2 and "is not a `note-rnn train` run" in err
     assert sorted(os.listdir(folder)) == ["notes.txt", "song.mid"]
+    a_file = os.path.join(folder, "notes.txt")
+    for code, err in (_rl(["train", "--note-rnn", ckpt, *RL_TINY, "--out", a_file], capsys),
+                      _note(_note_train_argv(data_dir, a_file), capsys)):
+        assert (code, err) == (2, f"error: --out {a_file} is a file, not a directory; choose a directory path\n")
     before = _snapshot(rl_run[0])
     code, err = _note(_note_train_argv(data_dir, rl_run[0]), capsys)
     assert code == 2 and "holds the output of `rl-tuner train`" in err
