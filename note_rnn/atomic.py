@@ -4,7 +4,7 @@ and the reading side of the JSON files of run directories."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import errno
 import io
 import json
 import os
@@ -20,21 +20,59 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: str, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file and an atomic rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+def target_error(error: OSError, path: str) -> OSError:
+    """The same kind of OSError, in one line naming the user's ``path`` (not a temporary file).
+
+    ``str()`` of the result is ``cannot write PATH: REASON`` (e.g. ``Permission denied``);
+    ``errno`` is kept. An error that already went through here keeps its first reason.
+    """
+    reason = getattr(error, "reason", None) or error.strerror or (str(error).splitlines() or [""])[0] \
+        or type(error).__name__
+    blocking = _file_ancestor(path) if isinstance(error, (FileExistsError, NotADirectoryError)) else None
+    if blocking and not hasattr(error, "reason"):  # makedirs says "File exists" for a file on the way
+        error = NotADirectoryError(errno.ENOTDIR, "")
+        reason = f"Not a directory ({blocking} is a file)"
     try:
+        new = type(error)(f"cannot write {path}: {reason}")
+    except TypeError:
+        new = OSError(f"cannot write {path}: {reason}")
+    new.errno = error.errno
+    new.reason = reason
+    return new
+
+
+def _file_ancestor(path: str) -> str | None:
+    """The first existing ancestor of ``path`` that is not a directory, if any."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return parent if parent and not os.path.isdir(parent) else None
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    Raises:
+      OSError: (the same subclass, e.g. PermissionError, NotADirectoryError) naming ``path``
+        and the reason; no temporary file is left behind.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+        if isinstance(e, OSError):
+            raise target_error(e, path) from None
         raise
 
 
@@ -51,24 +89,6 @@ def read_json(path: str):
         return json.load(f)
 
 
-def changed_settings(path: str, config, keys) -> dict:
-    """Compares a config dataclass with the one a run stored as JSON at ``path``.
-
-    Args:
-      path: the run's stored config (no file: nothing changed).
-      config: the dataclass of the new run.
-      keys: the fields to compare.
-
-    Returns:
-      {field: (stored value, new value)} for every differing field in ``keys``.
-    """
-    old = read_json(path)
-    if old is None:
-        return {}
-    new = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as lists, like the stored file
-    return {k: (old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)}
-
-
 def write_npz(path: str, **arrays) -> None:
     """Writes a compressed ``.npz`` atomically."""
     buf = io.BytesIO()
@@ -77,29 +97,86 @@ def write_npz(path: str, **arrays) -> None:
 
 
 @contextlib.contextmanager
-def directory(path: str):
-    """Yields a temporary directory that replaces ``path`` when the block succeeds.
+def directory(path: str, command: str | None = None, overwrite: bool = False, owned=()):
+    """Yields a temporary directory whose entries replace ``path``'s when the block succeeds.
 
-    On an exception the temporary directory is removed and ``path`` is left untouched.
+    Nothing is deleted that this writer did not create (see :mod:`note_rnn.outputs`): an
+    existing ``path`` is checked before the block runs and again before the commit; only
+    the entries the new output holds, the names in ``owned`` and the files the old manifest
+    of the same ``command`` lists are replaced, other files stay. When ``path`` holds nothing
+    else, it is swapped in one rename (a reader sees the old version or the new one). On an
+    exception the temporary directory is removed and ``path`` is left untouched.
+
+    Args:
+      path: the target directory.
+      command: the writing command; if given, a manifest naming it and the entries is
+        written into the directory (how a later run recognises its own output).
+      overwrite: replace a non-empty directory that is not this command's output.
+      owned: entry names this writer creates (e.g. a checkpoint's files).
+
+    Raises:
+      note_rnn.outputs.OutputError: if ``path`` may not be replaced.
+      OSError: naming ``path`` (not the temporary directory) and the reason.
     """
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    os.chmod(tmp, 0o777 & ~_umask())
+    from note_rnn import outputs
+    outputs.check_dir(path, command, overwrite, owned=owned)
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
+        os.chmod(tmp, 0o777 & ~_umask())
+    except OSError as e:
+        raise target_error(e, path) from None
     try:
         yield tmp
+        outputs.check_dir(path, command, overwrite, owned=owned)  # something may have appeared meanwhile
+        new = os.listdir(tmp)
+        if command:
+            write_json(os.path.join(tmp, outputs.MANIFEST), outputs.manifest(command, new))
+        _commit(tmp, target, command, new, owned)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise target_error(e, path) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if os.path.exists(path):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
-        os.rmdir(old)
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+
+
+def _commit(tmp: str, target: str, command: str | None, new, owned) -> None:
+    """Moves the entries of ``tmp`` into ``target`` (see :func:`directory`)."""
+    from note_rnn import outputs
+    if not os.path.lexists(target):
+        os.replace(tmp, target)
+        return
+    remove = outputs.replaced_entries(target, command, new, owned)
+    parent, name = os.path.dirname(target), os.path.basename(target)
+    trash = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
+    if set(os.listdir(target)) <= set(remove):  # nothing else in it: one atomic swap
+        os.rmdir(trash)
+        os.replace(target, trash)
+        os.replace(tmp, target)
+        shutil.rmtree(trash, ignore_errors=True)
+        return
+    moved_out, moved_in = [], []
+    try:
+        for entry in remove:
+            os.replace(os.path.join(target, entry), os.path.join(trash, entry))
+            moved_out.append(entry)
+        for entry in os.listdir(tmp):
+            os.replace(os.path.join(tmp, entry), os.path.join(target, entry))
+            moved_in.append(entry)
+    except BaseException:
+        for entry in moved_in:  # put everything back as it was
+            with contextlib.suppress(OSError):
+                os.replace(os.path.join(target, entry), os.path.join(tmp, entry))
+        for entry in moved_out:
+            with contextlib.suppress(OSError):
+                os.replace(os.path.join(trash, entry), os.path.join(target, entry))
+        raise
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+    os.rmdir(tmp)
 
 
 def _nan_to_none(obj):

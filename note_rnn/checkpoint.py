@@ -23,6 +23,7 @@ FORMAT = "note_rnn/1"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 CARD_FILE = "card.json"
+CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
 
 
 def is_checkpoint(path: str) -> bool:
@@ -30,23 +31,31 @@ def is_checkpoint(path: str) -> bool:
     return os.path.isfile(os.path.join(path, CONFIG_FILE)) and os.path.isfile(os.path.join(path, WEIGHTS_FILE))
 
 
-def save(path: str, layer_sizes, weights: dict, num_classes: int = 38, card: dict | None = None) -> str:
+def save(path: str, layer_sizes, weights: dict, num_classes: int = 38, card: dict | None = None,
+         command: str | None = None, overwrite: bool = False) -> str:
     """Writes a checkpoint directory atomically.
 
     Args:
-      path: target directory (replaced if it exists).
+      path: target directory. An existing one is replaced only if it holds nothing but a
+        checkpoint's files, or is ``command``'s earlier output, or with ``overwrite``; other
+        files in it are kept (see :func:`note_rnn.atomic.directory`).
       layer_sizes: LSTM units per layer.
       weights: NumPy weights keyed by checkpoint name; checked against the shapes.
       num_classes: vocabulary size.
       card: optional JSON-serialisable description (data, hyperparameters, metrics).
+      command: the command writing it (recorded in a manifest), e.g. "note-rnn import-magenta".
+      overwrite: replace a directory that is not this writer's earlier output.
 
     Returns:
       ``path``.
+
+    Raises:
+      note_rnn.outputs.OutputError: if ``path`` may not be replaced.
     """
     from note_rnn.model import NoteRNNConfig, check_weight_shapes  # imports TensorFlow
     config = NoteRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
     check_weight_shapes(config, weights)
-    with atomic.directory(path) as tmp:
+    with atomic.directory(path, command, overwrite, owned=CHECKPOINT_FILES) as tmp:
         atomic.write_json(os.path.join(tmp, CONFIG_FILE), {
             "format": FORMAT, "num_classes": config.num_classes, "layer_sizes": list(config.layer_sizes)})
         np.savez(os.path.join(tmp, WEIGHTS_FILE), **{k: np.asarray(v, np.float32) for k, v in weights.items()})
@@ -55,9 +64,11 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int = 38, card: dic
     return path
 
 
-def save_model(path: str, model, card: dict | None = None) -> str:
-    """Writes a :class:`note_rnn.model.NoteRNN` as a checkpoint directory."""
-    return save(path, model.config.layer_sizes, model.get_named_weights(), model.config.num_classes, card)
+def save_model(path: str, model, card: dict | None = None, command: str | None = None,
+               overwrite: bool = False) -> str:
+    """Writes a :class:`note_rnn.model.NoteRNN` as a checkpoint directory (see :func:`save`)."""
+    return save(path, model.config.layer_sizes, model.get_named_weights(), model.config.num_classes, card,
+                command=command, overwrite=overwrite)
 
 
 def read(path: str) -> tuple[dict, dict]:

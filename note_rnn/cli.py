@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, command_line, dataclass_from_args,
-                                run_main)
+from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
+                                dataclass_from_args, run_main)
 from note_rnn.generate_cli import add_generation_arguments, run_generation
 
 CHECKPOINT_HELP = ("Note-RNN checkpoint directory, `note-rnn train` run directory, Magenta checkpoint or .mag "
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="build a melody data set from music21's folk corpus or a MIDI folder",
                        formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"})
+    add_overwrite_flag(p)
 
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="checkpoint prefix or file (V1/V2), checkpoint directory, or .mag bundle")
     p.add_argument("--out", required=True, help="output checkpoint directory")
     p.add_argument("--scope", default=None, help="network scope in multi-network checkpoints (default: auto)")
+    add_overwrite_flag(p)
     return parser
 
 
@@ -84,7 +86,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         from note_rnn import corpus
-        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args))
+        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite)
     elif args.command == "train":
         from note_rnn import train
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line())
@@ -101,10 +103,10 @@ def main(argv=None) -> int:
             import note_rnn
             from note_rnn import generate
             return generate.sample(note_rnn.load(path), num, length, temperature, seed, primer=primer)
-        run_generation(args, sample, path)
+        run_generation(args, sample, path, "note-rnn generate")
     elif args.command == "import-magenta":
         from note_rnn import magenta
-        out = magenta.import_magenta(args.src, args.out, scope=args.scope)
+        out = magenta.import_magenta(args.src, args.out, scope=args.scope, overwrite=args.overwrite)
         print(f"converted {args.src} -> {out}")
     return 0
 

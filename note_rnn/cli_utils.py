@@ -106,11 +106,28 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=34, width=100)
 
 
+def add_overwrite_flag(parser: argparse.ArgumentParser, kind: str = "directory") -> None:
+    """Adds ``--overwrite`` (see :mod:`note_rnn.outputs`) for an output ``kind``: directory or file."""
+    if kind == "directory":
+        text = ("write into a non-empty --out that is not this command's earlier output: only the files this "
+                "command writes are replaced, other files are kept (an input or a training run directory is "
+                "never replaced)")
+    else:
+        text = ("replace an existing --out file that is not this command's earlier output (an input or a file "
+                "of a training run is never replaced)")
+    parser.add_argument("--overwrite", action="store_true", help=text)
+
+
 def run_main(main, argv=None) -> int:
-    """Runs ``main(argv)`` turning expected user errors into a one-line message and exit 2."""
+    """Runs ``main(argv)`` turning expected user errors into a one-line message and exit 2.
+
+    User errors are ValueError (bad values, refused outputs), OSError (missing files,
+    permissions, a file where a folder is expected, a full disk: the writers name the user's
+    path) and FloatingPointError (a diverged training run).
+    """
     try:
         return main(argv) or 0
-    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+    except (ValueError, OSError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

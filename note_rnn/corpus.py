@@ -30,7 +30,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from note_rnn import encoding
+from note_rnn import atomic, encoding, outputs
 from note_rnn.encoding import ExtractionOptions
 from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF
 
@@ -388,14 +388,20 @@ def token_histogram(melodies: List[np.ndarray]) -> Dict[str, float]:
             "pitch": float(np.sum(tokens >= FIRST_PITCH_TOKEN)) / total}
 
 
-def prepare(config: PrepareConfig) -> PrepareSummary:
+PREPARE_COMMAND = "note-rnn prepare"
+PREPARE_FILES = ("train.npz", "validation.npz", "summary.json")
+
+
+def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
     """Builds the data set described by ``config`` (see the module docstring).
 
     A file or tune that cannot be read or parsed is skipped and named in the summary;
-    the run never stops on one bad file.
+    the run never stops on one bad file. The output folder is checked before any parsing
+    (see :mod:`note_rnn.outputs`) and written atomically; other files in it are kept.
 
     Args:
       config: where to read, what to keep and where to write.
+      overwrite: write into a non-empty folder that is not an earlier ``prepare`` output.
 
     Returns:
       The summary, also written to ``<out_dir>/summary.json``.
@@ -403,20 +409,24 @@ def prepare(config: PrepareConfig) -> PrepareSummary:
     Raises:
       FileNotFoundError: if ``config.source`` is neither "music21" nor a folder.
       ValueError: if a music21 collection does not exist.
+      note_rnn.outputs.OutputError: if the output folder may not be written (it holds other
+        files and no --overwrite, it is or contains the source, or it is a training run).
     """
+    outputs.check_dir(config.out_dir, PREPARE_COMMAND, overwrite,
+                      inputs=[] if config.source == "music21" else [config.source])
     started = time.perf_counter()
     summary = PrepareSummary(source=config.source, out_dir=str(config.out_dir))
     tasks = _collect_tasks(config, summary)
     splits = _assign_splits(_parse_all(tasks, config), config, summary)
-    out_dir = pathlib.Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary.train = _write_split(out_dir / "train.npz", splits["train"])
-    summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
-    summary.token_histogram = token_histogram([m for _, m in splits["train"]])
-    summary.wall_time_s = round(time.perf_counter() - started, 2)
-    record = {"config": dataclasses.asdict(config), "summary": dataclasses.asdict(summary),
-              "versions": _library_versions()}
-    (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
+    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=PREPARE_FILES) as tmp:
+        out_dir = pathlib.Path(tmp)
+        summary.train = _write_split(out_dir / "train.npz", splits["train"])
+        summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
+        summary.token_histogram = token_histogram([m for _, m in splits["train"]])
+        summary.wall_time_s = round(time.perf_counter() - started, 2)
+        record = {"config": dataclasses.asdict(config), "summary": dataclasses.asdict(summary),
+                  "versions": _library_versions()}
+        (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     if config.verbose:
         print(summary.format())
     return summary

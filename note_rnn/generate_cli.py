@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
+from note_rnn.cli_utils import add_overwrite_flag
 from note_rnn.tokens import DEFAULT_QPM
 
 
@@ -40,6 +42,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -
     primer.add_argument("--primer-midi", default=None, metavar="FILE",
                         help="every melody starts with the melody of this MIDI file (its first instrument, "
                              "folded by octaves into 48..83)")
+    add_overwrite_flag(parser)
 
 
 def check_generation_args(args: argparse.Namespace):
@@ -69,25 +72,36 @@ def check_generation_args(args: argparse.Namespace):
     return primer, qpm or DEFAULT_QPM
 
 
-def run_generation(args: argparse.Namespace, sample, model_path: str) -> list[str]:
+def run_generation(args: argparse.Namespace, sample, model_path: str, command: str) -> list[str]:
     """Samples and writes melodies for a ``generate`` command.
+
+    ``--out`` is checked before sampling and written through :func:`note_rnn.atomic.directory`:
+    this command's earlier files there are replaced (never mixed with the new ones), anything
+    else is kept, and a foreign non-empty folder needs ``--overwrite`` (:mod:`note_rnn.outputs`).
 
     Args:
       args: the parsed flags of :func:`add_generation_arguments`.
       sample: ``(num, length, temperature, seed, primer) -> int [num, length]`` tokens;
         called after the flags were checked.
-      model_path: the model's path, printed in the summary.
+      model_path: the model's path, printed in the summary (an input: never replaced).
+      command: the command's name, recorded in the output's manifest.
 
     Returns:
       The MIDI paths written (:func:`note_rnn.generate.write_outputs`).
 
     Raises:
-      ValueError: see :func:`check_generation_args`.
+      ValueError: see :func:`check_generation_args`; note_rnn.outputs.OutputError for an
+        --out that may not be written.
     """
+    from note_rnn import atomic, outputs
     primer, qpm = check_generation_args(args)
+    inputs = [model_path] + ([args.primer_midi] if args.primer_midi else [])
+    outputs.check_dir(args.out, command, args.overwrite, inputs=inputs)
     melodies = sample(args.num, args.length, args.temperature, args.seed, primer)
     from note_rnn.generate import write_outputs
-    paths = write_outputs(melodies, args.out, qpm=qpm, audio=not args.no_audio)
+    with atomic.directory(args.out, command, args.overwrite) as tmp:  # earlier files go, others stay
+        written = write_outputs(melodies, tmp, qpm=qpm, audio=not args.no_audio)
+    paths = [os.path.join(args.out, os.path.basename(p)) for p in written]
     kinds = "MIDI" + ("" if args.no_audio else ", WAV") + " and melodies.json"
     primed = f", primer of {len(primer)} steps" if primer is not None else ""
     print(f"wrote {len(paths)} melodies to {args.out} ({kinds}; model {model_path}{primed})")

@@ -330,13 +330,19 @@ def read_magenta_weights(path: str, scope: str | None = None) -> tuple[tuple[int
     return net.layer_sizes, net.weights
 
 
-def import_magenta(src: str, out_dir: str, scope: str | None = None) -> str:
+IMPORT_COMMAND = "note-rnn import-magenta"
+
+
+def import_magenta(src: str, out_dir: str, scope: str | None = None, overwrite: bool = False) -> str:
     """Converts a Magenta checkpoint into a project checkpoint directory with a card.
 
     Args:
       src: checkpoint prefix, directory or ``.mag`` bundle.
-      out_dir: project checkpoint directory to write (replaced atomically).
+      out_dir: project checkpoint directory to write (atomically). A non-empty directory is
+        replaced only if it is an earlier import (or with ``overwrite``), never when it holds
+        ``src`` or is a training run directory.
       scope: see :func:`read_magenta`.
+      overwrite: replace a directory that is not an earlier import (other files are kept).
 
     Returns:
       ``out_dir``.
@@ -344,8 +350,10 @@ def import_magenta(src: str, out_dir: str, scope: str | None = None) -> str:
     Raises:
       FileNotFoundError: if nothing exists at ``src``.
       MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
+      note_rnn.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
     """
-    from note_rnn import checkpoint
+    from note_rnn import checkpoint, outputs
+    outputs.check_dir(out_dir, IMPORT_COMMAND, overwrite, inputs=[src])
     net = read_magenta(src, scope)
     card = {
         "kind": "magenta_import",
@@ -361,7 +369,8 @@ def import_magenta(src: str, out_dir: str, scope: str | None = None) -> str:
         "num_classes": NUM_CLASSES,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    return checkpoint.save(out_dir, net.layer_sizes, net.weights, num_classes=NUM_CLASSES, card=card)
+    return checkpoint.save(out_dir, net.layer_sizes, net.weights, num_classes=NUM_CLASSES, card=card,
+                           command=IMPORT_COMMAND, overwrite=overwrite)
 
 
 __all__ = ["MagentaCheckpointError", "MagentaNetwork", "read_magenta", "read_magenta_weights", "import_magenta",

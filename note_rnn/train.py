@@ -8,8 +8,9 @@ kernels get an L2 penalty, as in Magenta's Note-RNN hyperparameters.
 
 The output directory holds ``ckpt/`` (full training state, written after every epoch:
 resume by running the same command again), ``logs/`` (TensorBoard), ``model/`` (the best
-model so far by validation loss, in the project checkpoint format with a card) and
-``history.json``.
+model so far by validation loss, in the project checkpoint format with a card),
+``history.json``, ``train_config.json``, a manifest (``.sequence-tutor.json``: the data's
+resolved path and fingerprint) and ``.lock`` (held by the training process).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from note_rnn._tf_setup import use_legacy_keras
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import atomic, checkpoint, corpus  # noqa: E402
+from note_rnn import atomic, checkpoint, corpus, runs  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
 
 
@@ -247,6 +248,10 @@ def _dataset(arrays, batch_size: int, seed: int):
 def train(config: TrainConfig, command: str | None = None, progress: bool = True) -> dict:
     """Trains (or resumes training of) a Note-RNN.
 
+    The run directory is locked while training and its config is written once the data has
+    loaded (see :mod:`note_rnn.runs`). Resuming needs the same settings except ``epochs``
+    (and the spelling of ``out_dir``); the data counts as the same if its files are.
+
     Args:
       config: the run's hyperparameters.
       command: the command line that started the run (recorded in the model card).
@@ -258,18 +263,20 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
     Raises:
       FloatingPointError: if the training loss becomes NaN or infinite; the last good
         checkpoint is kept.
+      FileNotFoundError: if the data set is missing.
+      ValueError: for a directory that is not a Note-RNN run, a run with different
+        settings, a run another process is training, or data without training windows.
     """
-    from tqdm import tqdm
+    with runs.run_directory(config.out_dir, COMMAND) as run:
+        return _train(config, run, command, progress)
 
-    os.makedirs(config.out_dir, exist_ok=True)
-    config_path = os.path.join(config.out_dir, "train_config.json")
-    changed = atomic.changed_settings(config_path, config, ("layer_sizes", "data_dir", "max_length",
-                                                             "skip_first_n_losses"))
-    if changed:
-        raise ValueError(
-            f"{config.out_dir} holds a run with different {', '.join(changed)} "
-            f"({', '.join(f'{k}={old}' for k, (old, _) in changed.items())}); use a new --out directory")
-    atomic.write_json(config_path, dataclasses.asdict(config))
+
+COMMAND = "note-rnn train"
+RESUMABLE = ("epochs", "out_dir")  # may change between sessions
+
+
+def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bool) -> dict:
+    from tqdm import tqdm
 
     train_mel = corpus.load_split(config.data_dir, "train")
     val_mel = corpus.load_split(config.data_dir, "validation")
@@ -278,6 +285,9 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
     for name, arrays in (("training", train_arrays), ("validation", val_arrays)):
         if len(arrays[0]) == 0:
             raise ValueError(f"no {name} windows of at least {config.min_window} tokens in {config.data_dir}")
+    data_files = [os.path.join(config.data_dir, f"{split}.npz") for split in ("train", "validation")]
+    run.start("train_config.json", config, may_change=RESUMABLE,
+              inputs={"data_dir": runs.fingerprint_files(data_files)})
 
     trainer = Trainer(config)
     resumed = trainer.restore()
@@ -330,7 +340,7 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
         if val["log_perplexity"] < float(trainer.best_val_loss.numpy()):
             trainer.best_val_loss.assign(val["log_perplexity"])
             history["best"] = record
-            checkpoint.save_model(os.path.join(config.out_dir, "model"), trainer.model,
+            checkpoint.save_model(os.path.join(config.out_dir, "model"), trainer.model, overwrite=True,
                                   card=make_card(config, record, len(train_mel), len(val_mel), command))
         trainer.epoch.assign(epoch + 1)
         atomic.write_json(history_path, history)

@@ -7,7 +7,7 @@ import dataclasses
 import os
 import sys
 
-from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, run_main
+from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, run_main
 
 TABLE1_KEYS = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
                "mean_autocorrelation_lag3", "notes_not_in_key", "melodies_starting_with_tonic", "leaps_resolved",
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=HelpFormatter)
     _add_sampling_arguments(p, "--num-melodies", 100_000)
     p.add_argument("--out", default="stats.json", help="output JSON (default: %(default)s)")
+    add_overwrite_flag(p, "file")
 
     melody_help = ("melody file: JSON of token lists (0..37), JSON of Magenta event lists (MIDI pitches 48..83, "
                    "-2 hold, -1 note-off), or a MIDI file (one melody per instrument); melodies may differ in length")
@@ -56,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--melodies", required=True, help=melody_help)
     p.add_argument("--format", default="auto", choices=FORMATS, help=format_help)
     p.add_argument("--out", required=True, help="output JSON: tokens, total and components of each note's r_MT")
+    add_overwrite_flag(p, "file")
 
     p = sub.add_parser("stats", help="Table-1 statistics of given melodies", formatter_class=HelpFormatter)
     p.add_argument("--melodies", required=True, help=melody_help)
     p.add_argument("--format", default="auto", choices=FORMATS, help=format_help)
     p.add_argument("--out", required=True, help="output JSON")
+    add_overwrite_flag(p, "file")
 
     p = sub.add_parser("generate", help="sample melodies to MIDI and WAV files (optionally from a primer)",
                        formatter_class=HelpFormatter)
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="run/policy directory or Note-RNN checkpoint "
                                                  "(default: the shipped Note-RNN)")
     p.add_argument("--out", required=True, help="SavedModel directory")
+    add_overwrite_flag(p)
     return parser
 
 
@@ -106,7 +110,8 @@ def _model_path(path):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from note_rnn import atomic
+    from note_rnn import atomic, outputs
+    command = f"rl-tuner {args.command}"
     if args.command == "train":
         from rl_tuner import config as config_lib, train
         from rl_tuner.config import RLConfig
@@ -120,29 +125,32 @@ def main(argv=None) -> int:
         print_table({"Note-RNN": final["before"], f"RL ({cfg.algorithm})": final["after"]})
     elif args.command == "evaluate":
         from rl_tuner import evaluate, policy
+        outputs.check_file(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
         pol = policy.load_policy(_model_path(args.model))
         result = evaluate.evaluate_policy(pol, args.num, args.length, args.seed, args.temperature)
         result["model"] = _model_path(args.model)
-        atomic.write_json(args.out, result)
+        outputs.write_json(args.out, result, command, args.overwrite, inputs=[_model_path(args.model)])
         print_table({pol.algorithm: result})
         print(f"wrote {args.out} ({args.num} melodies, sampled in {result['sampling_seconds']:.1f} s, "
               f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":
         from note_rnn.melody_io import read_melody_file
         from rl_tuner import music_theory
+        outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
         melodies = read_melody_file(args.melodies, args.format)
         scores = music_theory.score_melody_list(melodies)
         out = {"melodies": [{"tokens": m.tolist(), "total": total.tolist(),
                              "components": {k: v.tolist() for k, v in components.items()}}
                             for m, (total, components) in zip(melodies, scores)]}
-        atomic.write_json(args.out, out)
+        outputs.write_json(args.out, out, command, args.overwrite, inputs=[args.melodies])
         print(f"scored {len(melodies)} melodies -> {args.out}")
     elif args.command == "stats":
         from note_rnn.melody_io import read_melody_file
         from rl_tuner import stats
+        outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
         melodies = read_melody_file(args.melodies, args.format)
         result = stats.composition_stats(melodies)
-        atomic.write_json(args.out, result)
+        outputs.write_json(args.out, result, command, args.overwrite, inputs=[args.melodies])
         print_table({"melodies": result}, keys=TABLE1_KEYS)
     elif args.command == "generate":
         from note_rnn.generate_cli import run_generation
@@ -151,11 +159,12 @@ def main(argv=None) -> int:
         def sample(num, length, temperature, seed, primer):
             from rl_tuner import evaluate, policy
             return evaluate.sample(policy.load_policy(path), num, length, temperature, seed, primer=primer)["tokens"]
-        run_generation(args, sample, path)
+        run_generation(args, sample, path, command)
     elif args.command == "export":
         from rl_tuner import export, policy
+        outputs.check_dir(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
         pol = policy.load_policy(_model_path(args.model))
-        export.export(pol, args.out)
+        export.export(pol, args.out, overwrite=args.overwrite)
         print(f"exported {pol.algorithm} policy to {args.out} (tf.saved_model.load(...).generate(num_melodies, "
               f"length, temperature, seed))")
     return 0

@@ -82,10 +82,18 @@ class _ExportedPolicy(Policy):
         return {"tokens": self.generate(num_melodies, length, temperature, seed)}
 
 
-def export(policy, out_dir: str) -> str:
-    """Writes ``policy`` as a SavedModel directory (atomically) and returns ``out_dir``."""
+COMMAND = "rl-tuner export"
+
+
+def export(policy, out_dir: str, overwrite: bool = False) -> str:
+    """Writes ``policy`` as a SavedModel directory (atomically) and returns ``out_dir``.
+
+    Raises:
+      note_rnn.outputs.OutputError: if ``out_dir`` is not empty and not an earlier export
+        (without ``overwrite``), or is a training run directory.
+    """
     module = _ExportedPolicy(policy)
-    with atomic.directory(out_dir) as tmp:
+    with atomic.directory(out_dir, COMMAND, overwrite) as tmp:
         signature = module.generate_signature.get_concrete_function()
         tf.saved_model.save(module, tmp, signatures={"serving_default": signature, "generate": signature})
         atomic.write_json(os.path.join(tmp, "policy.json"), {

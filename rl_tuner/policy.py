@@ -62,8 +62,8 @@ def is_policy_dir(path: str) -> bool:
 
 
 def save_policy(path: str, q_rnn, prior_rnn, algorithm: str, card: dict | None = None) -> str:
-    """Writes a tuned policy directory atomically."""
-    with atomic.directory(path) as tmp:
+    """Writes a tuned policy directory atomically (a run's own ``policy/``: replaced each time)."""
+    with atomic.directory(path, overwrite=True, owned=("q_network", "prior", POLICY_FILE)) as tmp:
         checkpoint.save_model(os.path.join(tmp, "q_network"), q_rnn, card=card)
         checkpoint.save_model(os.path.join(tmp, "prior"), prior_rnn)
         atomic.write_json(os.path.join(tmp, POLICY_FILE), {"algorithm": algorithm, "format": "rl_tuner_policy/1"})

@@ -8,6 +8,8 @@ per ``train_every`` environment steps (one compiled learner call).
 Run directory::
 
     config.json           the run's RLConfig
+    .sequence-tutor.json  manifest: the command, the prior's resolved path and fingerprint
+    .lock                 held (flock) by the process training the run
     events.out.tfevents*  TensorBoard: config, scalars, audio, next-note images
     ckpt/                 training state (networks, optimiser, replay, counters); rerun the
                           same command to resume from the last evaluation
@@ -34,7 +36,7 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 import note_rnn  # noqa: E402
-from note_rnn import atomic  # noqa: E402
+from note_rnn import atomic, runs  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
 from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, reward_modes, targets  # noqa: E402,E501
 from rl_tuner.config import RLConfig  # noqa: E402
@@ -50,6 +52,7 @@ class RunState:
         self.config = config
         tf.keras.utils.set_random_seed(config.seed)
         pretrained = note_rnn.load(config.note_rnn)
+        self.prior_fingerprint = runs.fingerprint_weights(pretrained.get_named_weights())
         self.algorithm = targets.get_algorithm(config.algorithm)
         self.prior = networks.Prior(pretrained)
         self.q_network = networks.q_network_from(pretrained)
@@ -122,25 +125,32 @@ def make_environment(config: RLConfig) -> environment.MelodyEnvironment:
     return environment.MelodyEnvironment(config.num_envs, config.num_notes, mode.name)
 
 
-def _check_resume(out_dir: str, config: RLConfig) -> None:
-    resumable = ("steps", "final_eval_melodies", "num_samples")  # may change between sessions
-    keys = [f.name for f in dataclasses.fields(config) if f.name not in resumable]
-    changed = atomic.changed_settings(os.path.join(out_dir, "config.json"), config, keys)
-    if changed:
-        raise ValueError(f"{out_dir} holds a run with different settings "
-                         f"({', '.join(f'{k}: {old} -> {new}' for k, (old, new) in changed.items())}); "
-                         "use a new --out directory or the same settings to resume")
+COMMAND = "rl-tuner train"
+RESUMABLE = ("steps", "final_eval_melodies", "num_samples")  # may change between sessions
 
 
 def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dict:
-    """Trains (or resumes) a run and returns the final statistics (also in stats.json)."""
+    """Trains (or resumes) a run and returns the final statistics (also in stats.json).
+
+    The run directory is locked while training (see :mod:`note_rnn.runs`); its config is
+    written once the prior has loaded. Resuming needs the same settings except
+    ``RESUMABLE``; the prior counts as the same if its weights are (wherever it lives now).
+
+    Raises:
+      ValueError: for invalid settings, a directory that is not this kind of run, a run
+        with different settings, or a run another process is training.
+      FloatingPointError: if the TD loss becomes NaN (the last checkpoint is kept).
+    """
+    config.validate()
+    with runs.run_directory(out_dir, COMMAND) as run_dir:
+        state = RunState(config, out_dir)
+        run_dir.start("config.json", config, may_change=RESUMABLE, inputs={"note_rnn": state.prior_fingerprint})
+        return _train(state, config, out_dir, progress, log)
+
+
+def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log) -> dict:
     from tqdm import tqdm
 
-    config.validate()
-    os.makedirs(out_dir, exist_ok=True)
-    _check_resume(out_dir, config)
-    atomic.write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
-    state = RunState(config, out_dir)
     resumed = state.restore()
     history_path = os.path.join(out_dir, "history.json")
     history = atomic.read_json(history_path) if resumed else None

@@ -87,7 +87,7 @@ def test_failure_inside_atomic_directory_keeps_previous_version(tmp_path):
     v1 = _model(seed=1)
     checkpoint.save_model(path, v1, card={"version": 1})
     with pytest.raises(RuntimeError, match="disk full"):
-        with atomic.directory(path) as tmp:
+        with atomic.directory(path, owned=checkpoint.CHECKPOINT_FILES) as tmp:
             with open(os.path.join(tmp, "config.json"), "w") as f:
                 f.write("{half a file")
             raise RuntimeError("disk full")

@@ -123,12 +123,12 @@ def test_both_generate_commands_take_the_same_flags():
         b = vars(rl_cli.build_parser().parse_args(argv + [model_flag, "m"]))
         assert a == b == {"command": "generate", "model": "m", "num": 3, "length": 20, "temperature": 0.5,
                           "seed": 7, "qpm": 100.0, "no_audio": True, "out": "o", "primer_melody": "[60, -2]",
-                          "primer_midi": None}
+                          "primer_midi": None, "overwrite": False}
     defaults = vars(note_cli.build_parser().parse_args(["generate"]))
     assert defaults == vars(rl_cli.build_parser().parse_args(["generate"]))
     assert defaults == {"command": "generate", "model": None, "num": 10, "length": 32, "temperature": 1.0,
                         "seed": 0, "qpm": None, "no_audio": False, "out": "generated", "primer_melody": None,
-                        "primer_midi": None}
+                        "primer_midi": None, "overwrite": False}
     # evaluate commands take both spellings of the model flag too
     assert rl_cli.build_parser().parse_args(["evaluate", "--checkpoint", "m"]).model == "m"
     assert note_cli.build_parser().parse_args(["evaluate", "--model", "m", "--data", "d"]).model == "m"
@@ -144,8 +144,8 @@ def test_primer_melody_on_the_command_line(main, tiny_ckpt, prior, tmp_path, cap
         in capsys.readouterr().out
     melodies = json.loads((out / "melodies.json").read_text())
     np.testing.assert_array_equal(melodies, generate.sample(prior, 3, 12, seed=5, primer=PRIMER))
-    assert sorted(os.listdir(out)) == ["melodies.json", "melody_000.mid", "melody_000.wav", "melody_001.mid",
-                                       "melody_001.wav", "melody_002.mid", "melody_002.wav"]
+    assert sorted(os.listdir(out)) == [".sequence-tutor.json", "melodies.json", "melody_000.mid", "melody_000.wav",
+                                       "melody_001.mid", "melody_001.wav", "melody_002.mid", "melody_002.wav"]
     # Each MIDI file holds its melody: it starts with the primer's notes C4, D4 (rest) G4.
     for i, melody in enumerate(melodies):
         sequence = encoding.read_note_sequence(out / f"melody_{i:03d}.mid")
@@ -184,7 +184,8 @@ def test_both_commands_write_the_same_files_for_a_note_rnn(tiny_ckpt, tmp_path, 
     assert rl_cli.main(argv + ["--out", str(tmp_path / "b")]) == 0
     capsys.readouterr()
     names = sorted(os.listdir(tmp_path / "a"))
-    assert names == sorted(os.listdir(tmp_path / "b")) and len(names) == 5
+    assert names == sorted(os.listdir(tmp_path / "b")) and len(names) == 6  # 2 MIDI, 2 WAV, tokens, manifest
+    names.remove(".sequence-tutor.json")  # names the command that wrote it
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert encoding.read_note_sequence(tmp_path / "a" / "melody_000.mid").tempos[0].qpm == pytest.approx(120)

@@ -269,7 +269,7 @@ def test_stats_command_with_explicit_formats(tmp_path, capsys):
     assert cli.main(["stats", "--melodies", str(tmp_path / "s.mid"), "--format", "midi", "--out", str(out)]) == 0
     expected = stats.composition_stats(np.array([SCALE]))
     assert np.isnan(expected.pop("leaps_resolved"))  # no leaps: NaN, written as null
-    assert json.loads(out.read_text()) == {**expected, "leaps_resolved": None}
+    assert json.loads(out.read_text()) == {"written_by": "rl-tuner stats", **expected, "leaps_resolved": None}
     capsys.readouterr()
 
 

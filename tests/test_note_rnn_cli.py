@@ -49,7 +49,7 @@ def _generate(ckpt, out, seed, num=3, length=16, extra=()):
 
 
 def _read_files(out):
-    names = sorted(os.listdir(out))
+    names = sorted(n for n in os.listdir(out) if not n.startswith("."))  # not the manifest
     contents = []
     for name in names:
         with open(os.path.join(out, name), "rb") as f:

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 
 import numpy as np
@@ -280,19 +281,29 @@ def test_nan_loss_raises_and_keeps_last_good_checkpoint(data_dir, tmp_path, monk
     assert history["epochs"][1]["step"] == 2 * STEPS_PER_EPOCH
 
 
-def test_diverging_learning_rate_raises_and_keeps_exported_model(run, tmp_path):
+@pytest.mark.parametrize("change", [dict(learning_rate=1e30), dict(batch_size=4), dict(seed=1), dict(l2_reg=0.0),
+                                    dict(layer_sizes=(8,)), dict(decay_rate=0.5)])
+def test_changed_hyperparameters_on_resume_are_refused_like_rl_tuner(run, tmp_path, change):
+    """One rule for both trainers: only epochs may change on resume; the run is left untouched."""
     config, _ = run
     out = tmp_path / "copy"
     shutil.copytree(config.out_dir, out)
     model_dir = os.path.join(out, "model")
     before = note_rnn.load(model_dir).get_named_weights()
-    # learning_rate is not an architecture setting: the run resumes at epoch 4 and diverges.
-    with pytest.raises(FloatingPointError, match="epoch 4"):
-        train.train(dataclasses.replace(config, out_dir=str(out), epochs=4, learning_rate=1e30), progress=False)
+    key, value = next(iter(change.items()))
+    old = getattr(config, key)
+    old = list(old) if isinstance(old, tuple) else old
+    new = list(value) if isinstance(value, tuple) else value
+    message = (f"{out} holds a run with different settings ({key}: {old} -> {new}); use a new --out directory "
+               "or the same settings to resume")
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        train.train(dataclasses.replace(config, out_dir=str(out), epochs=4, **change), progress=False)
     after = note_rnn.load(model_dir).get_named_weights()
-    for key in before:
-        np.testing.assert_array_equal(after[key], before[key])
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name])
     assert len(_read_json(os.path.join(out, "history.json"))["epochs"]) == 3
+    assert _read_json(os.path.join(out, "train_config.json")) == _read_json(
+        os.path.join(config.out_dir, "train_config.json"))
     assert tf.train.latest_checkpoint(os.path.join(out, "ckpt")).endswith("ckpt-3")
 
 

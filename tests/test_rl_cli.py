@@ -59,7 +59,8 @@ def test_score_output_structure_and_totals(tmp_path, capsys):
     assert cli.main(["score", "--melodies", src, "--out", str(out)]) == 0
     assert "scored 3 melodies" in capsys.readouterr().out
     result = read_json(out)
-    assert list(result) == ["melodies"] and len(result["melodies"]) == 3
+    assert list(result) == ["written_by", "melodies"] and len(result["melodies"]) == 3
+    assert result["written_by"] == "rl-tuner score"  # how a later run recognises its own output
     arr = np.array(mels)
     for i, entry in enumerate(result["melodies"]):
         assert set(entry) == {"tokens", "total", "components"} and entry["tokens"] == mels[i]

@@ -1,0 +1,216 @@
+"""Training run directories (``rl-tuner train`` and ``note-rnn train``).
+
+One rule for both trainers:
+
+* one process at a time: ``RUN/.lock`` is held with ``fcntl.flock`` while the run trains
+  (the OS releases it when the process ends, also after ``kill -9``); a second process gets
+  a one-line error naming the directory and the pid holding it;
+* a run directory exists only once the run has really started: the trainer calls
+  :meth:`Run.start` after its inputs (prior, data) were loaded and checked, and only then
+  are the run's config and manifest written. A failed first start leaves no directory it
+  created (and no config that would later be refused as "different settings");
+* resuming compares meaning, not spelling: every field but the few a trainer allows to
+  change (total steps or epochs, reporting) must be equal, and input paths count as equal
+  when their content fingerprint (stored in the run's manifest) is equal, or, for runs
+  without one, when they resolve to the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from note_rnn import atomic, outputs
+
+_HELD: dict[str, int] = {}  # real path of a run directory -> lock file descriptor of this process
+
+
+class RunInUseError(ValueError):
+    """Another process (or this one) is training in the run directory."""
+
+
+@contextlib.contextmanager
+def lock(run_dir: str):
+    """Holds ``run_dir/.lock`` (exclusive ``flock``) for the duration of the block.
+
+    Raises:
+      RunInUseError: naming ``run_dir`` and the pid of the process holding the lock.
+      OSError: if the lock file cannot be created (naming it).
+    """
+    key = os.path.realpath(run_dir)
+    if key in _HELD:
+        raise RunInUseError(f"{run_dir} is already in use by this process (pid {os.getpid()})")
+    path = os.path.join(run_dir, outputs.LOCK)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise atomic.target_error(e, run_dir) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise RunInUseError(f"{run_dir} is in use by another training process (pid {holder}); wait for it to "
+                            "end or choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[key] = fd
+    try:
+        yield path
+    finally:
+        _HELD.pop(key, None)
+        os.close(fd)  # releases the lock
+
+
+class Run:
+    """A locked run directory; :meth:`start` records the run once it has really started."""
+
+    def __init__(self, path: str, command: str):
+        self.path = path
+        self.command = command
+        self.started = False
+
+    def start(self, config_file: str, config, may_change=(), inputs: dict | None = None) -> bool:
+        """Checks a resumed run's settings, then writes the config and the manifest.
+
+        Args:
+          config_file: file name of the config inside the run directory.
+          config: the run's config dataclass.
+          may_change: fields allowed to differ from the stored config (total steps,
+            reporting); every other field must be equal.
+          inputs: {field: content fingerprint} of the fields that name input paths.
+
+        Returns:
+          True if the directory held this run already (a resume).
+
+        Raises:
+          ValueError: if the stored run has different settings (one line naming them).
+        """
+        inputs = inputs or {}
+        config_path = os.path.join(self.path, config_file)
+        resumed = os.path.isfile(config_path)
+        changed = changed_settings(self.path, config_file, config, may_change, inputs)
+        if changed:
+            raise ValueError(f"{self.path} holds a run with different settings "
+                             f"({', '.join(f'{k}: {old} -> {new}' for k, (old, new) in changed.items())}); "
+                             "use a new --out directory or the same settings to resume")
+        atomic.write_json(config_path, dataclasses.asdict(config))
+        atomic.write_json(os.path.join(self.path, outputs.MANIFEST), outputs.manifest(
+            self.command, [], inputs={k: {"path": os.path.abspath(getattr(config, k)), "sha256": v}
+                                      for k, v in inputs.items()}))
+        self.started = True
+        return resumed
+
+
+@contextlib.contextmanager
+def run_directory(path: str, command: str):
+    """Opens (creating if needed) and locks the run directory ``path`` of ``command``.
+
+    Yields a :class:`Run`. If the block fails before :meth:`Run.start`, a directory this
+    call created is removed again.
+
+    Raises:
+      note_rnn.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
+        not a run of ``command``.
+      RunInUseError: if another process trains in ``path``.
+      OSError: naming ``path`` if it cannot be created.
+    """
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
+    if os.path.isdir(path) and outputs.entries(path):
+        writer = outputs.owner(path)
+        if writer != command:
+            what = f"holds the output of `{writer}`" if writer else f"is not empty ({outputs.describe(path)})"
+            raise outputs.OutputError(f"--out {path} {what} and is not a `{command}` run; choose another --out "
+                                      "(training writes only into a new or empty directory or its own earlier run)")
+    created = not os.path.exists(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise atomic.target_error(e, path) from None
+    run = Run(path, command)
+    try:
+        with lock(path) as lock_path:
+            try:
+                yield run
+            except BaseException:
+                if created and not run.started:
+                    with contextlib.suppress(OSError):
+                        os.remove(lock_path)
+                        os.rmdir(path)  # only if nothing else appeared in it
+                raise
+    except BaseException:
+        if created and not run.started and os.path.isdir(path) and not os.listdir(path):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+        raise
+
+
+def changed_settings(run_dir: str, config_file: str, config, may_change=(), inputs: dict | None = None) -> dict:
+    """Compares a config dataclass with the one a run stored, by meaning.
+
+    Args:
+      run_dir: the run directory (its manifest holds the inputs' fingerprints).
+      config_file: the stored config's file name in ``run_dir`` (no file: nothing changed).
+      config: the dataclass of the new run.
+      may_change: fields not compared.
+      inputs: {field: fingerprint} of path fields: equal if the fingerprints are (whatever
+        the spelling or location of the path); without a stored fingerprint, equal if both
+        resolve to the same path.
+
+    Returns:
+      {field: (stored value, new value)} for every differing field.
+    """
+    old = atomic.read_json(os.path.join(run_dir, config_file))
+    if old is None:
+        return {}
+    inputs = inputs or {}
+    stored_inputs = ((outputs.read_manifest(run_dir) or {}).get("inputs") or {})
+    new = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as lists, like the stored file
+    changed = {}
+    for key in (f.name for f in dataclasses.fields(config)):
+        if key in may_change:
+            continue
+        if key in inputs:
+            stored = stored_inputs.get(key) or {}
+            same = (stored.get("sha256") == inputs[key] if stored.get("sha256")
+                    else isinstance(old.get(key), str) and os.path.realpath(old[key]) == os.path.realpath(new[key]))
+            if not same:
+                changed[key] = (old.get(key), f"{new[key]} (different content)" if stored.get("sha256") else new[key])
+        elif old.get(key) != new.get(key):
+            changed[key] = (old.get(key), new.get(key))
+    return changed
+
+
+def fingerprint_files(paths) -> str:
+    """sha256 over the names and bytes of ``paths`` (a data set's files), hex.
+
+    Raises:
+      FileNotFoundError: if a file is missing.
+    """
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint_weights(weights: dict) -> str:
+    """sha256 over named weight arrays (names, shapes, float32 bytes), hex.
+
+    The same network gives the same fingerprint whatever file or format it was read from.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        array = np.ascontiguousarray(weights[name], dtype=np.float32)
+        digest.update(f"{name}:{list(array.shape)}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
