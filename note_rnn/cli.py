@@ -7,7 +7,8 @@ import os
 import sys
 
 from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, command_line, dataclass_from_args,
-                                run_main)
+                                range_type, run_main)
+from note_rnn.ranges import COUNT, SEED, positive
 
 # The `checkpoints` package sits beside `note_rnn` in a checkout and in an installation.
 DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -20,8 +21,9 @@ def default_checkpoint() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from note_rnn.corpus import PrepareConfig
-    from note_rnn.train import TrainConfig
+    """The ``note-rnn`` argument parser (built from TensorFlow-free modules: --help is fast)."""
+    from note_rnn.corpus import PrepareConfig  # note-seq, no TensorFlow
+    from note_rnn.train_config import TrainConfig
 
     parser = argparse.ArgumentParser(prog="note-rnn", description=__doc__, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -33,16 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"})
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (the one line per epoch stays)")
 
     p = sub.add_parser("generate", help="sample melodies to MIDI files", formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", default=None,
                    help="Note-RNN checkpoint directory, Magenta checkpoint or .mag bundle "
                         "(default: the shipped checkpoints/note_rnn)")
-    p.add_argument("--num", type=int, default=10, help="number of melodies (default: %(default)s)")
-    p.add_argument("--length", type=int, default=32, help="16th-note steps per melody (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same melodies (default: %(default)s)")
-    p.add_argument("--qpm", type=float, default=80.0, help="tempo of the MIDI files (default: %(default)s)")
+    p.add_argument("--num", type=range_type(int, COUNT), default=10, help="number of melodies (default: %(default)s)")
+    p.add_argument("--length", type=range_type(int, COUNT), default=32,
+                   help="16th-note steps per melody (default: %(default)s)")
+    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+                   help="softmax temperature, > 0 (default: %(default)s)")
+    p.add_argument("--seed", type=range_type(int, SEED), default=0,
+                   help="random seed; same seed, same melodies (default: %(default)s)")
+    p.add_argument("--qpm", type=range_type(float, positive()), default=80.0,
+                   help="tempo of the MIDI files, quarter notes per minute (default: %(default)s)")
     p.add_argument("--out", default="generated", help="output directory (default: %(default)s)")
 
     p = sub.add_parser("import-magenta", help="convert a Magenta Note-RNN checkpoint or .mag bundle",
@@ -60,7 +68,8 @@ def main(argv=None) -> int:
         corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args))
     elif args.command == "train":
         from note_rnn import train
-        history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line())
+        history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),
+                              progress=not args.quiet)
         best = history.get("best", {})
         print(f"best validation accuracy {best.get('validation_accuracy', float('nan')):.4f}, "
               f"log perplexity {best.get('validation_log_perplexity', float('nan')):.4f}; "

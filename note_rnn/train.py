@@ -30,60 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 from note_rnn import atomic, checkpoint, corpus  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Hyperparameters of a Note-RNN training run.
-
-    Attributes:
-      data_dir: data set written by ``note-rnn prepare`` (train.npz, validation.npz).
-      out_dir: run directory (checkpoints, logs, exported model); rerun to resume.
-      layer_sizes: LSTM units per layer (the paper: one layer of 100).
-      batch_size: windows per batch (Magenta: 128).
-      max_length: tokens per training window (longer melodies are cut into windows).
-      epochs: passes over the training windows.
-      learning_rate: initial Adam learning rate.
-      decay_steps: steps per learning-rate decay period.
-      decay_rate: learning-rate factor per decay period (Magenta: 0.85 per 1000 steps).
-      staircase: decay in steps rather than continuously.
-      clip_norm: global gradient-norm clip (Magenta: 5).
-      l2_reg: weight of the L2 penalty sum(w^2)/2 on kernels (Magenta: 2.5e-5).
-      skip_first_n_losses: predictions at the start of each window with no loss (Magenta's
-        released config: 32; the paper: 8).
-      seed: seed of initialisation and shuffling.
-      min_window: windows shorter than this many tokens are dropped.
-    """
-
-    data_dir: str = "data/folk"
-    out_dir: str = "runs/note_rnn"
-    layer_sizes: tuple[int, ...] = (100,)
-    batch_size: int = 128
-    max_length: int = 128
-    epochs: int = 30
-    learning_rate: float = 0.01
-    decay_steps: int = 1000
-    decay_rate: float = 0.85
-    staircase: bool = True
-    clip_norm: float = 5.0
-    l2_reg: float = 2.5e-5
-    skip_first_n_losses: int = 8
-    seed: int = 0
-    min_window: int = 16
-
-    def __post_init__(self):
-        self.layer_sizes = model_lib.positive_ints(self.layer_sizes, "layer_sizes")
-        for name in ("batch_size", "epochs", "decay_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.max_length < 2:
-            raise ValueError(f"max_length must be >= 2, got {self.max_length}")
-        if self.skip_first_n_losses >= self.max_length - 1:
-            raise ValueError(
-                f"skip_first_n_losses ({self.skip_first_n_losses}) leaves no loss in windows of "
-                f"{self.max_length} tokens")
+from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
 
 
 def make_windows(melodies, max_length: int, min_window: int = 2) -> list[np.ndarray]:
