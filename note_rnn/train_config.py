@@ -69,9 +69,9 @@ class TrainConfig:
         self.layer_sizes = tuple(self.layer_sizes)
         check_ranges(self, self.RANGES)
         self.layer_sizes = tuple(int(n) for n in self.layer_sizes)
-        if self.min_window > self.max_length:
-            raise ValueError(f"min_window ({self.min_window}) must not exceed max_length ({self.max_length})")
         if self.skip_first_n_losses >= self.max_length - 1:
             raise ValueError(
                 f"skip_first_n_losses ({self.skip_first_n_losses}) leaves no loss in windows of "
                 f"{self.max_length} tokens")
+        if self.min_window > self.max_length:
+            raise ValueError(f"min_window ({self.min_window}) must not exceed max_length ({self.max_length})")
