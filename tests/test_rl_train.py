@@ -5,9 +5,11 @@ The runs are tiny (an 8-unit Note-RNN, 8 melodies in parallel, 256 or 512 steps)
 """
 
 import dataclasses
+import gc
 import glob
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -172,7 +174,7 @@ def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_di
     assert resumed["after"]["mean_log_prior"] == full["after"]["mean_log_prior"]
 
 
-def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path):
+def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path, caplog):
     out = tmp_path / "run"
     first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_melodies=20), out)
     assert first["steps"] == EPISODE and first["train_steps"] == EPISODE // 5 == 51
@@ -193,7 +195,11 @@ def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_pat
 
     # The same command again: the run is complete; its results are shown, nothing is redone.
     mtime = os.path.getmtime(out / "stats.json")
-    third, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20), out)
+    with caplog.at_level(logging.WARNING):
+        third, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20),
+                           out)
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()] == []
     assert lines == [f"The q run in {out} is complete ({2 * EPISODE} steps, --steps {2 * EPISODE}); its results "
                      "(stats.json) follow. Give a larger --steps to train on."]
     assert third == read_json(out / "stats.json") == json.loads(json.dumps(second))
