@@ -32,6 +32,7 @@ import warnings
 # W (>= 2) and E (>= 3).
 _LOG_LINE = re.compile(r"^([IWEF])\d{4} ")
 _LEVELS = {"I": 0, "W": 1, "E": 2, "F": 3}
+_CONTINUATION = "To enable the following instructions:"
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 
 
@@ -77,22 +78,24 @@ def filter_import_log(text: str, level: int) -> str:
     Args:
       text: what was written to fd 2 during ``import tensorflow``.
       level: 0 keeps everything; 1 drops info lines; 2 also warnings; 3 also errors.
-        The absl pre-initialisation notice goes once anything is dropped; continuation
-        lines of a dropped message go with it.
+        The absl pre-initialisation notice goes once anything is dropped, and so does the
+        known second line of the CPU-feature notice ("To enable the following
+        instructions: ...") when its message goes.
 
     Returns:
-      The remaining text (lines that are not absl log lines are always kept).
+      The remaining text: every other line (a Python traceback, say) is kept.
     """
-    kept, dropping = [], False
+    kept, dropped_last = [], False
     for line in text.splitlines(keepends=True):
         match = _LOG_LINE.match(line)
         if match:
-            dropping = _LEVELS[match.group(1)] < level
+            drop = _LEVELS[match.group(1)] < level
         elif line.rstrip("\n") == _ABSL_PREAMBLE:
-            dropping = level > 0
-        elif not dropping or not line.strip():
-            dropping = False
-        if not dropping:
+            drop = level > 0
+        else:
+            drop = dropped_last and line.startswith(_CONTINUATION)
+        dropped_last = drop
+        if not drop:
             kept.append(line)
     return "".join(kept)
 
