@@ -336,6 +336,6 @@ def test_nan_loss_stops_the_run_keeps_the_last_checkpoint_and_resumes(note_rnn_d
 
     monkeypatch.setattr(train.agent.KLControlLearner, "add_and_train", original)
     final, lines = run(config, out)
-    assert any("Resuming q at step 256" in line for line in lines)
+    assert "Resuming q (music_theory_all reward) at step 256 of 768, 8 melodies in parallel" in lines
     assert final["steps"] == 3 * EPISODE
     assert [e["step"] for e in read_json(out / "history.json")["evaluations"]] == [0, 256, 512, 768]
