@@ -33,9 +33,9 @@ class RLConfig:
         epsilon_start to epsilon_end.
       epsilon_start: initial epsilon.
       epsilon_end: final epsilon.
-      reward_mode: task reward (see rl_tuner.reward_modes); empty: the algorithm's own,
-        music_theory_all for q and psi and music_theory_only for g and pure_rl (the only
-        mode these two take, as in the original). The mode really used is recorded.
+      reward_mode: task reward (see rl_tuner.reward_modes); g and pure_rl take only
+        music_theory_only, as in the original. Left empty, the algorithm's own mode is
+        filled in (and recorded in config.json).
       num_notes: notes per melody (episode length).
       num_envs: melodies played in parallel (a batched environment); the ratio of train
         steps to environment steps is kept at 1/train_every whatever this is.
