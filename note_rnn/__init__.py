@@ -12,9 +12,9 @@ note. Importing this package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``)
 TensorFlow loads.
 """
 
-from note_rnn._tf_setup import use_legacy_keras
+from note_rnn._tf_setup import configure
 
-use_legacy_keras()
+configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 
 
 def load(path):

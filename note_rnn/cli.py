@@ -7,8 +7,9 @@ import os
 import sys
 
 from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
-                                dataclass_from_args, run_main)
+                                dataclass_from_args, range_type, run_main)
 from note_rnn.generate_cli import add_generation_arguments, run_generation
+from note_rnn.ranges import COUNT, at_least
 
 CHECKPOINT_HELP = ("Note-RNN checkpoint directory, `note-rnn train` run directory, Magenta checkpoint or .mag "
                    "bundle (default: the shipped Note-RNN)")
@@ -36,8 +37,9 @@ def default_checkpoint() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from note_rnn.corpus import PrepareConfig
-    from note_rnn.train import TrainConfig
+    """The ``note-rnn`` argument parser (built from TensorFlow-free modules: --help is fast)."""
+    from note_rnn.corpus import PrepareConfig  # note-seq, no TensorFlow
+    from note_rnn.train_config import TrainConfig
 
     parser = argparse.ArgumentParser(prog="note-rnn", description=__doc__, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"})
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (the one line per epoch stays)")
 
     p = sub.add_parser("evaluate", help="validation accuracy and log perplexity of a Note-RNN on a data set",
                        formatter_class=HelpFormatter,
@@ -62,10 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="data set written by `note-rnn prepare` (train.npz, validation.npz)")
     p.add_argument("--split", default="validation", choices=("validation", "train"),
                    help="which split to evaluate (default: %(default)s)")
-    p.add_argument("--max-length", type=int, default=None, help="tokens per window (default: the card's, else 128)")
-    p.add_argument("--skip-first-n-losses", type=int, default=None,
+    p.add_argument("--max-length", type=range_type(int, COUNT), default=None, help="tokens per window (default: the card's, else 128)")
+    p.add_argument("--skip-first-n-losses", type=range_type(int, at_least(0)), default=None,
                    help="unscored predictions at the start of each window (default: the card's, else 8)")
-    p.add_argument("--min-window", type=int, default=None,
+    p.add_argument("--min-window", type=range_type(int, COUNT), default=None,
                    help="shorter tail windows are dropped (default: the card's, else 16)")
     p.add_argument("--out", default=None, help="also write the metrics to this JSON file")
 
@@ -89,7 +93,8 @@ def main(argv=None) -> int:
         corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite)
     elif args.command == "train":
         from note_rnn import train
-        history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line())
+        history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),
+                              progress=not args.quiet)
         best = history.get("best", {})
         print(f"best validation accuracy {best.get('validation_accuracy', float('nan')):.4f}, "
               f"log perplexity {best.get('validation_log_perplexity', float('nan')):.4f}; "

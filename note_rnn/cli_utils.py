@@ -57,8 +57,12 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
       help_defaults: if given, every flag defaults to None (so that a caller can tell what was
         set) and the help shows ``help_defaults[field]`` text instead of the default.
       choices: {field: allowed values} for enumerated fields.
+
+    Numeric fields listed in the dataclass's ``RANGES`` table ({field: Range}, see
+    :mod:`note_rnn.ranges`) get an argparse type that refuses values outside their range.
     """
     docs = attribute_docs(cls)
+    ranges = getattr(cls, "RANGES", {})
     hints = typing.get_type_hints(cls)
     rename = rename or {}
     defaults = defaults or {}
@@ -77,13 +81,45 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
         kwargs["help"] = kwargs["help"].replace("%", "%%").replace("%%(default)s", "%(default)s")
         if choices and field.name in choices:
             kwargs["choices"] = list(choices[field.name])
+        rng = ranges.get(field.name)
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif isinstance(tp, tuple):
-            kwargs.update(nargs="+", type=tp[1] if tp[1] in (int, float, str) else str)
+            kind = tp[1] if tp[1] in (int, float, str) else str
+            kwargs.update(nargs="+", type=range_type(kind, rng) if rng and kind is not str else kind)
+        elif tp in (int, float) and rng is not None:
+            kwargs["type"] = range_type(tp, rng)
         elif tp in (int, float, str):
             kwargs["type"] = tp
         parser.add_argument(flag, **kwargs)
+
+
+def range_type(kind, rng):
+    """An argparse ``type`` that parses ``kind`` (int or float) and checks it against a Range.
+
+    Args:
+      kind: int or float.
+      rng: a :class:`note_rnn.ranges.Range` (its ``integer`` flag is implied by ``kind=int``).
+
+    Returns:
+      A callable str -> value raising argparse.ArgumentTypeError (shown as
+      ``argument --flag: must be > 0, got -1``) for text that is not a number of that kind,
+      NaN, infinity or a value outside the range.
+    """
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        try:
+            rng.check(value, "value")
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rng.describe()}, got {text}") from None
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def dataclass_from_args(cls, args: argparse.Namespace, **overrides):

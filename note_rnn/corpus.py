@@ -32,6 +32,7 @@ import numpy as np
 
 from note_rnn import atomic, encoding, outputs
 from note_rnn.encoding import ExtractionOptions
+from note_rnn.ranges import COUNT, SEED, at_least, between, check_ranges, positive
 from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF
 
 DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
@@ -95,18 +96,18 @@ class PrepareConfig:
     progress: bool = True
     verbose: bool = True
 
+    # Allowed values of every numeric setting (checked here and by the command line).
+    RANGES = {
+        "validation_fraction": between(0.0, 1.0, high_open=True), "seed": SEED, "workers": COUNT,
+        "min_bars": at_least(0.0, integer=False), "max_steps": at_least(0, optional=True),
+        "min_unique_pitches": at_least(0), "gap_bars": positive(),
+        "transpose_to_key": between(-1, 11, integer=True, optional=True), "limit": at_least(1, optional=True),
+        "task_timeout": at_least(0.0, integer=False),
+    }
+
     def __post_init__(self):
         self.collections = tuple(self.collections)
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if self.transpose_to_key is not None and not -1 <= self.transpose_to_key <= 11:
-            raise ValueError(
-                f"transpose_to_key must be -1..11 or None, got {self.transpose_to_key}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
+        check_ranges(self, self.RANGES)
 
     def extraction_options(self) -> ExtractionOptions:
         """Returns the melody filters of this config for :mod:`note_rnn.encoding`."""

@@ -11,7 +11,8 @@ import argparse
 import math
 import os
 
-from note_rnn.cli_utils import add_overwrite_flag
+from note_rnn.cli_utils import add_overwrite_flag, range_type
+from note_rnn.ranges import COUNT, SEED, positive
 from note_rnn.tokens import DEFAULT_QPM
 
 
@@ -20,14 +21,16 @@ def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -
     ``--length``, ``--temperature``, ``--seed``, ``--qpm``, ``--no-audio``, ``--out`` and a
     primer (``--primer-melody`` or ``--primer-midi``, as Magenta's melody_rnn_generate)."""
     parser.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="PATH", help=model_help)
-    parser.add_argument("--num", type=int, default=10, help="number of melodies (default: %(default)s)")
-    parser.add_argument("--length", type=int, default=32,
+    parser.add_argument("--num", type=range_type(int, COUNT), default=10,
+                        help="number of melodies (default: %(default)s)")
+    parser.add_argument("--length", type=range_type(int, COUNT), default=32,
                         help="16th-note steps per melody, a primer included (Magenta's --num_steps) "
                              "(default: %(default)s)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+                        help="softmax temperature, > 0 (default: %(default)s)")
+    parser.add_argument("--seed", type=range_type(int, SEED), default=0,
                         help="random seed; same seed, same melodies (default: %(default)s)")
-    parser.add_argument("--qpm", type=float, default=None,
+    parser.add_argument("--qpm", type=range_type(float, positive()), default=None,
                         help="tempo of the MIDI and WAV files, quarter notes per minute (default: the tempo of "
                              f"--primer-midi as in Magenta, else {DEFAULT_QPM:g})")
     parser.add_argument("--no-audio", action="store_true", help="write MIDI files and melodies.json only, no WAV")

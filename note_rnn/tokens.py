@@ -37,3 +37,23 @@ def token_to_pitch(token: int) -> int:
     if not FIRST_PITCH_TOKEN <= token < NUM_CLASSES:
         raise ValueError(f"token {token} is not a pitch token (expected {FIRST_PITCH_TOKEN}..{NUM_CLASSES - 1})")
     return token + MIN_NOTE - NUM_SPECIAL_EVENTS
+
+
+PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+TOKEN_NAMES = {NO_EVENT: "hold", NOTE_OFF: "off"}
+
+
+def pitch_name(pitch: int) -> str:
+    """Scientific pitch name of a MIDI pitch, middle C (60) = C4: 48 -> 'C3', 61 -> 'C#4'."""
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def token_name(token: int) -> str:
+    """What a token means, for plots and messages: 0 -> 'hold', 1 -> 'off', 14 -> 'C4'.
+
+    Raises:
+      ValueError: for an index outside 0..NUM_CLASSES-1.
+    """
+    if token in TOKEN_NAMES:
+        return TOKEN_NAMES[token]
+    return pitch_name(token_to_pitch(token))

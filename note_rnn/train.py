@@ -31,60 +31,7 @@ import tensorflow as tf  # noqa: E402
 
 from note_rnn import atomic, checkpoint, corpus, runs  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Hyperparameters of a Note-RNN training run.
-
-    Attributes:
-      data_dir: data set written by ``note-rnn prepare`` (train.npz, validation.npz).
-      out_dir: run directory (checkpoints, logs, exported model); rerun to resume.
-      layer_sizes: LSTM units per layer (the paper: one layer of 100).
-      batch_size: windows per batch (Magenta: 128).
-      max_length: tokens per training window (longer melodies are cut into windows).
-      epochs: passes over the training windows.
-      learning_rate: initial Adam learning rate.
-      decay_steps: steps per learning-rate decay period.
-      decay_rate: learning-rate factor per decay period (Magenta: 0.85 per 1000 steps).
-      staircase: decay in steps rather than continuously.
-      clip_norm: global gradient-norm clip (Magenta: 5).
-      l2_reg: weight of the L2 penalty sum(w^2)/2 on kernels (Magenta: 2.5e-5).
-      skip_first_n_losses: predictions at the start of each window with no loss (Magenta's
-        released config: 32; the paper: 8).
-      seed: seed of initialisation and shuffling.
-      min_window: windows shorter than this many tokens are dropped.
-    """
-
-    data_dir: str = "data/folk"
-    out_dir: str = "runs/note_rnn"
-    layer_sizes: tuple[int, ...] = (100,)
-    batch_size: int = 128
-    max_length: int = 128
-    epochs: int = 60
-    learning_rate: float = 0.01
-    decay_steps: int = 1000
-    decay_rate: float = 0.85
-    staircase: bool = True
-    clip_norm: float = 5.0
-    l2_reg: float = 2.5e-5
-    skip_first_n_losses: int = 8
-    seed: int = 0
-    min_window: int = 16
-
-    def __post_init__(self):
-        self.layer_sizes = model_lib.positive_ints(self.layer_sizes, "layer_sizes")
-        for name in ("batch_size", "epochs", "decay_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.max_length < 2:
-            raise ValueError(f"max_length must be >= 2, got {self.max_length}")
-        if self.skip_first_n_losses >= self.max_length - 1:
-            raise ValueError(
-                f"skip_first_n_losses ({self.skip_first_n_losses}) leaves no loss in windows of "
-                f"{self.max_length} tokens")
+from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
 
 
 def make_windows(melodies, max_length: int, min_window: int = 2) -> list[np.ndarray]:
@@ -158,8 +105,19 @@ class Trainer:
         latest = self.manager.latest_checkpoint
         if latest is None:
             return False
-        self.ckpt.restore(latest).assert_existing_objects_matched()
+        self._restore_status = self.ckpt.restore(latest)
+        self._restore_status.assert_existing_objects_matched()
         return True
+
+    def expect_partial(self) -> None:
+        """Declares the restored optimiser state unused (a finished run trains no more).
+
+        Adam's slot variables are restored lazily at the first training step; without one,
+        TensorFlow would warn at exit that checkpoint values "could not be found".
+        """
+        status = getattr(self, "_restore_status", None)
+        if status is not None:
+            status.expect_partial()
 
     @tf.function
     def train_step(self, inputs, targets, weights):
@@ -255,7 +213,8 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
     Args:
       config: the run's hyperparameters.
       command: the command line that started the run (recorded in the model card).
-      progress: show a progress bar.
+      progress: show a progress bar (only when stderr is a terminal; one line per epoch
+        is printed in any case).
 
     Returns:
       The final history dict (also written to ``out_dir/history.json``).
@@ -299,15 +258,21 @@ def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bo
         with writer.as_default():
             tf.summary.text("config", json.dumps(dataclasses.asdict(config), indent=1), step=0)
     start_epoch = int(trainer.epoch.numpy())
+    if resumed and start_epoch >= config.epochs:
+        trainer.expect_partial()
+        print(f"The Note-RNN run in {config.out_dir} is complete ({start_epoch} epochs, --epochs {config.epochs}); "
+              "give a larger --epochs to train on.", file=sys.stderr)
+        return history
     print(f"Note-RNN training: {len(train_arrays[0])} train windows, {len(val_arrays[0])} validation windows, "
           f"{'resuming at epoch ' + str(start_epoch + 1) if resumed else 'from scratch'}", file=sys.stderr)
+    show_bar = progress and sys.stderr.isatty()
 
     for epoch in range(start_epoch, config.epochs):
         t0 = time.time()
         dataset = _dataset(train_arrays, config.batch_size, config.seed + epoch)
         totals = np.zeros(3)
         bar = tqdm(dataset, total=math.ceil(len(train_arrays[0]) / config.batch_size),
-                   desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, file=sys.stderr)
+                   desc=f"epoch {epoch + 1}/{config.epochs}", disable=not show_bar, file=sys.stderr)
         for inputs, targets, weights in bar:
             loss, nll, correct, count, grad_norm = trainer.train_step(inputs, targets, weights)
             loss = float(loss)
@@ -334,9 +299,7 @@ def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bo
             for key in ("train_log_perplexity", "train_accuracy", "validation_log_perplexity", "validation_accuracy"):
                 tf.summary.scalar(f"epoch/{key}", record[key], step=record["step"])
         writer.flush()
-        print(f"epoch {epoch + 1}: train log-ppl {record['train_log_perplexity']:.4f} acc "
-              f"{record['train_accuracy']:.4f} | validation log-ppl {val['log_perplexity']:.4f} acc "
-              f"{val['accuracy']:.4f} ({record['seconds']:.0f} s)", file=sys.stderr)
+        print(epoch_line(record, config.epochs, totals[2]), file=sys.stderr)
         if val["log_perplexity"] < float(trainer.best_val_loss.numpy()):
             trainer.best_val_loss.assign(val["log_perplexity"])
             history["best"] = record
@@ -346,6 +309,21 @@ def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bo
         atomic.write_json(history_path, history)
         trainer.manager.save(checkpoint_number=epoch + 1)
     return history
+
+
+def epoch_line(record: dict, epochs: int, tokens: float) -> str:
+    """The line printed after each epoch: step, training and validation metrics, speed.
+
+    Args:
+      record: the epoch's history entry (epoch, step, train_/validation_ log perplexity
+        and accuracy, seconds).
+      epochs: the run's total number of epochs.
+      tokens: training tokens with a loss in this epoch (for tokens per second).
+    """
+    return (f"epoch {record['epoch']}/{epochs} (step {record['step']}): train log-ppl "
+            f"{record['train_log_perplexity']:.4f} acc {record['train_accuracy']:.4f} | validation log-ppl "
+            f"{record['validation_log_perplexity']:.4f} acc {record['validation_accuracy']:.4f} "
+            f"({record['seconds']:.0f} s, {tokens / max(record['seconds'], 1e-9):.0f} tokens/s)")
 
 
 def make_card(config: TrainConfig, metrics: dict, num_train: int, num_val: int, command: str | None) -> dict:

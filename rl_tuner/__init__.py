@@ -11,9 +11,9 @@ The Python API (TensorFlow is imported on first use)::
 Importing this package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``).
 """
 
-from note_rnn._tf_setup import use_legacy_keras
+from note_rnn._tf_setup import configure
 
-use_legacy_keras()
+configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 
 _LAZY = {"RLConfig": ("rl_tuner.config", "RLConfig"), "from_preset": ("rl_tuner.config", "from_preset"),
          "load_policy": ("rl_tuner.policy", "load_policy"), "composition_stats": ("rl_tuner.stats", "composition_stats")}

@@ -7,7 +7,8 @@ import dataclasses
 import os
 import sys
 
-from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, run_main
+from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, range_type, run_main
+from note_rnn.ranges import COUNT, SEED, at_least, positive
 
 TABLE1_KEYS = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
                "mean_autocorrelation_lag3", "notes_not_in_key", "melodies_starting_with_tonic", "leaps_resolved",
@@ -17,6 +18,8 @@ EXTRA_KEYS = ("mean_log_prior", "mean_music_theory_reward", "mean_kl", "mean_ent
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``rl-tuner`` argument parser (built from TensorFlow-free modules: --help is fast)."""
+    from rl_tuner import choices, reward_modes
     from rl_tuner.config import PRESETS, RLConfig
     parser = argparse.ArgumentParser(prog="rl-tuner", description=__doc__, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -33,12 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
         d, pp = PRESETS["default"].get(field.name, field.default), PRESETS["paper"].get(field.name, field.default)
         help_defaults[field.name] = f"default: {d}" + (f"; paper preset: {pp}" if pp != d else "")
     help_defaults["note_rnn"] = "default: the shipped checkpoints/note_rnn"
-    from rl_tuner import exploration, reward_modes, targets
+    help_defaults["reward_mode"] = "default: music_theory_all for q and psi, music_theory_only for g and pure_rl"
     add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults, choices={
-        "algorithm": targets.ALGORITHMS, "exploration": exploration.MODES, "replay": ("uniform", "prioritized"),
+        "algorithm": choices.ALGORITHMS, "exploration": choices.EXPLORATION_MODES, "replay": choices.REPLAY_KINDS,
         "reward_mode": reward_modes.REWARD_MODES})
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--intra-op-threads", type=int, default=1,
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (one line per evaluation instead, as when stderr is not a terminal)")
+    p.add_argument("--intra-op-threads", type=range_type(int, at_least(0)), default=1,
                    help="TensorFlow threads per op; 1 is fastest for these tiny networks, 0 = TensorFlow's "
                         "default (default: %(default)s)")
 
@@ -84,10 +88,13 @@ MODEL_HELP = ("run directory, policy directory or Note-RNN checkpoint (a plain N
 
 def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_default: int) -> None:
     p.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="PATH", help=MODEL_HELP)
-    p.add_argument(num_flag, dest="num", type=int, default=num_default, help="melodies to sample (default: %(default)s)")
-    p.add_argument("--length", type=int, default=32, help="notes per melody (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same melodies (default: %(default)s)")
+    p.add_argument(num_flag, dest="num", type=range_type(int, COUNT), default=num_default,
+                   help="melodies to sample (default: %(default)s)")
+    p.add_argument("--length", type=range_type(int, COUNT), default=32, help="notes per melody (default: %(default)s)")
+    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+                   help="softmax temperature, > 0 (default: %(default)s)")
+    p.add_argument("--seed", type=range_type(int, SEED), default=0,
+                   help="random seed; same seed, same melodies (default: %(default)s)")
 
 
 def print_table(columns: dict, keys=TABLE1_KEYS + EXTRA_KEYS, file=None) -> None:
@@ -113,12 +120,13 @@ def main(argv=None) -> int:
     from note_rnn import atomic, outputs
     command = f"rl-tuner {args.command}"
     if args.command == "train":
-        from rl_tuner import config as config_lib, train
+        from rl_tuner import config as config_lib
         from rl_tuner.config import RLConfig
-        train.set_intra_op_threads(args.intra_op_threads)
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)}
         overrides["note_rnn"] = overrides["note_rnn"] or _model_path(None)
-        cfg = config_lib.from_preset(args.preset, **overrides)
+        cfg = config_lib.from_preset(args.preset, **overrides)  # refuses bad settings before TensorFlow loads
+        from rl_tuner import train
+        train.set_intra_op_threads(args.intra_op_threads)
         final = train.run(cfg, args.out, progress=not args.quiet)
         print(f"\nTable-1 statistics of {cfg.final_eval_melodies} sampled melodies ({cfg.algorithm}, "
               f"{final['steps']} steps); full results in {os.path.join(args.out, 'stats.json')}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from rl_tuner.targets import ALGORITHMS
+from note_rnn.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
+from rl_tuner import reward_modes
+from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, REPLAY_KINDS
 
 
 @dataclasses.dataclass
@@ -31,7 +33,9 @@ class RLConfig:
         epsilon_start to epsilon_end.
       epsilon_start: initial epsilon.
       epsilon_end: final epsilon.
-      reward_mode: task reward (see rl_tuner.reward_modes); music_theory_all by default.
+      reward_mode: task reward (see rl_tuner.reward_modes); g and pure_rl take only
+        music_theory_only, as in the original. Left empty, the algorithm's own mode is
+        filled in (and recorded in config.json).
       num_notes: notes per melody (episode length).
       num_envs: melodies played in parallel (a batched environment); the ratio of train
         steps to environment steps is kept at 1/train_every whatever this is.
@@ -61,7 +65,7 @@ class RLConfig:
     exploration_fraction: float = 0.5
     epsilon_start: float = 1.0
     epsilon_end: float = 0.1
-    reward_mode: str = "music_theory_all"
+    reward_mode: str = ""
     num_notes: int = 32
     num_envs: int = 256
     bootstrap_final_note: bool = False
@@ -71,30 +75,39 @@ class RLConfig:
     num_samples: int = 4
     seed: int = 0
 
+    # Allowed values of every numeric setting (checked by validate() and by the command line).
+    RANGES = {
+        "steps": COUNT, "c": positive(), "discount": UNIT, "batch_size": COUNT, "train_every": COUNT,
+        "replay_capacity": COUNT, "learning_rate": positive(), "target_update_rate": between(0.0, 1.0, low_open=True),
+        "clip_norm": positive(), "exploration_fraction": UNIT, "epsilon_start": UNIT, "epsilon_end": UNIT,
+        "num_notes": COUNT, "num_envs": COUNT, "eval_every": COUNT, "eval_melodies": COUNT,
+        "final_eval_melodies": COUNT, "num_samples": at_least(0), "seed": SEED,
+    }
+
+    def __post_init__(self):
+        if not self.reward_mode:
+            self.reward_mode = reward_modes.default_reward_mode(self.algorithm)
+
     def validate(self) -> "RLConfig":
-        """Raises ValueError for settings that cannot run; returns self."""
-        from rl_tuner import exploration, reward_modes
+        """Checks every setting; returns self.
+
+        Raises:
+          ValueError: naming the setting, for an unknown algorithm, exploration, replay or
+            reward mode, a reward mode the algorithm does not take, a numeric setting
+            outside its ``RANGES`` entry (NaN and infinity included), or a replay smaller
+            than a batch or than one step of all melodies.
+        """
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
-        if self.exploration not in exploration.MODES:
-            raise ValueError(f"unknown exploration {self.exploration!r}; choose one of {', '.join(exploration.MODES)}")
-        reward_modes.get_reward_mode(self.reward_mode)
-        positive = {"steps": self.steps, "c": self.c, "batch_size": self.batch_size, "train_every": self.train_every,
-                    "replay_capacity": self.replay_capacity, "num_notes": self.num_notes, "num_envs": self.num_envs,
-                    "eval_every": self.eval_every, "eval_melodies": self.eval_melodies,
-                    "final_eval_melodies": self.final_eval_melodies}
-        for key, value in positive.items():
-            if not value > 0:
-                raise ValueError(f"{key} must be > 0, got {value}")
-        if not 0 <= self.discount <= 1:
-            raise ValueError(f"discount must be in [0, 1], got {self.discount}")
-        if not 0 <= self.target_update_rate <= 1:
-            raise ValueError(f"target_update_rate must be in [0, 1], got {self.target_update_rate}")
+        if self.exploration not in EXPLORATION_MODES:
+            raise ValueError(f"unknown exploration {self.exploration!r}; choose one of {', '.join(EXPLORATION_MODES)}")
+        if self.replay not in REPLAY_KINDS:
+            raise ValueError(f"unknown replay {self.replay!r}; choose one of {', '.join(REPLAY_KINDS)}")
+        reward_modes.reward_mode_for_algorithm(self.algorithm, self.reward_mode)
+        check_ranges(self, self.RANGES)
         if self.replay_capacity < max(self.batch_size, self.num_envs):
             raise ValueError(f"replay_capacity ({self.replay_capacity}) must be at least batch_size "
                              f"({self.batch_size}) and num_envs ({self.num_envs})")
-        if self.replay not in ("uniform", "prioritized"):
-            raise ValueError(f"unknown replay {self.replay!r}; choose uniform or prioritized")
         return self
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-MODES = ("egreedy", "boltzmann")
+from rl_tuner.choices import EXPLORATION_MODES as MODES  # noqa: E402
 
 
 def linear_epsilon(step: int, period: int, start: float = 1.0, end: float = 0.1) -> float:

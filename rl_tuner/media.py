@@ -25,18 +25,15 @@ def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer
         width = max(len(a) for a in audio)
         batch = np.stack([np.pad(a, (0, width - len(a))) for a in audio])[:, :, None]
         tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
+        plt = _pyplot()
+        fig = next_note_figure(tokens, probs, policy.algorithm)
+        image = figure_rgb(fig)
+        plt.close(fig)
         with writer.as_default():
             tf.summary.audio("samples/audio", batch, SAMPLE_RATE, step=step, max_outputs=num)
-            tf.summary.image("samples/next_note_probabilities", probability_image(probs)[None], step=step)
+            tf.summary.image("samples/next_note_probabilities", image[None], step=step)
             tf.summary.text("samples/tokens", "\n\n".join(" ".join(map(str, m)) for m in melodies), step=step)
     return melodies
-
-
-def probability_image(probs: np.ndarray) -> np.ndarray:
-    """[C, T] probabilities -> float32 RGB image [C*8, T*8, 3] (white = 0, red = 1), pitch up."""
-    p = np.clip(probs[::-1], 0, 1)
-    img = np.stack([np.ones_like(p), 1 - p, 1 - p], axis=-1).astype(np.float32)
-    return np.kron(img, np.ones((8, 8, 1), np.float32))
 
 
 def _pyplot():
@@ -66,17 +63,54 @@ def plot_training_curves(history: dict, path: str) -> None:
     plt.close(fig)
 
 
+def next_note_figure(tokens: np.ndarray, probs: np.ndarray, algorithm: str):
+    """The paper's Figure 4: a policy's next-note distribution along one sampled melody.
+
+    Args:
+      tokens: int [T], the sampled melody (marked with circles).
+      probs: float [C, T], column t = the distribution token t was drawn from.
+      algorithm: the policy's name, for the title.
+
+    Returns:
+      A matplotlib Figure: rows are tokens labelled by note name ('hold', 'off', C3 ..
+      B5; token indices in note_rnn.tokens), columns are 16th-note steps, colour is the
+      probability with a colour bar from 0 to 1.
+    """
+    from note_rnn import tokens as tok
+    plt = _pyplot()
+    num_classes, length = probs.shape
+    fig, ax = plt.subplots(figsize=(9, 7.5))
+    image = ax.imshow(probs, origin="lower", aspect="auto", cmap="Reds", vmin=0.0, vmax=1.0,
+                      interpolation="nearest")
+    ax.plot(np.arange(len(tokens)), tokens, "o", markerfacecolor="none", markeredgecolor="tab:blue",
+            markersize=5, label="sampled note")
+    ax.set_yticks(np.arange(num_classes))
+    ax.set_yticklabels([tok.token_name(t) for t in range(num_classes)], fontsize=7)
+    for t in range(tok.FIRST_PITCH_TOKEN, num_classes, 12):  # a line below each C (and the pitches)
+        ax.axhline(t - 0.5, color="0.6", linewidth=0.6)
+    ax.set_xticks(np.arange(0, length, 4))
+    ax.set_xticklabels([str(t + 1) for t in range(0, length, 4)])
+    ax.set_xlabel("note of the melody (16th-note step)")
+    ax.set_ylabel("next token")
+    ax.set_title(f"next-note probabilities along a sampled melody ({algorithm})")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    fig.colorbar(image, ax=ax, label="probability", fraction=0.04, pad=0.02)
+    fig.tight_layout()
+    return fig
+
+
+def figure_rgb(fig) -> np.ndarray:
+    """Renders a matplotlib figure to uint8 RGB [height, width, 3] (for TensorBoard)."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
 def plot_next_note_probabilities(policy, path: str, length: int = 32, seed: int = 0) -> None:
-    """The policy's next-note distribution along one sampled melody (the paper's Figure 4)."""
+    """Writes the paper's Figure 4 for ``policy`` as a PNG (see :func:`next_note_figure`)."""
     from rl_tuner import evaluate
     plt = _pyplot()
     tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
-    fig, ax = plt.subplots(figsize=(8, 6))
-    ax.imshow(probs, origin="lower", aspect="auto", cmap="Reds", interpolation="nearest")
-    ax.set_xlabel("step")
-    ax.set_ylabel("token (0 hold, 1 note-off, 2.. MIDI 48..)")
-    ax.set_title(f"next-note probabilities ({policy.algorithm})")
-    fig.tight_layout()
+    fig = next_note_figure(tokens, probs, policy.algorithm)
     _save_figure(fig, path)
     plt.close(fig)
 

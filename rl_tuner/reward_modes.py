@@ -10,8 +10,8 @@ with ``reward_scaler`` = 1/c. Every ``task_reward`` is called as
 conventions); the 'scale' mode also takes ``previous=`` (the previous observation, required
 at beat 0 where the original used the priming note), flagged by ``uses_previous_token``.
 
-In the original, algorithms 'g' and 'pure_rl' force 'music_theory_only'
-(:func:`reward_mode_for_algorithm`). The original's 'non_repeating' returned None on a
+In the original, algorithms 'g' and 'pure_rl' force 'music_theory_only'; here it is their
+default and any other mode given for them is refused (:func:`reward_mode_for_algorithm`). The original's 'non_repeating' returned None on a
 repeat (a crash); here it gives 0.0 (see :func:`rl_tuner.music_theory.reward_non_repeating`).
 """
 
@@ -128,13 +128,26 @@ def get_reward_mode(name: str) -> RewardMode:
                          f"{', '.join(sorted(REWARD_MODES))}") from None
 
 
-def reward_mode_for_algorithm(algorithm: str, reward_mode: str = DEFAULT_REWARD_MODE
-                              ) -> RewardMode:
-    """The mode the original actually uses: 'g' and 'pure_rl' force 'music_theory_only'.
+def default_reward_mode(algorithm: str) -> str:
+    """The mode an algorithm uses unless told otherwise: 'music_theory_only' for 'g' and
+    'pure_rl' (forced by the original), DEFAULT_REWARD_MODE for the others."""
+    return "music_theory_only" if algorithm in MUSIC_THEORY_ONLY_ALGORITHMS else DEFAULT_REWARD_MODE
+
+
+def reward_mode_for_algorithm(algorithm: str, reward_mode: str | None = None) -> RewardMode:
+    """The mode an algorithm uses: ``reward_mode``, or its default if None or empty.
+
+    'g' and 'pure_rl' take only 'music_theory_only' (the original forces it: their reward
+    has no log p term, G puts the prior in its target and pure RL has none); another
+    explicit mode for them is refused rather than silently replaced.
 
     Raises:
-      ValueError: if ``reward_mode`` is not a known mode.
+      ValueError: if ``reward_mode`` is not a known mode, or not the one 'g' / 'pure_rl' take.
     """
-    if algorithm in MUSIC_THEORY_ONLY_ALGORITHMS:
-        reward_mode = "music_theory_only"
-    return get_reward_mode(reward_mode)
+    if not reward_mode:
+        reward_mode = default_reward_mode(algorithm)
+    mode = get_reward_mode(reward_mode)
+    if algorithm in MUSIC_THEORY_ONLY_ALGORITHMS and mode.name != "music_theory_only":
+        raise ValueError(f"--reward-mode {reward_mode} cannot be used with --algorithm {algorithm}, which takes "
+                         "only music_theory_only (as in the original: its reward has no log p term)")
+    return mode

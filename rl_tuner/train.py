@@ -169,13 +169,20 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     # history.json is written just before each checkpoint: drop what a kill in between left.
     for key in ("evaluations", "train"):
         history[key] = [entry for entry in history[key] if entry["step"] <= step]
-    log(f"{'Resuming' if resumed else 'Starting'} {config.algorithm} at step {step} of {config.steps} "
-        f"({config.num_envs} melodies in parallel)")
+    episode_steps = config.num_envs * config.num_notes
+    final_step = final_step_of(step, config.steps, episode_steps)
+    if resumed and step >= config.steps:
+        done = finished_results(out_dir, step, config.final_eval_melodies)
+        if done is not None:
+            log(f"The {config.algorithm} run in {out_dir} is complete ({step} steps, --steps {config.steps}); "
+                "its results (stats.json) follow. Give a larger --steps to train on.")
+            return done
+    log(start_line(config, step, final_step, resumed))
 
     tally = Tally()
-    episode_steps = config.num_envs * config.num_notes
     next_eval = (step // config.eval_every + 1) * config.eval_every
-    bar = tqdm(total=config.steps, initial=step, unit="step", unit_scale=True, disable=not progress,
+    show_bar = progress and sys.stderr.isatty()
+    bar = tqdm(total=final_step, initial=step, unit="step", unit_scale=True, disable=not show_bar,
                file=sys.stderr, desc=f"rl-tuner {config.algorithm}")
     t_start, steps_at_start = time.time(), step
     if not resumed:
@@ -191,9 +198,63 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
             _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally)
             bar.set_postfix(r_mt=f"{history['evaluations'][-1]['mean_music_theory_reward']:.2f}",
                             log_p=f"{history['evaluations'][-1]['mean_log_prior']:.2f}")
+            if not show_bar:
+                log(progress_line(step, final_step, history["evaluations"][-1], means))
             next_eval = (step // config.eval_every + 1) * config.eval_every
     bar.close()
     return _finish(state, config, out_dir, writer, history)
+
+
+def final_step_of(step: int, steps: int, episode_steps: int) -> int:
+    """The step count a run starting at ``step`` really ends at (>= ``steps``).
+
+    Training advances in whole batches of ``episode_steps`` = num_envs x num_notes, so
+    ``steps`` is rounded up to the next batch boundary (a run already past it stays).
+    """
+    if step >= steps:
+        return step
+    return step + -(-(steps - step) // episode_steps) * episode_steps
+
+
+def start_line(config: RLConfig, step: int, final_step: int, resumed: bool) -> str:
+    """The line printed when a run starts or resumes (the reward mode really used included)."""
+    rounded = f" (--steps {config.steps} rounded up to whole batches of {config.num_envs} melodies x " \
+              f"{config.num_notes} notes)" if final_step != config.steps and step < config.steps else ""
+    return (f"{'Resuming' if resumed else 'Starting'} {config.algorithm} ({config.reward_mode} reward) at step {step} "
+            f"of {final_step}{rounded}, {config.num_envs} melodies in parallel")
+
+
+def progress_line(step: int, final_step: int, evaluation: dict, train_means: dict) -> str:
+    """One line per evaluation: step, headline statistics of the sampled melodies, speed.
+
+    Args:
+      step: environment steps so far.
+      final_step: the step the run ends at.
+      evaluation: an :func:`rl_tuner.evaluate.evaluate_policy` result (mean_music_theory_reward,
+        mean_log_prior, mean_kl per note).
+      train_means: the training tallies since the last evaluation (loss, env_steps_per_s).
+    """
+    loss = train_means.get("loss", float("nan"))
+    return (f"step {step}/{final_step}: r_MT {evaluation['mean_music_theory_reward']:.3f}, "
+            f"log p {evaluation['mean_log_prior']:.3f}, KL {evaluation['mean_kl']:.3f} per note; "
+            f"TD loss {loss:.4g}; {train_means.get('env_steps_per_s', float('nan')):.0f} env steps/s")
+
+
+def finished_results(out_dir: str, step: int, final_eval_melodies: int) -> dict | None:
+    """The final statistics of a run that is complete at ``step``, or None if they must be made.
+
+    stats.json counts only if it was written at ``step`` with ``final_eval_melodies``
+    melodies (a run killed while finishing, or asked for another number, evaluates again).
+    """
+    try:
+        final = atomic.read_json(os.path.join(out_dir, "stats.json"))
+    except ValueError:  # a damaged stats.json is made again
+        return None
+    if not isinstance(final, dict) or final.get("steps") != step:
+        return None
+    if (final.get("after") or {}).get("num_melodies") != final_eval_melodies:
+        return None
+    return final
 
 
 def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tally) -> int:

@@ -361,8 +361,11 @@ def test_reward_modes_registry():
     with pytest.raises(ValueError, match="music_theory_all"):
         rm.get_reward_mode("music_theory")
     assert rm.reward_mode_for_algorithm("g").name == "music_theory_only"
-    assert rm.reward_mode_for_algorithm("pure_rl", "key").name == "music_theory_only"
+    assert rm.reward_mode_for_algorithm("pure_rl", "music_theory_only").name == "music_theory_only"
+    with pytest.raises(ValueError, match="--reward-mode key cannot be used with --algorithm pure_rl"):
+        rm.reward_mode_for_algorithm("pure_rl", "key")  # refused, not silently replaced
     assert rm.reward_mode_for_algorithm("psi", "key").name == "key"
+    assert rm.reward_mode_for_algorithm("psi").name == "music_theory_all"
 
 
 def test_reward_mode_task_rewards():

@@ -100,7 +100,7 @@ def test_evaluate_shipped_model_by_default_with_the_cards_settings(tmp_path, cap
 @pytest.mark.parametrize("extra, message", [
     (["--data", "NODATA"], "validation.npz not found: build the data set first"),
     (["--checkpoint", "NOMODEL"], "no Note-RNN checkpoint at .*nomodel"),
-    (["--max-length", "1"], "max_length must be >= 2, got 1"),
+    (["--max-length", "1"], "max_length must be an integer >= 2, got 1"),
     (["--min-window", "100"], "no windows of at least 100 tokens to evaluate"),
 ])
 def test_evaluate_errors_exit_2_with_one_line(tmp_path, capsys, extra, message):

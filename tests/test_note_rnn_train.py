@@ -6,7 +6,9 @@ summary.json). Models are tiny (one LSTM layer of 16 units) so that a run takes 
 """
 
 import dataclasses
+import gc
 import json
+import logging
 import math
 import os
 import re
@@ -142,7 +144,7 @@ def test_window_arrays_of_a_full_length_melody():
 
 
 def test_train_config_validation():
-    with pytest.raises(ValueError, match="max_length must be >= 2, got 1"):
+    with pytest.raises(ValueError, match="max_length must be an integer >= 2, got 1"):
         TrainConfig(max_length=1)
     with pytest.raises(ValueError, match=r"skip_first_n_losses \(8\) leaves no loss in windows of 9 tokens"):
         TrainConfig(max_length=9, skip_first_n_losses=8)
@@ -197,14 +199,30 @@ def test_exported_model_loads_and_reproduces_its_validation_metric(run, data_dir
     assert recomputed == pytest.approx(history["best"]["validation_log_perplexity"], abs=1e-4)
 
 
-def test_rerun_of_a_finished_run_trains_nothing(run, monkeypatch, tmp_path):
+def test_rerun_of_a_finished_run_trains_nothing(run, monkeypatch, tmp_path, capsys, caplog):
     config, history = run
     out = tmp_path / "copy"
     shutil.copytree(config.out_dir, out)
     calls = _count_train_steps(monkeypatch)
-    again = train.train(dataclasses.replace(config, out_dir=str(out)), progress=False)
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING):
+        again = train.train(dataclasses.replace(config, out_dir=str(out)), progress=False)
+        gc.collect()  # the trainer and its checkpoint are gone: TensorFlow reports unused values now
     assert calls == []
     assert [r["epoch"] for r in again["epochs"]] == [1, 2, 3]
+    assert again == _read_json(os.path.join(out, "history.json"))
+    assert capsys.readouterr().err == (f"The Note-RNN run in {out} is complete (3 epochs, --epochs 3); "
+                                       "give a larger --epochs to train on.\n")
+    # No "Value in checkpoint could not be found" warnings (the unused Adam slots) that look like corruption.
+    assert [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()] == []
+
+
+def test_epoch_line_shows_step_metrics_and_speed():
+    record = {"epoch": 2, "step": 120, "train_log_perplexity": 1.23456, "train_accuracy": 0.5,
+              "validation_log_perplexity": 1.5, "validation_accuracy": 0.625, "seconds": 4.0}
+    assert train.epoch_line(record, 30, 10000.0) == (
+        "epoch 2/30 (step 120): train log-ppl 1.2346 acc 0.5000 | validation log-ppl 1.5000 acc 0.6250 "
+        "(4 s, 2500 tokens/s)")
 
 
 def test_changed_architecture_in_same_out_dir_raises(run, tmp_path):
@@ -224,9 +242,13 @@ def test_changed_architecture_in_same_out_dir_raises(run, tmp_path):
 def test_resume_runs_only_the_missing_epochs(run, data_dir, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     calls = _count_train_steps(monkeypatch)
-    first = train.train(_config(data_dir, out, epochs=2), progress=False)
+    first = train.train(_config(data_dir, out, epochs=2), progress=True)  # stderr is not a terminal here
     assert len(calls) == 2 * STEPS_PER_EPOCH
-    assert "from scratch" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert "from scratch" in err[0]
+    # No progress bar in a log file: exactly one line per epoch.
+    assert [line.split(":")[0] for line in err[1:]] == [f"epoch 1/2 (step {STEPS_PER_EPOCH})",
+                                                        f"epoch 2/2 (step {2 * STEPS_PER_EPOCH})"]
     calls.clear()
 
     second = train.train(_config(data_dir, out, epochs=3), progress=False)

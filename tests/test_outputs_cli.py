@@ -449,7 +449,7 @@ def test_note_rnn_resume_with_the_data_path_spelled_differently(data_dir, tmp_pa
     moved = str(tmp_path / "moved")
     shutil.copytree(data_dir, moved)
     code, err = _note(_note_train_argv(moved, out, epochs=2), capsys)
-    assert code == 0 and "resuming at epoch 3" in err  # finished: nothing left to train
+    assert code == 0 and "is complete (2 epochs, --epochs 2)" in err  # accepted as the same run, already finished
     # Different data is not.
     other = str(tmp_path / "other")
     shutil.copytree(data_dir, other)

@@ -209,6 +209,9 @@ def test_train_command_tiny_run(tiny_ckpt, tmp_path, capsys):
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     assert "Table-1 statistics of 10 sampled melodies (g, 256 steps)" in printed
+    # g uses music_theory_only (as the original): printed at the start and recorded in config.json.
+    assert "Starting g (music_theory_only reward) at step 0 of 256, 8 melodies in parallel" in printed.splitlines()
+    assert read_json(out / "config.json")["reward_mode"] == "music_theory_only"
     cfg = read_json(out / "config.json")
     assert (cfg["algorithm"], cfg["steps"], cfg["c"], cfg["seed"], cfg["batch_size"]) == ("g", 256, 0.25, 3, 8)
     assert cfg["discount"] == 0.5 and cfg["train_every"] == 5  # from the default preset
@@ -222,6 +225,8 @@ def test_train_command_tiny_run(tiny_ckpt, tmp_path, capsys):
 
 
 def test_train_bad_flag_value_exits_2(tiny_ckpt, tmp_path, capsys):
-    code = run_main(cli.main, ["train", "--note-rnn", tiny_ckpt, "--c", "0", "--out", str(tmp_path / "r")])
-    assert code == 2
-    assert "c must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # refused while parsing, before anything starts
+        run_main(cli.main, ["train", "--note-rnn", tiny_ckpt, "--c", "0", "--out", str(tmp_path / "r")])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "rl-tuner train: error: argument --c: must be > 0, got 0"
+    assert not os.path.exists(tmp_path / "r")

@@ -5,10 +5,14 @@ The runs are tiny (an 8-unit Note-RNN, 8 melodies in parallel, 256 or 512 steps)
 """
 
 import dataclasses
+import gc
 import glob
+import io
 import json
+import logging
 import math
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -59,10 +63,27 @@ def weights(path):
 
 
 # --------------------------------------------------------------------------- run directory
-def test_run_directory_layout(note_rnn_dir, tmp_path):
-    config = small_config(note_rnn_dir)  # 512 steps, evaluations at 0, 256, 512
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_run_directory_layout(note_rnn_dir, tmp_path, monkeypatch):
+    # --steps 300 ends at 512 (whole batches of 8 x 32 notes); evaluations at 0, 256, 512.
+    config = small_config(note_rnn_dir, steps=300)
     out = tmp_path / "run"
-    final, lines = run(config, out)
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    lines = []
+    final = train.run(config, str(out), progress=True, log=lines.append)
+    monkeypatch.undo()
+    # On a terminal the bar runs to the step the run really reaches, and no progress lines are logged.
+    bar = terminal.getvalue().replace("\r", "\n").splitlines()
+    assert "512/512" in [line for line in bar if line.strip()][-1]
+    assert not any("/1000" in line or "300/" in line for line in bar)
+    assert lines[1] == ("Starting q (music_theory_all reward) at step 0 of 512 (--steps 300 rounded up to whole "
+                        "batches of 8 melodies x 32 notes), 8 melodies in parallel")
+    assert not any(line.startswith("step ") for line in lines)
 
     assert read_json(out / "config.json") == json.loads(json.dumps(dataclasses.asdict(config)))
     events = glob.glob(str(out / "events.out.tfevents*"))
@@ -105,7 +126,6 @@ def test_run_directory_layout(note_rnn_dir, tmp_path):
         folder = out / "samples" / f"step_{step:08d}"
         assert len(glob.glob(str(folder / "*.mid"))) == 1
         assert len(glob.glob(str(folder / "*.wav"))) == 1
-    assert any("Starting q at step 0 of 512" in line for line in lines)
 
     # The prior stays the pre-trained network exactly; the tuned network moved.
     original = weights(note_rnn_dir)
@@ -138,7 +158,8 @@ def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_di
     assert read_json(out / "history.json")["evaluations"][-1]["step"] == EPISODE
 
     resumed, lines = run(config, out)
-    assert any(f"Resuming q at step {EPISODE} of {2 * EPISODE}" in line for line in lines), lines
+    assert f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel" \
+        in lines, lines
     assert not any("Starting" in line for line in lines)
     assert resumed["steps"] == 2 * EPISODE
     assert resumed["train_steps"] == (2 * EPISODE) // 5 == 102
@@ -153,17 +174,41 @@ def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_di
     assert resumed["after"]["mean_log_prior"] == full["after"]["mean_log_prior"]
 
 
-def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path):
+def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path, caplog):
     out = tmp_path / "run"
     first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_melodies=20), out)
     assert first["steps"] == EPISODE and first["train_steps"] == EPISODE // 5 == 51
 
     second, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20), out)
-    assert any(f"Resuming q at step {EPISODE} of {2 * EPISODE}" in line for line in lines), lines
+    assert f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel" \
+        in lines, lines
     assert second["steps"] == 2 * EPISODE
     assert second["train_steps"] == (2 * EPISODE) // 5 == 102  # 51 + (102 - 51), not 51 + 102
     history = read_json(out / "history.json")
     assert [e["step"] for e in history["evaluations"]] == [0, EPISODE, 2 * EPISODE]
+    # Without a terminal (progress=False here) one line per evaluation: step, statistics, speed.
+    evaluation, tally = history["evaluations"][-1], history["train"][-1]
+    assert [line for line in lines if line.startswith("step ")] == [
+        f"step {2 * EPISODE}/{2 * EPISODE}: r_MT {evaluation['mean_music_theory_reward']:.3f}, "
+        f"log p {evaluation['mean_log_prior']:.3f}, KL {evaluation['mean_kl']:.3f} per note; "
+        f"TD loss {tally['loss']:.4g}; {tally['env_steps_per_s']:.0f} env steps/s"]
+
+    # The same command again: the run is complete; its results are shown, nothing is redone.
+    mtime = os.path.getmtime(out / "stats.json")
+    with caplog.at_level(logging.WARNING):
+        third, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20),
+                           out)
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()] == []
+    assert lines == [f"The q run in {out} is complete ({2 * EPISODE} steps, --steps {2 * EPISODE}); its results "
+                     "(stats.json) follow. Give a larger --steps to train on."]
+    assert third == read_json(out / "stats.json") == json.loads(json.dumps(second))
+    assert os.path.getmtime(out / "stats.json") == mtime
+    assert read_json(out / "history.json") == history
+    # Asking for another number of final melodies evaluates again (no training).
+    fourth, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=30), out)
+    assert fourth["after"]["num_melodies"] == 30 and fourth["steps"] == 2 * EPISODE
+    assert not any(line.startswith("step ") for line in lines)
 
     # Other settings into the same directory: a clear ValueError, the run left untouched.
     for change in (dict(algorithm="psi"), dict(c=1.0), dict(batch_size=16)):
@@ -291,6 +336,6 @@ def test_nan_loss_stops_the_run_keeps_the_last_checkpoint_and_resumes(note_rnn_d
 
     monkeypatch.setattr(train.agent.KLControlLearner, "add_and_train", original)
     final, lines = run(config, out)
-    assert any("Resuming q at step 256" in line for line in lines)
+    assert "Resuming q (music_theory_all reward) at step 256 of 768, 8 melodies in parallel" in lines
     assert final["steps"] == 3 * EPISODE
     assert [e["step"] for e in read_json(out / "history.json")["evaluations"]] == [0, 256, 512, 768]

@@ -1,0 +1,10 @@
+"""Names of the enumerated RL Tuner settings (pure Python, no TensorFlow).
+
+The command line builds its choices from here, so ``rl-tuner --help`` and argument
+errors never load TensorFlow; the implementations (rl_tuner.targets.ALGORITHMS,
+rl_tuner.exploration, rl_tuner.replay) use the same names (tested).
+"""
+
+ALGORITHMS = ("q", "psi", "g", "pure_rl")
+EXPLORATION_MODES = ("egreedy", "boltzmann")
+REPLAY_KINDS = ("uniform", "prioritized")
