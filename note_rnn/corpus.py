@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
-import multiprocessing
 import os
 import pathlib
 import signal
@@ -26,11 +25,11 @@ import sys
 import threading
 import time
 import warnings
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from note_rnn import encoding
+from note_rnn import encoding, isolated_pool
 from note_rnn.encoding import ExtractionOptions
 from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF
 
@@ -38,6 +37,7 @@ DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 ESSEN_COLLECTION = "essenFolksong"
 SPLITS = ("train", "validation")
 MIDI_SUFFIXES = (".mid", ".midi")
+MIN_WORKER_MEMORY_MB = 1024
 
 
 def _cpu_count() -> int:
@@ -58,7 +58,8 @@ class PrepareConfig:
         non-commercial use only, so it is off by default.
       validation_fraction: share of tunes (not melodies) put in the validation split.
       seed: salt of the split hash; the same seed gives the same split.
-      workers: parsing processes; default: the number of CPUs. 1 parses in this process.
+      workers: parsing processes; default: the number of CPUs. 0 parses in this process
+        (no memory limit, and a crash of the parser ends the run: for tests and debugging).
       min_bars: drop melodies shorter than this many bars (Magenta: 7).
       max_steps: truncate melodies to this many 16th-note steps (Magenta: 512); 0 or
         None keeps whole melodies.
@@ -71,8 +72,12 @@ class PrepareConfig:
         O'Neill collection has overlapping files; without this the same tune would be
         counted twice, possibly once in each split.
       limit: read at most this many tunes (files, for MIDI); None reads all. For tests.
-      task_timeout: seconds after which one tune's parsing is abandoned and the tune is
-        skipped; 0 disables the limit.
+      task_timeout: seconds after which one tune's (file's) parsing is abandoned and it is
+        skipped; 0 disables the limit. A worker stuck where the timeout cannot interrupt
+        it (in C code) is killed after twice this time plus a second.
+      worker_memory_mb: address-space limit of each parsing process in MiB (a file that
+        needs more is skipped, MemoryError); 0: no limit. A worker killed by the system is
+        also only a skipped file.
       progress: show a tqdm progress bar on stderr.
       verbose: print the summary to stdout when done.
     """
@@ -92,6 +97,7 @@ class PrepareConfig:
     deduplicate: bool = True
     limit: Optional[int] = None
     task_timeout: float = 120.0
+    worker_memory_mb: int = 4096
     progress: bool = True
     verbose: bool = True
 
@@ -100,8 +106,13 @@ class PrepareConfig:
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}")
+        if not self.task_timeout >= 0:
+            raise ValueError(f"task_timeout must be >= 0 seconds, got {self.task_timeout}")
+        if self.worker_memory_mb != 0 and not self.worker_memory_mb >= MIN_WORKER_MEMORY_MB:
+            raise ValueError(f"worker_memory_mb must be 0 (no limit) or >= {MIN_WORKER_MEMORY_MB} (a worker "
+                             f"needs about 500 MiB to start), got {self.worker_memory_mb}")
         if self.transpose_to_key is not None and not -1 <= self.transpose_to_key <= 11:
             raise ValueError(
                 f"transpose_to_key must be -1..11 or None, got {self.transpose_to_key}")
@@ -224,18 +235,35 @@ def _music21_files(config: PrepareConfig) -> Iterator[Tuple[str, pathlib.Path]]:
             raise ValueError(f"music21 collection {name!r} has no ABC files; collections with "
                              f"ABC files: {sorted(set(known))}")
         for path in files:
-            yield path.relative_to(root).as_posix(), path
+            yield display_name(path.relative_to(root).as_posix()), path
+
+
+def display_name(name: str) -> str:
+    """Returns a file name as printable, valid UTF-8 text, whatever bytes it is made of.
+
+    Python gives a name that is not valid UTF-8 (e.g. Latin-1 ``caf\\xe9.mid``) as a string
+    with surrogate escapes, which cannot be written as UTF-8 (JSON, NumPy, the terminal).
+    Its undecodable bytes are shown as ``\\xNN`` instead; valid names are unchanged. The
+    result is the file's source id, so its split does not depend on the locale.
+
+    Args:
+      name: a file name or relative path as returned by ``os`` / ``pathlib``.
+
+    Returns:
+      The name with each undecodable byte replaced by a backslash escape.
+    """
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _folder_files(folder: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path]]:
     """Yields (source id, path) of every MIDI and ABC file under ``folder``."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"source folder {str(folder)!r} does not exist (use 'music21' "
+        raise FileNotFoundError(f"source folder {display_name(str(folder))!r} does not exist (use 'music21' "
                                 "or a folder of MIDI files)")
     suffixes = MIDI_SUFFIXES + (".abc",)
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() in suffixes and path.is_file():
-            yield path.relative_to(folder).as_posix(), path
+            yield display_name(path.relative_to(folder).as_posix()), path
 
 
 def _collect_tasks(config: PrepareConfig, summary: PrepareSummary) -> List[_Task]:
@@ -287,17 +315,22 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _run_task(job: Tuple[_Task, ExtractionOptions, float]) -> _Result:
+def _parse_task(task: _Task, options: ExtractionOptions) -> List[np.ndarray]:
+    """Returns the melodies of one tune or MIDI file (raises whatever the parsers raise)."""
+    if task.kind == "midi":
+        sequence = encoding.read_note_sequence(task.payload)
+    else:
+        sequence = encoding.abc_to_note_sequence(task.payload)
+    return encoding.note_sequence_to_melodies(sequence, options)
+
+
+def _run_task(job: Tuple[_Task, ExtractionOptions, float, Callable]) -> _Result:
     """Parses one tune; catches every exception and reports it as the skip reason."""
-    task, options, timeout = job
+    task, options, timeout, parse = job
     try:
         with warnings.catch_warnings(), _time_limit(timeout):
             warnings.simplefilter("ignore")
-            if task.kind == "midi":
-                sequence = encoding.read_note_sequence(task.payload)
-            else:
-                sequence = encoding.abc_to_note_sequence(task.payload)
-            melodies = encoding.note_sequence_to_melodies(sequence, options)
+            melodies = parse(task, options)
         return _Result(task.source_id, melodies, None)
     except Exception as error:  # pylint: disable=broad-except
         reason = str(error) if isinstance(error, encoding.MidiReadError) else \
@@ -306,27 +339,31 @@ def _run_task(job: Tuple[_Task, ExtractionOptions, float]) -> _Result:
 
 
 def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:
-    """Parses the tasks in ``config.workers`` processes; returns results in task order."""
+    """Parses the tasks in ``config.workers`` processes; returns results in task order.
+
+    A task whose worker dies or hangs becomes a result with an error (see
+    :mod:`note_rnn.isolated_pool`); the other tasks are parsed as usual.
+    """
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    jobs = [(task, config.extraction_options(), config.task_timeout) for task in tasks]
-    order = {task.source_id: i for i, task in enumerate(tasks)}
+    # _parse_task is looked up at call time, so a test can replace it (also in the workers).
+    jobs = [(task, config.extraction_options(), config.task_timeout, _parse_task)
+            for task in tasks]
     results: List[Optional[_Result]] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="parsing", unit="tune", file=sys.stderr,
                disable=not config.progress)
     with bar:
-        if config.workers == 1 or len(tasks) <= 1:
-            outputs = map(_run_task, jobs)
-            for result in outputs:
-                results[order[result.source_id]] = result
-                bar.update()
+        if config.workers == 0 or not jobs:
+            outputs = enumerate(map(_run_task, jobs))
         else:
-            # spawn: safe even if the caller has imported TensorFlow (fork is not).
-            context = multiprocessing.get_context("spawn")
-            chunksize = max(1, min(16, len(jobs) // (config.workers * 8)))
-            with context.Pool(min(config.workers, len(jobs))) as pool:
-                for result in pool.imap_unordered(_run_task, jobs, chunksize=chunksize):
-                    results[order[result.source_id]] = result
-                    bar.update()
+            hang_timeout = 2 * config.task_timeout + 1 if config.task_timeout else 0
+            outputs = isolated_pool.imap_isolated(
+                _run_task, jobs, min(config.workers, len(jobs)), hang_timeout=hang_timeout,
+                memory_mb=config.worker_memory_mb)
+        for index, result in outputs:
+            if isinstance(result, isolated_pool.JobFailed):
+                result = _Result(tasks[index].source_id, [], result.reason)
+            results[index] = result
+            bar.update()
     return results  # type: ignore[return-value]
 
 
@@ -339,7 +376,7 @@ def split_of(source_id: str, validation_fraction: float, seed: int = 0) -> str:
     The split of a tune depends only on its id, the fraction and the seed: not on the
     other files, the worker order or the machine.
     """
-    digest = hashlib.sha256(f"{seed}\0{source_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\0{source_id}".encode("utf-8", "surrogateescape")).digest()
     return "validation" if int.from_bytes(digest[:8], "big") / 2**64 < validation_fraction \
         else "train"
 
@@ -405,16 +442,18 @@ def prepare(config: PrepareConfig) -> PrepareSummary:
       ValueError: if a music21 collection does not exist.
     """
     started = time.perf_counter()
-    summary = PrepareSummary(source=config.source, out_dir=str(config.out_dir))
+    summary = PrepareSummary(source=display_name(config.source),
+                             out_dir=display_name(str(config.out_dir)))
     tasks = _collect_tasks(config, summary)
-    splits = _assign_splits(_parse_all(tasks, config), config, summary)
     out_dir = pathlib.Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)  # before the long parse: fail early if we cannot
+    splits = _assign_splits(_parse_all(tasks, config), config, summary)
     summary.train = _write_split(out_dir / "train.npz", splits["train"])
     summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
     summary.token_histogram = token_histogram([m for _, m in splits["train"]])
     summary.wall_time_s = round(time.perf_counter() - started, 2)
-    record = {"config": dataclasses.asdict(config), "summary": dataclasses.asdict(summary),
+    settings = dict(dataclasses.asdict(config), source=summary.source, out_dir=summary.out_dir)
+    record = {"config": settings, "summary": dataclasses.asdict(summary),
               "versions": _library_versions()}
     (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     if config.verbose:

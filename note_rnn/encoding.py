@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 import warnings
 from typing import Iterable, List, Optional, Tuple
@@ -35,7 +36,9 @@ import numpy as np
 with warnings.catch_warnings():
     # pydub (imported by note_seq) warns about ffmpeg and audioop, which we never use.
     warnings.simplefilter("ignore")
+    import mido
     import note_seq
+    import pretty_midi
     from note_seq import events_lib, melodies_lib, sequences_lib
     from note_seq.melody_encoder_decoder import MelodyOneHotEncoding
     from note_seq.protobuf import music_pb2
@@ -47,6 +50,9 @@ _ENCODING = MelodyOneHotEncoding(MIN_NOTE, MAX_NOTE)
 ABC_QPM = 120.0  # any constant tempo works: ABC durations are in quarter notes
 ABC_VERSION = (2, 1, 0)  # accidentals hold to the bar line
 STEPS_PER_BAR_4_4 = 4 * STEPS_PER_QUARTER
+# pretty_midi's MAX_TICK: "If max_tick is huge, the MIDI file is probably corrupt and creating
+# the __tick_to_time array will thrash memory" (80 MB of float64 at this limit).
+MAX_MIDI_TICK = 10_000_000
 
 # note_seq errors meaning "this piece gives no melody" (Magenta's pipelines drop it, too).
 _UNQUANTIZABLE = (
@@ -323,6 +329,11 @@ def read_midi(path: os.PathLike | str,
 def read_note_sequence(path: os.PathLike | str) -> music_pb2.NoteSequence:
     """Reads a MIDI file into a NoteSequence.
 
+    The file is parsed with mido and its largest tick checked before pretty_midi builds
+    its tick-to-time table (8 bytes per tick): a corrupt file with a note at tick 2**31 - 1
+    (note-seq issue 27) would otherwise allocate 16 GiB. The limit is pretty_midi's own
+    (:data:`MAX_MIDI_TICK`), which note_seq raises to 1e10 on import.
+
     Args:
       path: a MIDI file.
 
@@ -330,7 +341,8 @@ def read_note_sequence(path: os.PathLike | str) -> music_pb2.NoteSequence:
       The unquantized NoteSequence.
 
     Raises:
-      MidiReadError: if the file is missing, unreadable or not valid MIDI.
+      MidiReadError: if the file is missing, unreadable, not valid MIDI, or has a tick
+        beyond :data:`MAX_MIDI_TICK`.
     """
     path = os.fspath(path)
     try:
@@ -341,10 +353,30 @@ def read_note_sequence(path: os.PathLike | str) -> music_pb2.NoteSequence:
     if not data:
         raise MidiReadError(path, "the file is empty")
     try:
-        return note_seq.midi_to_note_sequence(data)
+        midi = mido.MidiFile(file=io.BytesIO(data), charset="latin1")  # pretty_midi's reading
+    except Exception as error:  # mido raises OSError, EOFError, ValueError, KeyError...
+        raise MidiReadError(path, f"not a valid MIDI file ({type(error).__name__}: {error})") \
+            from error
+    largest = largest_tick(midi)
+    if largest > MAX_MIDI_TICK:
+        raise MidiReadError(path, f"its largest tick is {largest:,} (more than {MAX_MIDI_TICK:,}): "
+                                  "the file is likely corrupt")
+    try:
+        return note_seq.midi_to_note_sequence(pretty_midi.PrettyMIDI(mido_object=midi))
     except Exception as error:  # note_seq wraps most, but not all, pretty_midi errors.
         raise MidiReadError(path, f"not a valid MIDI file ({type(error).__name__}: {error})") \
             from error
+
+
+def largest_tick(midi) -> int:
+    """Returns the largest absolute tick of any event of a ``mido.MidiFile`` (0 if none)."""
+    largest = 0
+    for track in midi.tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+        largest = max(largest, tick)
+    return largest
 
 
 # ABC (through music21) -> NoteSequence

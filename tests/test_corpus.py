@@ -1,12 +1,15 @@
 """Behaviour tests of note_rnn.corpus: building, splitting and loading the training set."""
 
 import json
+import os
+import signal
+import struct
 import time
 
 import numpy as np
 import pytest
 
-from note_rnn import corpus, encoding
+from note_rnn import cli, corpus, encoding
 from note_rnn.corpus import PrepareConfig
 
 C_MAJOR_PITCH_CLASSES = {0, 2, 4, 5, 7, 9, 11}
@@ -40,7 +43,7 @@ def _tune(variant=0):
 
 
 def _config(source, out_dir, **overrides):
-    settings = dict(source=str(source), out_dir=str(out_dir), workers=1, progress=False,
+    settings = dict(source=str(source), out_dir=str(out_dir), workers=0, progress=False,
                     verbose=False)
     settings.update(overrides)
     return PrepareConfig(**settings)
@@ -235,7 +238,7 @@ def test_config_validation_and_bad_sources(tmp_path):
     with pytest.raises(ValueError, match="validation_fraction"):
         PrepareConfig(validation_fraction=1.0)
     with pytest.raises(ValueError, match="workers"):
-        PrepareConfig(workers=0)
+        PrepareConfig(workers=-1)
     with pytest.raises(ValueError, match="transpose_to_key"):
         PrepareConfig(transpose_to_key=12)
     assert PrepareConfig(transpose_to_key=-1).extraction_options().transpose_to_key is None
@@ -243,3 +246,181 @@ def test_config_validation_and_bad_sources(tmp_path):
         corpus.prepare(_config(tmp_path / "nowhere", tmp_path / "out"))
     with pytest.raises(ValueError, match="no ABC files"):
         corpus.prepare(_config("music21", tmp_path / "out", collections=("noSuchCollection",)))
+
+
+# Bad files: absurd sizes, dead and hanging workers, file names that are not UTF-8
+
+
+def _vlq(value):
+    """A MIDI variable-length quantity (mido reads any number of bytes)."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def _huge_tick_midi():
+    """The 65-byte file of note-seq issue 27: two notes at tick 2**31 - 1."""
+    events = (b"\x00\xff\x03\x01\x00" + b"\x00\xff\x58\x04\x04\x02\x24\x08" * 2
+              + _vlq(2**31 - 1) + b"\x90\x3a\x64" + b"\x00\x35\x64" + b"\x00\x80\x3a\x40"
+              + b"\x00\x35\x40" + b"\x00\xff\x2f\x00")
+    return (b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96) + b"MTrk" + struct.pack(">I", len(events))
+            + events)
+
+
+def test_midi_with_a_huge_tick_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "crash.mid"
+    path.write_bytes(_huge_tick_midi())
+    assert path.stat().st_size == 65
+    with pytest.raises(encoding.MidiReadError,
+                       match=r"crash.mid.*largest tick is 2,147,483,647 \(more than 10,000,000\)"):
+        encoding.read_note_sequence(path)
+
+
+def test_largest_tick_allowed_is_pretty_midis_limit(tmp_path):
+    tune = tmp_path / "tune.mid"
+    encoding.write_midi(_tune(), tune)
+    import mido  # pylint: disable=import-outside-toplevel
+    midi = mido.MidiFile(tune)
+    assert encoding.largest_tick(midi) == sum(m.time for m in midi.tracks[-1])
+    end_of_track = midi.tracks[-1][-1]
+    end_of_track.time += encoding.MAX_MIDI_TICK - encoding.largest_tick(midi)
+    assert encoding.largest_tick(midi) == encoding.MAX_MIDI_TICK
+    midi.save(tune)
+    assert len(encoding.read_midi(tune)) == 1
+    midi.tracks[-1][-1].time += 1
+    midi.save(tune)
+    with pytest.raises(encoding.MidiReadError, match="largest tick is 10,000,001"):
+        encoding.read_midi(tune)
+
+
+def test_prepare_skips_and_names_the_huge_tick_file(tmp_path):
+    source = tmp_path / "midi"
+    source.mkdir()
+    (source / "crash.mid").write_bytes(_huge_tick_midi())
+    encoding.write_midi(_tune(), source / "good.mid")
+    summary = corpus.prepare(_config(source, tmp_path / "out", validation_fraction=0.0))
+    assert [s["source"] for s in summary.skipped] == ["crash.mid"]
+    assert "likely corrupt" in summary.skipped[0]["reason"]
+    assert summary.train.melodies == 1
+
+
+_REAL_PARSE = corpus._parse_task  # pylint: disable=protected-access
+
+
+def _misbehaving_parse(task, options):
+    """Replaces corpus._parse_task in the workers: each 'bad' file fails in its own way."""
+    name = task.source_id
+    if name == "dies.mid":
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+    if name == "hangs.mid":  # stuck where SIGALRM cannot interrupt it (as in C code)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(120)
+    if name == "slow.mid":
+        time.sleep(120)
+    if name == "hog.mid":
+        np.empty(3 * 2**30, np.uint8)  # 3 GiB, more than the 1 GiB limit
+    return _REAL_PARSE(task, options)
+
+
+@pytest.fixture(scope="module")
+def misbehaving_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("misbehaving")
+    source = root / "midi"
+    source.mkdir()
+    names = ["a.mid", "dies.mid", "b.mid", "hangs.mid", "c.mid", "hog.mid", "d.mid", "slow.mid"]
+    for variant, name in enumerate(names):
+        encoding.write_midi(_tune(variant), source / name)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(corpus, "_parse_task", _misbehaving_parse)
+    try:
+        summary = corpus.prepare(_config(source, root / "out", workers=2, task_timeout=1.0,
+                                         worker_memory_mb=1024, validation_fraction=0.0))
+    finally:
+        patch.undo()
+    return root / "out", summary, {s["source"]: s["reason"] for s in summary.skipped}
+
+
+def test_a_killed_worker_is_a_skipped_file_and_the_run_completes(misbehaving_run):
+    out_dir, summary, skipped = misbehaving_run
+    assert sorted(skipped) == ["dies.mid", "hangs.mid", "hog.mid", "slow.mid"]
+    assert skipped["dies.mid"] == ("the worker process was killed by SIGKILL (out of memory?) "
+                                   "while working on it")
+    assert summary.tunes_parsed == 4
+    with np.load(out_dir / "train.npz") as data:
+        assert data["sources"].tolist() == ["a.mid", "b.mid", "c.mid", "d.mid"]
+    melodies = corpus.load_split(out_dir, "train")
+    for variant, melody in zip([0, 2, 4, 6], melodies):  # the other files' melodies, intact
+        np.testing.assert_array_equal(melody, _tune(variant))
+    record = json.loads((out_dir / "summary.json").read_text())
+    assert {s["source"] for s in record["summary"]["skipped"]} == set(skipped)
+
+
+def test_a_file_that_takes_too_long_is_skipped(misbehaving_run):
+    _, _, skipped = misbehaving_run
+    assert skipped["slow.mid"] == "TimeoutError: gave up after 1 s"
+
+
+def test_a_worker_stuck_beyond_the_timeout_is_killed_and_its_file_skipped(misbehaving_run):
+    _, _, skipped = misbehaving_run
+    assert skipped["hangs.mid"] == "no result after 3 s (the worker hung and was killed)"
+
+
+def test_a_file_needing_too_much_memory_is_skipped(misbehaving_run):
+    _, _, skipped = misbehaving_run
+    assert skipped["hog.mid"].startswith("MemoryError: Unable to allocate 3.00 GiB")
+
+
+def test_worker_memory_and_timeout_settings_are_checked():
+    with pytest.raises(ValueError, match="worker_memory_mb must be 0 .* or >= 1024"):
+        PrepareConfig(worker_memory_mb=100)
+    with pytest.raises(ValueError, match="task_timeout must be >= 0 seconds, got -1"):
+        PrepareConfig(task_timeout=-1)
+
+
+LATIN1_NAME = b"caf\xe9.mid"  # "café.mid" in Latin-1: not valid UTF-8
+
+
+def _write_latin1_tune(source):
+    encoding.write_midi(_tune(), source / "good.mid")
+    latin1 = os.path.join(os.fsencode(source), LATIN1_NAME)
+    encoding.write_midi(_tune(variant=1), os.fsdecode(latin1))
+    return latin1
+
+
+def test_a_file_name_that_is_not_utf8_works(tmp_path, capsys):
+    source = tmp_path / "midi"
+    source.mkdir()
+    latin1 = _write_latin1_tune(source)
+    assert os.path.isfile(latin1)
+    out_dir = tmp_path / "out"
+    assert cli.main(["prepare", "--source", str(source), "--out", str(out_dir), "--workers", "0",
+                     "--no-progress", "--validation-fraction", "0"]) == 0
+    assert "files read 2, tunes parsed 2" in capsys.readouterr().out
+    with np.load(out_dir / "train.npz") as data:
+        assert data["sources"].tolist() == ["caf\\xe9.mid", "good.mid"]
+    melodies = corpus.load_split(out_dir, "train")
+    np.testing.assert_array_equal(melodies[0], _tune(variant=1))
+    record = json.loads((out_dir / "summary.json").read_bytes().decode("utf-8"))
+    assert record["summary"]["tunes_parsed"] == 2
+    assert corpus.split_of("caf\\xe9.mid", 0.5) == corpus.split_of("caf\\xe9.mid", 0.5)
+
+
+def test_a_bad_file_with_a_name_that_is_not_utf8_is_named_in_the_summary(tmp_path):
+    source = tmp_path / "midi"
+    source.mkdir()
+    encoding.write_midi(_tune(), source / "good.mid")
+    with open(os.path.join(os.fsencode(source), b"\xff\xfe bad.mid"), "wb") as f:
+        f.write(b"not midi")
+    summary = corpus.prepare(_config(source, tmp_path / "out", validation_fraction=0.0))
+    assert [s["source"] for s in summary.skipped] == ["\\xff\\xfe bad.mid"]
+    assert "\\xff\\xfe bad.mid" in summary.format()
+    summary.format().encode("utf-8")  # printable
+    assert summary.train.melodies == 1
+
+
+def test_display_name_keeps_valid_names_and_escapes_bad_bytes():
+    assert corpus.display_name("tunes/été.abc") == "tunes/été.abc"
+    assert corpus.display_name(os.fsdecode(b"caf\xe9.mid")) == "caf\\xe9.mid"
