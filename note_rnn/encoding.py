@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import warnings
 from typing import Iterable, List, Optional, Tuple
 
@@ -391,7 +392,8 @@ def abc_to_note_sequence(abc_text: str):
     quantization is exact. An accidental holds to the end of its bar (ABC 2.1 and
     standard notation); music21 would otherwise read the tune as ABC 1.3, where it applies
     to one note only, which turns e.g. ``_B2B2`` (B flat twice) into B flat, B. Repeats
-    are not expanded (each section once, as written). music21 makes a new part at every
+    are not expanded (each section once, as written). Known music21 parser faults are
+    worked around first (:func:`rewrite_abc_for_music21`). music21 makes a new part at every
     ``V:`` line, so a tune that alternates voices line by line yields fragments.
 
     Args:
@@ -405,10 +407,38 @@ def abc_to_note_sequence(abc_text: str):
     """
     from music21 import abcFormat  # pylint: disable=import-outside-toplevel
     handler = abcFormat.ABCHandler(abcVersion=ABC_VERSION)
-    handler.process(abc_text)
+    handler.process(rewrite_abc_for_music21(abc_text))
     with _without_beaming():
         score = abcFormat.translate.abcToStreamScore(handler)
     return _stream_to_note_sequence(score)
+
+
+# A note letter directly followed by the repeat bar "::" (e.g. "G2 A::"), outside a field line.
+_NOTE_BEFORE_DOUBLE_REPEAT = re.compile(r"(?<=[A-Z])::(?!:)")
+_FIELD_LINE = re.compile(r"^\s*(?:[A-Za-z+]:|%)")
+
+
+def rewrite_abc_for_music21(abc_text: str) -> str:
+    """Rewrites ABC notation that music21 10 misreads into an equivalent it reads correctly.
+
+    music21's tokenizer takes an upper-case letter followed by ``:`` and anything but
+    ``|`` for the start of a header field (``A:``, ``B:``, ...) wherever it occurs, so in
+    ``G2 A::`` (a note A, then the repeat bar ``::``) the note A and the rest of its line
+    are read as a field and silently dropped (20 of the 180 tunes of the default
+    collections with a note before ``::``). ``::`` is the shorthand of ``:|:`` (end one
+    repeat, start the next; music21 itself splits it into ``:|`` and ``|:``), so the
+    shorthand is written out in full after a note letter. Field lines (``X:``, ``K:``...)
+    and comments are left alone.
+
+    Args:
+      abc_text: ABC text (one tune or a whole file).
+
+    Returns:
+      The text with each note-letter ``::`` replaced by ``:|:``; identical when there is none.
+    """
+    lines = abc_text.split("\n")
+    return "\n".join(line if _FIELD_LINE.match(line) else _NOTE_BEFORE_DOUBLE_REPEAT.sub(":|:", line)
+                     for line in lines)
 
 
 @contextlib.contextmanager

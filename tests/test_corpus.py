@@ -424,3 +424,43 @@ def test_a_bad_file_with_a_name_that_is_not_utf8_is_named_in_the_summary(tmp_pat
 def test_display_name_keeps_valid_names_and_escapes_bad_bytes():
     assert corpus.display_name("tunes/été.abc") == "tunes/été.abc"
     assert corpus.display_name(os.fsdecode(b"caf\xe9.mid")) == "caf\\xe9.mid"
+
+
+# ABC: music21 reads "A::" (a note, then the repeat bar ::) as a header field and drops the note
+
+
+def _abc_notes(body, header="X:1\nM:4/4\nL:1/4\nK:C\n"):
+    return [(n.pitch, n.start_time, n.end_time) for n in encoding.abc_to_note_sequence(header + body).notes]
+
+
+@pytest.mark.parametrize("body", [
+    "C D E F | G2 A B::\nc d e f | g4 |\n",      # at the end of a line (19 of the 20 default tunes)
+    "C D E F | G2 A B:: c d e f | g4 |\n",        # inside a line: the rest of the line was lost
+    "|: C D E F | G2 A B::\\\nc d e f | g4 :|\n",  # before a line continuation
+])
+def test_a_note_before_a_double_repeat_bar_is_kept(body):
+    written_out = body.replace("::", ":|:")
+    notes = _abc_notes(body)
+    assert notes == _abc_notes(written_out) == _abc_notes(body.replace("::", " ::"))
+    assert [p for p, _, _ in notes] == [60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77, 79]
+    assert notes[6] == (71, 3.5, 4.0)  # the B before the repeat, one quarter at 120 qpm
+
+
+def test_double_repeat_rewrite_leaves_fields_comments_and_inline_fields_alone():
+    text = "X:1\nT:A::B\nK:C\nAGFG ABcA::\n% c::\nG2 A::B|[P:A]D2 d2::\n"
+    assert encoding.rewrite_abc_for_music21(text) == (
+        "X:1\nT:A::B\nK:C\nAGFG ABcA:|:\n% c::\nG2 A:|:B|[P:A]D2 d2::\n")
+    assert encoding.rewrite_abc_for_music21("abc|d2::e|") == "abc|d2::e|"  # already read correctly
+
+
+def test_a_default_collection_tune_with_a_note_before_double_repeat_is_complete():
+    from music21 import common  # pylint: disable=import-outside-toplevel
+    import pathlib  # pylint: disable=import-outside-toplevel
+    path = pathlib.Path(common.getCorpusFilePath()) / "ryansMammoth" / "LoveLinksJig.abc"
+    tune = corpus.split_abc_tunes(path.read_text())[0]
+    assert "BcB BGE::\n" in tune
+    notes = [n.pitch for n in encoding.abc_to_note_sequence(tune).notes]
+    assert notes == [n.pitch for n in encoding.abc_to_note_sequence(tune.replace("::", ":|:")).notes]
+    # 16 bars of 6/8, each of six eighth notes (grace notes are ignored): 96 notes; music21
+    # alone gave 95 (the E before "::" was lost).
+    assert len(notes) == 96
