@@ -67,9 +67,9 @@ def main(argv=None) -> int:
               f"model in {os.path.join(args.out_dir, 'model')}")
     elif args.command == "generate":
         import note_rnn
-        from note_rnn import generate
+        from note_rnn import generate, tokens
         path = args.checkpoint or default_checkpoint()
-        model = note_rnn.load(path)
+        model = note_rnn.load(path, num_classes=tokens.NUM_CLASSES)
         melodies = generate.sample(model, args.num, args.length, args.temperature, args.seed)
         paths = generate.write_midi_files(melodies, args.out, qpm=args.qpm)
         print(f"wrote {len(paths)} MIDI files to {args.out} (from {path})")

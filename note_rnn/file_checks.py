@@ -124,6 +124,11 @@ def load_npz(path: str, what: str = "array archive") -> dict[str, np.ndarray]:
                          f"{type(e).__name__}: {e}); download or copy it again") from None
 
 
+def describe_files(paths) -> str:
+    """Returns ``path (N bytes)`` for each file (just ``path`` if it is gone), comma-separated."""
+    return ", ".join(f"{p} ({os.path.getsize(p)} bytes)" if os.path.isfile(p) else str(p) for p in paths)
+
+
 def check_finite(arrays: dict, path: str) -> None:
     """Raises ValueError naming ``path`` and the first array holding NaN or infinity.
 

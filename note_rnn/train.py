@@ -154,7 +154,7 @@ class Trainer:
         latest = self.manager.latest_checkpoint
         if latest is None:
             return False
-        self.ckpt.restore(latest).assert_existing_objects_matched()
+        checkpoint.restore_training_state(self.ckpt, latest)
         return True
 
     @tf.function

@@ -9,6 +9,7 @@ import os
 import sys
 
 from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, run_main
+from note_rnn.tokens import NUM_CLASSES  # the melody encoding (a constant; no TensorFlow import)
 
 TABLE1_KEYS = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
                "mean_autocorrelation_lag3", "notes_not_in_key", "melodies_starting_with_tonic", "leaps_resolved",
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
         print_table({"Note-RNN": final["before"], f"RL ({cfg.algorithm})": final["after"]})
     elif args.command == "evaluate":
         from rl_tuner import evaluate, policy
-        pol = policy.load_policy(_model_path(args.model))
+        pol = policy.load_policy(_model_path(args.model), num_classes=NUM_CLASSES)
         result = evaluate.evaluate_policy(pol, args.num, args.length, args.seed, args.temperature)
         result["model"] = _model_path(args.model)
         atomic.write_json(args.out, result)
@@ -161,14 +162,14 @@ def main(argv=None) -> int:
         print_table({"melodies": result}, keys=TABLE1_KEYS)
     elif args.command == "generate":
         from rl_tuner import evaluate, media, policy
-        pol = policy.load_policy(_model_path(args.model))
+        pol = policy.load_policy(_model_path(args.model), num_classes=NUM_CLASSES)
         melodies = evaluate.sample(pol, args.num, args.length, args.temperature, args.seed)["tokens"]
         paths = media.write_melodies(melodies, args.out, audio=not args.no_audio)
         atomic.write_json(os.path.join(args.out, "melodies.json"), melodies.tolist())
         print(f"wrote {len(paths)} melodies (MIDI{'' if args.no_audio else ' and WAV'}) to {args.out}")
     elif args.command == "export":
         from rl_tuner import export, policy
-        pol = policy.load_policy(_model_path(args.model))
+        pol = policy.load_policy(_model_path(args.model), num_classes=NUM_CLASSES)
         export.export(pol, args.out)
         print(f"exported {pol.algorithm} policy to {args.out} (tf.saved_model.load(...).generate(num_melodies, "
               f"length, temperature, seed))")

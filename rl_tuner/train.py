@@ -34,7 +34,7 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 import note_rnn  # noqa: E402
-from note_rnn import atomic  # noqa: E402
+from note_rnn import atomic, checkpoint  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
 from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, reward_modes, targets  # noqa: E402,E501
 from rl_tuner.config import RLConfig  # noqa: E402
@@ -49,7 +49,7 @@ class RunState:
     def __init__(self, config: RLConfig, out_dir: str):
         self.config = config
         tf.keras.utils.set_random_seed(config.seed)
-        pretrained = note_rnn.load(config.note_rnn)
+        pretrained = note_rnn.load(config.note_rnn, num_classes=environment.MelodyEnvironment.num_actions)
         self.algorithm = targets.get_algorithm(config.algorithm)
         self.prior = networks.Prior(pretrained)
         self.q_network = networks.q_network_from(pretrained)
@@ -74,7 +74,7 @@ class RunState:
     def restore(self) -> bool:
         if self.manager.latest_checkpoint is None:
             return False
-        self.ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        checkpoint.restore_training_state(self.ckpt, self.manager.latest_checkpoint)
         return True
 
     def policy(self) -> policy.Policy:
