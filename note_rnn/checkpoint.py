@@ -86,7 +86,7 @@ def read(path: str) -> tuple[dict, dict]:
         if not os.path.isfile(p):
             raise FileNotFoundError(f"{path} is not a Note-RNN checkpoint directory: {os.path.basename(p)} is missing")
     config = read_config(config_path)
-    weights = file_checks.load_npz(weights_path, "checkpoint weights")
+    weights = file_checks.load_npz(weights_path, "weights archive")
     for name, value in weights.items():
         if value.dtype.kind != "f":
             raise ValueError(f"{weights_path}: weight {name} has dtype {value.dtype}, expected floating point")

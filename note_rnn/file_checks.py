@@ -114,7 +114,7 @@ def load_npz(path: str, what: str = "array archive") -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except ValueError as e:
-        if "pickled" in str(e):
+        if "pickle" in str(e):
             raise ValueError(f"{path}: the {what} holds pickled Python objects, not plain arrays; "
                              "refusing to unpickle it") from None
         raise ValueError(f"{path}: the {what} is corrupt ({e})") from None

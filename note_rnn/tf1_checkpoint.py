@@ -76,14 +76,14 @@ def _checkpoint_in_directory(directory: str) -> str:
     """Returns the checkpoint named by ``directory``'s state file, else its only checkpoint."""
     state = os.path.join(directory, "checkpoint")
     if os.path.isfile(state):
+        with contextlib.suppress(Exception):  # the state file's checkpoint, found in this directory
+            state_path = tf.train.get_checkpoint_state(directory).model_checkpoint_path
+            here = os.path.join(directory, os.path.basename(state_path))
+            if os.path.isfile(here) or os.path.isfile(here + ".index"):
+                return here  # not an absolute path to where the directory was copied from
         latest = tf.train.latest_checkpoint(directory)
         if latest:
             return latest
-        with contextlib.suppress(Exception):  # state file written on another machine: try its basename
-            state_path = tf.train.get_checkpoint_state(directory).model_checkpoint_path
-            moved = os.path.join(directory, os.path.basename(state_path))
-            if os.path.isfile(moved) or os.path.isfile(moved + ".index"):
-                return moved
     entries = sorted(os.listdir(directory))
     found = [os.path.join(directory, e[:-len(".index")]) for e in entries if e.endswith(".index")]
     for e in entries:
