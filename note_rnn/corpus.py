@@ -29,9 +29,9 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from note_rnn import encoding, isolated_pool
+from note_rnn import encoding, file_checks, isolated_pool
 from note_rnn.encoding import ExtractionOptions
-from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF
+from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF, NUM_CLASSES
 
 DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 ESSEN_COLLECTION = "essenFolksong"
@@ -483,7 +483,9 @@ def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
       The melodies as a list of 1-D ``np.int8`` token arrays.
 
     Raises:
-      ValueError: for an unknown split name.
+      ValueError: for an unknown split name, or a split file that is broken (empty,
+        truncated, a git-lfs pointer, missing arrays, lengths that do not add up, tokens
+        outside 0..37); the message names the file.
       FileNotFoundError: if the split file is missing.
     """
     if split not in SPLITS:
@@ -492,7 +494,20 @@ def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: build the data set first with "
                                 f"`note-rnn prepare --out {data_dir}`")
-    with np.load(path) as data:
-        tokens, lengths = data["tokens"], data["lengths"]
+    data = file_checks.load_npz(str(path), "data set split")
+    missing = [name for name in ("tokens", "lengths") if name not in data]
+    if missing:
+        raise ValueError(f"{path}: the data set split has no {' or '.join(missing)} array (not written by "
+                         "`note-rnn prepare`?)")
+    tokens, lengths = data["tokens"], data["lengths"]
+    if tokens.ndim != 1 or lengths.ndim != 1 or tokens.dtype.kind not in "iu" or lengths.dtype.kind not in "iu":
+        raise ValueError(f"{path}: tokens and lengths must be 1-D integer arrays, got {tokens.dtype} "
+                         f"{list(tokens.shape)} and {lengths.dtype} {list(lengths.shape)}")
+    if np.any(lengths < 0) or int(lengths.sum()) != tokens.size:
+        raise ValueError(f"{path}: the melody lengths add up to {int(lengths.sum())} tokens, but the file holds "
+                         f"{tokens.size}")
+    if tokens.size and not (tokens.min() >= 0 and tokens.max() < NUM_CLASSES):
+        raise ValueError(f"{path}: tokens must lie in 0..{NUM_CLASSES - 1}, found {int(tokens.min())}.."
+                         f"{int(tokens.max())}")
     return [part.astype(np.int8) for part in np.split(tokens, np.cumsum(lengths)[:-1])] \
         if lengths.size else []

@@ -231,6 +231,29 @@ def test_load_split_errors(tmp_path):
         corpus.load_split(tmp_path, "test")
 
 
+@pytest.mark.parametrize("content, problem", [
+    (b"", "train.npz: the data set split is empty"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n", "train.npz: it is a git-lfs pointer"),
+    ("truncated", "train.npz: the data set split is truncated or corrupt"),
+    (dict(tokens=np.arange(4)), "train.npz: the data set split has no lengths array"),
+    (dict(tokens=np.arange(4), lengths=np.array([3])), "the melody lengths add up to 3 tokens, but the file holds 4"),
+    (dict(tokens=np.array([2, 38]), lengths=np.array([2])), "tokens must lie in 0..37, found 2..38"),
+    (dict(tokens=np.zeros(2), lengths=np.array([2])), "tokens and lengths must be 1-D integer arrays, got float64"),
+])
+def test_a_broken_split_file_is_named(tmp_path, content, problem):
+    path = tmp_path / "train.npz"
+    if isinstance(content, dict):
+        np.savez(path, **content)
+    elif content == "truncated":
+        np.savez_compressed(path, tokens=np.arange(1000), lengths=np.array([1000]))
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError) as error:
+        corpus.load_split(tmp_path, "train")
+    assert str(error.value).startswith(str(tmp_path)) and problem in str(error.value)
+
+
 def test_config_validation_and_bad_sources(tmp_path):
     assert PrepareConfig().workers >= 1
     assert PrepareConfig().collections == corpus.DEFAULT_COLLECTIONS
