@@ -6,14 +6,16 @@ which reports a dead worker as ``BrokenProcessPool``, and turns every death or h
 :class:`JobFailed` result of the job that caused it; the other jobs still run:
 
 * at most ``2 * workers`` jobs are in flight, so when a worker dies only those jobs are
-  suspects. The pool is restarted and the suspects are run again one at a time: a suspect
-  that kills its worker alone is the culprit; the others complete normally.
+  suspects. The suspects are run again one at a time in a pool of one worker: a suspect
+  that kills (or hangs) its worker alone is the culprit; the others complete normally.
+  Then the remaining jobs go on in a pool of ``workers``.
 * each worker limits its own address space (``RLIMIT_AS``), so that a huge allocation
   fails with ``MemoryError`` inside the job instead of taking the machine's memory.
 * a pool in which no job completes for ``hang_timeout`` seconds is killed and treated like a
   dead worker (jobs are expected to enforce their own, shorter time limit; this catches code
   that does not return to Python, where a signal cannot interrupt it). Each new pool first
-  runs a no-op job, so that the time its workers take to start (imports) is not counted.
+  runs a no-op job that imports ``function``'s module, so that the time a worker takes to
+  start (spawning, imports) is not counted.
 """
 
 from __future__ import annotations
@@ -83,17 +85,28 @@ def imap_isolated(function: Callable, jobs: Sequence, workers: int, hang_timeout
     context = multiprocessing.get_context("spawn")  # safe even if the caller imported TensorFlow
     executor: Optional[concurrent.futures.ProcessPoolExecutor] = None
     try:
+        size = 0
         while pending or suspects:
-            if executor is None:
-                executor = _start_pool(workers, context, memory_mb)
             solo = bool(suspects)
+            wanted = 1 if solo else workers  # suspects run alone, in a pool of one started worker
+            if executor is not None and size != wanted:
+                _kill(executor)
+                executor = None
+            if executor is None:
+                executor, size = _start_pool(wanted, context, memory_mb, function), wanted
             queue, capacity = (suspects, 1) if solo else (pending, IN_FLIGHT_PER_WORKER * workers)
             in_flight: dict = {}
             failure = None
             while (queue or in_flight) and failure is None:
                 while queue and len(in_flight) < capacity:
-                    index = queue.popleft()
-                    in_flight[executor.submit(function, jobs[index])] = index
+                    try:
+                        future = executor.submit(function, jobs[queue[0]])
+                    except BrokenProcessPool:  # a worker died since the last wait
+                        failure = _death_reason(executor)
+                        break
+                    in_flight[future] = queue.popleft()
+                if failure is not None:
+                    break
                 done, _ = concurrent.futures.wait(in_flight, timeout=hang_timeout or None,
                                                   return_when=concurrent.futures.FIRST_COMPLETED)
                 if not done:
@@ -109,30 +122,31 @@ def imap_isolated(function: Callable, jobs: Sequence, workers: int, hang_timeout
                 lost = sorted(in_flight.values())
                 _kill(executor)
                 executor = None
-                if solo:
+                if solo and lost:
                     yield lost[0], JobFailed(failure)
-                else:
+                else:  # (a solo pool broken with nothing in flight is just restarted)
                     suspects.extend(lost)
     finally:
         if executor is not None:
             _kill(executor)
 
 
-def _ready() -> bool:
+def _ready(function: Callable) -> bool:  # pylint: disable=unused-argument
+    """A no-op job; unpickling ``function`` imports its module in the worker."""
     return True
 
 
-def _start_pool(workers: int, context, memory_mb: int) -> concurrent.futures.ProcessPoolExecutor:
-    """Starts a pool and waits until a worker has run a no-op job."""
+def _start_pool(workers: int, context, memory_mb: int, function: Callable
+                ) -> concurrent.futures.ProcessPoolExecutor:
+    """Starts a pool and waits until a worker has imported ``function`` and run a no-op job."""
     executor = concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=context, initializer=limit_memory, initargs=(memory_mb,))
     try:
-        executor.submit(_ready).result(timeout=START_TIMEOUT_S)
+        executor.submit(_ready, function).result(timeout=START_TIMEOUT_S)
     except (BrokenProcessPool, concurrent.futures.TimeoutError) as error:
+        reason = _death_reason(executor) if isinstance(error, BrokenProcessPool) else "timeout"
         _kill(executor)
-        raise RuntimeError(f"worker processes did not start within {START_TIMEOUT_S:g} s "
-                           f"({_death_reason(executor) if isinstance(error, BrokenProcessPool) else 'timeout'})"
-                           ) from error
+        raise RuntimeError(f"worker processes did not start within {START_TIMEOUT_S:g} s ({reason})") from error
     return executor
 
 

@@ -359,7 +359,7 @@ def misbehaving_run(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setattr(corpus, "_parse_task", _misbehaving_parse)
     try:
-        summary = corpus.prepare(_config(source, root / "out", workers=2, task_timeout=1.0,
+        summary = corpus.prepare(_config(source, root / "out", workers=2, task_timeout=1.5,
                                          worker_memory_mb=1024, validation_fraction=0.0))
     finally:
         patch.undo()
@@ -383,12 +383,12 @@ def test_a_killed_worker_is_a_skipped_file_and_the_run_completes(misbehaving_run
 
 def test_a_file_that_takes_too_long_is_skipped(misbehaving_run):
     _, _, skipped = misbehaving_run
-    assert skipped["slow.mid"] == "TimeoutError: gave up after 1 s"
+    assert skipped["slow.mid"] == "TimeoutError: gave up after 1.5 s"
 
 
 def test_a_worker_stuck_beyond_the_timeout_is_killed_and_its_file_skipped(misbehaving_run):
     _, _, skipped = misbehaving_run
-    assert skipped["hangs.mid"] == "no result after 3 s (the worker hung and was killed)"
+    assert skipped["hangs.mid"] == "no result after 4 s (the worker hung and was killed)"
 
 
 def test_a_file_needing_too_much_memory_is_skipped(misbehaving_run):
