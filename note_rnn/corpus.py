@@ -239,7 +239,7 @@ def _music21_files(config: PrepareConfig) -> Iterator[Tuple[str, pathlib.Path]]:
 
 
 def display_name(name: str) -> str:
-    """Returns a file name as printable, valid UTF-8 text, whatever bytes it is made of.
+    """Returns a file name (or text holding one) as valid UTF-8, whatever bytes it is made of.
 
     Python gives a name that is not valid UTF-8 (e.g. Latin-1 ``caf\\xe9.mid``) as a string
     with surrogate escapes, which cannot be written as UTF-8 (JSON, NumPy, the terminal).
@@ -258,8 +258,8 @@ def display_name(name: str) -> str:
 def _folder_files(folder: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path]]:
     """Yields (source id, path) of every MIDI and ABC file under ``folder``."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"source folder {display_name(str(folder))!r} does not exist (use 'music21' "
-                                "or a folder of MIDI files)")
+        raise FileNotFoundError(f"source folder {display_name(str(folder))!r} does not exist "
+                                "(use 'music21' or a folder of MIDI files)")
     suffixes = MIDI_SUFFIXES + (".abc",)
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() in suffixes and path.is_file():
@@ -335,7 +335,7 @@ def _run_task(job: Tuple[_Task, ExtractionOptions, float, Callable]) -> _Result:
     except Exception as error:  # pylint: disable=broad-except
         reason = str(error) if isinstance(error, encoding.MidiReadError) else \
             f"{type(error).__name__}: {error}"
-        return _Result(task.source_id, [], reason[:300])
+        return _Result(task.source_id, [], display_name(reason[:300]))  # printable, whatever the path
 
 
 def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:

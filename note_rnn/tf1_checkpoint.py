@@ -122,8 +122,8 @@ def _read_bundle(path: str):
     if problem:
         raise MagentaCheckpointError(
             f"{path} ({len(data)} bytes) is neither a TensorFlow checkpoint (no SSTable footer) nor a Magenta .mag "
-            f"bundle: {problem} (a truncated or corrupt download looks like this too). Expected a V1 checkpoint file, a V2 prefix (prefix.index + data), a directory "
-            "holding one, or a .mag GeneratorBundle")
+            f"bundle: {problem} (a truncated or corrupt download looks like this too). Expected a V1 checkpoint "
+            "file, a V2 prefix (prefix.index + data), a directory holding one, or a .mag GeneratorBundle")
     details = {"generator_id": bundle.generator_details.id, "description": bundle.generator_details.description,
                "bundle_description": bundle.bundle_details.description,
                "checkpoint_files": len(bundle.checkpoint_file), "has_metagraph": bool(bundle.metagraph_file)}
