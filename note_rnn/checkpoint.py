@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from note_rnn import atomic, file_checks
+from note_rnn import atomic, file_checks, tokens
 
 FORMAT = "note_rnn/1"
 CONFIG_FILE = "config.json"
@@ -160,10 +160,7 @@ def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None
         path = os.path.join(path, "model")  # a `note-rnn train` run directory: its best model
     if any(os.path.isfile(os.path.join(path, f)) for f in (CONFIG_FILE, WEIGHTS_FILE)):
         config, weights = read(path)  # names a missing config.json or weights.npz
-        config_path = os.path.join(path, CONFIG_FILE)
-        if num_classes is not None and config["num_classes"] != num_classes:
-            raise ValueError(f"{config_path}: the model has {config['num_classes']} classes, but this task "
-                             f"needs {num_classes} (the {num_classes}-token melody encoding)")
+        _check_num_classes(config["num_classes"], num_classes, os.path.join(path, CONFIG_FILE))
         cfg = model_lib.NoteRNNConfig(num_classes=config["num_classes"], layer_sizes=tuple(config["layer_sizes"]))
         model_lib.check_weight_shapes(cfg, weights, source=os.path.join(path, WEIGHTS_FILE))
         net = model_lib.NoteRNN(cfg, name=name)
@@ -172,10 +169,17 @@ def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None
     if not os.path.exists(path) and not _looks_like_tf_prefix(path):
         raise FileNotFoundError(f"no Note-RNN checkpoint at {path}")
     from note_rnn import magenta
-    layer_sizes, weights = magenta.read_magenta_weights(path)  # always 38 classes, checked
+    layer_sizes, weights = magenta.read_magenta_weights(path)  # a melody model: 38 classes, checked
+    _check_num_classes(magenta.NUM_CLASSES, num_classes, path)
     net = model_lib.NoteRNN(model_lib.NoteRNNConfig(layer_sizes=tuple(layer_sizes)), name=name)
     net.set_named_weights(weights, source=path)
     return net
+
+
+def _check_num_classes(found: int, needed: int | None, source: str) -> None:
+    if needed is not None and found != needed:
+        raise ValueError(f"{source}: the model has {found} classes, but this task needs {needed}"
+                         + (f" (the {needed}-token melody encoding)" if needed == tokens.NUM_CLASSES else ""))
 
 
 def restore_training_state(ckpt, prefix: str) -> None:

@@ -213,6 +213,13 @@ def test_a_vocabulary_that_does_not_fit_the_task(copy):
                                 "(the 38-token melody encoding)")
 
 
+def test_a_magenta_melody_model_for_a_task_of_another_vocabulary(originals):
+    path = os.path.join(originals["v2"], "model.ckpt")
+    assert note_rnn.load(path, num_classes=38).config.num_classes == 38
+    with pytest.raises(ValueError, match=f"^{path}: the model has 38 classes, but this task needs 40$"):
+        note_rnn.load(path, num_classes=40)
+
+
 # --- TF1 Magenta checkpoints and .mag bundles ------------------------------------------------
 def _magenta_error(path):
     with pytest.raises(magenta.MagentaCheckpointError) as error:
