@@ -17,23 +17,25 @@ from note_rnn._tf_setup import configure
 configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 
 
-def load(path):
+def load(path, num_classes=None):
     """Loads a Note-RNN checkpoint directory (or a Magenta checkpoint, converted on the fly).
 
     Args:
       path: a checkpoint directory written by this project (``config.json`` and
         ``weights.npz``), a ``note-rnn train`` run directory, or a Magenta checkpoint /
         ``.mag`` bundle.
+      num_classes: the vocabulary size the caller needs (38 for melodies); None accepts any.
 
     Returns:
       A :class:`note_rnn.model.NoteRNN` with ``sequence_logits`` and ``step``.
 
     Raises:
-      FileNotFoundError: if nothing loadable is at ``path``.
-      ValueError: for a checkpoint that cannot be read.
+      FileNotFoundError: if there is no checkpoint at ``path``.
+      ValueError: for a broken checkpoint (a one-line message naming the file and the
+        fault) or a vocabulary size other than ``num_classes``.
     """
     from note_rnn import checkpoint
-    return checkpoint.load_model(path)
+    return checkpoint.load_model(path, num_classes=num_classes)
 
 
 def default_checkpoint() -> str:

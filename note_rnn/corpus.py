@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
-import multiprocessing
 import os
 import pathlib
 import signal
@@ -26,19 +25,20 @@ import sys
 import threading
 import time
 import warnings
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from note_rnn import atomic, encoding, outputs
+from note_rnn import atomic, encoding, file_checks, isolated_pool, outputs
 from note_rnn.encoding import ExtractionOptions
-from note_rnn.ranges import COUNT, SEED, at_least, between, check_ranges, positive
-from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF
+from note_rnn.ranges import SEED, at_least, between, check_ranges, positive
+from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF, NUM_CLASSES
 
 DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 ESSEN_COLLECTION = "essenFolksong"
 SPLITS = ("train", "validation")
 MIDI_SUFFIXES = (".mid", ".midi")
+MIN_WORKER_MEMORY_MB = 1024
 
 
 def _cpu_count() -> int:
@@ -59,7 +59,8 @@ class PrepareConfig:
         non-commercial use only, so it is off by default.
       validation_fraction: share of tunes (not melodies) put in the validation split.
       seed: salt of the split hash; the same seed gives the same split.
-      workers: parsing processes; default: the number of CPUs. 1 parses in this process.
+      workers: parsing processes; default: the number of CPUs. 0 parses in this process
+        (no memory limit, and a crash of the parser ends the run: for tests and debugging).
       min_bars: drop melodies shorter than this many bars (Magenta: 7).
       max_steps: truncate melodies to this many 16th-note steps (Magenta: 512); 0 or
         None keeps whole melodies.
@@ -72,8 +73,12 @@ class PrepareConfig:
         O'Neill collection has overlapping files; without this the same tune would be
         counted twice, possibly once in each split.
       limit: read at most this many tunes (files, for MIDI); None reads all. For tests.
-      task_timeout: seconds after which one tune's parsing is abandoned and the tune is
-        skipped; 0 disables the limit.
+      task_timeout: seconds after which one tune's (file's) parsing is abandoned and it is
+        skipped; 0 disables the limit. A worker stuck where the timeout cannot interrupt
+        it (in C code) is killed after twice this time plus a second.
+      worker_memory_mb: address-space limit of each parsing process in MiB (a file that
+        needs more is skipped, MemoryError); 0: no limit. A worker killed by the system is
+        also only a skipped file.
       progress: show a tqdm progress bar on stderr.
       verbose: print the summary to stdout when done.
     """
@@ -93,21 +98,25 @@ class PrepareConfig:
     deduplicate: bool = True
     limit: Optional[int] = None
     task_timeout: float = 120.0
+    worker_memory_mb: int = 4096
     progress: bool = True
     verbose: bool = True
 
     # Allowed values of every numeric setting (checked here and by the command line).
     RANGES = {
-        "validation_fraction": between(0.0, 1.0, high_open=True), "seed": SEED, "workers": COUNT,
+        "validation_fraction": between(0.0, 1.0, high_open=True), "seed": SEED, "workers": at_least(0),
         "min_bars": at_least(0.0, integer=False), "max_steps": at_least(0, optional=True),
         "min_unique_pitches": at_least(0), "gap_bars": positive(),
         "transpose_to_key": between(-1, 11, integer=True, optional=True), "limit": at_least(1, optional=True),
-        "task_timeout": at_least(0.0, integer=False),
+        "task_timeout": at_least(0.0, integer=False), "worker_memory_mb": at_least(0),
     }
 
     def __post_init__(self):
         self.collections = tuple(self.collections)
         check_ranges(self, self.RANGES)
+        if self.worker_memory_mb != 0 and self.worker_memory_mb < MIN_WORKER_MEMORY_MB:
+            raise ValueError(f"worker_memory_mb must be 0 (no limit) or >= {MIN_WORKER_MEMORY_MB} (a worker "
+                             f"needs about 500 MiB to start), got {self.worker_memory_mb}")
 
     def extraction_options(self) -> ExtractionOptions:
         """Returns the melody filters of this config for :mod:`note_rnn.encoding`."""
@@ -225,18 +234,35 @@ def _music21_files(config: PrepareConfig) -> Iterator[Tuple[str, pathlib.Path]]:
             raise ValueError(f"music21 collection {name!r} has no ABC files; collections with "
                              f"ABC files: {sorted(set(known))}")
         for path in files:
-            yield path.relative_to(root).as_posix(), path
+            yield display_name(path.relative_to(root).as_posix()), path
+
+
+def display_name(name: str) -> str:
+    """Returns a file name (or text holding one) as valid UTF-8, whatever bytes it is made of.
+
+    Python gives a name that is not valid UTF-8 (e.g. Latin-1 ``caf\\xe9.mid``) as a string
+    with surrogate escapes, which cannot be written as UTF-8 (JSON, NumPy, the terminal).
+    Its undecodable bytes are shown as ``\\xNN`` instead; valid names are unchanged. The
+    result is the file's source id, so its split does not depend on the locale.
+
+    Args:
+      name: a file name or relative path as returned by ``os`` / ``pathlib``.
+
+    Returns:
+      The name with each undecodable byte replaced by a backslash escape.
+    """
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _folder_files(folder: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path]]:
     """Yields (source id, path) of every MIDI and ABC file under ``folder``."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"source folder {str(folder)!r} does not exist (use 'music21' "
-                                "or a folder of MIDI files)")
+        raise FileNotFoundError(f"source folder {display_name(str(folder))!r} does not exist "
+                                "(use 'music21' or a folder of MIDI files)")
     suffixes = MIDI_SUFFIXES + (".abc",)
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() in suffixes and path.is_file():
-            yield path.relative_to(folder).as_posix(), path
+            yield display_name(path.relative_to(folder).as_posix()), path
 
 
 def _collect_tasks(config: PrepareConfig, summary: PrepareSummary) -> List[_Task]:
@@ -288,46 +314,55 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _run_task(job: Tuple[_Task, ExtractionOptions, float]) -> _Result:
+def _parse_task(task: _Task, options: ExtractionOptions) -> List[np.ndarray]:
+    """Returns the melodies of one tune or MIDI file (raises whatever the parsers raise)."""
+    if task.kind == "midi":
+        sequence = encoding.read_note_sequence(task.payload)
+    else:
+        sequence = encoding.abc_to_note_sequence(task.payload)
+    return encoding.note_sequence_to_melodies(sequence, options)
+
+
+def _run_task(job: Tuple[_Task, ExtractionOptions, float, Callable]) -> _Result:
     """Parses one tune; catches every exception and reports it as the skip reason."""
-    task, options, timeout = job
+    task, options, timeout, parse = job
     try:
         with warnings.catch_warnings(), _time_limit(timeout):
             warnings.simplefilter("ignore")
-            if task.kind == "midi":
-                sequence = encoding.read_note_sequence(task.payload)
-            else:
-                sequence = encoding.abc_to_note_sequence(task.payload)
-            melodies = encoding.note_sequence_to_melodies(sequence, options)
+            melodies = parse(task, options)
         return _Result(task.source_id, melodies, None)
     except Exception as error:  # pylint: disable=broad-except
         reason = str(error) if isinstance(error, encoding.MidiReadError) else \
             f"{type(error).__name__}: {error}"
-        return _Result(task.source_id, [], reason[:300])
+        return _Result(task.source_id, [], display_name(reason[:300]))  # printable, whatever the path
 
 
 def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:
-    """Parses the tasks in ``config.workers`` processes; returns results in task order."""
+    """Parses the tasks in ``config.workers`` processes; returns results in task order.
+
+    A task whose worker dies or hangs becomes a result with an error (see
+    :mod:`note_rnn.isolated_pool`); the other tasks are parsed as usual.
+    """
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    jobs = [(task, config.extraction_options(), config.task_timeout) for task in tasks]
-    order = {task.source_id: i for i, task in enumerate(tasks)}
+    # _parse_task is looked up at call time, so a test can replace it (also in the workers).
+    jobs = [(task, config.extraction_options(), config.task_timeout, _parse_task)
+            for task in tasks]
     results: List[Optional[_Result]] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="parsing", unit="tune", file=sys.stderr,
                disable=not config.progress)
     with bar:
-        if config.workers == 1 or len(tasks) <= 1:
-            outputs = map(_run_task, jobs)
-            for result in outputs:
-                results[order[result.source_id]] = result
-                bar.update()
+        if config.workers == 0 or not jobs:
+            outputs = enumerate(map(_run_task, jobs))
         else:
-            # spawn: safe even if the caller has imported TensorFlow (fork is not).
-            context = multiprocessing.get_context("spawn")
-            chunksize = max(1, min(16, len(jobs) // (config.workers * 8)))
-            with context.Pool(min(config.workers, len(jobs))) as pool:
-                for result in pool.imap_unordered(_run_task, jobs, chunksize=chunksize):
-                    results[order[result.source_id]] = result
-                    bar.update()
+            hang_timeout = 2 * config.task_timeout + 1 if config.task_timeout else 0
+            outputs = isolated_pool.imap_isolated(
+                _run_task, jobs, min(config.workers, len(jobs)), hang_timeout=hang_timeout,
+                memory_mb=config.worker_memory_mb)
+        for index, result in outputs:
+            if isinstance(result, isolated_pool.JobFailed):
+                result = _Result(tasks[index].source_id, [], result.reason)
+            results[index] = result
+            bar.update()
     return results  # type: ignore[return-value]
 
 
@@ -340,7 +375,7 @@ def split_of(source_id: str, validation_fraction: float, seed: int = 0) -> str:
     The split of a tune depends only on its id, the fraction and the seed: not on the
     other files, the worker order or the machine.
     """
-    digest = hashlib.sha256(f"{seed}\0{source_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\0{source_id}".encode("utf-8", "surrogateescape")).digest()
     return "validation" if int.from_bytes(digest[:8], "big") / 2**64 < validation_fraction \
         else "train"
 
@@ -416,17 +451,19 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
     outputs.check_dir(config.out_dir, PREPARE_COMMAND, overwrite,
                       inputs=[] if config.source == "music21" else [config.source])
     started = time.perf_counter()
-    summary = PrepareSummary(source=config.source, out_dir=str(config.out_dir))
+    summary = PrepareSummary(source=display_name(config.source),
+                             out_dir=display_name(str(config.out_dir)))
     tasks = _collect_tasks(config, summary)
-    splits = _assign_splits(_parse_all(tasks, config), config, summary)
+    # The temporary output folder is made before the long parse: an unwritable --out fails at once.
     with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=PREPARE_FILES) as tmp:
+        splits = _assign_splits(_parse_all(tasks, config), config, summary)
         out_dir = pathlib.Path(tmp)
         summary.train = _write_split(out_dir / "train.npz", splits["train"])
         summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
         summary.token_histogram = token_histogram([m for _, m in splits["train"]])
         summary.wall_time_s = round(time.perf_counter() - started, 2)
-        record = {"config": dataclasses.asdict(config), "summary": dataclasses.asdict(summary),
-                  "versions": _library_versions()}
+        settings = dict(dataclasses.asdict(config), source=summary.source, out_dir=summary.out_dir)
+        record = {"config": settings, "summary": dataclasses.asdict(summary), "versions": _library_versions()}
         (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     if config.verbose:
         print(summary.format())
@@ -455,7 +492,9 @@ def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
       The melodies as a list of 1-D ``np.int8`` token arrays.
 
     Raises:
-      ValueError: for an unknown split name.
+      ValueError: for an unknown split name, or a split file that is broken (empty,
+        truncated, a git-lfs pointer, missing arrays, lengths that do not add up, tokens
+        outside 0..37); the message names the file.
       FileNotFoundError: if the split file is missing.
     """
     if split not in SPLITS:
@@ -464,7 +503,20 @@ def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: build the data set first with "
                                 f"`note-rnn prepare --out {data_dir}`")
-    with np.load(path) as data:
-        tokens, lengths = data["tokens"], data["lengths"]
+    data = file_checks.load_npz(str(path), "data set split")
+    missing = [name for name in ("tokens", "lengths") if name not in data]
+    if missing:
+        raise ValueError(f"{path}: the data set split has no {' or '.join(missing)} array (not written by "
+                         "`note-rnn prepare`?)")
+    tokens, lengths = data["tokens"], data["lengths"]
+    if tokens.ndim != 1 or lengths.ndim != 1 or tokens.dtype.kind not in "iu" or lengths.dtype.kind not in "iu":
+        raise ValueError(f"{path}: tokens and lengths must be 1-D integer arrays, got {tokens.dtype} "
+                         f"{list(tokens.shape)} and {lengths.dtype} {list(lengths.shape)}")
+    if np.any(lengths < 0) or int(lengths.sum()) != tokens.size:
+        raise ValueError(f"{path}: the melody lengths add up to {int(lengths.sum())} tokens, but the file holds "
+                         f"{tokens.size}")
+    if tokens.size and not (tokens.min() >= 0 and tokens.max() < NUM_CLASSES):
+        raise ValueError(f"{path}: tokens must lie in 0..{NUM_CLASSES - 1}, found {int(tokens.min())}.."
+                         f"{int(tokens.max())}")
     return [part.astype(np.int8) for part in np.split(tokens, np.cumsum(lengths)[:-1])] \
         if lengths.size else []

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
+import re
 import warnings
 from typing import Iterable, List, Optional, Tuple
 
@@ -35,7 +37,9 @@ import numpy as np
 with warnings.catch_warnings():
     # pydub (imported by note_seq) warns about ffmpeg and audioop, which we never use.
     warnings.simplefilter("ignore")
+    import mido
     import note_seq
+    import pretty_midi
     from note_seq import events_lib, melodies_lib, sequences_lib
     from note_seq.melody_encoder_decoder import MelodyOneHotEncoding
     from note_seq.protobuf import music_pb2
@@ -47,6 +51,9 @@ _ENCODING = MelodyOneHotEncoding(MIN_NOTE, MAX_NOTE)
 ABC_QPM = 120.0  # any constant tempo works: ABC durations are in quarter notes
 ABC_VERSION = (2, 1, 0)  # accidentals hold to the bar line
 STEPS_PER_BAR_4_4 = 4 * STEPS_PER_QUARTER
+# pretty_midi's MAX_TICK: "If max_tick is huge, the MIDI file is probably corrupt and creating
+# the __tick_to_time array will thrash memory" (80 MB of float64 at this limit).
+MAX_MIDI_TICK = 10_000_000
 
 # note_seq errors meaning "this piece gives no melody" (Magenta's pipelines drop it, too).
 _UNQUANTIZABLE = (
@@ -323,6 +330,11 @@ def read_midi(path: os.PathLike | str,
 def read_note_sequence(path: os.PathLike | str) -> music_pb2.NoteSequence:
     """Reads a MIDI file into a NoteSequence.
 
+    The file is parsed with mido and its largest tick checked before pretty_midi builds
+    its tick-to-time table (8 bytes per tick): a corrupt file with a note at tick 2**31 - 1
+    (note-seq issue 27) would otherwise allocate 16 GiB. The limit is pretty_midi's own
+    (:data:`MAX_MIDI_TICK`), which note_seq raises to 1e10 on import.
+
     Args:
       path: a MIDI file.
 
@@ -330,7 +342,8 @@ def read_note_sequence(path: os.PathLike | str) -> music_pb2.NoteSequence:
       The unquantized NoteSequence.
 
     Raises:
-      MidiReadError: if the file is missing, unreadable or not valid MIDI.
+      MidiReadError: if the file is missing, unreadable, not valid MIDI, or has a tick
+        beyond :data:`MAX_MIDI_TICK`.
     """
     path = os.fspath(path)
     try:
@@ -341,10 +354,30 @@ def read_note_sequence(path: os.PathLike | str) -> music_pb2.NoteSequence:
     if not data:
         raise MidiReadError(path, "the file is empty")
     try:
-        return note_seq.midi_to_note_sequence(data)
+        midi = mido.MidiFile(file=io.BytesIO(data), charset="latin1")  # pretty_midi's reading
+    except Exception as error:  # mido raises OSError, EOFError, ValueError, KeyError...
+        raise MidiReadError(path, f"not a valid MIDI file ({type(error).__name__}: {error})") \
+            from error
+    largest = largest_tick(midi)
+    if largest > MAX_MIDI_TICK:
+        raise MidiReadError(path, f"its largest tick is {largest:,} (more than {MAX_MIDI_TICK:,}): "
+                                  "the file is likely corrupt")
+    try:
+        return note_seq.midi_to_note_sequence(pretty_midi.PrettyMIDI(mido_object=midi))
     except Exception as error:  # note_seq wraps most, but not all, pretty_midi errors.
         raise MidiReadError(path, f"not a valid MIDI file ({type(error).__name__}: {error})") \
             from error
+
+
+def largest_tick(midi) -> int:
+    """Returns the largest absolute tick of any event of a ``mido.MidiFile`` (0 if none)."""
+    largest = 0
+    for track in midi.tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+        largest = max(largest, tick)
+    return largest
 
 
 # ABC (through music21) -> NoteSequence
@@ -359,7 +392,8 @@ def abc_to_note_sequence(abc_text: str):
     quantization is exact. An accidental holds to the end of its bar (ABC 2.1 and
     standard notation); music21 would otherwise read the tune as ABC 1.3, where it applies
     to one note only, which turns e.g. ``_B2B2`` (B flat twice) into B flat, B. Repeats
-    are not expanded (each section once, as written). music21 makes a new part at every
+    are not expanded (each section once, as written). Known music21 parser faults are
+    worked around first (:func:`rewrite_abc_for_music21`). music21 makes a new part at every
     ``V:`` line, so a tune that alternates voices line by line yields fragments.
 
     Args:
@@ -373,10 +407,38 @@ def abc_to_note_sequence(abc_text: str):
     """
     from music21 import abcFormat  # pylint: disable=import-outside-toplevel
     handler = abcFormat.ABCHandler(abcVersion=ABC_VERSION)
-    handler.process(abc_text)
+    handler.process(rewrite_abc_for_music21(abc_text))
     with _without_beaming():
         score = abcFormat.translate.abcToStreamScore(handler)
     return _stream_to_note_sequence(score)
+
+
+# A note letter directly followed by the repeat bar "::" (e.g. "G2 A::"), outside a field line.
+_NOTE_BEFORE_DOUBLE_REPEAT = re.compile(r"(?<=[A-Z])::(?!:)")
+_FIELD_LINE = re.compile(r"^\s*(?:[A-Za-z+]:|%)")
+
+
+def rewrite_abc_for_music21(abc_text: str) -> str:
+    """Rewrites ABC notation that music21 10 misreads into an equivalent it reads correctly.
+
+    music21's tokenizer takes an upper-case letter followed by ``:`` and anything but
+    ``|`` for the start of a header field (``A:``, ``B:``, ...) wherever it occurs, so in
+    ``G2 A::`` (a note A, then the repeat bar ``::``) the note A and the rest of its line
+    are read as a field and silently dropped (20 of the 180 tunes of the default
+    collections with a note before ``::``). ``::`` is the shorthand of ``:|:`` (end one
+    repeat, start the next; music21 itself splits it into ``:|`` and ``|:``), so the
+    shorthand is written out in full after a note letter. Field lines (``X:``, ``K:``...)
+    and comments are left alone.
+
+    Args:
+      abc_text: ABC text (one tune or a whole file).
+
+    Returns:
+      The text with each note-letter ``::`` replaced by ``:|:``; identical when there is none.
+    """
+    lines = abc_text.split("\n")
+    return "\n".join(line if _FIELD_LINE.match(line) else _NOTE_BEFORE_DOUBLE_REPEAT.sub(":|:", line)
+                     for line in lines)
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ from note_rnn._tf_setup import use_legacy_keras
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
 
-from note_rnn import tokens as tok  # noqa: E402
+from note_rnn import file_checks, tokens as tok  # noqa: E402
 from note_rnn.tf1_checkpoint import MagentaCheckpointError, open_checkpoint, resolve_path  # noqa: E402,F401
 
 NUM_CLASSES = tok.NUM_CLASSES
@@ -268,11 +268,20 @@ def _check_shapes(layers, fc, shapes, path) -> tuple:
     return tuple(sizes)
 
 
-def _get(reader, name: str, path) -> np.ndarray:
+def _get(reader, name: str, path, source: dict) -> np.ndarray:
+    """Reads one tensor; a short read or bad checksum names the checkpoint's files."""
     try:
-        return reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError) as e:
-        raise MagentaCheckpointError(f"{path}: could not read variable {name} ({str(e).strip()[:200]})") from None
+        value = reader.get_tensor(name)
+    except Exception as e:  # pylint: disable=broad-except  # TF raises OpError, IndexError, ValueError...
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise MagentaCheckpointError(
+            f"{path}: could not read variable {name} ({detail}); the checkpoint is truncated or corrupt: "
+            f"{file_checks.describe_files(source['files'])}") from None
+    try:
+        file_checks.check_finite({name: value}, path)
+    except ValueError as e:
+        raise MagentaCheckpointError(str(e)) from None
+    return value
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -296,12 +305,12 @@ def read_magenta(path: str, scope: str | None = None) -> MagentaNetwork:
         plan = plan_network(shapes, dtypes, scope, path=str(path))
         weights, mapping = {}, {}
         for k, (kernel, bias) in enumerate(plan["layers"]):
-            keras = convert_lstm(_get(reader, kernel, path), _get(reader, bias, path))
+            keras = convert_lstm(_get(reader, kernel, path, source), _get(reader, bias, path, source))
             for suffix, value, src in zip(("kernel", "recurrent_kernel", "bias"), keras, (kernel, kernel, bias)):
                 weights[f"lstm_{k}/{suffix}"] = value
                 mapping[f"lstm_{k}/{suffix}"] = src
         for suffix, src in zip(("kernel", "bias"), plan["fc"]):
-            weights[f"dense/{suffix}"] = np.asarray(_get(reader, src, path), np.float32)
+            weights[f"dense/{suffix}"] = np.asarray(_get(reader, src, path, source), np.float32)
             mapping[f"dense/{suffix}"] = src
     if plan["other_scopes"]:
         logging.info("%s: using scope %r; other networks: %s", path, plan["scope"], plan["other_scopes"])

@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 
+from note_rnn import file_checks
 from note_rnn._tf_setup import use_legacy_keras
 
 use_legacy_keras()
@@ -21,6 +22,7 @@ import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
 MAX_LISTED = 20  # directory entries named in an error
 _TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # footer of TF SSTables (V1 files, V2 .index)
 _DATA_SHARD_RE = re.compile(r"\.data-\d{5}-of-\d{5}$")
+_SHARD_COUNT_RE = re.compile(r"\.data-\d{5}-of-(\d{5})$")
 
 
 class MagentaCheckpointError(ValueError):
@@ -74,14 +76,14 @@ def _checkpoint_in_directory(directory: str) -> str:
     """Returns the checkpoint named by ``directory``'s state file, else its only checkpoint."""
     state = os.path.join(directory, "checkpoint")
     if os.path.isfile(state):
+        with contextlib.suppress(Exception):  # the state file's checkpoint, found in this directory
+            state_path = tf.train.get_checkpoint_state(directory).model_checkpoint_path
+            here = os.path.join(directory, os.path.basename(state_path))
+            if os.path.isfile(here) or os.path.isfile(here + ".index"):
+                return here  # not an absolute path to where the directory was copied from
         latest = tf.train.latest_checkpoint(directory)
         if latest:
             return latest
-        with contextlib.suppress(Exception):  # state file written on another machine: try its basename
-            state_path = tf.train.get_checkpoint_state(directory).model_checkpoint_path
-            moved = os.path.join(directory, os.path.basename(state_path))
-            if os.path.isfile(moved) or os.path.isfile(moved + ".index"):
-                return moved
     entries = sorted(os.listdir(directory))
     found = [os.path.join(directory, e[:-len(".index")]) for e in entries if e.endswith(".index")]
     for e in entries:
@@ -91,6 +93,10 @@ def _checkpoint_in_directory(directory: str) -> str:
             found.append(full)
     if len(found) == 1:
         return found[0]
+    pointers = [e for e in entries if file_checks.is_lfs_pointer(os.path.join(directory, e))]
+    if not found and pointers:
+        raise MagentaCheckpointError(f"{directory}: {pointers[:MAX_LISTED]} are git-lfs pointers, not the files "
+                                     "themselves (fetch the real files with `git lfs pull`)")
     hint = " (this is a project checkpoint: load it with note_rnn.load)" if "config.json" in entries else ""
     what = f"{len(found)} checkpoints: {[os.path.basename(f) for f in found]}" if found else (
         f"no checkpoint among {entries[:MAX_LISTED]}")
@@ -116,24 +122,71 @@ def _read_bundle(path: str):
     if problem:
         raise MagentaCheckpointError(
             f"{path} ({len(data)} bytes) is neither a TensorFlow checkpoint (no SSTable footer) nor a Magenta .mag "
-            f"bundle: {problem}. Expected a V1 checkpoint file, a V2 prefix (prefix.index + data), a directory "
-            "holding one, or a .mag GeneratorBundle")
+            f"bundle: {problem} (a truncated or corrupt download looks like this too). Expected a V1 checkpoint "
+            "file, a V2 prefix (prefix.index + data), a directory holding one, or a .mag GeneratorBundle")
     details = {"generator_id": bundle.generator_details.id, "description": bundle.generator_details.description,
                "bundle_description": bundle.bundle_details.description,
                "checkpoint_files": len(bundle.checkpoint_file), "has_metagraph": bool(bundle.metagraph_file)}
     return bundle.checkpoint_file[0], details
 
 
+def checkpoint_files(kind: str, resolved: str) -> list[str]:
+    """Returns the files that hold a checkpoint :func:`resolve_path` found.
+
+    Args:
+      kind: ``"V1"``, ``"V2"`` or ``"bundle"``.
+      resolved: the file (V1, bundle) or prefix (V2).
+
+    Returns:
+      ``[resolved]`` for a single file; for V2 the ``.index`` file and every data shard.
+
+    Raises:
+      MagentaCheckpointError: if a V2 data shard is missing.
+    """
+    if kind != "V2":
+        return [resolved]
+    directory, base = os.path.split(resolved)
+    shards = sorted(os.path.join(directory, e) for e in os.listdir(directory or ".")
+                    if e.startswith(base + ".data-") and _SHARD_COUNT_RE.search(e))
+    count = int(_SHARD_COUNT_RE.search(shards[0]).group(1)) if shards else 1
+    expected = [f"{resolved}.data-{i:05d}-of-{count:05d}" for i in range(count)]
+    missing = [os.path.basename(f) for f in expected if not os.path.isfile(f)]
+    if missing:
+        raise MagentaCheckpointError(f"{resolved}: data shard(s) {missing} missing (a V2 checkpoint is "
+                                     f"{os.path.basename(resolved)}.index plus its data shards)")
+    return [resolved + ".index"] + expected
+
+
+def check_checkpoint_files(files: list[str]) -> None:
+    """Raises MagentaCheckpointError naming the first file that is empty or a git-lfs pointer."""
+    for f in files:
+        try:
+            file_checks.check_file(f, "checkpoint file")
+        except ValueError as e:
+            raise MagentaCheckpointError(str(e)) from None
+
+
 @contextlib.contextmanager
 def open_checkpoint(path: str):
     """Opens anything :func:`resolve_path` accepts.
 
+    The checkpoint's files are checked first (present, not empty, not git-lfs pointers).
+
     Yields:
       ``(reader, source)``: a ``tf.train.CheckpointReader`` (valid inside the block; a bundle's
-      temporary file is removed afterwards) and a dict describing the source.
+      temporary file is removed afterwards) and a dict describing the source, whose
+      ``files`` lists the user's files holding the checkpoint.
+
+    Raises:
+      FileNotFoundError: when nothing exists at ``path``.
+      MagentaCheckpointError: naming the file, when a file is missing, empty, a git-lfs
+        pointer or cannot be read as a checkpoint.
     """
     kind, resolved = resolve_path(path)
-    source = {"path": os.path.abspath(path), "format": kind, "checkpoint": os.path.abspath(resolved)}
+    files = checkpoint_files(kind, resolved)
+    check_checkpoint_files(files)
+    source = {"path": os.path.abspath(path), "format": kind, "checkpoint": os.path.abspath(resolved),
+              "files": [os.path.abspath(f) for f in files]}
     tmp = None
     try:
         if kind == "bundle":
@@ -145,8 +198,10 @@ def open_checkpoint(path: str):
                 f.write(data)
         try:
             reader = tf.train.load_checkpoint(resolved)
-        except (tf.errors.OpError, ValueError) as e:
+        except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if tmp:  # name the user's bundle, not our temporary copy of its checkpoint
+                msg = msg.replace(resolved, f"{path} (its checkpoint_file[0])")
             raise MagentaCheckpointError(f"{path}: could not read it as a TensorFlow checkpoint ({msg})") from None
         yield reader, source
     finally:

@@ -105,8 +105,7 @@ class Trainer:
         latest = self.manager.latest_checkpoint
         if latest is None:
             return False
-        self._restore_status = self.ckpt.restore(latest)
-        self._restore_status.assert_existing_objects_matched()
+        self._restore_status = checkpoint.restore_training_state(self.ckpt, latest)
         return True
 
     def expect_partial(self) -> None:

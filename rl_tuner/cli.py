@@ -9,6 +9,7 @@ import sys
 
 from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, range_type, run_main
 from note_rnn.ranges import COUNT, SEED, at_least, positive
+from note_rnn.tokens import NUM_CLASSES  # the melody encoding (a constant; no TensorFlow import)
 
 TABLE1_KEYS = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
                "mean_autocorrelation_lag3", "notes_not_in_key", "melodies_starting_with_tonic", "leaps_resolved",
@@ -117,7 +118,7 @@ def _model_path(path):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from note_rnn import atomic, outputs
+    from note_rnn import outputs
     command = f"rl-tuner {args.command}"
     if args.command == "train":
         from rl_tuner import config as config_lib
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     elif args.command == "evaluate":
         from rl_tuner import evaluate, policy
         outputs.check_file(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
-        pol = policy.load_policy(_model_path(args.model))
+        pol = policy.load_policy(_model_path(args.model), num_classes=NUM_CLASSES)
         result = evaluate.evaluate_policy(pol, args.num, args.length, args.seed, args.temperature)
         result["model"] = _model_path(args.model)
         outputs.write_json(args.out, result, command, args.overwrite, inputs=[_model_path(args.model)])
@@ -166,12 +167,13 @@ def main(argv=None) -> int:
 
         def sample(num, length, temperature, seed, primer):
             from rl_tuner import evaluate, policy
-            return evaluate.sample(policy.load_policy(path), num, length, temperature, seed, primer=primer)["tokens"]
+            pol = policy.load_policy(path, num_classes=NUM_CLASSES)
+            return evaluate.sample(pol, num, length, temperature, seed, primer=primer)["tokens"]
         run_generation(args, sample, path, command)
     elif args.command == "export":
         from rl_tuner import export, policy
         outputs.check_dir(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
-        pol = policy.load_policy(_model_path(args.model))
+        pol = policy.load_policy(_model_path(args.model), num_classes=NUM_CLASSES)
         export.export(pol, args.out, overwrite=args.overwrite)
         print(f"exported {pol.algorithm} policy to {args.out} (tf.saved_model.load(...).generate(num_melodies, "
               f"length, temperature, seed))")

@@ -11,14 +11,13 @@ On disk a tuned policy is a directory (a run directory or its ``policy/`` folder
 
 from __future__ import annotations
 
-import json
 import os
 
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 import note_rnn  # noqa: E402
-from note_rnn import atomic, checkpoint  # noqa: E402
+from note_rnn import atomic, checkpoint, file_checks  # noqa: E402
 from rl_tuner import targets  # noqa: E402
 
 POLICY_FILE = "policy.json"
@@ -70,23 +69,42 @@ def save_policy(path: str, q_rnn, prior_rnn, algorithm: str, card: dict | None =
     return path
 
 
-def load_policy(path: str) -> Policy:
+def load_policy(path: str, num_classes: int | None = None) -> Policy:
     """Loads a policy from a run directory, a policy directory, or a Note-RNN checkpoint.
+
+    Every file is checked before a network is built: ``policy.json`` (a JSON object naming a
+    known algorithm) and both Note-RNN checkpoints (see :func:`note_rnn.checkpoint.read`),
+    which must have the same vocabulary.
+
+    Args:
+      path: a run directory, its ``policy/`` folder, or a Note-RNN checkpoint (the MLE policy).
+      num_classes: the vocabulary size the caller needs (38 for melodies); None accepts any.
 
     Raises:
       FileNotFoundError: if nothing loadable is at ``path``.
+      ValueError: naming the file, for a broken policy file or checkpoint, an unknown
+        algorithm, networks of different vocabularies, or a vocabulary other than
+        ``num_classes``.
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model at {path}")
     for candidate in (path, os.path.join(path, "policy")):
         if is_policy_dir(candidate):
-            with open(os.path.join(candidate, POLICY_FILE)) as f:
-                meta = json.load(f)
-            prior = note_rnn.load(os.path.join(candidate, "prior"))
-            q_rnn = checkpoint.load_model(os.path.join(candidate, "q_network"), name="q_rnn")
-            return Policy(prior, q_rnn, meta["algorithm"])
+            policy_file = os.path.join(candidate, POLICY_FILE)
+            meta = file_checks.read_json(policy_file, "policy file")
+            algorithm = meta.get("algorithm")
+            if algorithm not in targets.ALGORITHMS:
+                raise ValueError(f"{policy_file}: unknown algorithm {algorithm!r}; expected one of "
+                                 f"{list(targets.ALGORITHMS)}")
+            prior = note_rnn.load(os.path.join(candidate, "prior"), num_classes=num_classes)
+            q_rnn = checkpoint.load_model(os.path.join(candidate, "q_network"), name="q_rnn",
+                                          num_classes=prior.config.num_classes)
+            return Policy(prior, q_rnn, algorithm)
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")) and not checkpoint.is_checkpoint(path):
-        raise FileNotFoundError(
-            f"{path} looks like a run directory without a saved policy yet (the run has not reached its first "
-            "evaluation); run `rl-tuner train` with the same --out to continue it")
-    return Policy(note_rnn.load(path))
+        try:
+            checkpoint.read_config(os.path.join(path, "config.json"))
+        except ValueError:
+            raise FileNotFoundError(
+                f"{path} looks like a run directory without a saved policy yet (the run has not reached its first "
+                "evaluation); run `rl-tuner train` with the same --out to continue it") from None
+    return Policy(note_rnn.load(path, num_classes=num_classes))

@@ -36,7 +36,7 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 import note_rnn  # noqa: E402
-from note_rnn import atomic, runs  # noqa: E402
+from note_rnn import atomic, checkpoint, runs  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
 from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, reward_modes, targets  # noqa: E402,E501
 from rl_tuner.config import RLConfig  # noqa: E402
@@ -51,7 +51,7 @@ class RunState:
     def __init__(self, config: RLConfig, out_dir: str):
         self.config = config
         tf.keras.utils.set_random_seed(config.seed)
-        pretrained = note_rnn.load(config.note_rnn)
+        pretrained = note_rnn.load(config.note_rnn, num_classes=environment.MelodyEnvironment.num_actions)
         self.prior_fingerprint = runs.fingerprint_weights(pretrained.get_named_weights())
         self.algorithm = targets.get_algorithm(config.algorithm)
         self.prior = networks.Prior(pretrained)
@@ -77,7 +77,7 @@ class RunState:
     def restore(self) -> bool:
         if self.manager.latest_checkpoint is None:
             return False
-        self.ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        checkpoint.restore_training_state(self.ckpt, self.manager.latest_checkpoint)
         return True
 
     def policy(self) -> policy.Policy:

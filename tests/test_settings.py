@@ -85,7 +85,8 @@ REFUSED = [
     ("note-rnn prepare", "--validation-fraction", "1", "in [0, 1)"),
     ("note-rnn prepare", "--validation-fraction", "-0.1", "in [0, 1)"),
     ("note-rnn prepare", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
-    ("note-rnn prepare", "--workers", "0", "an integer > 0"),
+    ("note-rnn prepare", "--workers", "-1", "an integer >= 0"),  # 0 parses in this process
+    ("note-rnn prepare", "--worker-memory-mb", "-1", "an integer >= 0"),  # 0 = no limit
     ("note-rnn prepare", "--min-bars", "-1", ">= 0"),
     ("note-rnn prepare", "--max-steps", "-1", "an integer >= 0"),
     ("note-rnn prepare", "--min-unique-pitches", "-1", "an integer >= 0"),
@@ -123,6 +124,7 @@ ACCEPTED = [
     ("note-rnn prepare", "--max-steps", "0"), ("note-rnn prepare", "--transpose-to-key", "-1"),
     ("note-rnn prepare", "--transpose-to-key", "11"), ("note-rnn prepare", "--task-timeout", "0"),
     ("note-rnn prepare", "--min-bars", "0"), ("note-rnn generate", "--qpm", "1e-3"),
+    ("note-rnn prepare", "--workers", "0"), ("note-rnn prepare", "--worker-memory-mb", "0"),
     ("note-rnn generate", "--seed", str(SEED_MAX)),
 ]
 
@@ -243,7 +245,7 @@ def test_train_config_refuses_with_the_field_named(change, message):
 
 @pytest.mark.parametrize("change,message", [
     (dict(validation_fraction=1.0), "validation_fraction must be in [0, 1), got 1.0"),
-    (dict(workers=0), "workers must be an integer > 0, got 0"),
+    (dict(workers=-1), "workers must be an integer >= 0, got -1"),
     (dict(gap_bars=0.0), "gap_bars must be > 0, got 0.0"),
     (dict(transpose_to_key=12), "transpose_to_key must be an integer in [-1, 11], got 12"),
     (dict(limit=0), "limit must be an integer >= 1, got 0"),
