@@ -81,12 +81,21 @@ def write_json(path: str, obj) -> None:
     write_bytes(path, (json.dumps(_nan_to_none(obj), indent=2, sort_keys=False) + "\n").encode())
 
 
-def read_json(path: str):
-    """Returns the JSON content of ``path``, or None when there is no such file."""
+def read_json(path: str, what: str = "run file"):
+    """Returns the JSON object stored at ``path``, or None when there is no such file.
+
+    Args:
+      path: a JSON file of a run directory or data set (config.json, history.json, ...).
+      what: what the file is, for error messages.
+
+    Raises:
+      ValueError: naming ``path`` if it is empty, a git-lfs pointer, not UTF-8, not valid
+        JSON or not a JSON object (:func:`note_rnn.file_checks.read_json`).
+    """
     if not os.path.isfile(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    from note_rnn import file_checks
+    return file_checks.read_json(path, what)
 
 
 def write_npz(path: str, **arrays) -> None:

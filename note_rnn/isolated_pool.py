@@ -97,13 +97,17 @@ def imap_isolated(function: Callable, jobs: Sequence, workers: int, hang_timeout
             queue, capacity = (suspects, 1) if solo else (pending, IN_FLIGHT_PER_WORKER * workers)
             in_flight: dict = {}
             failure = None
+            # The pool forgets a dead worker's process object soon after it notices the death;
+            # keep our own references so that its exit code can still be read.
+            workers_seen = {p.pid: p for p in _processes(executor)}
             while (queue or in_flight) and failure is None:
                 while queue and len(in_flight) < capacity:
                     try:
                         future = executor.submit(function, jobs[queue[0]])
                     except BrokenProcessPool:  # a worker died since the last wait
-                        failure = _death_reason(executor)
+                        failure = _death_reason(workers_seen.values())
                         break
+                    workers_seen.update((p.pid, p) for p in _processes(executor))  # spawned on demand
                     in_flight[future] = queue.popleft()
                 if failure is not None:
                     break
@@ -115,7 +119,7 @@ def imap_isolated(function: Callable, jobs: Sequence, workers: int, hang_timeout
                     try:
                         result = future.result()
                     except BrokenProcessPool:
-                        failure = _death_reason(executor)
+                        failure = _death_reason(workers_seen.values())
                         continue
                     yield in_flight.pop(future), result
             if failure is not None:
@@ -144,7 +148,7 @@ def _start_pool(workers: int, context, memory_mb: int, function: Callable
     try:
         executor.submit(_ready, function).result(timeout=START_TIMEOUT_S)
     except (BrokenProcessPool, concurrent.futures.TimeoutError) as error:
-        reason = _death_reason(executor) if isinstance(error, BrokenProcessPool) else "timeout"
+        reason = _death_reason(_processes(executor)) if isinstance(error, BrokenProcessPool) else "timeout"
         _kill(executor)
         raise RuntimeError(f"worker processes did not start within {START_TIMEOUT_S:g} s ({reason})") from error
     return executor
@@ -155,9 +159,13 @@ def _processes(executor) -> list:
     return list((getattr(executor, "_processes", None) or {}).values())
 
 
-def _death_reason(executor) -> str:
-    """Describes how a worker of a broken pool ended (exit code or signal)."""
-    processes = _processes(executor)
+def _death_reason(processes) -> str:
+    """Describes how a worker of a broken pool ended (exit code or signal).
+
+    Args:
+      processes: the pool's worker ``multiprocessing.Process`` objects (the dead one among them).
+    """
+    processes = list(processes)
     for process in processes:  # the pool terminates the survivors; wait for the exit codes
         process.join(timeout=5)
     codes = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
