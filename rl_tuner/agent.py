@@ -80,6 +80,13 @@ class KLControlLearner(tf.Module):
         self.config = config
         self.optimizer = optim.FusedAdam(q_network.trainable_variables, config.learning_rate)
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
+        # Flat working copies of the parameters, the target and the Adam slots for the compiled
+        # K-step loop (not checkpointed: loaded from and written back to the variables above).
+        self.layout, self._flat = None, None
+        if [v.ref() for v in q_network.trainable_variables] == [v.ref() for v in q_network.variables]:
+            self.layout = optim.FlatLayout([v.shape for v in q_network.variables])
+            self._flat = {k: tf.Variable(tf.zeros([self.layout.size]), trainable=False, name=f"flat_{k}")
+                          for k in ("theta", "target", "m", "v")}
 
     def loss(self, batch):
         """Squared TD loss of a batch of transitions.
@@ -106,6 +113,43 @@ class KLControlLearner(tf.Module):
         self.soft_update()
         self.train_steps.assign_add(1)
         return loss, td, y
+
+    def _fused_train_step(self, batch):
+        """:meth:`_train_step` on the flat buffers: the same math in a few large kernels.
+
+        The gradients are packed into one vector and clipped per tensor
+        (:meth:`rl_tuner.optim.FlatLayout.clip_by_norm`), one ``ResourceApplyAdam`` updates all
+        parameters, one op the whole target (``(1 - eta) theta- + eta theta``, tf-agents'
+        formula), then the network variables are set from the flat vectors. Only the order of
+        the additions inside each clip norm differs from :meth:`_train_step`.
+        """
+        variables = self.q_network.variables
+        with tf.GradientTape() as tape:
+            loss, td, y, _ = self.loss(batch)
+        grads = tape.gradient(loss, variables)
+        flat = self._flat
+        clipped = self.layout.clip_by_norm(self.layout.flatten(grads), self.config.clip_norm)
+        self.optimizer.apply_flat(flat["theta"], flat["m"], flat["v"], clipped)
+        eta = self.config.target_update_rate
+        flat["target"].assign((1 - eta) * flat["target"] + eta * flat["theta"])
+        for var, value in zip(variables, self.layout.split(flat["theta"])):
+            var.assign(value)
+        for var, value in zip(self.target_network.variables, self.layout.split(flat["target"])):
+            var.assign(value)
+        self.train_steps.assign_add(1)
+        return loss, td, y
+
+    def _load_flat(self):
+        """Packs the parameters, the target and the Adam slots into the flat buffers."""
+        for key, tensors in (("theta", self.q_network.variables), ("target", self.target_network.variables),
+                             ("m", self.optimizer.m), ("v", self.optimizer.v)):
+            self._flat[key].assign(self.layout.flatten(tensors))
+
+    def _store_flat(self):
+        """Writes the flat Adam slots back (the network variables are set at every step)."""
+        for key, slots in (("m", self.optimizer.m), ("v", self.optimizer.v)):
+            for var, value in zip(slots, self.layout.split(self._flat[key])):
+                var.assign(value)
 
     def soft_update(self):
         """theta- <- (1 - eta) theta- + eta theta (tf-agents' soft_variables_update)."""
@@ -139,12 +183,19 @@ class KLControlLearner(tf.Module):
 
     @tf.function(jit_compile=True)
     def _train_presampled(self, batches, num_steps):
+        fused = self._flat is not None
+        train_step = self._fused_train_step if fused else self._train_step
+        if fused:
+            self._load_flat()
+
         def body(i, total_loss, total_y):
-            loss, _, y = self._train_step(tf.nest.map_structure(lambda x: x[i], batches))
+            loss, _, y = train_step(tf.nest.map_structure(lambda x: x[i], batches))
             return i + 1, total_loss + loss, total_y + tf.reduce_mean(y)
 
         _, total_loss, total_y = tf.while_loop(lambda i, *_: i < num_steps, body,
                                                (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        if fused:
+            self._store_flat()
         return total_loss, total_y
 
     def _train_sequential(self, num_steps):
