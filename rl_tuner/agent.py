@@ -25,6 +25,7 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 from tf_agents.utils import common  # noqa: E402
 
+from note_rnn import model as model_lib  # noqa: E402
 from rl_tuner import networks, optim, targets  # noqa: E402
 from rl_tuner import replay as replay_lib  # noqa: E402
 
@@ -96,12 +97,36 @@ class KLControlLearner(tf.Module):
         """
         values, _ = self.q_network(batch["obs"], network_state=batch["state"])
         q_sa = tf.gather(values, batch["action"], batch_dims=1)
-        next_values, _ = self.target_network(batch["action"], network_state=batch["next_state"])
+        next_values = self.target_values(batch["action"], batch["next_state"])
         y = self.algorithm.target(batch["reward"], tf.stop_gradient(next_values), self.config.discount,
                                   batch["done"], batch["next_log_prior"])
         y = tf.stop_gradient(y)
         td = q_sa - y
         return tf.reduce_mean(tf.square(td)), td, y, values
+
+    def target_values(self, tokens, state):
+        """The target network's values ``target_network(tokens, network_state=state)[0]``.
+
+        Computed layer by layer as ``NoteRNN.step`` does (``note_rnn.model.lstm_cell_step``),
+        except that the first layer's input projection is ``one_hot(tokens) @ kernel`` rather
+        than a row gather of the kernel: the same numbers (each sum has one product by 1, the
+        others are 0 for finite weights), but inside the compiled train loop XLA fuses a gather
+        into the LSTM gates as scalar code, about 5x the cost of this product (BUILD.md,
+        "Learner throughput").
+
+        Args:
+          tokens: int32 [B], the actions a.
+          state: the LSTM state after the observation (``next_state`` of the transitions).
+
+        Returns:
+          float32 [B, num_classes].
+        """
+        rnn = self.target_network.rnn
+        x = tf.one_hot(tokens, rnn.config.num_classes)
+        for layer, (h, c) in zip(rnn.lstm_layers, state):
+            cell = layer.cell
+            x, _ = model_lib.lstm_cell_step(tf.matmul(x, cell.kernel), h, c, cell.recurrent_kernel, cell.bias)
+        return rnn.dense(x)
 
     def _train_step(self, batch):
         variables = self.q_network.trainable_variables

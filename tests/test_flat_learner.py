@@ -130,3 +130,23 @@ def test_fused_train_is_the_compiled_uniform_path():
         for got, want in zip(layout.split(flat[key]), tensors):
             np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=key)
     assert float(np.max(np.abs(s.learner.optimizer.m[0].numpy()))) > 0
+
+
+@pytest.mark.parametrize("layers", [(8,), (8, 6)])
+def test_target_values_equal_the_target_network_bit_for_bit(layers):
+    # one_hot @ kernel picks the kernel row exactly: the learner's target values are the
+    # target network's own outputs, bit for bit, for one and two LSTM layers.
+    from note_rnn import model as model_lib
+    from rl_tuner import agent, networks, replay, targets
+    pretrained = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=layers), seed=4)
+    q_network = networks.q_network_from(pretrained)
+    target = agent.build_target_network(q_network)
+    learner = agent.KLControlLearner(q_network, target, targets.get_algorithm("q"),
+                                     replay.UniformReplay(agent.transition_spec(layers, 38), 8),
+                                     agent.LearnerConfig())
+    rng = np.random.default_rng(5)
+    tokens = tf.constant(rng.integers(0, 38, size=7).astype(np.int32))
+    state = tuple((tf.constant(rng.normal(size=(7, n)).astype(np.float32)),
+                   tf.constant(rng.normal(size=(7, n)).astype(np.float32))) for n in layers)
+    want, _ = target(tokens, network_state=state)
+    np.testing.assert_array_equal(learner.target_values(tokens, state).numpy(), want.numpy())
