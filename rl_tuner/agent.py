@@ -159,7 +159,10 @@ class KLControlLearner(tf.Module):
         clipped = self.layout.clip_by_norm(self.layout.flatten(grads), self.config.clip_norm)
         self.optimizer.apply_flat(flat["theta"], flat["m"], flat["v"], clipped)
         eta = self.config.target_update_rate
-        flat["target"].assign((1 - eta) * flat["target"] + eta * flat["theta"])
+        if eta == 1.0:  # the special cases of tf-agents' soft_variables_update
+            flat["target"].assign(flat["theta"])
+        elif eta != 0.0:
+            flat["target"].assign((1 - eta) * flat["target"] + eta * flat["theta"])
         for var, value in zip(variables, self.layout.split(flat["theta"])):
             var.assign(value)
         for var, value in zip(self.target_network.variables, self.layout.split(flat["target"])):

@@ -150,3 +150,25 @@ def test_target_values_equal_the_target_network_bit_for_bit(layers):
                    tf.constant(rng.normal(size=(7, n)).astype(np.float32))) for n in layers)
     want, _ = target(tokens, network_state=state)
     np.testing.assert_array_equal(learner.target_values(tokens, state).numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0, 0.25])
+def test_fused_soft_update_special_rates(eta):
+    # eta 0 leaves the target alone, eta 1 copies the network (tf-agents' special cases),
+    # 0.25 mixes; the same as the per-tensor path.
+    fused, reference = Setup("psi", seed=6), Setup("psi", seed=6)
+    for s in (fused, reference):
+        s.learner.config.target_update_rate = eta
+    target0 = snapshot(fused.target_network.variables)
+    batches = [make_batch(np.random.default_rng(30 + i), n=4) for i in range(2)]
+    fused.learner._train_presampled(to_tf(tf.nest.map_structure(lambda *xs: np.stack(xs), *batches)),
+                                    tf.constant(2))
+    for batch in batches:
+        reference.learner._train_step(to_tf(batch))
+    got, want = snapshot(fused.target_network.variables), snapshot(reference.target_network.variables)
+    for g, w, t0, q in zip(got, want, target0, snapshot(fused.q_network.variables)):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+        if eta == 0.0:
+            np.testing.assert_array_equal(g, t0)
+        if eta == 1.0:
+            np.testing.assert_array_equal(g, q)
