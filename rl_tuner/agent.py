@@ -2,7 +2,10 @@
 
 The compiled ``train`` method runs several train steps per call, each sampling a
 minibatch from the TensorFlow-side replay memory, so a step costs no Python. The math of
-one step lives in :meth:`KLControlLearner.loss` (pure) and :meth:`_train_step`.
+one step lives in :meth:`KLControlLearner.loss` (pure) and :meth:`_train_step` (per tensor,
+the reference, used with prioritized replay); with uniform replay the XLA-compiled K-step
+loop runs the same math over flat parameter buffers (:meth:`_fused_train_step`; tested
+equal to :meth:`_train_step` to float32 rounding).
 
 A transition (one note) is the nest::
 
@@ -25,6 +28,7 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 from tf_agents.utils import common  # noqa: E402
 
+from note_rnn import model as model_lib  # noqa: E402
 from rl_tuner import networks, optim, targets  # noqa: E402
 from rl_tuner import replay as replay_lib  # noqa: E402
 
@@ -80,6 +84,13 @@ class KLControlLearner(tf.Module):
         self.config = config
         self.optimizer = optim.FusedAdam(q_network.trainable_variables, config.learning_rate)
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
+        # Flat working copies of the parameters, the target and the Adam slots for the compiled
+        # K-step loop (not checkpointed: loaded from and written back to the variables above).
+        self.layout, self._flat = None, None
+        if [v.ref() for v in q_network.trainable_variables] == [v.ref() for v in q_network.variables]:
+            self.layout = optim.FlatLayout([v.shape for v in q_network.variables])
+            self._flat = {k: tf.Variable(tf.zeros([self.layout.size]), trainable=False, name=f"flat_{k}")
+                          for k in ("theta", "target", "m", "v")}
 
     def loss(self, batch):
         """Squared TD loss of a batch of transitions.
@@ -89,12 +100,36 @@ class KLControlLearner(tf.Module):
         """
         values, _ = self.q_network(batch["obs"], network_state=batch["state"])
         q_sa = tf.gather(values, batch["action"], batch_dims=1)
-        next_values, _ = self.target_network(batch["action"], network_state=batch["next_state"])
+        next_values = self.target_values(batch["action"], batch["next_state"])
         y = self.algorithm.target(batch["reward"], tf.stop_gradient(next_values), self.config.discount,
                                   batch["done"], batch["next_log_prior"])
         y = tf.stop_gradient(y)
         td = q_sa - y
         return tf.reduce_mean(tf.square(td)), td, y, values
+
+    def target_values(self, tokens, state):
+        """The target network's values ``target_network(tokens, network_state=state)[0]``.
+
+        Computed layer by layer as ``NoteRNN.step`` does (``note_rnn.model.lstm_cell_step``),
+        except that the first layer's input projection is ``one_hot(tokens) @ kernel`` rather
+        than a row gather of the kernel: the same numbers (each sum has one product by 1, the
+        others are 0 for finite weights), but inside the compiled train loop XLA fuses a gather
+        into the LSTM gates as scalar code, about 5x the cost of this product (BUILD.md,
+        "Learner throughput").
+
+        Args:
+          tokens: int32 [B], the actions a.
+          state: the LSTM state after the observation (``next_state`` of the transitions).
+
+        Returns:
+          float32 [B, num_classes].
+        """
+        rnn = self.target_network.rnn
+        x = tf.one_hot(tokens, rnn.config.num_classes)
+        for layer, (h, c) in zip(rnn.lstm_layers, state):
+            cell = layer.cell
+            x, _ = model_lib.lstm_cell_step(tf.matmul(x, cell.kernel), h, c, cell.recurrent_kernel, cell.bias)
+        return rnn.dense(x)
 
     def _train_step(self, batch):
         variables = self.q_network.trainable_variables
@@ -106,6 +141,46 @@ class KLControlLearner(tf.Module):
         self.soft_update()
         self.train_steps.assign_add(1)
         return loss, td, y
+
+    def _fused_train_step(self, batch):
+        """:meth:`_train_step` on the flat buffers: the same math in a few large kernels.
+
+        The gradients are packed into one vector and clipped per tensor
+        (:meth:`rl_tuner.optim.FlatLayout.clip_by_norm`), one ``ResourceApplyAdam`` updates all
+        parameters, one op the whole target (``(1 - eta) theta- + eta theta``, tf-agents'
+        formula), then the network variables are set from the flat vectors. Only the order of
+        the additions inside each clip norm differs from :meth:`_train_step`.
+        """
+        variables = self.q_network.variables
+        with tf.GradientTape() as tape:
+            loss, td, y, _ = self.loss(batch)
+        grads = tape.gradient(loss, variables)
+        flat = self._flat
+        clipped = self.layout.clip_by_norm(self.layout.flatten(grads), self.config.clip_norm)
+        self.optimizer.apply_flat(flat["theta"], flat["m"], flat["v"], clipped)
+        eta = self.config.target_update_rate
+        if eta == 1.0:  # the special cases of tf-agents' soft_variables_update
+            flat["target"].assign(flat["theta"])
+        elif eta != 0.0:
+            flat["target"].assign((1 - eta) * flat["target"] + eta * flat["theta"])
+        for var, value in zip(variables, self.layout.split(flat["theta"])):
+            var.assign(value)
+        for var, value in zip(self.target_network.variables, self.layout.split(flat["target"])):
+            var.assign(value)
+        self.train_steps.assign_add(1)
+        return loss, td, y
+
+    def _load_flat(self):
+        """Packs the parameters, the target and the Adam slots into the flat buffers."""
+        for key, tensors in (("theta", self.q_network.variables), ("target", self.target_network.variables),
+                             ("m", self.optimizer.m), ("v", self.optimizer.v)):
+            self._flat[key].assign(self.layout.flatten(tensors))
+
+    def _store_flat(self):
+        """Writes the flat Adam slots back (the network variables are set at every step)."""
+        for key, slots in (("m", self.optimizer.m), ("v", self.optimizer.v)):
+            for var, value in zip(slots, self.layout.split(self._flat[key])):
+                var.assign(value)
 
     def soft_update(self):
         """theta- <- (1 - eta) theta- + eta theta (tf-agents' soft_variables_update)."""
@@ -139,12 +214,19 @@ class KLControlLearner(tf.Module):
 
     @tf.function(jit_compile=True)
     def _train_presampled(self, batches, num_steps):
+        fused = self._flat is not None
+        train_step = self._fused_train_step if fused else self._train_step
+        if fused:
+            self._load_flat()
+
         def body(i, total_loss, total_y):
-            loss, _, y = self._train_step(tf.nest.map_structure(lambda x: x[i], batches))
+            loss, _, y = train_step(tf.nest.map_structure(lambda x: x[i], batches))
             return i + 1, total_loss + loss, total_y + tf.reduce_mean(y)
 
         _, total_loss, total_y = tf.while_loop(lambda i, *_: i < num_steps, body,
                                                (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        if fused:
+            self._store_flat()
         return total_loss, total_y
 
     def _train_sequential(self, num_steps):
