@@ -12,7 +12,7 @@ note. Importing this package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``)
 TensorFlow loads.
 """
 
-from note_rnn._tf_setup import configure
+from rl_tuner._tf_setup import configure
 
 configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 

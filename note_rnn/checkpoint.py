@@ -16,7 +16,8 @@ import os
 
 import numpy as np
 
-from note_rnn import atomic, file_checks, tokens
+from rl_tuner import atomic, file_checks
+from note_rnn import tokens
 
 FORMAT = "note_rnn/1"
 CONFIG_FILE = "config.json"
@@ -37,7 +38,7 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int = 38, card: dic
     Args:
       path: target directory. An existing one is replaced only if it holds nothing but a
         checkpoint's files, or is ``command``'s earlier output, or with ``overwrite``; other
-        files in it are kept (see :func:`note_rnn.atomic.directory`).
+        files in it are kept (see :func:`rl_tuner.atomic.directory`).
       layer_sizes: LSTM units per layer.
       weights: NumPy weights keyed by checkpoint name; checked against the shapes.
       num_classes: vocabulary size.
@@ -49,7 +50,7 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int = 38, card: dic
       ``path``.
 
     Raises:
-      note_rnn.outputs.OutputError: if ``path`` may not be replaced.
+      rl_tuner.outputs.OutputError: if ``path`` may not be replaced.
     """
     from note_rnn.model import NoteRNNConfig, check_weight_shapes  # imports TensorFlow
     config = NoteRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))

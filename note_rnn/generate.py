@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from note_rnn._tf_setup import use_legacy_keras
-from note_rnn.sampling_args import check_sampling_args  # noqa: F401  (re-exported)
+from rl_tuner._tf_setup import use_legacy_keras
+from rl_tuner.sampling_args import check_sampling_args  # noqa: F401  (re-exported)
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
@@ -191,7 +191,8 @@ def write_outputs(melodies, out_dir: str, qpm: float = 80.0, audio: bool = True,
       ValueError: for an invalid token or a non-positive qpm.
       OSError: if a file cannot be written.
     """
-    from note_rnn import atomic, audio as audio_lib
+    from rl_tuner import atomic
+    from note_rnn import audio as audio_lib
     melodies = [np.asarray(m) for m in melodies]
     paths = write_midi_files(melodies, out_dir, prefix=prefix, qpm=qpm)
     if audio:

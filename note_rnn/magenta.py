@@ -31,12 +31,13 @@ import re
 
 import numpy as np
 
-from note_rnn._tf_setup import use_legacy_keras
+from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
 
-from note_rnn import file_checks, tokens as tok  # noqa: E402
+from rl_tuner import file_checks  # noqa: E402
+from note_rnn import tokens as tok
 from note_rnn.tf1_checkpoint import MagentaCheckpointError, open_checkpoint, resolve_path  # noqa: E402,F401
 
 NUM_CLASSES = tok.NUM_CLASSES
@@ -359,9 +360,10 @@ def import_magenta(src: str, out_dir: str, scope: str | None = None, overwrite: 
     Raises:
       FileNotFoundError: if nothing exists at ``src``.
       MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
-      note_rnn.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
+      rl_tuner.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
     """
-    from note_rnn import checkpoint, outputs
+    from note_rnn import checkpoint
+    from rl_tuner import outputs
     outputs.check_dir(out_dir, IMPORT_COMMAND, overwrite, inputs=[src])
     net = read_magenta(src, scope)
     card = {

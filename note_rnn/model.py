@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from note_rnn._tf_setup import use_legacy_keras
+from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)

@@ -24,12 +24,13 @@ import time
 
 import numpy as np
 
-from note_rnn._tf_setup import use_legacy_keras
+from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import atomic, checkpoint, corpus, runs  # noqa: E402
+from rl_tuner import atomic, runs  # noqa: E402
+from note_rnn import checkpoint, corpus
 from note_rnn import model as model_lib  # noqa: E402
 from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
 
@@ -206,7 +207,7 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
     """Trains (or resumes training of) a Note-RNN.
 
     The run directory is locked while training and its config is written once the data has
-    loaded (see :mod:`note_rnn.runs`). Resuming needs the same settings except ``epochs``
+    loaded (see :mod:`rl_tuner.runs`). Resuming needs the same settings except ``epochs``
     (and the spelling of ``out_dir``); the data counts as the same if its files are.
 
     Args:

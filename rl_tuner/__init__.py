@@ -11,7 +11,7 @@ The Python API (TensorFlow is imported on first use)::
 Importing this package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``).
 """
 
-from note_rnn._tf_setup import configure
+from rl_tuner._tf_setup import configure
 
 configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 

@@ -7,8 +7,8 @@ import dataclasses
 import os
 import sys
 
-from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, range_type, run_main
-from note_rnn.ranges import COUNT, SEED, at_least, positive
+from rl_tuner.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, range_type, run_main
+from rl_tuner.ranges import COUNT, SEED, at_least, positive
 from note_rnn.tokens import NUM_CLASSES  # the melody encoding (a constant; no TensorFlow import)
 
 TABLE1_KEYS = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
@@ -118,7 +118,7 @@ def _model_path(path):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from note_rnn import outputs
+    from rl_tuner import outputs
     command = f"rl-tuner {args.command}"
     if args.command == "train":
         from rl_tuner import config as config_lib

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from note_rnn.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
+from rl_tuner.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
 from rl_tuner import reward_modes
 from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, REPLAY_KINDS
 

@@ -28,7 +28,7 @@ import os
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import atomic  # noqa: E402
+from rl_tuner import atomic  # noqa: E402
 from note_rnn.generate import SAMPLER_SIGNATURE  # noqa: E402
 from note_rnn.model import lstm_cell_step  # noqa: E402
 from rl_tuner import evaluate  # noqa: E402
@@ -89,7 +89,7 @@ def export(policy, out_dir: str, overwrite: bool = False) -> str:
     """Writes ``policy`` as a SavedModel directory (atomically) and returns ``out_dir``.
 
     Raises:
-      note_rnn.outputs.OutputError: if ``out_dir`` is not empty and not an earlier export
+      rl_tuner.outputs.OutputError: if ``out_dir`` is not empty and not an earlier export
         (without ``overwrite``), or is a training run directory.
     """
     module = _ExportedPolicy(policy)

@@ -116,7 +116,7 @@ def plot_next_note_probabilities(policy, path: str, length: int = 32, seed: int 
 
 
 def _save_figure(fig, path: str) -> None:
-    from note_rnn import atomic
+    from rl_tuner import atomic
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     atomic.write_bytes(path, buf.getvalue())

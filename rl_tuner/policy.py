@@ -17,7 +17,8 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 import note_rnn  # noqa: E402
-from note_rnn import atomic, checkpoint, file_checks  # noqa: E402
+from rl_tuner import atomic, file_checks  # noqa: E402
+from note_rnn import checkpoint
 from rl_tuner import targets  # noqa: E402
 
 POLICY_FILE = "policy.json"

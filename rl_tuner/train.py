@@ -36,7 +36,8 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 import note_rnn  # noqa: E402
-from note_rnn import atomic, checkpoint, runs  # noqa: E402
+from rl_tuner import atomic, runs  # noqa: E402
+from note_rnn import checkpoint
 from rl_tuner import actor as actor_lib  # noqa: E402
 from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, reward_modes, targets  # noqa: E402,E501
 from rl_tuner.config import RLConfig  # noqa: E402
@@ -132,7 +133,7 @@ RESUMABLE = ("steps", "final_eval_melodies", "num_samples")  # may change betwee
 def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dict:
     """Trains (or resumes) a run and returns the final statistics (also in stats.json).
 
-    The run directory is locked while training (see :mod:`note_rnn.runs`); its config is
+    The run directory is locked while training (see :mod:`rl_tuner.runs`); its config is
     written once the prior has loaded. Resuming needs the same settings except
     ``RESUMABLE``; the prior counts as the same if its weights are (wherever it lives now).
 

@@ -1,4 +1,4 @@
-"""Behaviour tests of note_rnn.checkpoint (the project checkpoint directory) and note_rnn.atomic."""
+"""Behaviour tests of note_rnn.checkpoint (the project checkpoint directory) and rl_tuner.atomic."""
 
 import json
 import math
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from note_rnn import atomic, checkpoint
+from rl_tuner import atomic
+from note_rnn import checkpoint
 from note_rnn import model as model_lib
 from note_rnn.model import NoteRNNConfig
 

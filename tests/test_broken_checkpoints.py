@@ -16,7 +16,7 @@ import note_rnn  # noqa: E402
 from note_rnn import checkpoint, magenta  # noqa: E402
 from note_rnn import cli as note_cli  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli, policy as policy_lib  # noqa: E402
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 import note_rnn  # noqa: F401
-from note_rnn import _tf_setup
+from rl_tuner import _tf_setup
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = {"rl_tuner": ["train", "evaluate", "score", "stats", "generate", "export"],

@@ -14,7 +14,7 @@ import tensorflow as tf  # noqa: E402
 
 from note_rnn import checkpoint, cli as note_cli, encoding, generate  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli, evaluate, policy as policy_lib  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning"),

@@ -12,7 +12,7 @@ import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from note_rnn import checkpoint, cli, encoding, generate
-from note_rnn.cli_utils import run_main
+from rl_tuner.cli_utils import run_main
 from note_rnn.model import NoteRNN, NoteRNNConfig
 from note_rnn.train import TrainConfig
 
@@ -211,7 +211,7 @@ def test_train_help_lists_every_train_config_flag_with_default(capsys):
 
 
 def test_train_flags_parse_into_train_config():
-    from note_rnn.cli_utils import dataclass_from_args
+    from rl_tuner.cli_utils import dataclass_from_args
     args = cli.build_parser().parse_args(["train", "--data", "d", "--out", "o", "--layer-sizes", "16", "8",
                                           "--no-staircase", "--learning-rate", "0.5", "--epochs", "2"])
     config = dataclass_from_args(TrainConfig, args)

@@ -11,7 +11,7 @@ import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from note_rnn import checkpoint, cli, train  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from note_rnn.model import NoteRNNConfig  # noqa: E402
 
 LOG37 = math.log(37.0)
@@ -124,5 +124,5 @@ def test_train_defaults_equal_the_shipped_cards_hyperparameters():
     assert set(defaults) == set(recipe)
     assert defaults == recipe  # data/folk, runs/note_rnn, 60 epochs, ...
     args = cli.build_parser().parse_args(["train"])
-    from note_rnn.cli_utils import dataclass_from_args
+    from rl_tuner.cli_utils import dataclass_from_args
     assert dataclass_from_args(train.TrainConfig, args) == train.TrainConfig()

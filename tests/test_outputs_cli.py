@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from note_rnn import checkpoint, encoding, outputs  # noqa: E402
+from note_rnn import checkpoint, encoding  # noqa: E402
+from rl_tuner import outputs
 from note_rnn import cli as note_cli  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
 
 from test_magenta_import import make_network, save_tf1  # noqa: E402
@@ -332,7 +333,7 @@ def test_permission_denied_names_the_users_path_not_a_temporary_file(name, input
     def denied(*args, dir=None, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir or "/", ".tmp-xyz"))
 
-    from note_rnn import atomic
+    from rl_tuner import atomic
     monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
     monkeypatch.setattr(atomic.tempfile, "mkdtemp", denied)
     out = str(tmp_path / "out")
@@ -348,7 +349,7 @@ def test_permission_denied_names_the_users_path_not_a_temporary_file(name, input
 # --------------------------------------------------------------------------- run locks
 HOLDER = """
 import sys, time
-from note_rnn import runs
+from rl_tuner import runs
 with runs.lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)
@@ -365,7 +366,7 @@ def _hold_lock(run_dir):
 
 @pytest.mark.parametrize("which", ["rl-tuner", "note-rnn"])
 def test_a_locked_run_is_refused_naming_the_pid_and_runs_after_kill_9(which, rl_run, data_dir, tmp_path, capsys):
-    from note_rnn import runs
+    from rl_tuner import runs
     out = str(tmp_path / "run")
     if which == "rl-tuner":  # a finished run: rerunning it only evaluates again
         shutil.copytree(rl_run[0], out)

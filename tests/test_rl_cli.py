@@ -13,7 +13,7 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 from note_rnn import checkpoint  # noqa: E402
 from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli, evaluate, music_theory, policy as policy_lib  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 

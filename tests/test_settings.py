@@ -1,5 +1,5 @@
 """Settings that cannot be right are refused: every numeric flag of every command and every
-numeric field of the config dataclasses has a range (note_rnn.ranges), NaN and infinity
+numeric field of the config dataclasses has a range (rl_tuner.ranges), NaN and infinity
 included, with a message naming the flag or field. Only parsing and validation run here."""
 
 import argparse
@@ -13,8 +13,8 @@ import pytest
 
 import rl_tuner  # noqa: F401
 from note_rnn import cli as note_cli
-from note_rnn import ranges
-from note_rnn.cli_utils import range_type
+from rl_tuner import ranges
+from rl_tuner.cli_utils import range_type
 from note_rnn.corpus import PrepareConfig
 from note_rnn.train_config import TrainConfig
 from rl_tuner import choices, cli as rl_cli, reward_modes
@@ -322,7 +322,7 @@ def test_q_and_psi_take_any_reward_mode():
 
 
 def test_train_command_refuses_key_reward_for_g_before_anything_is_written(tmp_path, capsys):
-    from note_rnn.cli_utils import run_main
+    from rl_tuner.cli_utils import run_main
     out = tmp_path / "run"
     code = run_main(rl_cli.main, ["train", "--algorithm", "g", "--reward-mode", "key", "--out", str(out)])
     assert code == 2

@@ -59,7 +59,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
       choices: {field: allowed values} for enumerated fields.
 
     Numeric fields listed in the dataclass's ``RANGES`` table ({field: Range}, see
-    :mod:`note_rnn.ranges`) get an argparse type that refuses values outside their range.
+    :mod:`rl_tuner.ranges`) get an argparse type that refuses values outside their range.
     """
     docs = attribute_docs(cls)
     ranges = getattr(cls, "RANGES", {})
@@ -99,7 +99,7 @@ def range_type(kind, rng):
 
     Args:
       kind: int or float.
-      rng: a :class:`note_rnn.ranges.Range` (its ``integer`` flag is implied by ``kind=int``).
+      rng: a :class:`rl_tuner.ranges.Range` (its ``integer`` flag is implied by ``kind=int``).
 
     Returns:
       A callable str -> value raising argparse.ArgumentTypeError (shown as
@@ -143,7 +143,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def add_overwrite_flag(parser: argparse.ArgumentParser, kind: str = "directory") -> None:
-    """Adds ``--overwrite`` (see :mod:`note_rnn.outputs`) for an output ``kind``: directory or file."""
+    """Adds ``--overwrite`` (see :mod:`rl_tuner.outputs`) for an output ``kind``: directory or file."""
     if kind == "directory":
         text = ("write into a non-empty --out that is not this command's earlier output: only the files this "
                 "command writes are replaced, other files are kept (an input or a training run directory is "

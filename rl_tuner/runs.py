@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from note_rnn import atomic, outputs
+from rl_tuner import atomic, outputs
 
 _HELD: dict[str, int] = {}  # real path of a run directory -> lock file descriptor of this process
 
@@ -116,7 +116,7 @@ def run_directory(path: str, command: str):
     call created is removed again.
 
     Raises:
-      note_rnn.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
+      rl_tuner.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
         not a run of ``command``.
       RunInUseError: if another process trains in ``path``.
       OSError: naming ``path`` if it cannot be created.
