@@ -120,7 +120,8 @@ def evaluate_command(args) -> dict:
     """``note-rnn evaluate``: metrics of a checkpoint on a data split (printed, optionally JSON)."""
     import note_rnn
     from rl_tuner import atomic
-    from note_rnn import checkpoint, corpus, train
+    from rl_tuner import checkpoint
+    from note_rnn import corpus, train
     path = args.model or default_checkpoint()
     settings = {"max_length": args.max_length, "skip_first_n_losses": args.skip_first_n_losses,
                 "min_window": args.min_window}

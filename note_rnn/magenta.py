@@ -76,7 +76,7 @@ class MagentaNetwork:
 
     Attributes:
       layer_sizes: LSTM units per layer.
-      weights: NumPy float32 weights in project naming (see ``NoteRNNConfig.weight_shapes``).
+      weights: NumPy float32 weights in project naming (see ``SequenceRNNConfig.weight_shapes``).
       scheme: naming scheme detected, e.g. ``"TF 0.x LSTMCell (W_0/B)"``.
       scope: outer scope of the network in the checkpoint (``""`` for none).
       source: path, format (``V1``/``V2``/``bundle``), resolved checkpoint, bundle details.
@@ -330,7 +330,7 @@ def read_magenta_weights(path: str, scope: str | None = None) -> tuple[tuple[int
       scope: see :func:`read_magenta`.
 
     Returns:
-      LSTM sizes and float32 weights keyed as in ``NoteRNNConfig.weight_shapes()``.
+      LSTM sizes and float32 weights keyed as in ``SequenceRNNConfig.weight_shapes()``.
 
     Raises:
       FileNotFoundError: if nothing exists at ``path``.
@@ -362,7 +362,7 @@ def import_magenta(src: str, out_dir: str, scope: str | None = None, overwrite: 
       MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
       rl_tuner.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
     """
-    from note_rnn import checkpoint
+    from rl_tuner import checkpoint
     from rl_tuner import outputs
     outputs.check_dir(out_dir, IMPORT_COMMAND, overwrite, inputs=[src])
     net = read_magenta(src, scope)

@@ -29,9 +29,9 @@ from rl_tuner._tf_setup import use_legacy_keras
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import atomic, runs  # noqa: E402
-from note_rnn import checkpoint, corpus
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import atomic, checkpoint, runs  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
+from note_rnn import corpus, tokens  # noqa: E402
 from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
 
 
@@ -90,7 +90,7 @@ class Trainer:
     def __init__(self, config: TrainConfig):
         self.config = config
         tf.keras.utils.set_random_seed(config.seed)
-        self.model = model_lib.NoteRNN(model_lib.NoteRNNConfig(layer_sizes=config.layer_sizes))
+        self.model = model_lib.SequenceRNN(model_lib.SequenceRNNConfig(num_classes=tokens.NUM_CLASSES, layer_sizes=config.layer_sizes))
         schedule = tf.keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, config.decay_steps, config.decay_rate, staircase=config.staircase)
         self.optimizer = tf.keras.optimizers.Adam(schedule)
@@ -175,7 +175,7 @@ def evaluate_model(model, melodies, max_length: int = 128, skip_first_n_losses: 
     """Validation metrics of any Note-RNN on melodies, computed as the trainer computes them.
 
     Args:
-      model: a :class:`note_rnn.model.NoteRNN`.
+      model: a :class:`rl_tuner.sequence_model.SequenceRNN`.
       melodies: 1-D token arrays (e.g. ``corpus.load_split(data_dir, "validation")``).
       max_length: tokens per window; each window starts from the zero state.
       skip_first_n_losses: predictions at the start of each window that are not scored.

@@ -45,7 +45,7 @@ def _base_type(tp):
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), rename=None, defaults=None,
-                            help_defaults=None, choices=None) -> None:
+                            help_defaults=None, choices=None, aliases=None) -> None:
     """Adds one ``--flag`` per dataclass field.
 
     Args:
@@ -57,6 +57,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
       help_defaults: if given, every flag defaults to None (so that a caller can tell what was
         set) and the help shows ``help_defaults[field]`` text instead of the default.
       choices: {field: allowed values} for enumerated fields.
+      aliases: {field: [further flag names]} (with leading dashes), e.g. an old name kept
+        working after a rename.
 
     Numeric fields listed in the dataclass's ``RANGES`` table ({field: Range}, see
     :mod:`rl_tuner.ranges`) get an argparse type that refuses values outside their range.
@@ -91,7 +93,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
             kwargs["type"] = range_type(tp, rng)
         elif tp in (int, float, str):
             kwargs["type"] = tp
-        parser.add_argument(flag, **kwargs)
+        parser.add_argument(flag, *(aliases or {}).get(field.name, ()), **kwargs)
 
 
 def range_type(kind, rng):

@@ -10,7 +10,7 @@ import pytest
 import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from rl_tuner import agent, networks, optim, replay, targets  # noqa: E402
 
 UNITS = 8
@@ -83,7 +83,7 @@ class Setup:
     """A tiny Note-RNN, its Q/target networks, the prior, a replay and a learner."""
 
     def __init__(self, algorithm="q", capacity=64, batch_size=4, perturb_target=True, seed=0):
-        self.pretrained = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(UNITS,)), seed=seed)
+        self.pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(UNITS,)), seed=seed)
         self.q_network = networks.q_network_from(self.pretrained)
         self.target_network = agent.build_target_network(self.q_network)
         self.prior = networks.Prior(self.pretrained)

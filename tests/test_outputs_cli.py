@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from note_rnn import checkpoint, encoding  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from note_rnn import encoding
 from rl_tuner import outputs
 from note_rnn import cli as note_cli  # noqa: E402
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
 
@@ -84,7 +85,7 @@ def _note(argv, capsys):
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("ckpt") / "tiny")
-    return checkpoint.save_model(path, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0))
+    return checkpoint.save_model(path, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
 
 
 @pytest.fixture(scope="module")
@@ -469,13 +470,13 @@ def test_rl_resume_after_the_prior_moved_with_the_same_content(rl_run, tmp_path,
     shutil.copytree(rl_run[1], moved)  # the virtualenv moved: same files, another path
     code, err = _rl(["train", "--note-rnn", moved, *RL_TINY, "--out", str(out)], capsys)
     assert code == 0, err
-    assert json.load(open(out / "config.json"))["note_rnn"] == moved
+    assert json.load(open(out / "config.json"))["prior"] == moved
     assert json.load(open(out / "stats.json"))["steps"] == 256
-    assert outputs.read_manifest(str(out))["inputs"]["note_rnn"]["path"] == moved
+    assert outputs.read_manifest(str(out))["inputs"]["prior"]["path"] == moved
     # A prior with other weights is a different run, whatever its path.
     other = str(tmp_path / "other")
-    checkpoint.save_model(other, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=1))
+    checkpoint.save_model(other, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=1))
     code, err = _rl(["train", "--note-rnn", other, *RL_TINY, "--out", str(out)], capsys)
     assert code == 2
-    assert err == (f"error: {out} holds a run with different settings (note_rnn: {moved} -> {other} (different "
+    assert err == (f"error: {out} holds a run with different settings (prior: {moved} -> {other} (different "
                    "content)); use a new --out directory or the same settings to resume\n")

@@ -20,11 +20,11 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import checkpoint  # noqa: E402
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from rl_tuner import config as config_lib  # noqa: E402
 from rl_tuner import policy as policy_lib  # noqa: E402
-from rl_tuner import stats as stats_lib  # noqa: E402
+from note_rnn import stats as stats_lib  # noqa: E402
 from rl_tuner import train  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 
@@ -34,12 +34,12 @@ EPISODE = 8 * 32  # env steps per batch of episodes (num_envs * num_notes)
 @pytest.fixture(scope="module")
 def note_rnn_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("note_rnn") / "tiny")
-    checkpoint.save_model(path, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0))
+    checkpoint.save_model(path, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
     return path
 
 
 def small_config(note_rnn_dir, **overrides):
-    values = dict(algorithm="q", note_rnn=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
+    values = dict(algorithm="q", prior=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
                   eval_every=EPISODE, eval_melodies=20, final_eval_melodies=50, num_samples=1,
                   replay_capacity=1000, batch_size=8)
     values.update(overrides)
@@ -253,7 +253,7 @@ def test_g_and_pure_rl_use_music_theory_only(note_rnn_dir, algorithm, mode):
 # --------------------------------------------------------------------------- presets, validation
 @pytest.mark.parametrize("preset", ["default", "paper"])
 def test_presets_have_the_paper_hyperparameters(preset):
-    cfg = config_lib.from_preset(preset, note_rnn="x")
+    cfg = config_lib.from_preset(preset, prior="x")
     assert cfg.batch_size == 32
     assert cfg.discount == 0.5
     assert cfg.train_every == 5
