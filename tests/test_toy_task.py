@@ -4,15 +4,13 @@ episodes, an end token and its own exploration set, and its reward rises."""
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint, cli, evaluate, tasks, train  # noqa: E402
+from rl_tuner import checkpoint, cli, tasks  # noqa: E402
 from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.config import RLConfig  # noqa: E402
 
 TOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toy_task")
 
