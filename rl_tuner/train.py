@@ -71,10 +71,11 @@ class RunState:
         self.actor = actor_lib.Actor(self.q_network, self.prior, self.algorithm, config.exploration,
                                      seed=config.seed + 2, actions=self.task.exploration_actions())
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
-        self.ckpt = tf.train.Checkpoint(
-            q_network=self.q_network, target_network=self.target_network, optimizer=self.learner.optimizer,
-            train_steps=self.learner.train_steps, replay=self.replay, actor_rng=self.actor.rng,
-            env_steps=self.env_steps)
+        saved = dict(q_network=self.q_network, target_network=self.target_network, optimizer=self.learner.optimizer,
+                     train_steps=self.learner.train_steps, actor_rng=self.actor.rng, env_steps=self.env_steps)
+        if config.save_replay:  # else a resumed run starts with an empty replay (approximate resume)
+            saved["replay"] = self.replay
+        self.ckpt = tf.train.Checkpoint(**saved)
         self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(out_dir, "ckpt"), max_to_keep=1)
         self._policy = None
 

@@ -339,3 +339,19 @@ def test_nan_loss_stops_the_run_keeps_the_last_checkpoint_and_resumes(note_rnn_d
     assert "Resuming q (music_theory_all reward) at step 256 of 768, 8 melodies in parallel" in lines
     assert final["steps"] == 3 * EPISODE
     assert [e["step"] for e in read_json(out / "history.json")["evaluations"]] == [0, 256, 512, 768]
+
+
+def test_without_save_replay_the_checkpoint_holds_no_replay_and_the_run_resumes(note_rnn_dir, tmp_path):
+    import tensorflow as tf
+    out = tmp_path / "no_replay"
+    run(small_config(note_rnn_dir, steps=EPISODE, save_replay=False), out)
+    names = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(out / "ckpt")))]
+    assert names and not any("replay" in name for name in names)
+    assert any("q_network" in name for name in names)
+    final, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, save_replay=False), out)  # approximate resume
+    assert final["steps"] == 2 * EPISODE
+    assert f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel" in lines
+    with_replay = tmp_path / "with_replay"
+    run(small_config(note_rnn_dir, steps=EPISODE), with_replay)
+    names = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(with_replay / "ckpt")))]
+    assert any("replay" in name for name in names)

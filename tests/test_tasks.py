@@ -22,7 +22,7 @@ def test_the_core_imports_no_application():
     script = textwrap.dedent("""
         import json, sys
         import rl_tuner.train, rl_tuner.evaluate, rl_tuner.policy, rl_tuner.export, rl_tuner.cli
-        import rl_tuner.tasks, rl_tuner.sequence_model, rl_tuner.checkpoint, rl_tuner.sampling
+        import rl_tuner.tasks, rl_tuner.sequence_model, rl_tuner.checkpoint, rl_tuner.sampling, rl_tuner.mle
         print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("note_rnn", "molecules"))))
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -57,7 +57,8 @@ def test_setup_registers_the_melody_task_as_an_entry_point():
 
 def test_a_config_json_of_an_earlier_version_reads_in_todays_names():
     stored = {"algorithm": "q", "note_rnn": "/ckpt", "steps": 10}
-    assert RLConfig.upgrade_stored(stored) == {"algorithm": "q", "prior": "/ckpt", "steps": 10, "task": "melody"}
+    assert RLConfig.upgrade_stored(stored) == {"algorithm": "q", "prior": "/ckpt", "steps": 10, "task": "melody",
+                                               "save_replay": True}
     assert stored == {"algorithm": "q", "note_rnn": "/ckpt", "steps": 10}  # not changed in place
 
 
