@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "music_theory_only for g and pure_rl)")
     add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults, choices={
         "task": tasks.available(), "algorithm": choices.ALGORITHMS, "exploration": choices.EXPLORATION_MODES,
-        "replay": choices.REPLAY_KINDS}, aliases={"prior": ["--note-rnn"]})
+        "replay": choices.REPLAY_KINDS}, aliases={"prior": ["--note-rnn"], "eval_samples": ["--eval-melodies"],
+                                        "final_eval_samples": ["--final-eval-melodies"]})
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (one line per evaluation instead, as when stderr is not a terminal)")
     p.add_argument("--intra-op-threads", type=range_type(int, at_least(0)), default=1,
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
         train.set_intra_op_threads(args.intra_op_threads)
         final = train.run(cfg, args.out, progress=not args.quiet)
         task = tasks.get_task(cfg.task)
-        print(f"\n{task.statistics_title} of {cfg.final_eval_melodies} sampled {task.nouns[1]} ({cfg.algorithm}, "
+        print(f"\n{task.statistics_title} of {cfg.final_eval_samples} sampled {task.nouns[1]} ({cfg.algorithm}, "
               f"{final['steps']} steps); full results in {os.path.join(args.out, 'stats.json')}")
         print_table({task.prior_title: final["before"], f"RL ({cfg.algorithm})": final["after"]},
                     keys=task.statistics_to_print())

@@ -58,7 +58,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
         set) and the help shows ``help_defaults[field]`` text instead of the default.
       choices: {field: allowed values} for enumerated fields.
       aliases: {field: [further flag names]} (with leading dashes), e.g. an old name kept
-        working after a rename.
+        working after a rename; they take the same values but are not listed in --help,
+        and an error names the spelling the user typed.
 
     Numeric fields listed in the dataclass's ``RANGES`` table ({field: Range}, see
     :mod:`rl_tuner.ranges`) get an argparse type that refuses values outside their range.
@@ -93,7 +94,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
             kwargs["type"] = range_type(tp, rng)
         elif tp in (int, float, str):
             kwargs["type"] = tp
-        parser.add_argument(flag, *(aliases or {}).get(field.name, ()), **kwargs)
+        parser.add_argument(flag, **kwargs)
+        for alias in (aliases or {}).get(field.name, ()):
+            parser.add_argument(alias, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
 
 
 def range_type(kind, rng):

@@ -56,8 +56,9 @@ class RLConfig:
       bootstrap_final_note: bootstrap from the state after a melody's last note, as the
         original did (by default the last note is terminal).
       eval_every: environment steps between evaluations and checkpoints.
-      eval_melodies: melodies sampled at each evaluation during training.
-      final_eval_melodies: melodies sampled for the final Table-1 statistics (before and
+      eval_samples: sequences (melodies) sampled at each evaluation during training
+        (``--eval-melodies`` is an alias).
+      final_eval_samples: sequences sampled for the final statistics (melodies: Table 1) (before and
         after tuning).
       num_samples: MIDI/audio samples written at each evaluation.
       seed: seed of everything random in the run.
@@ -86,8 +87,8 @@ class RLConfig:
     num_envs: int = 256
     bootstrap_final_note: bool = False
     eval_every: int = 50_000
-    eval_melodies: int = 1000
-    final_eval_melodies: int = 10_000
+    eval_samples: int = 1000
+    final_eval_samples: int = 10_000
     num_samples: int = 4
     seed: int = 0
 
@@ -96,12 +97,12 @@ class RLConfig:
         "steps": COUNT, "c": positive(), "discount": UNIT, "batch_size": COUNT, "train_every": COUNT,
         "replay_capacity": COUNT, "learning_rate": positive(), "target_update_rate": between(0.0, 1.0, low_open=True),
         "clip_norm": positive(), "exploration_fraction": UNIT, "epsilon_start": UNIT, "epsilon_end": UNIT,
-        "num_notes": COUNT, "num_envs": COUNT, "eval_every": COUNT, "eval_melodies": COUNT,
-        "final_eval_melodies": COUNT, "num_samples": at_least(0), "seed": SEED,
+        "num_notes": COUNT, "num_envs": COUNT, "eval_every": COUNT, "eval_samples": COUNT,
+        "final_eval_samples": COUNT, "num_samples": at_least(0), "seed": SEED,
     }
 
     # Names of earlier versions in stored config.json files: {new field: old field}.
-    LEGACY_NAMES = {"prior": "note_rnn"}
+    LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies"}
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True}
 
@@ -152,10 +153,10 @@ class RLConfig:
 PRESETS = {
     "paper": dict(steps=1_000_000, batch_size=32, discount=0.5, train_every=5, replay_capacity=100_000,
                   exploration="egreedy", exploration_fraction=0.5, c=0.5, eval_every=50_000,
-                  eval_melodies=1000, final_eval_melodies=100_000),
+                  eval_samples=1000, final_eval_samples=100_000),
     "default": dict(steps=200_000, batch_size=32, discount=0.5, train_every=5, replay_capacity=100_000,
                     exploration="egreedy", exploration_fraction=0.5, c=0.5, eval_every=25_000,
-                    eval_melodies=1000, final_eval_melodies=10_000),
+                    eval_samples=1000, final_eval_samples=10_000),
 }
 
 

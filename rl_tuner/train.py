@@ -130,7 +130,7 @@ def make_environment(config: RLConfig):
 
 
 COMMAND = "rl-tuner train"
-RESUMABLE = ("steps", "final_eval_melodies", "num_samples")  # may change between sessions
+RESUMABLE = ("steps", "final_eval_samples", "num_samples")  # may change between sessions
 
 
 def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dict:
@@ -164,8 +164,8 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     env = task.make_environment(config)
 
     if "before" not in history:
-        log(f"Evaluating the prior (before tuning) on {config.final_eval_melodies} {task.nouns[1]} ...")
-        history["before"] = evaluate.evaluate_policy(policy.Policy(state.prior.rnn), config.final_eval_melodies,
+        log(f"Evaluating the prior (before tuning) on {config.final_eval_samples} {task.nouns[1]} ...")
+        history["before"] = evaluate.evaluate_policy(policy.Policy(state.prior.rnn), config.final_eval_samples,
                                                      config.num_notes, seed=config.seed + 7, task=task)
         with writer.as_default():
             tf.summary.text("config", "```\n" + json.dumps(dataclasses.asdict(config), indent=1) + "\n```", step=0)
@@ -177,7 +177,7 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     episode_steps = config.num_envs * config.num_notes
     final_step = final_step_of(step, config.steps, episode_steps)
     if resumed and step >= config.steps:
-        done = finished_results(out_dir, step, config.final_eval_melodies)
+        done = finished_results(out_dir, step, config.final_eval_samples)
         if done is not None:
             log(f"The {config.algorithm} run in {out_dir} is complete ({step} steps, --steps {config.steps}); "
                 "its results (stats.json) follow. Give a larger --steps to train on.")
@@ -256,10 +256,10 @@ def progress_line(step: int, final_step: int, evaluation: dict, train_means: dic
             f"TD loss {loss:.4g}; {train_means.get('env_steps_per_s', float('nan')):.0f} env steps/s")
 
 
-def finished_results(out_dir: str, step: int, final_eval_melodies: int) -> dict | None:
+def finished_results(out_dir: str, step: int, final_eval_samples: int) -> dict | None:
     """The final statistics of a run that is complete at ``step``, or None if they must be made.
 
-    stats.json counts only if it was written at ``step`` with ``final_eval_melodies``
+    stats.json counts only if it was written at ``step`` with ``final_eval_samples``
     samples (a run killed while finishing, or asked for another number, evaluates again).
     """
     try:
@@ -269,7 +269,7 @@ def finished_results(out_dir: str, step: int, final_eval_melodies: int) -> dict 
     if not isinstance(final, dict) or final.get("steps") != step:
         return None
     after = final.get("after") or {}
-    if after.get("num_samples", after.get("num_melodies")) != final_eval_melodies:
+    if after.get("num_samples", after.get("num_melodies")) != final_eval_samples:
         return None
     return final
 
@@ -352,7 +352,7 @@ def _restart(actor, mask: np.ndarray, obs, q_state, log_prior, prior_state):
 
 def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally):
     pol = state.policy()
-    result = evaluate.evaluate_policy(pol, config.eval_melodies, config.num_notes, seed=config.seed + 11,
+    result = evaluate.evaluate_policy(pol, config.eval_samples, config.num_notes, seed=config.seed + 11,
                                       task=state.task)
     result["step"] = step
     history["evaluations"].append(result)
@@ -373,7 +373,7 @@ def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tall
 
 def _finish(state, config, out_dir, writer, history) -> dict:
     stats_path = os.path.join(out_dir, "stats.json")
-    after = evaluate.evaluate_policy(state.policy(), config.final_eval_melodies, config.num_notes,
+    after = evaluate.evaluate_policy(state.policy(), config.final_eval_samples, config.num_notes,
                                      seed=config.seed + 7, task=state.task)
     final = {"algorithm": config.algorithm, "steps": int(state.env_steps.numpy()),
              "train_steps": int(state.learner.train_steps.numpy()), "before": history["before"], "after": after}

@@ -409,8 +409,8 @@ def test_generate_with_broken_checkpoints(copy, tmp_path, capsys):
     assert not os.path.exists(out)
 
 
-TINY_RUN = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-melodies", "10",
-            "--final-eval-melodies", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
+TINY_RUN = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-samples", "10",
+            "--final-eval-samples", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
             "--quiet"]
 
 

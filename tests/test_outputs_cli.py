@@ -29,8 +29,8 @@ from rl_tuner import cli as rl_cli  # noqa: E402
 from test_magenta_import import make_network, save_tf1  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RL_TINY = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-melodies", "10",
-           "--final-eval-melodies", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
+RL_TINY = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-samples", "10",
+           "--final-eval-samples", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
            "--quiet"]
 
 

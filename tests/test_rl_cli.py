@@ -205,7 +205,7 @@ def test_top_level_help_lists_commands(capsys):
 def test_train_command_tiny_run(tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--note-rnn", tiny_ckpt, "--algorithm", "g", "--steps", "256", "--num-envs", "8",
-            "--eval-every", "256", "--eval-melodies", "10", "--final-eval-melodies", "10", "--num-samples", "0",
+            "--eval-every", "256", "--eval-samples", "10", "--final-eval-samples", "10", "--num-samples", "0",
             "--batch-size", "8", "--replay-capacity", "500", "--c", "0.25", "--seed", "3", "--quiet", "--out", str(out)]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out

@@ -40,7 +40,7 @@ def note_rnn_dir(tmp_path_factory):
 
 def small_config(note_rnn_dir, **overrides):
     values = dict(algorithm="q", prior=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
-                  eval_every=EPISODE, eval_melodies=20, final_eval_melodies=50, num_samples=1,
+                  eval_every=EPISODE, eval_samples=20, final_eval_samples=50, num_samples=1,
                   replay_capacity=1000, batch_size=8)
     values.update(overrides)
     return RLConfig(**values)
@@ -138,7 +138,7 @@ def test_run_directory_layout(note_rnn_dir, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- resuming
 def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_dir, tmp_path, monkeypatch):
-    config = small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20)
+    config = small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=20)
     full, _ = run(config, tmp_path / "full")
 
     original = train._play_episodes
@@ -176,10 +176,10 @@ def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_di
 
 def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path, caplog):
     out = tmp_path / "run"
-    first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_melodies=20), out)
+    first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_samples=20), out)
     assert first["steps"] == EPISODE and first["train_steps"] == EPISODE // 5 == 51
 
-    second, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20), out)
+    second, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=20), out)
     assert f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel" \
         in lines, lines
     assert second["steps"] == 2 * EPISODE
@@ -196,7 +196,7 @@ def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_pat
     # The same command again: the run is complete; its results are shown, nothing is redone.
     mtime = os.path.getmtime(out / "stats.json")
     with caplog.at_level(logging.WARNING):
-        third, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20),
+        third, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=20),
                            out)
         gc.collect()
     assert [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()] == []
@@ -206,7 +206,7 @@ def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_pat
     assert os.path.getmtime(out / "stats.json") == mtime
     assert read_json(out / "history.json") == history
     # Asking for another number of final melodies evaluates again (no training).
-    fourth, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=30), out)
+    fourth, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=30), out)
     assert fourth["after"]["num_melodies"] == 30 and fourth["steps"] == 2 * EPISODE
     assert not any(line.startswith("step ") for line in lines)
 
@@ -228,7 +228,7 @@ def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_pat
 ])
 def test_every_algorithm_runs(note_rnn_dir, tmp_path, algorithm, exploration, replay):
     config = small_config(note_rnn_dir, algorithm=algorithm, exploration=exploration, replay=replay,
-                          steps=EPISODE, num_samples=0, final_eval_melodies=20)
+                          steps=EPISODE, num_samples=0, final_eval_samples=20)
     final, _ = run(config, tmp_path / algorithm)
     assert final["algorithm"] == algorithm
     assert final["steps"] == EPISODE and final["train_steps"] == EPISODE // 5

@@ -50,7 +50,9 @@ REFUSED = [
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
     ("rl-tuner train", "--eval-every", "-1", "an integer > 0"),
-    ("rl-tuner train", "--eval-melodies", "0", "an integer > 0"),
+    ("rl-tuner train", "--eval-samples", "0", "an integer > 0"),
+    ("rl-tuner train", "--final-eval-samples", "0", "an integer > 0"),
+    ("rl-tuner train", "--eval-melodies", "0", "an integer > 0"),  # the old names, kept as aliases
     ("rl-tuner train", "--final-eval-melodies", "0", "an integer > 0"),
     ("rl-tuner train", "--num-samples", "-1", "an integer >= 0"),
     ("rl-tuner train", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),

@@ -144,3 +144,18 @@ def test_a_run_of_an_earlier_version_resumes_with_its_old_names(tmp_path):
     assert runs.changed_settings(str(tmp_path), "config.json", config, inputs={"prior": "abc"}) == {}
     assert runs.changed_settings(str(tmp_path), "config.json", config, inputs={"prior": "def"}) == {
         "prior": (str(tmp_path / "ckpt"), f"{tmp_path / 'ckpt'} (different content)")}
+
+
+def test_old_flag_names_are_hidden_aliases():
+    from rl_tuner import cli
+    parser = cli.build_parser()
+    old = parser.parse_args(["train", "--out", "x", "--note-rnn", "/a", "--eval-melodies", "7",
+                             "--final-eval-melodies", "9"])
+    new = parser.parse_args(["train", "--out", "x", "--prior", "/a", "--eval-samples", "7", "--final-eval-samples", "9"])
+    assert (old.prior, old.eval_samples, old.final_eval_samples) == ("/a", 7, 9) == \
+        (new.prior, new.eval_samples, new.final_eval_samples)
+    none = parser.parse_args(["train", "--out", "x"])
+    assert none.prior is None and none.eval_samples is None  # preset values fill in later
+    text = parser._subparsers._group_actions[0].choices["train"].format_help()
+    assert "--prior PRIOR" in text and "--eval-samples EVAL_SAMPLES" in text
+    assert "--note-rnn NOTE" not in text and "--eval-melodies EVAL" not in text  # listed only as aliases in prose

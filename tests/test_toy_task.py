@@ -67,8 +67,8 @@ def test_the_toy_task_trains_through_the_command_and_its_reward_rises(tmp_path, 
     steps = 16 * 8 * 40
     code = cli.main(["train", "--task", "toy_ascending", "--prior", toy_prior, "--out", out, "--algorithm", "psi",
                      "--steps", str(steps), "--num-envs", "16", "--num-notes", "8", "--train-every", "1",
-                     "--c", "0.1", "--eval-every", str(steps), "--eval-melodies", "200",
-                     "--final-eval-melodies", "1000", "--num-samples", "2", "--replay-capacity", "5000", "--quiet"])
+                     "--c", "0.1", "--eval-every", str(steps), "--eval-samples", "200",
+                     "--final-eval-samples", "1000", "--num-samples", "2", "--replay-capacity", "5000", "--quiet"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "Starting psi at step 0 of 5120, 16 sequences in parallel" in printed
