@@ -47,5 +47,7 @@ setup(
             "rl-tuner=rl_tuner.cli:console_entry_point",
             "molecules=molecules.cli:console_entry_point",
         ],
+        # Tasks of `rl-tuner train --task NAME` (rl_tuner.tasks); another package adds its own.
+        "rl_tuner.tasks": ["melody = note_rnn.task:MelodyTask"],
     },
 )

@@ -11,7 +11,7 @@ import time
 
 import _common
 
-from rl_tuner import evaluate, policy  # noqa: E402
+from rl_tuner import evaluate, policy, tasks  # noqa: E402
 
 
 def main():
@@ -25,7 +25,7 @@ def main():
     t0 = time.perf_counter()
     samples = evaluate.sample(pol, args.num_melodies, 32, 1.0, args.seed)
     t1 = time.perf_counter()
-    result = evaluate.measure(samples)
+    result = evaluate.measure(samples, tasks.get_task("melody"))
     t2 = time.perf_counter()
     print(f"{args.num_melodies} melodies ({pol.algorithm}): sampling with log p/KL {t1 - t0:.2f} s, "
           f"Table-1 statistics + r_MT {t2 - t1:.2f} s, total {t2 - t0:.2f} s")

@@ -38,7 +38,7 @@ def main():
     train.set_intra_op_threads(args.intra_op_threads)
 
     cfg = config_lib.from_preset("paper", algorithm=args.algorithm, steps=args.steps, num_envs=args.num_envs,
-                                 note_rnn=_common.note_rnn_checkpoint(args.note_rnn))
+                                 prior=_common.note_rnn_checkpoint(args.note_rnn))
     state = train.RunState(cfg, "/tmp/rl_tuner_bench_run")
     env = train.make_environment(cfg)
     totals = {}

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from note_rnn.cli_utils import HelpFormatter, add_dataclass_arguments, dataclass_from_args, run_main
+from rl_tuner.cli_utils import HelpFormatter, add_dataclass_arguments, dataclass_from_args, run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +55,7 @@ def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None)
       The records (see :meth:`molecules.rewards.DomainReward.score`).
     """
     from molecules import data, rewards  # pylint: disable=import-outside-toplevel
-    from note_rnn import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
 
     if data_dir and preset_name == "paper":
         raise ValueError("--data sets the default preset's limits; the paper preset has fixed ones")

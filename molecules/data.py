@@ -346,7 +346,7 @@ def prepare(config: PrepareConfig) -> dict:
       without the column, or no molecule left in the train split.
     """
     from molecules import rewards  # pylint: disable=import-outside-toplevel
-    from note_rnn import atomic  # pylint: disable=import-outside-toplevel  # no TensorFlow
+    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel  # no TensorFlow
     import rdkit  # pylint: disable=import-outside-toplevel
 
     start = time.time()

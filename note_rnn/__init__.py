@@ -5,6 +5,8 @@ The Python API (each function imports TensorFlow only when called)::
     model = note_rnn.load(note_rnn.default_checkpoint())    # or any checkpoint / run / Magenta file
     melodies = note_rnn.sample(model, num=100, length=32)     # int32 [100, 32] tokens
     metrics = note_rnn.evaluate(model, melodies)             # accuracy, log perplexity
+    total, components = note_rnn.score_melodies(melodies)    # r_MT of every note
+    stats = note_rnn.composition_stats(melodies)              # the paper's Table-1 statistics
     melodies = note_rnn.read_melodies("tune.mid")            # token arrays from MIDI / JSON
 
 Tokens: 0 = hold, 1 = note-off, i >= 2 = MIDI pitch i + 46 (48..83); one token is a 16th
@@ -12,7 +14,7 @@ note. Importing this package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``)
 TensorFlow loads.
 """
 
-from note_rnn._tf_setup import configure
+from rl_tuner._tf_setup import configure
 
 configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 
@@ -27,15 +29,15 @@ def load(path, num_classes=None):
       num_classes: the vocabulary size the caller needs (38 for melodies); None accepts any.
 
     Returns:
-      A :class:`note_rnn.model.NoteRNN` with ``sequence_logits`` and ``step``.
+      A :class:`rl_tuner.sequence_model.SequenceRNN` with ``sequence_logits`` and ``step``.
 
     Raises:
       FileNotFoundError: if there is no checkpoint at ``path``.
       ValueError: for a broken checkpoint (a one-line message naming the file and the
         fault) or a vocabulary size other than ``num_classes``.
     """
-    from note_rnn import checkpoint
-    return checkpoint.load_model(path, num_classes=num_classes)
+    from note_rnn import prior
+    return prior.load(path, num_classes=num_classes)
 
 
 def default_checkpoint() -> str:
@@ -92,3 +94,35 @@ def read_melodies(path: str, fmt: str = "auto"):
     (:func:`note_rnn.melody_io.read_melody_file`); returns a list of int32 token arrays."""
     from note_rnn import melody_io
     return melody_io.read_melody_file(path, fmt)
+
+
+def score_melodies(melodies):
+    """The music-theory reward r_MT (unscaled) of every note of complete melodies.
+
+    Args:
+      melodies: int [B, N] tokens, or a list of token sequences of any lengths.
+
+    Returns:
+      For an array: (total float64 [B, N], {component: float64 [B, N]}); for a list: a list
+      of (total [N_i], {component: [N_i]}), each melody scored as if alone.
+
+    Raises:
+      ValueError: for invalid tokens or an empty melody.
+    """
+    import numpy as np
+    from note_rnn import music_theory
+    if isinstance(melodies, np.ndarray) and melodies.ndim == 2:
+        return music_theory.score_melodies(melodies)
+    return music_theory.score_melody_list(melodies)
+
+
+def composition_stats(melodies) -> dict:
+    """The paper's Table-1 statistics of melodies (:func:`note_rnn.stats.composition_stats`):
+    ``{name: float}`` fractions of notes or melodies, autocorrelations, interval counters and
+    ``num_melodies``. Melodies may differ in length (int [B, N] or a list of token lists).
+
+    Raises:
+      ValueError: if there is no melody, a melody is empty or a token is outside 0..37.
+    """
+    from note_rnn import stats
+    return stats.composition_stats(melodies)

@@ -42,7 +42,7 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> N
       audio: float samples in [-1, 1] (clipped).
       sample_rate: samples per second.
     """
-    from note_rnn import atomic
+    from rl_tuner import atomic
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)

@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from note_rnn.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
+from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
                                 dataclass_from_args, range_type, run_main)
 from note_rnn.generate_cli import add_generation_arguments, run_generation
-from note_rnn.ranges import COUNT, at_least
+from rl_tuner.ranges import COUNT, at_least
 
 CHECKPOINT_HELP = ("Note-RNN checkpoint directory, `note-rnn train` run directory, Magenta checkpoint or .mag "
                    "bundle (default: the shipped Note-RNN)")
@@ -119,7 +119,9 @@ def main(argv=None) -> int:
 def evaluate_command(args) -> dict:
     """``note-rnn evaluate``: metrics of a checkpoint on a data split (printed, optionally JSON)."""
     import note_rnn
-    from note_rnn import atomic, checkpoint, corpus, train
+    from rl_tuner import atomic
+    from rl_tuner import checkpoint
+    from note_rnn import corpus, train
     path = args.model or default_checkpoint()
     settings = {"max_length": args.max_length, "skip_first_n_losses": args.skip_first_n_losses,
                 "min_window": args.min_window}

@@ -29,9 +29,10 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from note_rnn import atomic, encoding, file_checks, isolated_pool, outputs
+from rl_tuner import atomic, file_checks, outputs
+from note_rnn import encoding, isolated_pool
 from note_rnn.encoding import ExtractionOptions
-from note_rnn.ranges import SEED, at_least, between, check_ranges, positive
+from rl_tuner.ranges import SEED, at_least, between, check_ranges, positive
 from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF, NUM_CLASSES
 
 DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
@@ -433,7 +434,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
 
     A file or tune that cannot be read or parsed is skipped and named in the summary;
     the run never stops on one bad file. The output folder is checked before any parsing
-    (see :mod:`note_rnn.outputs`) and written atomically; other files in it are kept.
+    (see :mod:`rl_tuner.outputs`) and written atomically; other files in it are kept.
 
     Args:
       config: where to read, what to keep and where to write.
@@ -445,7 +446,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
     Raises:
       FileNotFoundError: if ``config.source`` is neither "music21" nor a folder.
       ValueError: if a music21 collection does not exist.
-      note_rnn.outputs.OutputError: if the output folder may not be written (it holds other
+      rl_tuner.outputs.OutputError: if the output folder may not be written (it holds other
         files and no --overwrite, it is or contains the source, or it is a training run).
     """
     outputs.check_dir(config.out_dir, PREPARE_COMMAND, overwrite,

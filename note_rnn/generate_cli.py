@@ -11,8 +11,8 @@ import argparse
 import math
 import os
 
-from note_rnn.cli_utils import add_overwrite_flag, range_type
-from note_rnn.ranges import COUNT, SEED, positive
+from rl_tuner.cli_utils import add_overwrite_flag, range_type
+from rl_tuner.ranges import COUNT, SEED, positive
 from note_rnn.tokens import DEFAULT_QPM
 
 
@@ -61,7 +61,7 @@ def check_generation_args(args: argparse.Namespace):
       note_rnn.encoding.MidiReadError: for an unreadable --primer-midi.
     """
     from note_rnn import melody_io
-    from note_rnn.sampling_args import check_sampling_args
+    from rl_tuner.sampling_args import check_sampling_args
     check_sampling_args(args.num, args.length, args.temperature)
     if args.qpm is not None and (not args.qpm > 0 or not math.isfinite(args.qpm)):
         raise ValueError(f"qpm must be > 0, got {args.qpm}")
@@ -78,9 +78,9 @@ def check_generation_args(args: argparse.Namespace):
 def run_generation(args: argparse.Namespace, sample, model_path: str, command: str) -> list[str]:
     """Samples and writes melodies for a ``generate`` command.
 
-    ``--out`` is checked before sampling and written through :func:`note_rnn.atomic.directory`:
+    ``--out`` is checked before sampling and written through :func:`rl_tuner.atomic.directory`:
     this command's earlier files there are replaced (never mixed with the new ones), anything
-    else is kept, and a foreign non-empty folder needs ``--overwrite`` (:mod:`note_rnn.outputs`).
+    else is kept, and a foreign non-empty folder needs ``--overwrite`` (:mod:`rl_tuner.outputs`).
 
     Args:
       args: the parsed flags of :func:`add_generation_arguments`.
@@ -93,10 +93,10 @@ def run_generation(args: argparse.Namespace, sample, model_path: str, command: s
       The MIDI paths written (:func:`note_rnn.generate.write_outputs`).
 
     Raises:
-      ValueError: see :func:`check_generation_args`; note_rnn.outputs.OutputError for an
+      ValueError: see :func:`check_generation_args`; rl_tuner.outputs.OutputError for an
         --out that may not be written.
     """
-    from note_rnn import atomic, outputs
+    from rl_tuner import atomic, outputs
     primer, qpm = check_generation_args(args)
     inputs = [model_path] + ([args.primer_midi] if args.primer_midi else [])
     outputs.check_dir(args.out, command, args.overwrite, inputs=inputs)

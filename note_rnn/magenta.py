@@ -31,12 +31,13 @@ import re
 
 import numpy as np
 
-from note_rnn._tf_setup import use_legacy_keras
+from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
 
-from note_rnn import file_checks, tokens as tok  # noqa: E402
+from rl_tuner import file_checks  # noqa: E402
+from note_rnn import tokens as tok
 from note_rnn.tf1_checkpoint import MagentaCheckpointError, open_checkpoint, resolve_path  # noqa: E402,F401
 
 NUM_CLASSES = tok.NUM_CLASSES
@@ -75,7 +76,7 @@ class MagentaNetwork:
 
     Attributes:
       layer_sizes: LSTM units per layer.
-      weights: NumPy float32 weights in project naming (see ``NoteRNNConfig.weight_shapes``).
+      weights: NumPy float32 weights in project naming (see ``SequenceRNNConfig.weight_shapes``).
       scheme: naming scheme detected, e.g. ``"TF 0.x LSTMCell (W_0/B)"``.
       scope: outer scope of the network in the checkpoint (``""`` for none).
       source: path, format (``V1``/``V2``/``bundle``), resolved checkpoint, bundle details.
@@ -329,7 +330,7 @@ def read_magenta_weights(path: str, scope: str | None = None) -> tuple[tuple[int
       scope: see :func:`read_magenta`.
 
     Returns:
-      LSTM sizes and float32 weights keyed as in ``NoteRNNConfig.weight_shapes()``.
+      LSTM sizes and float32 weights keyed as in ``SequenceRNNConfig.weight_shapes()``.
 
     Raises:
       FileNotFoundError: if nothing exists at ``path``.
@@ -359,9 +360,10 @@ def import_magenta(src: str, out_dir: str, scope: str | None = None, overwrite: 
     Raises:
       FileNotFoundError: if nothing exists at ``src``.
       MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
-      note_rnn.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
+      rl_tuner.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
     """
-    from note_rnn import checkpoint, outputs
+    from rl_tuner import checkpoint
+    from rl_tuner import outputs
     outputs.check_dir(out_dir, IMPORT_COMMAND, overwrite, inputs=[src])
     net = read_magenta(src, scope)
     card = {

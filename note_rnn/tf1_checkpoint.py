@@ -13,8 +13,8 @@ import re
 import shutil
 import tempfile
 
-from note_rnn import file_checks
-from note_rnn._tf_setup import use_legacy_keras
+from rl_tuner import file_checks
+from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)

@@ -23,9 +23,11 @@ class Actor(tf.Module):
       algorithm: a :class:`rl_tuner.targets.Algorithm` (its policy logits are used).
       mode: exploration mode, 'egreedy' or 'boltzmann'.
       seed: seed of the action sampling.
+      actions: the tokens epsilon-greedy draws at random (the task's
+        :meth:`rl_tuner.tasks.Task.exploration_actions`); None: all tokens.
     """
 
-    def __init__(self, q_network, prior, algorithm, mode: str, seed: int = 0):
+    def __init__(self, q_network, prior, algorithm, mode: str, seed: int = 0, actions=None):
         super().__init__(name="actor")
         if mode not in exploration.MODES:
             raise ValueError(f"unknown exploration mode {mode!r}; choose one of {', '.join(exploration.MODES)}")
@@ -34,6 +36,7 @@ class Actor(tf.Module):
         self.algorithm = algorithm
         self.mode = mode
         self.rng = tf.random.Generator.from_seed(seed)
+        self.random_actions = None if actions is None else tf.constant(list(actions), tf.int32)
 
     @tf.function
     def start(self, first_tokens):
@@ -65,7 +68,7 @@ class Actor(tf.Module):
         values, next_q_state = self.q_network(obs, network_state=q_state)
         logits = self.algorithm.policy_logits(values, log_prior)
         seed = self.rng.make_seeds(1)[:, 0]
-        action = exploration.select_actions(logits, self.mode, epsilon, seed)
+        action = exploration.select_actions(logits, self.mode, epsilon, seed, self.random_actions)
         next_log_prior, next_prior_state = self.prior.step(action, prior_state)
         entropy, kl = exploration.policy_statistics(logits, log_prior)
         return {

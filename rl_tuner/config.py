@@ -1,11 +1,17 @@
-"""The configuration of an RL Tuner run (one dataclass) and its presets."""
+"""The configuration of an RL Tuner run (one dataclass) and its presets.
+
+The core's settings are the learning algorithm's; a task (:mod:`rl_tuner.tasks`) reads the few
+that describe its episodes and reward (``reward_mode``, ``num_notes``) and checks them
+(:meth:`rl_tuner.tasks.Task.check_settings`). The task is named in the run's config.json, so
+``evaluate``, ``generate`` and ``export`` of a run find it without a flag.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from note_rnn.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
-from rl_tuner import reward_modes
+from rl_tuner.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
+from rl_tuner import tasks
 from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, REPLAY_KINDS
 
 
@@ -14,9 +20,12 @@ class RLConfig:
     """Everything that defines an RL Tuner training run.
 
     Attributes:
+      task: the task to tune for, by registry name (see rl_tuner.tasks; 'melody' is the
+        paper's melodies).
       algorithm: one of q, psi, g, pure_rl (see rl_tuner.targets).
-      note_rnn: pre-trained Note-RNN checkpoint (initialises the Q and target networks and
-        is the frozen reward network); a project checkpoint, Magenta checkpoint or .mag.
+      prior: the task's pre-trained sequence model (initialises the Q and target networks
+        and is the frozen reward network); for melodies a Note-RNN: a project checkpoint,
+        Magenta checkpoint or .mag (``--note-rnn`` is an alias).
       steps: environment steps (notes played) in total.
       c: KL weight; the task reward is divided by c (the original's reward_scaler = 1/c).
       discount: gamma.
@@ -24,6 +33,10 @@ class RLConfig:
       train_every: one train step per this many environment steps.
       replay_capacity: transitions kept in replay.
       replay: 'uniform' or 'prioritized'.
+      save_replay: keep the replay memory in the run's checkpoints, so that a resumed run is
+        bit-identical to an uninterrupted one (on by default; about 170 MB for 100,000
+        melody transitions). Off for big buffers: a resumed run then starts with an empty
+        replay (an approximate resume).
       learning_rate: Adam learning rate.
       target_update_rate: eta of the soft target update after every train step.
       clip_norm: per-tensor gradient norm clip.
@@ -33,24 +46,27 @@ class RLConfig:
         epsilon_start to epsilon_end.
       epsilon_start: initial epsilon.
       epsilon_end: final epsilon.
-      reward_mode: task reward (see rl_tuner.reward_modes); g and pure_rl take only
-        music_theory_only, as in the original. Left empty, the algorithm's own mode is
-        filled in (and recorded in config.json).
-      num_notes: notes per melody (episode length).
+      reward_mode: the task's reward variant (melodies: see note_rnn.reward_modes; g and
+        pure_rl take only music_theory_only, as in the original). Left empty, the task's
+        default for the algorithm is filled in (and recorded in config.json).
+      num_notes: tokens per episode (notes per melody); the maximum length for a task with
+        an end token.
       num_envs: melodies played in parallel (a batched environment); the ratio of train
         steps to environment steps is kept at 1/train_every whatever this is.
       bootstrap_final_note: bootstrap from the state after a melody's last note, as the
         original did (by default the last note is terminal).
       eval_every: environment steps between evaluations and checkpoints.
-      eval_melodies: melodies sampled at each evaluation during training.
-      final_eval_melodies: melodies sampled for the final Table-1 statistics (before and
+      eval_samples: sequences (melodies) sampled at each evaluation during training
+        (``--eval-melodies`` is an alias).
+      final_eval_samples: sequences sampled for the final statistics (melodies: Table 1) (before and
         after tuning).
       num_samples: MIDI/audio samples written at each evaluation.
       seed: seed of everything random in the run.
     """
 
+    task: str = tasks.DEFAULT_TASK
     algorithm: str = "q"
-    note_rnn: str = ""
+    prior: str = ""
     steps: int = 200_000
     c: float = 0.5
     discount: float = 0.5
@@ -58,6 +74,7 @@ class RLConfig:
     train_every: int = 5
     replay_capacity: int = 100_000
     replay: str = "uniform"
+    save_replay: bool = True
     learning_rate: float = 1e-3
     target_update_rate: float = 0.01
     clip_norm: float = 5.0
@@ -70,8 +87,8 @@ class RLConfig:
     num_envs: int = 256
     bootstrap_final_note: bool = False
     eval_every: int = 50_000
-    eval_melodies: int = 1000
-    final_eval_melodies: int = 10_000
+    eval_samples: int = 1000
+    final_eval_samples: int = 10_000
     num_samples: int = 4
     seed: int = 0
 
@@ -80,20 +97,36 @@ class RLConfig:
         "steps": COUNT, "c": positive(), "discount": UNIT, "batch_size": COUNT, "train_every": COUNT,
         "replay_capacity": COUNT, "learning_rate": positive(), "target_update_rate": between(0.0, 1.0, low_open=True),
         "clip_norm": positive(), "exploration_fraction": UNIT, "epsilon_start": UNIT, "epsilon_end": UNIT,
-        "num_notes": COUNT, "num_envs": COUNT, "eval_every": COUNT, "eval_melodies": COUNT,
-        "final_eval_melodies": COUNT, "num_samples": at_least(0), "seed": SEED,
+        "num_notes": COUNT, "num_envs": COUNT, "eval_every": COUNT, "eval_samples": COUNT,
+        "final_eval_samples": COUNT, "num_samples": at_least(0), "seed": SEED,
     }
+
+    # Names of earlier versions in stored config.json files: {new field: old field}.
+    LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies"}
+    # Fields earlier config.json files lack, with the value they meant.
+    LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True}
 
     def __post_init__(self):
         if not self.reward_mode:
-            self.reward_mode = reward_modes.default_reward_mode(self.algorithm)
+            self.reward_mode = tasks.get_task(self.task).default_reward_mode(self.algorithm)
+
+    @classmethod
+    def upgrade_stored(cls, stored: dict) -> dict:
+        """A stored config.json of an earlier version in today's names (for resuming)."""
+        stored = dict(stored)
+        for new, old in cls.LEGACY_NAMES.items():
+            if new not in stored and old in stored:
+                stored[new] = stored.pop(old)
+        for key, value in cls.LEGACY_DEFAULTS.items():
+            stored.setdefault(key, value)
+        return stored
 
     def validate(self) -> "RLConfig":
         """Checks every setting; returns self.
 
         Raises:
-          ValueError: naming the setting, for an unknown algorithm, exploration, replay or
-            reward mode, a reward mode the algorithm does not take, a numeric setting
+          ValueError: naming the setting, for an unknown task, algorithm, exploration,
+            replay or reward mode, a reward mode the algorithm does not take, a numeric setting
             outside its ``RANGES`` entry (NaN and infinity included), or a replay smaller
             than a batch or than one step of all melodies.
         """
@@ -103,7 +136,7 @@ class RLConfig:
             raise ValueError(f"unknown exploration {self.exploration!r}; choose one of {', '.join(EXPLORATION_MODES)}")
         if self.replay not in REPLAY_KINDS:
             raise ValueError(f"unknown replay {self.replay!r}; choose one of {', '.join(REPLAY_KINDS)}")
-        reward_modes.reward_mode_for_algorithm(self.algorithm, self.reward_mode)
+        tasks.get_task(self.task).check_settings(self)
         check_ranges(self, self.RANGES)
         if self.replay_capacity < max(self.batch_size, self.num_envs):
             raise ValueError(f"replay_capacity ({self.replay_capacity}) must be at least batch_size "
@@ -120,10 +153,10 @@ class RLConfig:
 PRESETS = {
     "paper": dict(steps=1_000_000, batch_size=32, discount=0.5, train_every=5, replay_capacity=100_000,
                   exploration="egreedy", exploration_fraction=0.5, c=0.5, eval_every=50_000,
-                  eval_melodies=1000, final_eval_melodies=100_000),
+                  eval_samples=1000, final_eval_samples=100_000),
     "default": dict(steps=200_000, batch_size=32, discount=0.5, train_every=5, replay_capacity=100_000,
                     exploration="egreedy", exploration_fraction=0.5, c=0.5, eval_every=25_000,
-                    eval_melodies=1000, final_eval_melodies=10_000),
+                    eval_samples=1000, final_eval_samples=10_000),
 }
 
 

@@ -1,15 +1,26 @@
-"""Batched environments: B episodes step together and are rewarded together.
+"""The batched-environment protocol: B episodes step together and are rewarded together.
 
-The training loop is domain-free; it talks to an environment through this small protocol:
+The training loop is domain-free; it talks to a task's environment through this protocol:
 
 * ``num_envs`` and ``num_actions``;
-* ``reset(rng) -> first_tokens [B]``: starts B new episodes and returns the priming tokens
-  (the first observation; not part of the episode's output);
+* ``adds_log_prior``: whether the task's reward mode adds log p(a|s) of the prior to the
+  scaled task reward (the original's ``reward_mode`` 'music_theory_all'; see
+  :meth:`rl_tuner.targets.Algorithm.reward`);
+* ``reset(rng, mask=None) -> first_tokens [B]``: starts new episodes (in every environment,
+  or only where the bool [B] ``mask`` is set) and returns the priming tokens (the first
+  observation; not part of the episode's output; entries outside ``mask`` are ignored).
+  Only environments whose episodes can end before ``num_notes`` steps need ``mask``;
 * ``step(actions [B]) -> StepResult``: plays one token in every episode and returns the
-  task reward r_T of each, the terminal flags and the reward components for logging.
+  task reward r_T of each, the terminal flags, reward components and monitors for logging,
+  and per-episode quantities (read where an episode ended).
 
-:class:`MelodyEnvironment` is the music application: 32-note melodies in lockstep, a random
-priming token drawn from all 38 tokens, the music-theory reward of a reward mode.
+Episodes follow tf-agents' conventions (``tf_agents.trajectories.StepType``): the step after
+a reset is FIRST, a step returning ``done`` is LAST (terminated: its transition does not
+bootstrap), the others MID. The training loop plays rollouts of ``num_notes`` steps per
+environment; an environment whose episode ended starts a new one at the next step (its
+LSTM states reset) while the others go on, and an episode still running at the rollout's
+end is truncated (its last transition bootstraps). Fixed-length episodes of exactly
+``num_notes`` steps (melodies) are the special case where all end together.
 """
 
 from __future__ import annotations
@@ -19,8 +30,8 @@ from typing import Protocol
 
 import numpy as np
 
-from note_rnn import tokens as tok
-from rl_tuner import music_theory, reward_modes
+# tf_agents.trajectories.StepType values (not imported: this module loads no TensorFlow).
+FIRST, MID, LAST = 0, 1, 2
 
 
 @dataclasses.dataclass
@@ -30,12 +41,25 @@ class StepResult:
     Attributes:
       task_reward: float [B], r_T before scaling by 1/c.
       done: bool [B], True where the step ended the episode.
-      components: {name: float [B]} reward parts for monitoring (may be empty).
+      components: {name: float [B]} reward parts for monitoring (may be empty); logged as
+        ``reward_{name}``.
+      monitors: {name: float [B]} other per-step quantities to log under their own name
+        (e.g. the melodies' total music-theory reward).
+      episode_metrics: {name: float [B]} quantities of the episode that ended at this step
+        (e.g. a reward paid at the end, validity, length), read only where ``done``;
+        logged as their mean over finished episodes.
     """
 
     task_reward: np.ndarray
     done: np.ndarray
-    components: dict
+    components: dict = dataclasses.field(default_factory=dict)
+    monitors: dict = dataclasses.field(default_factory=dict)
+    episode_metrics: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def step_type(self) -> np.ndarray:
+        """int32 [B]: tf-agents' LAST (2) where the episode ended, else MID (1)."""
+        return np.where(self.done, LAST, MID).astype(np.int32)
 
 
 class BatchedEnvironment(Protocol):
@@ -43,62 +67,10 @@ class BatchedEnvironment(Protocol):
 
     num_envs: int
     num_actions: int
+    adds_log_prior: bool
 
-    def reset(self, rng: np.random.Generator) -> np.ndarray: ...
+    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> np.ndarray: ...
 
     def step(self, actions: np.ndarray) -> StepResult: ...
 
 
-class MelodyEnvironment:
-    """B melodies of ``num_notes`` notes, rewarded by a music-theory reward mode.
-
-    Args:
-      num_envs: melodies played in parallel.
-      num_notes: notes per melody.
-      reward_mode: name in :data:`rl_tuner.reward_modes.REWARD_MODES`.
-      track_components: also return each music-theory component (for monitoring).
-    """
-
-    num_actions = tok.NUM_CLASSES
-
-    def __init__(self, num_envs: int, num_notes: int = 32, reward_mode: str = "music_theory_all",
-                 track_components: bool = True):
-        self.num_envs = int(num_envs)
-        self.num_notes = int(num_notes)
-        self.mode = reward_modes.get_reward_mode(reward_mode)
-        self.track_components = track_components
-        self._composition = np.zeros((self.num_envs, 0), np.int64)
-        self._priming = None
-
-    @property
-    def composition(self) -> np.ndarray:
-        """The notes played so far in this episode, [B, t]."""
-        return self._composition
-
-    def reset(self, rng: np.random.Generator) -> np.ndarray:
-        """Starts new melodies; returns priming tokens drawn uniformly from all 38 tokens."""
-        self._composition = np.zeros((self.num_envs, 0), np.int64)
-        self._priming = rng.integers(0, self.num_actions, size=self.num_envs).astype(np.int32)
-        return self._priming
-
-    def step(self, actions: np.ndarray) -> StepResult:
-        """Plays ``actions`` [B] at the current position of every melody."""
-        actions = np.asarray(actions, np.int64)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
-        if self._composition.shape[1] >= self.num_notes:
-            raise RuntimeError("the melodies are complete; call reset() first")
-        comp = self._composition
-        components = {}
-        if self.track_components:
-            components = {name: fn(comp, actions, self.num_notes) for name, fn in music_theory.COMPONENTS.items()}
-        if self.track_components and self.mode.name in ("music_theory_all", "music_theory_only"):
-            task = sum(components.values())
-        elif self.mode.uses_previous_token:  # 'scale' reads the previous observation (the priming note first)
-            previous = self._priming if comp.shape[1] == 0 else comp[:, -1]
-            task = self.mode.task_reward(comp, actions, self.num_notes, previous=previous)
-        else:
-            task = self.mode.task_reward(comp, actions, self.num_notes)
-        self._composition = np.concatenate([comp, actions[:, None]], axis=1)
-        done = np.full(self.num_envs, self._composition.shape[1] == self.num_notes)
-        return StepResult(np.asarray(task, np.float64), done, components)

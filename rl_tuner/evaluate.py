@@ -1,9 +1,13 @@
-"""Evaluation: sample melodies from a policy in large batches and measure them.
+"""Evaluation: sample sequences from a policy in large batches and measure them.
 
-For each note the sampler records log p(note|s) under the frozen reward network and, for
+For each token the sampler records log p(token|s) under the frozen reward network and, for
 each state, the policy's entropy and KL(pi || p). :func:`evaluate_policy` turns those into
-the Table-1 statistics of :mod:`rl_tuner.stats` plus mean log p, mean r_MT and KL per note.
-Unlike the original (which kept only each melody's last note), means are over all notes.
+mean log p, entropy and KL per token plus the task's own statistics
+(:meth:`rl_tuner.tasks.Task.measure`; for melodies Table 1 and r_MT). Unlike the original
+(which kept only each melody's last note), means are over all tokens of every sequence.
+
+With an end token a sequence stops at it: its length counts the end token, later positions
+are padding (the end token again) and count in no mean.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import numpy as np
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import generate  # noqa: E402
-from rl_tuner import exploration, music_theory, stats  # noqa: E402
+from rl_tuner import sampling as generate  # noqa: E402
+from rl_tuner import exploration  # noqa: E402
 
 
 RECORDS = ("log_prior", "entropy", "kl")
@@ -26,10 +30,10 @@ def sample_loop(policy, num, length, temperature, seed, primer=None):
     """Samples from ``policy`` inside TensorFlow (stateless seeds, deterministic).
 
     Each sequence starts from the zero state and a priming token drawn uniformly from all
-    tokens; the priming token is not part of the output (as :func:`note_rnn.generate.sample`).
+    tokens; the priming token is not part of the output (as :func:`rl_tuner.sampling.sample`).
     With ``primer`` (int32 [k]) every sequence starts with the primer instead, fed through
     both the Q-network and the prior, and continues from their states after it
-    (:func:`note_rnn.generate.sample_loop`).
+    (:func:`rl_tuner.sampling.sample_loop`).
 
     Returns:
       dict of tokens int32 [num, length] and, per note, log p(note|s) under the prior, the
@@ -54,46 +58,89 @@ def _compiled_sampler(policy):
 
 
 def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
-           batch_size: int = 25_000, primer=None) -> dict:
-    """Samples ``num`` melodies of ``length`` tokens (a primer included); returns NumPy arrays
-    (see :func:`sample_loop`).
+           batch_size: int = 25_000, primer=None, end_token: int | None = None) -> dict:
+    """Samples ``num`` sequences of at most ``length`` tokens (a primer included); returns
+    NumPy arrays (see :func:`sample_loop`) plus ``lengths``.
+
+    Args:
+      end_token: the task's end token, or None: a sequence stops at its first end token
+        (see :func:`end_at_token`).
+
+    Returns:
+      {"tokens": int32 [num, length], "lengths": int32 [num], "log_prior", "entropy",
+      "kl": float32 [num, length]}.
 
     Raises:
-      ValueError: see :func:`note_rnn.generate.check_sampling_args`.
+      ValueError: see :func:`rl_tuner.sampling.check_sampling_args`.
     """
     parts = generate.sample_in_chunks(_compiled_sampler(policy), num, length, temperature, seed, batch_size,
                                       primer)
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    out["tokens"], out["lengths"] = end_at_token(out["tokens"], end_token)
+    return out
 
 
-def measure(samples: dict) -> dict:
-    """Table-1 statistics plus mean log p, r_MT, entropy and KL of sampled melodies."""
-    melodies = samples["tokens"]
-    result = dict(stats.composition_stats(melodies))
-    total, components = music_theory.score_melodies(melodies)
-    result.update({
-        "mean_log_prior": float(np.mean(samples["log_prior"])),
-        "mean_music_theory_reward": float(np.mean(total)),
-        "mean_entropy": float(np.mean(samples["entropy"])),
-        "mean_kl": float(np.mean(samples["kl"])),
-    })
-    result.update({f"mean_reward_{name}": float(np.mean(v)) for name, v in components.items()})
+def end_at_token(tokens: np.ndarray, end_token: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts sampled sequences at their first ``end_token``.
+
+    Args:
+      tokens: int [N, T].
+      end_token: the end token, or None (every sequence has length T).
+
+    Returns:
+      (tokens int32 [N, T] with every position after the first end token set to the end
+      token, lengths int32 [N]: the position of the first end token + 1, or T without one).
+    """
+    tokens = np.asarray(tokens, np.int32)
+    num, length = tokens.shape
+    if end_token is None:
+        return tokens, np.full(num, length, np.int32)
+    is_end = tokens == end_token
+    lengths = np.where(is_end.any(axis=1), is_end.argmax(axis=1) + 1, length).astype(np.int32)
+    valid = np.arange(length)[None, :] < lengths[:, None]
+    return np.where(valid, tokens, np.int32(end_token)), lengths
+
+
+def measure(samples: dict, task=None) -> dict:
+    """Mean log p, entropy and KL per token of sampled sequences (over the tokens within each
+    sequence's length) plus the task's statistics (:meth:`rl_tuner.tasks.Task.measure`)."""
+    tokens = samples["tokens"]
+    lengths = samples.get("lengths")
+    if lengths is None:
+        lengths = np.full(len(tokens), tokens.shape[1], np.int32)
+    valid = np.arange(tokens.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    result = dict(task.measure(tokens, lengths)) if task is not None else {}
+    for key in RECORDS:
+        values = np.asarray(samples[key])
+        result[f"mean_{key}"] = float(np.mean(values if valid.all() else values[valid]))
+    result["mean_length"] = float(np.mean(lengths))
     return result
 
 
-def evaluate_policy(policy, num_melodies: int, length: int = 32, seed: int = 0, temperature: float = 1.0) -> dict:
-    """Samples ``num_melodies`` melodies and returns :func:`measure` plus timing."""
+def evaluate_policy(policy, num_samples: int, length: int = 32, seed: int = 0, temperature: float = 1.0,
+                    task=None) -> dict:
+    """Samples ``num_samples`` sequences and returns :func:`measure` plus timing.
+
+    Args:
+      policy: a :class:`rl_tuner.policy.Policy`.
+      num_samples: sequences to sample.
+      length: tokens per sequence (the maximum with an end token).
+      seed: sampling seed.
+      temperature: softmax temperature.
+      task: the :class:`rl_tuner.tasks.Task` measuring the sequences (None: only the
+        core's per-token means); its end token ends a sequence.
+    """
     t0 = time.time()
-    samples = sample(policy, num_melodies, length, temperature, seed)
+    samples = sample(policy, num_samples, length, temperature, seed, end_token=getattr(task, "end_token", None))
     t1 = time.time()
-    result = measure(samples)
-    result.update({"num_melodies": num_melodies, "sampling_seconds": t1 - t0,
+    result = measure(samples, task)
+    result.update({"num_samples": num_samples, "sampling_seconds": t1 - t0,
                    "scoring_seconds": time.time() - t1, "algorithm": policy.algorithm})
     return result
 
 
 def next_note_probabilities(policy, length: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """One sampled melody and the policy's next-note distribution at each step.
+    """One sampled sequence and the policy's next-token distribution at each step.
 
     Returns:
       (tokens [length], probabilities [C, length]) as in the paper's Figure 4.

@@ -19,7 +19,7 @@ def linear_epsilon(step: int, period: int, start: float = 1.0, end: float = 0.1)
     return start + fraction * (end - start)
 
 
-def select_actions(policy_logits, mode: str, epsilon, seed):
+def select_actions(policy_logits, mode: str, epsilon, seed, random_actions=None):
     """Chooses one action per row.
 
     Args:
@@ -29,6 +29,8 @@ def select_actions(policy_logits, mode: str, epsilon, seed):
         'sample' -- like boltzmann (evaluation); 'greedy' -- argmax.
       epsilon: scalar exploration probability.
       seed: int64 [2] stateless seed.
+      random_actions: optional int32 [K] tokens epsilon-greedy draws from at random (the
+        task's exploration set, e.g. without the end token); None: all C tokens.
 
     Returns:
       int32 [B] actions, the tokens actually played (and stored).
@@ -43,7 +45,11 @@ def select_actions(policy_logits, mode: str, epsilon, seed):
     if mode == "egreedy":
         seeds = tf.random.experimental.stateless_split(seed, 2)
         explore = tf.random.stateless_uniform([batch], seed=seeds[0]) < epsilon
-        random = tf.random.stateless_uniform([batch], seed=seeds[1], maxval=num_classes, dtype=tf.int32)
+        if random_actions is None:
+            random = tf.random.stateless_uniform([batch], seed=seeds[1], maxval=num_classes, dtype=tf.int32)
+        else:
+            index = tf.random.stateless_uniform([batch], seed=seeds[1], maxval=tf.size(random_actions), dtype=tf.int32)
+            random = tf.gather(random_actions, index)
         return tf.where(explore, random, greedy)
     raise ValueError(f"unknown exploration mode {mode!r}; choose one of {', '.join(MODES)}")
 

@@ -3,21 +3,24 @@
 The exported module holds plain ``tf.Variable``s (no Keras objects) and one serving
 signature::
 
-    generate(num_melodies: int32, length: int32, temperature: float32, seed: int32)
-        -> {"tokens": int32 [num_melodies, length]}
+    generate(num_samples: int32, max_length: int32, temperature: float32, seed: int32)
+        -> {"tokens": int32 [num_samples, max_length], "lengths": int32 [num_samples],
+            "strings": string [num_samples]   (only for a task with a vocabulary)}
 
-and the same function as a method, ``generate(...)``, returning the tokens tensor itself.
-Every integer input is int32 (TensorFlow's default integer type: what ``tf.constant(4)``
-makes); Python numbers are converted, so plain ``int``/``float`` arguments work with the
-method. ``seed`` is any int32 (0 .. 2**31 - 1 in practice). It samples exactly as
-``rl-tuner generate`` does (stateless seeds: the same seed gives the same melodies), so
+and the same function as a method, ``generate(...)``, returning the same dict. A task's end
+token ends a sequence: ``lengths`` counts it, later positions repeat it, and ``strings`` join
+the vocabulary's symbols of the tokens before it (without an end token every length is
+``max_length``). Every integer input is int32 (TensorFlow's default integer type: what
+``tf.constant(4)`` makes); Python numbers are converted, so plain ``int``/``float`` arguments
+work with the method. ``seed`` is any int32 (0 .. 2**31 - 1 in practice). It samples exactly
+as ``rl-tuner evaluate`` does (stateless seeds: the same seed gives the same sequences), so
 ``tf.saved_model.load(dir).generate(...)`` works in any TensorFlow 2 process::
 
     import tensorflow as tf
     m = tf.saved_model.load("exported")
-    tokens = m.generate(num_melodies=4, length=32, temperature=1.0, seed=0)      # [4, 32] int32
-    tokens = m.signatures["generate"](num_melodies=tf.constant(4), length=tf.constant(32),
-                                      temperature=tf.constant(1.0), seed=tf.constant(0))["tokens"]
+    out = m.generate(num_samples=4, max_length=32, temperature=1.0, seed=0)   # out["tokens"]: [4, 32] int32
+    out = m.signatures["generate"](num_samples=tf.constant(4), max_length=tf.constant(32),
+                                   temperature=tf.constant(1.0), seed=tf.constant(0))
 """
 
 from __future__ import annotations
@@ -28,9 +31,8 @@ import os
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import atomic  # noqa: E402
-from note_rnn.generate import SAMPLER_SIGNATURE  # noqa: E402
-from note_rnn.model import lstm_cell_step  # noqa: E402
+from rl_tuner import atomic  # noqa: E402
+from rl_tuner.sequence_model import lstm_cell_step  # noqa: E402
 from rl_tuner import evaluate  # noqa: E402
 from rl_tuner.policy import MLE, Policy  # noqa: E402
 
@@ -63,43 +65,81 @@ class _RawRNN(tf.Module):
         return tf.matmul(x, self.dense_kernel) + self.dense_bias, tuple(new_state)
 
 
+# Arguments of the exported generate(): every integer is int32 (TensorFlow's default integer
+# type, what tf.constant(4) makes; Python numbers are converted).
+SIGNATURE = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int32, name="max_length"),
+             tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int32, name="seed")]
+
+
+def end_at_token(tokens, end_token: int | None):
+    """In-graph :func:`rl_tuner.evaluate.end_at_token`: (tokens cut at the first end token,
+    int32 [N] lengths counting it)."""
+    length = tf.shape(tokens)[1]
+    if end_token is None:
+        return tokens, tf.fill([tf.shape(tokens)[0]], length)
+    is_end = tf.equal(tokens, end_token)
+    first = tf.argmax(tf.cast(is_end, tf.int32), axis=1, output_type=tf.int32)
+    lengths = tf.where(tf.reduce_any(is_end, axis=1), first + 1, length)
+    valid = tf.range(length)[None, :] < lengths[:, None]
+    return tf.where(valid, tokens, tf.fill(tf.shape(tokens), tf.constant(end_token, tf.int32))), lengths
+
+
 class _ExportedPolicy(Policy):
     """The policy with plain-variable networks and the serving functions."""
 
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: Policy, end_token: int | None = None, vocabulary=None):
         q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
         super().__init__(_RawRNN(policy.prior_rnn, "prior"), q, policy.algorithm)
+        self.end_token = end_token
+        self.vocabulary = None if vocabulary is None else tf.constant(list(vocabulary), tf.string)
 
-    @tf.function(input_signature=SAMPLER_SIGNATURE)
-    def generate(self, num_melodies, length, temperature, seed):
-        tf.debugging.assert_positive(num_melodies, message="num_melodies must be > 0")
-        tf.debugging.assert_positive(length, message="length must be > 0")
+    @tf.function(input_signature=SIGNATURE)
+    def generate(self, num_samples, max_length, temperature, seed):
+        tf.debugging.assert_positive(num_samples, message="num_samples must be > 0")
+        tf.debugging.assert_positive(max_length, message="max_length must be > 0")
         tf.debugging.assert_positive(temperature, message="temperature must be > 0")
-        return evaluate.sample_loop(self, num_melodies, length, temperature, seed)["tokens"]
-
-    @tf.function(input_signature=SAMPLER_SIGNATURE)
-    def generate_signature(self, num_melodies, length, temperature, seed):
-        return {"tokens": self.generate(num_melodies, length, temperature, seed)}
+        tokens = evaluate.sample_loop(self, num_samples, max_length, temperature, seed)["tokens"]
+        tokens, lengths = end_at_token(tokens, self.end_token)
+        out = {"tokens": tokens, "lengths": lengths}
+        if self.vocabulary is not None:
+            keep = tf.range(max_length)[None, :] < lengths[:, None]
+            if self.end_token is not None:
+                keep &= tf.not_equal(tokens, self.end_token)
+            symbols = tf.where(keep, tf.gather(self.vocabulary, tokens), "")
+            out["strings"] = tf.strings.reduce_join(symbols, axis=1)
+        return out
 
 
 COMMAND = "rl-tuner export"
 
 
-def export(policy, out_dir: str, overwrite: bool = False) -> str:
+def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None = None, vocabulary=None,
+           task: str | None = None) -> str:
     """Writes ``policy`` as a SavedModel directory (atomically) and returns ``out_dir``.
 
+    Args:
+      policy: the :class:`rl_tuner.policy.Policy` to export.
+      out_dir: the SavedModel directory.
+      overwrite: replace a directory that is not an earlier export.
+      end_token: the task's end token (sequences stop at it), or None.
+      vocabulary: the symbol of each token (adds ``strings`` to the outputs), or None.
+      task: the task's name, recorded in ``policy.json``.
+
     Raises:
-      note_rnn.outputs.OutputError: if ``out_dir`` is not empty and not an earlier export
+      rl_tuner.outputs.OutputError: if ``out_dir`` is not empty and not an earlier export
         (without ``overwrite``), or is a training run directory.
     """
-    module = _ExportedPolicy(policy)
+    module = _ExportedPolicy(policy, end_token, vocabulary)
+    outputs = "{'tokens': int32 [num_samples, max_length], 'lengths': int32 [num_samples]" + (
+        ", 'strings': string [num_samples]}" if vocabulary is not None else "}")
     with atomic.directory(out_dir, COMMAND, overwrite) as tmp:
-        signature = module.generate_signature.get_concrete_function()
+        signature = module.generate.get_concrete_function()
         tf.saved_model.save(module, tmp, signatures={"serving_default": signature, "generate": signature})
         atomic.write_json(os.path.join(tmp, "policy.json"), {
             "algorithm": policy.algorithm if policy.algorithm else MLE, "num_classes": policy.num_classes,
-            "signature": "generate(num_melodies: int32, length: int32, temperature: float32, seed: int32) "
-                         "-> {'tokens': int32 [num_melodies, length]}"})
+            "task": task, "end_token": end_token,
+            "signature": f"generate(num_samples: int32, max_length: int32, temperature: float32, seed: int32) "
+                         f"-> {outputs}"})
     return out_dir
 
 

@@ -2,7 +2,7 @@
 
 * :class:`RecurrentQNetwork` -- a ``tf_agents.networks.Network`` whose outputs are one
   value per token (Q, Psi or G, depending on the algorithm) and whose state is the LSTM
-  state. It wraps a :class:`note_rnn.model.NoteRNN` built from a config, so that
+  state. It wraps a :class:`rl_tuner.sequence_model.SequenceRNN` built from a config, so that
   ``Network.copy()`` gives an independent network (used for the target network).
 * :class:`Prior` -- the frozen reward network: log p(a|s) as a true log-softmax of the
   pre-trained model's logits. Its variables are not trainable and its outputs are wrapped
@@ -16,7 +16,7 @@ import tensorflow as tf  # noqa: E402
 from tf_agents.networks import network  # noqa: E402
 from tf_agents.specs import tensor_spec  # noqa: E402
 
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 
 
 def lstm_state_spec(layer_sizes):
@@ -34,14 +34,14 @@ class RecurrentQNetwork(network.Network):
     """
 
     def __init__(self, layer_sizes=(100,), num_classes: int = 38, name: str = "q_network"):
-        config = model_lib.NoteRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
+        config = model_lib.SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
         super().__init__(
             input_tensor_spec=tensor_spec.BoundedTensorSpec([], tf.int32, 0, num_classes - 1, name="token"),
             state_spec=lstm_state_spec(config.layer_sizes), name=name)
-        self._rnn = model_lib.NoteRNN(config, name=f"{name}_rnn")
+        self._rnn = model_lib.SequenceRNN(config, name=f"{name}_rnn")
 
     @property
-    def rnn(self) -> model_lib.NoteRNN:
+    def rnn(self) -> model_lib.SequenceRNN:
         """The wrapped Note-RNN (same weights)."""
         return self._rnn
 
@@ -60,7 +60,7 @@ class RecurrentQNetwork(network.Network):
         return self._rnn.zero_state(batch_size)
 
 
-def q_network_from(pretrained: model_lib.NoteRNN, name: str = "q_network") -> RecurrentQNetwork:
+def q_network_from(pretrained: model_lib.SequenceRNN, name: str = "q_network") -> RecurrentQNetwork:
     """Builds a Q-network with the pre-trained model's architecture and weights."""
     net = RecurrentQNetwork(pretrained.config.layer_sizes, pretrained.config.num_classes, name=name)
     net.create_variables()
@@ -76,8 +76,8 @@ class Prior:
         changes to ``pretrained`` do not affect the prior.
     """
 
-    def __init__(self, pretrained: model_lib.NoteRNN):
-        self.rnn = model_lib.NoteRNN(pretrained.config, name="reward_rnn")
+    def __init__(self, pretrained: model_lib.SequenceRNN):
+        self.rnn = model_lib.SequenceRNN(pretrained.config, name="reward_rnn")
         self.rnn.copy_weights_from(pretrained)
         self.rnn.trainable = False
 

@@ -1,12 +1,13 @@
-"""Generation policies: a tuned Q-network with its prior, or a plain Note-RNN (the MLE row).
+"""Generation policies: a tuned Q-network with its prior, or a plain prior (the MLE row).
 
 A policy steps B sequences: ``step(tokens, state) -> (policy logits, log prior, state)``.
 The acting distribution is softmax(policy logits / temperature), where the policy logits
-are the algorithm's (Q or Psi for q/psi/pure_rl, G + log p for g, the Note-RNN's logits
-for a plain Note-RNN) and ``log prior`` is the frozen reward network's log p(.|s).
+are the algorithm's (Q or Psi for q/psi/pure_rl, G + log p for g, the prior's logits
+for a plain prior) and ``log prior`` is the frozen reward network's log p(.|s).
 
 On disk a tuned policy is a directory (a run directory or its ``policy/`` folder) with
-``policy.json`` ({"algorithm": ...}), ``q_network/`` and ``prior/`` Note-RNN checkpoints.
+``policy.json`` ({"algorithm": ..., "task": ...}), ``q_network/`` and ``prior/``
+sequence-model checkpoints (:mod:`rl_tuner.checkpoint`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import os
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-import note_rnn  # noqa: E402
-from note_rnn import atomic, checkpoint, file_checks  # noqa: E402
+from rl_tuner import atomic, checkpoint, file_checks, tasks  # noqa: E402
 from rl_tuner import targets  # noqa: E402
 
 POLICY_FILE = "policy.json"
@@ -28,8 +28,8 @@ class Policy(tf.Module):
     """A policy over tokens.
 
     Args:
-      prior_rnn: the pre-trained Note-RNN (reward network).
-      q_rnn: the tuned network, or None for the plain Note-RNN policy.
+      prior_rnn: the pre-trained sequence model (reward network).
+      q_rnn: the tuned network, or None for the plain prior's policy.
       algorithm: the tuning algorithm (decides the policy logits); ignored without q_rnn.
     """
 
@@ -60,25 +60,52 @@ def is_policy_dir(path: str) -> bool:
     return os.path.isfile(os.path.join(path, POLICY_FILE))
 
 
-def save_policy(path: str, q_rnn, prior_rnn, algorithm: str, card: dict | None = None) -> str:
-    """Writes a tuned policy directory atomically (a run's own ``policy/``: replaced each time)."""
+def save_policy(path: str, q_rnn, prior_rnn, algorithm: str, card: dict | None = None,
+                task: str = tasks.DEFAULT_TASK) -> str:
+    """Writes a tuned policy directory atomically (a run's own ``policy/``: replaced each time);
+    ``policy.json`` names the algorithm and the task."""
     with atomic.directory(path, overwrite=True, owned=("q_network", "prior", POLICY_FILE)) as tmp:
         checkpoint.save_model(os.path.join(tmp, "q_network"), q_rnn, card=card)
         checkpoint.save_model(os.path.join(tmp, "prior"), prior_rnn)
-        atomic.write_json(os.path.join(tmp, POLICY_FILE), {"algorithm": algorithm, "format": "rl_tuner_policy/1"})
+        atomic.write_json(os.path.join(tmp, POLICY_FILE), {"algorithm": algorithm, "task": task,
+                                                          "format": "rl_tuner_policy/1"})
     return path
 
 
-def load_policy(path: str, num_classes: int | None = None) -> Policy:
-    """Loads a policy from a run directory, a policy directory, or a Note-RNN checkpoint.
+def task_of(path: str, default: str = tasks.DEFAULT_TASK) -> str:
+    """The task a model belongs to: named by a policy's ``policy.json`` or a run's
+    ``config.json`` (written by this version), else ``default`` (a plain checkpoint, or a run
+    from before tasks were recorded: melodies)."""
+    for candidate in (path, os.path.join(path, "policy")):
+        if is_policy_dir(candidate):
+            try:
+                meta = file_checks.read_json(os.path.join(candidate, POLICY_FILE), "policy file")
+            except ValueError:
+                return default  # load_policy names the broken file
+            return meta.get("task", default) if isinstance(meta, dict) else default
+    config_path = os.path.join(path, "config.json")
+    if os.path.isfile(config_path) and not checkpoint.is_checkpoint(path):
+        try:
+            stored = file_checks.read_json(config_path, "run config")
+        except ValueError:
+            return default
+        return stored.get("task", default) if isinstance(stored, dict) else default
+    return default
+
+
+def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:
+    """Loads a policy from a run directory, a policy directory, or a prior's checkpoint.
 
     Every file is checked before a network is built: ``policy.json`` (a JSON object naming a
-    known algorithm) and both Note-RNN checkpoints (see :func:`note_rnn.checkpoint.read`),
-    which must have the same vocabulary.
+    known algorithm) and both checkpoints (see :func:`rl_tuner.checkpoint.read`), which must
+    have the same vocabulary.
 
     Args:
-      path: a run directory, its ``policy/`` folder, or a Note-RNN checkpoint (the MLE policy).
-      num_classes: the vocabulary size the caller needs (38 for melodies); None accepts any.
+      path: a run directory, its ``policy/`` folder, or a prior checkpoint (the MLE policy).
+      num_classes: the vocabulary size the caller needs; None accepts any (or the task's).
+      task: the :class:`rl_tuner.tasks.Task` whose prior loader reads the prior (e.g. the
+        melody task also reads Magenta checkpoints) and whose vocabulary size is needed;
+        None: this project's checkpoint format, any vocabulary.
 
     Raises:
       FileNotFoundError: if nothing loadable is at ``path``.
@@ -96,7 +123,7 @@ def load_policy(path: str, num_classes: int | None = None) -> Policy:
             if algorithm not in targets.ALGORITHMS:
                 raise ValueError(f"{policy_file}: unknown algorithm {algorithm!r}; expected one of "
                                  f"{list(targets.ALGORITHMS)}")
-            prior = note_rnn.load(os.path.join(candidate, "prior"), num_classes=num_classes)
+            prior = _load_prior(os.path.join(candidate, "prior"), num_classes, task)
             q_rnn = checkpoint.load_model(os.path.join(candidate, "q_network"), name="q_rnn",
                                           num_classes=prior.config.num_classes)
             return Policy(prior, q_rnn, algorithm)
@@ -107,4 +134,12 @@ def load_policy(path: str, num_classes: int | None = None) -> Policy:
             raise FileNotFoundError(
                 f"{path} looks like a run directory without a saved policy yet (the run has not reached its first "
                 "evaluation); run `rl-tuner train` with the same --out to continue it") from None
-    return Policy(note_rnn.load(path, num_classes=num_classes))
+    return Policy(_load_prior(path, num_classes, task))
+
+
+def _load_prior(path: str, num_classes: int | None, task):
+    if task is not None:
+        prior = task.load_prior(path)
+        checkpoint.check_num_classes(prior.config.num_classes, num_classes, path)
+        return prior
+    return checkpoint.load_model(path, num_classes=num_classes)

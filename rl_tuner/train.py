@@ -1,5 +1,8 @@
 """The RL Tuner training loop (``rl-tuner train``): batched acting, in-graph learning.
 
+The loop is domain-free: the run's task (:mod:`rl_tuner.tasks`, named in config.json) loads
+the prior, makes the batched environment, measures sampled sequences and writes samples.
+
 One iteration advances ``num_envs`` episodes by one token (one compiled actor call),
 scores them with the environment's task reward (vectorised NumPy), then adds the
 transitions to replay and runs as many train steps as keep the ratio of one train step
@@ -10,15 +13,16 @@ Run directory::
     config.json           the run's RLConfig
     .sequence-tutor.json  manifest: the command, the prior's resolved path and fingerprint
     .lock                 held (flock) by the process training the run
-    events.out.tfevents*  TensorBoard: config, scalars, audio, next-note images
+    events.out.tfevents*  TensorBoard: config, scalars, the task's samples (melodies: audio and
+                          next-note images)
     ckpt/                 training state (networks, optimiser, replay, counters); rerun the
                           same command to resume from the last evaluation
     policy/               the latest tuned policy (q_network/, prior/, policy.json)
     history.json          evaluations and training tallies so far
-    samples/              MIDI and WAV samples at each evaluation
-    stats.json            final Table-1 statistics before (Note-RNN) and after tuning
-    training_curves.png   mean log p and r_MT over training (the paper's Figure 2)
-    next_note_probabilities.png   policy distribution along a melody (Figure 4)
+    samples/              the task's samples at each evaluation (melodies: MIDI and WAV)
+    stats.json            final statistics before (the prior) and after tuning (melodies: Table 1)
+    ...                   the task's end-of-run files (melodies: training_curves.png, the
+                          paper's Figure 2, and next_note_probabilities.png, Figure 4)
 """
 
 from __future__ import annotations
@@ -35,14 +39,13 @@ import numpy as np
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-import note_rnn  # noqa: E402
-from note_rnn import atomic, checkpoint, runs  # noqa: E402
+from rl_tuner import atomic, checkpoint, runs, tasks  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
-from rl_tuner import agent, environment, evaluate, exploration, media, networks, policy, replay, reward_modes, targets  # noqa: E402,E501
+from rl_tuner import agent, evaluate, exploration, networks, policy, replay, targets  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 
-TRAIN_SCALARS = ("loss", "target_value", "epsilon", "reward", "task_reward", "log_prior", "music_theory_reward",
-                 "kl", "entropy", "max_value")
+# Scalars of every run under train/ (besides the environment's monitors and reward_{component}).
+TRAIN_SCALARS = ("loss", "target_value", "epsilon", "reward", "task_reward", "log_prior", "kl", "entropy", "max_value")
 
 
 class RunState:
@@ -50,8 +53,9 @@ class RunState:
 
     def __init__(self, config: RLConfig, out_dir: str):
         self.config = config
+        self.task = tasks.get_task(config.task)
         tf.keras.utils.set_random_seed(config.seed)
-        pretrained = note_rnn.load(config.note_rnn, num_classes=environment.MelodyEnvironment.num_actions)
+        pretrained = self.task.load_prior(config.prior)
         self.prior_fingerprint = runs.fingerprint_weights(pretrained.get_named_weights())
         self.algorithm = targets.get_algorithm(config.algorithm)
         self.prior = networks.Prior(pretrained)
@@ -65,12 +69,13 @@ class RunState:
                                 clip_norm=config.clip_norm, target_update_rate=config.target_update_rate,
                                 batch_size=config.batch_size))
         self.actor = actor_lib.Actor(self.q_network, self.prior, self.algorithm, config.exploration,
-                                     seed=config.seed + 2)
+                                     seed=config.seed + 2, actions=self.task.exploration_actions())
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
-        self.ckpt = tf.train.Checkpoint(
-            q_network=self.q_network, target_network=self.target_network, optimizer=self.learner.optimizer,
-            train_steps=self.learner.train_steps, replay=self.replay, actor_rng=self.actor.rng,
-            env_steps=self.env_steps)
+        saved = dict(q_network=self.q_network, target_network=self.target_network, optimizer=self.learner.optimizer,
+                     train_steps=self.learner.train_steps, actor_rng=self.actor.rng, env_steps=self.env_steps)
+        if config.save_replay:  # else a resumed run starts with an empty replay (approximate resume)
+            saved["replay"] = self.replay
+        self.ckpt = tf.train.Checkpoint(**saved)
         self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(out_dir, "ckpt"), max_to_keep=1)
         self._policy = None
 
@@ -119,20 +124,19 @@ def set_intra_op_threads(num_threads: int) -> bool:
         return tf.config.threading.get_intra_op_parallelism_threads() == num_threads
 
 
-def make_environment(config: RLConfig) -> environment.MelodyEnvironment:
-    """The batched melody environment of a run ('g' and 'pure_rl' use music_theory_only, as the original)."""
-    mode = reward_modes.reward_mode_for_algorithm(config.algorithm, config.reward_mode)
-    return environment.MelodyEnvironment(config.num_envs, config.num_notes, mode.name)
+def make_environment(config: RLConfig):
+    """The batched environment of a run (made by its task, see :mod:`rl_tuner.environment`)."""
+    return tasks.get_task(config.task).make_environment(config)
 
 
 COMMAND = "rl-tuner train"
-RESUMABLE = ("steps", "final_eval_melodies", "num_samples")  # may change between sessions
+RESUMABLE = ("steps", "final_eval_samples", "num_samples")  # may change between sessions
 
 
 def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dict:
     """Trains (or resumes) a run and returns the final statistics (also in stats.json).
 
-    The run directory is locked while training (see :mod:`note_rnn.runs`); its config is
+    The run directory is locked while training (see :mod:`rl_tuner.runs`); its config is
     written once the prior has loaded. Resuming needs the same settings except
     ``RESUMABLE``; the prior counts as the same if its weights are (wherever it lives now).
 
@@ -144,7 +148,7 @@ def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dic
     config.validate()
     with runs.run_directory(out_dir, COMMAND) as run_dir:
         state = RunState(config, out_dir)
-        run_dir.start("config.json", config, may_change=RESUMABLE, inputs={"note_rnn": state.prior_fingerprint})
+        run_dir.start("config.json", config, may_change=RESUMABLE, inputs={"prior": state.prior_fingerprint})
         return _train(state, config, out_dir, progress, log)
 
 
@@ -156,12 +160,13 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     history = atomic.read_json(history_path) if resumed else None
     history = history or {"evaluations": [], "train": []}
     writer = tf.summary.create_file_writer(out_dir)
-    env = make_environment(config)
+    task = state.task
+    env = task.make_environment(config)
 
     if "before" not in history:
-        log(f"Evaluating the Note-RNN (before tuning) on {config.final_eval_melodies} melodies ...")
-        history["before"] = evaluate.evaluate_policy(policy.Policy(state.prior.rnn), config.final_eval_melodies,
-                                                     config.num_notes, seed=config.seed + 7)
+        log(f"Evaluating the prior (before tuning) on {config.final_eval_samples} {task.nouns[1]} ...")
+        history["before"] = evaluate.evaluate_policy(policy.Policy(state.prior.rnn), config.final_eval_samples,
+                                                     config.num_notes, seed=config.seed + 7, task=task)
         with writer.as_default():
             tf.summary.text("config", "```\n" + json.dumps(dataclasses.asdict(config), indent=1) + "\n```", step=0)
         atomic.write_json(history_path, history)
@@ -172,12 +177,12 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     episode_steps = config.num_envs * config.num_notes
     final_step = final_step_of(step, config.steps, episode_steps)
     if resumed and step >= config.steps:
-        done = finished_results(out_dir, step, config.final_eval_melodies)
+        done = finished_results(out_dir, step, config.final_eval_samples)
         if done is not None:
             log(f"The {config.algorithm} run in {out_dir} is complete ({step} steps, --steps {config.steps}); "
                 "its results (stats.json) follow. Give a larger --steps to train on.")
             return done
-    log(start_line(config, step, final_step, resumed))
+    log(start_line(config, step, final_step, resumed, task.nouns))
 
     tally = Tally()
     next_eval = (step // config.eval_every + 1) * config.eval_every
@@ -196,10 +201,11 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
             _write_scalars(writer, "train", means, step)
             history["train"].append({"step": step, **means})
             _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally)
-            bar.set_postfix(r_mt=f"{history['evaluations'][-1]['mean_music_theory_reward']:.2f}",
-                            log_p=f"{history['evaluations'][-1]['mean_log_prior']:.2f}")
+            latest = history["evaluations"][-1]
+            bar.set_postfix({**{label.lower(): f"{latest[key]:.2f}" for key, label in task.headline},
+                             "log_p": f"{latest['mean_log_prior']:.2f}"})
             if not show_bar:
-                log(progress_line(step, final_step, history["evaluations"][-1], means))
+                log(progress_line(step, final_step, latest, means, task.headline, task.nouns[2]))
             next_eval = (step // config.eval_every + 1) * config.eval_every
     bar.close()
     return _finish(state, config, out_dir, writer, history)
@@ -216,35 +222,45 @@ def final_step_of(step: int, steps: int, episode_steps: int) -> int:
     return step + -(-(steps - step) // episode_steps) * episode_steps
 
 
-def start_line(config: RLConfig, step: int, final_step: int, resumed: bool) -> str:
-    """The line printed when a run starts or resumes (the reward mode really used included)."""
-    rounded = f" (--steps {config.steps} rounded up to whole batches of {config.num_envs} melodies x " \
-              f"{config.num_notes} notes)" if final_step != config.steps and step < config.steps else ""
-    return (f"{'Resuming' if resumed else 'Starting'} {config.algorithm} ({config.reward_mode} reward) at step {step} "
-            f"of {final_step}{rounded}, {config.num_envs} melodies in parallel")
+def start_line(config: RLConfig, step: int, final_step: int, resumed: bool,
+               nouns=tasks.Task.nouns) -> str:
+    """The line printed when a run starts or resumes (the reward mode really used included).
+
+    ``nouns`` are the task's (one sequence, sequences, one token, tokens), see
+    :attr:`rl_tuner.tasks.Task.nouns`.
+    """
+    rounded = f" (--steps {config.steps} rounded up to whole batches of {config.num_envs} {nouns[1]} x " \
+              f"{config.num_notes} {nouns[3]})" if final_step != config.steps and step < config.steps else ""
+    reward = f" ({config.reward_mode} reward)" if config.reward_mode else ""
+    return (f"{'Resuming' if resumed else 'Starting'} {config.algorithm}{reward} at step {step} "
+            f"of {final_step}{rounded}, {config.num_envs} {nouns[1]} in parallel")
 
 
-def progress_line(step: int, final_step: int, evaluation: dict, train_means: dict) -> str:
-    """One line per evaluation: step, headline statistics of the sampled melodies, speed.
+def progress_line(step: int, final_step: int, evaluation: dict, train_means: dict,
+                  headline=(), unit: str = "token") -> str:
+    """One line per evaluation: step, headline statistics of the sampled sequences, speed.
 
     Args:
       step: environment steps so far.
       final_step: the step the run ends at.
-      evaluation: an :func:`rl_tuner.evaluate.evaluate_policy` result (mean_music_theory_reward,
-        mean_log_prior, mean_kl per note).
+      evaluation: an :func:`rl_tuner.evaluate.evaluate_policy` result (the headline
+        statistics, mean_log_prior and mean_kl per token).
       train_means: the training tallies since the last evaluation (loss, env_steps_per_s).
+      headline: the task's ((statistic key, label), ...) (:attr:`rl_tuner.tasks.Task.headline`).
+      unit: the task's name of one token ("note" for melodies).
     """
     loss = train_means.get("loss", float("nan"))
-    return (f"step {step}/{final_step}: r_MT {evaluation['mean_music_theory_reward']:.3f}, "
-            f"log p {evaluation['mean_log_prior']:.3f}, KL {evaluation['mean_kl']:.3f} per note; "
+    figures = "".join(f"{label} {evaluation[key]:.3f}, " for key, label in headline)
+    return (f"step {step}/{final_step}: {figures}"
+            f"log p {evaluation['mean_log_prior']:.3f}, KL {evaluation['mean_kl']:.3f} per {unit}; "
             f"TD loss {loss:.4g}; {train_means.get('env_steps_per_s', float('nan')):.0f} env steps/s")
 
 
-def finished_results(out_dir: str, step: int, final_eval_melodies: int) -> dict | None:
+def finished_results(out_dir: str, step: int, final_eval_samples: int) -> dict | None:
     """The final statistics of a run that is complete at ``step``, or None if they must be made.
 
-    stats.json counts only if it was written at ``step`` with ``final_eval_melodies``
-    melodies (a run killed while finishing, or asked for another number, evaluates again).
+    stats.json counts only if it was written at ``step`` with ``final_eval_samples``
+    samples (a run killed while finishing, or asked for another number, evaluates again).
     """
     try:
         final = atomic.read_json(os.path.join(out_dir, "stats.json"))
@@ -252,24 +268,36 @@ def finished_results(out_dir: str, step: int, final_eval_melodies: int) -> dict 
         return None
     if not isinstance(final, dict) or final.get("steps") != step:
         return None
-    if (final.get("after") or {}).get("num_melodies") != final_eval_melodies:
+    after = final.get("after") or {}
+    if after.get("num_samples", after.get("num_melodies")) != final_eval_samples:
         return None
     return final
 
 
 def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tally) -> int:
-    """Plays one batch of complete episodes with learning; returns the new step count."""
+    """Plays one rollout of ``num_notes`` steps in every environment, with learning; returns
+    the new step count.
+
+    Every environment starts a new episode at the rollout's start. An episode that ends
+    earlier (tf-agents' LAST step) is followed at the next step by a new one in that
+    environment only (FIRST: a new priming token from ``env.reset(rng, mask)``, the Q-network's
+    and the prior's LSTM state reset to zero), while the others go on; an episode still
+    running when the rollout ends is truncated (its last transition bootstraps). Fixed-length
+    melodies end exactly at the rollout's end, so for them this is one batch of complete
+    episodes. Per-episode quantities (``StepResult.episode_metrics``) are averaged over the
+    episodes that finished.
+    """
     rng = np.random.default_rng([config.seed, step])
     obs = tf.constant(env.reset(rng))
     q_state, log_prior, prior_state = state.actor.start(obs)
     explore_steps = config.exploration_steps
-    for _ in range(config.num_notes):
+    for t in range(config.num_notes):
         epsilon = exploration.linear_epsilon(step, explore_steps, config.epsilon_start, config.epsilon_end)
         out = state.actor.act(obs, q_state, log_prior, prior_state, tf.constant(epsilon))
         action = out["action"].numpy()
         result = env.step(action)
         log_p_a = out["log_prior_action"].numpy()
-        reward = state.algorithm.reward(result.task_reward, log_p_a, config.c, env.mode.adds_log_prior)
+        reward = state.algorithm.reward(result.task_reward, log_p_a, config.c, env.adds_log_prior)
         reward = reward.astype(np.float32)
         done = result.done & (not config.bootstrap_final_note)
         transitions = {"obs": obs, "state": q_state, "action": out["action"], "reward": reward,
@@ -286,14 +314,22 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
         tally.add("reward", reward.mean(), n)
         tally.add("task_reward", result.task_reward.mean(), n)
         tally.add("log_prior", log_p_a.mean(), n)
-        if result.components:
-            tally.add("music_theory_reward", sum(result.components.values()).mean(), n)
-            for name, value in result.components.items():
-                tally.add(f"reward_{name}", value.mean(), n)
+        for name, value in result.monitors.items():
+            tally.add(name, np.mean(value), n)
+        for name, value in result.components.items():
+            tally.add(f"reward_{name}", np.mean(value), n)
         for key, value in zip(("entropy", "kl", "max_value"), out["means"].numpy()):
             tally.add(key, value, n)
+        finished = np.asarray(result.done, bool)
+        if finished.any():
+            for name, value in result.episode_metrics.items():
+                tally.add(name, np.asarray(value, np.float64)[finished].mean(), int(finished.sum()))
         obs, q_state, log_prior, prior_state = out["action"], out["next_q_state"], out["next_log_prior"], \
             out["next_prior_state"]
+        if finished.any() and t + 1 < config.num_notes:  # new episodes where one ended (not for melodies)
+            first = env.reset(rng, mask=finished)
+            obs = tf.where(finished, tf.constant(first, tf.int32), obs)
+            q_state, log_prior, prior_state = _restart(state.actor, finished, obs, q_state, log_prior, prior_state)
         step = new_step
     state.env_steps.assign(step)
     loss_mean = tally.sums.get("loss", 0.0) / max(tally.counts.get("loss", 1), 1)
@@ -303,31 +339,46 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     return step
 
 
+def _restart(actor, mask: np.ndarray, obs, q_state, log_prior, prior_state):
+    """Zero LSTM states and the prior's log p after the new first token where ``mask`` is set."""
+    zero_q, first_log_prior, first_prior_state = actor.start(obs)
+    where = tf.constant(mask)
+
+    def pick(new, old):
+        return tf.where(tf.reshape(where, [-1] + [1] * (len(old.shape) - 1)), new, old)
+    return (tf.nest.map_structure(pick, zero_q, q_state), pick(first_log_prior, log_prior),
+            tf.nest.map_structure(pick, first_prior_state, prior_state))
+
+
 def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally):
     pol = state.policy()
-    result = evaluate.evaluate_policy(pol, config.eval_melodies, config.num_notes, seed=config.seed + 11)
+    result = evaluate.evaluate_policy(pol, config.eval_samples, config.num_notes, seed=config.seed + 11,
+                                      task=state.task)
     result["step"] = step
     history["evaluations"].append(result)
-    _write_scalars(writer, "eval", {k: v for k, v in result.items() if k not in ("step", "num_melodies")}, step)
-    media.write_samples(pol, os.path.join(out_dir, "samples", f"step_{step:08d}"), config.num_samples,
-                        config.num_notes, seed=config.seed + step, writer=writer, step=step)
+    _write_scalars(writer, "eval", {k: v for k, v in result.items()
+                                    if k not in ("step", "num_melodies", "num_samples")}, step)
+    if config.num_samples > 0:
+        samples = evaluate.sample(pol, config.num_samples, config.num_notes, seed=config.seed + step,
+                                  end_token=state.task.end_token)
+        state.task.write_samples(samples["tokens"], samples["lengths"],
+                                 os.path.join(out_dir, "samples", f"step_{step:08d}"), writer=writer, step=step,
+                                 policy=pol, seed=config.seed + step)
     writer.flush()
     policy.save_policy(os.path.join(out_dir, "policy"), state.q_network.rnn, state.prior.rnn, config.algorithm,
-                       card={"algorithm": config.algorithm, "step": step, "note_rnn": config.note_rnn})
+                       card={"algorithm": config.algorithm, "step": step, "prior": config.prior}, task=config.task)
     atomic.write_json(os.path.join(out_dir, "history.json"), history)
     state.manager.save(checkpoint_number=step)
 
 
 def _finish(state, config, out_dir, writer, history) -> dict:
     stats_path = os.path.join(out_dir, "stats.json")
-    after = evaluate.evaluate_policy(state.policy(), config.final_eval_melodies, config.num_notes,
-                                     seed=config.seed + 7)
+    after = evaluate.evaluate_policy(state.policy(), config.final_eval_samples, config.num_notes,
+                                     seed=config.seed + 7, task=state.task)
     final = {"algorithm": config.algorithm, "steps": int(state.env_steps.numpy()),
              "train_steps": int(state.learner.train_steps.numpy()), "before": history["before"], "after": after}
     atomic.write_json(stats_path, final)
-    media.plot_training_curves(history, os.path.join(out_dir, "training_curves.png"))
-    media.plot_next_note_probabilities(state.policy(), os.path.join(out_dir, "next_note_probabilities.png"),
-                                       config.num_notes, seed=config.seed)
+    state.task.finish(out_dir, history, state.policy(), config)
     writer.flush()
     return final
 

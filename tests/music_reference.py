@@ -1,7 +1,7 @@
 """A direct, loop-based, stateful transcription of Magenta's rl_tuner.py reward functions.
 
 Spec section 3, one melody at a time, with the original's mutable composition and leap
-state: the reference that the vectorised rl_tuner.music_theory and rl_tuner.stats are
+state: the reference that the vectorised note_rnn.music_theory and note_rnn.stats are
 compared with (tests/test_music_theory.py, tests/test_stats.py).
 """
 

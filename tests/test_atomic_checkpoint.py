@@ -1,4 +1,4 @@
-"""Behaviour tests of note_rnn.checkpoint (the project checkpoint directory) and note_rnn.atomic."""
+"""Behaviour tests of rl_tuner.checkpoint (the project checkpoint directory) and rl_tuner.atomic."""
 
 import json
 import math
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from note_rnn import atomic, checkpoint
-from note_rnn import model as model_lib
-from note_rnn.model import NoteRNNConfig
+from rl_tuner import atomic
+from rl_tuner import checkpoint
+from rl_tuner import sequence_model as model_lib
+from rl_tuner.sequence_model import SequenceRNNConfig
 
 import tensorflow as tf  # noqa: E402,F401  (after note_rnn)
 
@@ -18,7 +19,7 @@ TOKENS = np.random.default_rng(3).integers(0, 38, size=(2, 7))
 
 
 def _model(layer_sizes=(8,), seed=0):
-    return model_lib.build(NoteRNNConfig(layer_sizes=layer_sizes), seed=seed)
+    return model_lib.build(SequenceRNNConfig(num_classes=38, layer_sizes=layer_sizes), seed=seed)
 
 
 def _leftovers(parent, name):
@@ -119,7 +120,7 @@ def test_save_with_wrong_shapes_writes_nothing(tmp_path):
     weights = _model().get_named_weights()
     weights["dense/kernel"] = np.zeros((9, 38), np.float32)
     with pytest.raises(ValueError, match=r"dense/kernel has shape \[9, 38\], expected \[8, 38\]"):
-        checkpoint.save(path, (8,), weights)
+        checkpoint.save(path, (8,), weights, 38)
     assert not os.path.exists(path)
     assert os.listdir(tmp_path) == []
 
@@ -221,3 +222,19 @@ def test_load_model_accepts_a_training_run_directory(tmp_path):
     (tmp_path / "run" / "ckpt").mkdir()
     loaded = checkpoint.load_model(str(tmp_path / "run"))
     np.testing.assert_array_equal(loaded.sequence_logits(TOKENS), net.sequence_logits(TOKENS))
+
+
+def test_a_stored_vocabulary_round_trips_and_is_checked(tmp_path):
+    net = model_lib.build(SequenceRNNConfig(num_classes=3, layer_sizes=(4,), vocabulary=("C", "c1", "<end>")), seed=0)
+    path = str(tmp_path / "smiles_like")
+    checkpoint.save_model(path, net)
+    with open(os.path.join(path, "config.json")) as f:
+        assert json.load(f) == {"format": "sequence_rnn/1", "num_classes": 3, "layer_sizes": [4],
+                                "vocabulary": ["C", "c1", "<end>"]}
+    loaded = checkpoint.load_model(path)
+    assert loaded.config.vocabulary == ("C", "c1", "<end>")
+    np.testing.assert_array_equal(loaded.get_named_weights()["dense/kernel"], net.get_named_weights()["dense/kernel"])
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump({"format": "sequence_rnn/1", "num_classes": 3, "layer_sizes": [4], "vocabulary": ["C", "C", "x"]}, f)
+    with pytest.raises(ValueError, match=r"config.json: vocabulary must be a list of 3 distinct strings"):
+        checkpoint.load_model(path)

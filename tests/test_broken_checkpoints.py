@@ -1,6 +1,6 @@
 """Every way a checkpoint can be broken ends in a one-line error naming the file, at load time.
 
-Covers the project format (note_rnn.checkpoint), TF1 Magenta checkpoints and .mag bundles
+Covers the project format (rl_tuner.checkpoint), TF1 Magenta checkpoints and .mag bundles
 (note_rnn.tf1_checkpoint / magenta), tuned-policy directories (rl_tuner.policy) and the
 training runs' own saved state, through the loaders and through each command.
 """
@@ -13,10 +13,11 @@ import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import note_rnn  # noqa: E402
-from note_rnn import checkpoint, magenta  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from note_rnn import magenta
 from note_rnn import cli as note_cli  # noqa: E402
-from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli, policy as policy_lib  # noqa: E402
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
@@ -32,7 +33,7 @@ DATA_SHARD = "model.ckpt.data-00000-of-00001"
 
 
 def _tiny(num_classes=38, seed=0):
-    return model_lib.build(model_lib.NoteRNNConfig(num_classes=num_classes, layer_sizes=(4,)), seed=seed)
+    return model_lib.build(model_lib.SequenceRNNConfig(num_classes=num_classes, layer_sizes=(4,)), seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +185,7 @@ def test_nan_or_inf_weights(copy, value, counts):
 def test_wrong_weight_shape_names_the_weights_file(copy):
     path = copy("project")
     _rewrite_weights(path, **{"dense/bias": np.zeros(37, np.float32)})
-    assert _project_error(path) == (f"{path}/weights.npz does not fit a Note-RNN with 38 classes and layer sizes "
+    assert _project_error(path) == (f"{path}/weights.npz does not fit a sequence model with 38 classes and layer sizes "
                                     "[4]: dense/bias has shape [37], expected [38]")
 
 
@@ -408,8 +409,8 @@ def test_generate_with_broken_checkpoints(copy, tmp_path, capsys):
     assert not os.path.exists(out)
 
 
-TINY_RUN = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-melodies", "10",
-            "--final-eval-melodies", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
+TINY_RUN = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-samples", "10",
+            "--final-eval-samples", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
             "--quiet"]
 
 

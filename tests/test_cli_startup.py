@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 import note_rnn  # noqa: F401
-from note_rnn import _tf_setup
+from rl_tuner import _tf_setup
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = {"rl_tuner": ["train", "evaluate", "score", "stats", "generate", "export"],
@@ -62,11 +62,11 @@ def test_help_and_argument_errors_do_not_import_tensorflow():
 
 @pytest.fixture(scope="module")
 def tiny_files(tmp_path_factory):
-    from note_rnn import checkpoint
-    from note_rnn import model as model_lib
+    from rl_tuner import checkpoint
+    from rl_tuner import sequence_model as model_lib
     root = tmp_path_factory.mktemp("startup")
     ckpt = str(root / "tiny")
-    checkpoint.save_model(ckpt, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0))
+    checkpoint.save_model(ckpt, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
     melodies = root / "melodies.json"
     melodies.write_text(json.dumps([[14, 0, 16, 0, 18, 1, 19, 0] * 4]))
     return root, ckpt, str(melodies)
@@ -83,7 +83,7 @@ def test_commands_print_no_third_party_noise(tiny_files):
     assert generate.stdout == (f"wrote 1 melodies to {root / 'generated'} (MIDI, WAV and melodies.json; "
                                f"model {ckpt})\n")
     # tf-agents (and gym under it) and a compiled sampling loop with int32 tensors: silent too.
-    tuner = run_python(["-c", "import rl_tuner.train, rl_tuner.media; import note_rnn; from note_rnn import generate; "
+    tuner = run_python(["-c", "import rl_tuner.train, note_rnn.media; import note_rnn; from note_rnn import generate; "
                               f"generate.sample(note_rnn.load({ckpt!r}), 2, 8)"])
     assert tuner.returncode == 0 and tuner.stderr == ""
 

@@ -17,7 +17,7 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402,F401
 
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from rl_tuner import evaluate, export, policy as policy_lib  # noqa: E402
 
 NUM, LENGTH, TEMPERATURE, SEED, OTHER_SEED = 6, 20, 0.8, 7, 8
@@ -29,20 +29,23 @@ CHILD = textwrap.dedent("""
     out = {}
     for name in sys.argv[1:]:
         m = tf.saved_model.load(name)
-        a = m.generate(num_melodies=NUM, length=LENGTH, temperature=TEMPERATURE, seed=SEED)
-        b = m.signatures["generate"](num_melodies=tf.constant(NUM), length=tf.constant(LENGTH),
+        full = m.generate(num_samples=NUM, max_length=LENGTH, temperature=TEMPERATURE, seed=SEED)
+        a = full["tokens"]
+        b = m.signatures["generate"](num_samples=tf.constant(NUM), max_length=tf.constant(LENGTH),
                                      temperature=tf.constant(TEMPERATURE),
                                      seed=tf.constant(SEED))["tokens"]
-        c = m.generate(num_melodies=NUM, length=LENGTH, temperature=TEMPERATURE, seed=OTHER_SEED)
-        cold = m.generate(num_melodies=NUM, length=LENGTH, temperature=1e-4, seed=SEED)
-        d = m.signatures["serving_default"](num_melodies=tf.constant(2), length=tf.constant(3),
+        c = m.generate(num_samples=NUM, max_length=LENGTH, temperature=TEMPERATURE, seed=OTHER_SEED)["tokens"]
+        cold = m.generate(num_samples=NUM, max_length=LENGTH, temperature=1e-4, seed=SEED)["tokens"]
+        d = m.signatures["serving_default"](num_samples=tf.constant(2), max_length=tf.constant(3),
                                            temperature=tf.constant(1.0), seed=tf.constant(0))
         # int32 tensors (tf.constant's default) and Python numbers, mixed, as a user passes them
-        e = m.generate(num_melodies=tf.constant(NUM), length=LENGTH, temperature=TEMPERATURE,
-                       seed=tf.constant(SEED, tf.int32))
+        e = m.generate(num_samples=tf.constant(NUM), max_length=LENGTH, temperature=TEMPERATURE,
+                       seed=tf.constant(SEED, tf.int32))["tokens"]
         specs = [(s.name, s.dtype.name) for s in
                  tf.nest.flatten(m.signatures["generate"].structured_input_signature)]
         out[name] = {"method": a.numpy().tolist(), "signature": b.numpy().tolist(),
+                     "lengths": full["lengths"].numpy().tolist(), "output_keys": sorted(full),
+                     "strings": [x.decode() for x in full["strings"].numpy()] if "strings" in full else None,
                      "other_seed": c.numpy().tolist(), "cold": cold.numpy().tolist(), "dtype": a.dtype.name, "sig_dtype": b.dtype.name,
                      "serving_shape": list(d["tokens"].shape), "int32_tensors": e.numpy().tolist(),
                      "input_dtypes": sorted(specs)}
@@ -56,13 +59,17 @@ CHILD = textwrap.dedent("""
 def exported(tmp_path_factory):
     """Exports a tuned 'g' policy and a plain Note-RNN policy, then loads both in a subprocess."""
     root = tmp_path_factory.mktemp("export")
-    prior = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0, name="prior_rnn")
-    q_rnn = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=1, name="q_rnn")
+    prior = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0, name="prior_rnn")
+    q_rnn = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=1, name="q_rnn")
     # Larger Q weights, so that the tuned policy is clearly not the prior.
     q_rnn.dense.kernel.assign(q_rnn.dense.kernel * 8.0)
     policies = {"g": policy_lib.Policy(prior, q_rnn, "g"), "mle": policy_lib.Policy(prior)}
     for name, pol in policies.items():
         export.export(pol, str(root / name))
+    # A task with an end token (0) and a vocabulary: lengths and strings.
+    small = model_lib.build(model_lib.SequenceRNNConfig(num_classes=4, layer_sizes=(8,)), seed=3, name="small")
+    policies["ended"] = policy_lib.Policy(small)
+    export.export(policies["ended"], str(root / "ended"), end_token=0, vocabulary=(".", "C", "c1", "O"), task="toy")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_USE_LEGACY_KERAS")}
     proc = subprocess.run([sys.executable, "-c", CHILD, *policies], cwd=str(root), env=env,
                           capture_output=True, text=True, timeout=240)
@@ -123,7 +130,7 @@ def test_temperature_near_zero_is_greedy(exported, name):
 def test_inputs_are_int32_and_int32_or_python_seeds_work(exported, name):
     # issue 8: seed was int64 while the other integers were int32, and tf.constant(0) as a seed failed.
     _, _, result = exported
-    assert result[name]["input_dtypes"] == [["length", "int32"], ["num_melodies", "int32"], ["seed", "int32"],
+    assert result[name]["input_dtypes"] == [["max_length", "int32"], ["num_samples", "int32"], ["seed", "int32"],
                                             ["temperature", "float32"]]
     np.testing.assert_array_equal(np.array(result[name]["int32_tensors"]), np.array(result[name]["method"]))
     np.testing.assert_array_equal(np.array(result[name]["signature"]), np.array(result[name]["method"]))
@@ -152,3 +159,25 @@ def test_in_process_g_policy_is_prior_weighted(exported):
     prior_logits, _ = pol.prior_rnn.step(tokens, pol.prior_rnn.zero_state(2))
     np.testing.assert_allclose(log_prior.numpy(), tf.nn.log_softmax(prior_logits).numpy(), rtol=1e-6)
     np.testing.assert_allclose(logits.numpy(), values.numpy() + log_prior.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["g", "mle"])
+def test_without_an_end_token_every_length_is_max_length_and_there_are_no_strings(exported, name):
+    _, _, result = exported
+    assert result[name]["lengths"] == [LENGTH] * NUM
+    assert result[name]["output_keys"] == ["lengths", "tokens"] and result[name]["strings"] is None
+
+
+def test_an_end_token_gives_lengths_and_the_vocabulary_gives_strings(exported):
+    root, policies, result = exported
+    expected = evaluate.sample(policies["ended"], NUM, LENGTH, TEMPERATURE, SEED, end_token=0)
+    tokens, lengths = np.array(result["ended"]["method"]), np.array(result["ended"]["lengths"])
+    np.testing.assert_array_equal(tokens, expected["tokens"])
+    np.testing.assert_array_equal(lengths, expected["lengths"])
+    assert result["ended"]["output_keys"] == ["lengths", "strings", "tokens"]
+    symbols = (".", "C", "c1", "O")
+    assert result["ended"]["strings"] == ["".join(symbols[t] for t in row[:n] if t != 0)
+                                          for row, n in zip(tokens, lengths)]
+    assert (lengths < LENGTH).any() and (tokens[lengths < LENGTH, -1] == 0).all()  # some ended, padded with 0
+    info = export.load_info(str(root / "ended"))
+    assert info["end_token"] == 0 and info["task"] == "toy" and "'strings': string" in info["signature"]

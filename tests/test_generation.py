@@ -12,9 +12,10 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import checkpoint, cli as note_cli, encoding, generate  # noqa: E402
-from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from note_rnn import cli as note_cli, encoding, generate
+from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli, evaluate, policy as policy_lib  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning"),
@@ -24,7 +25,7 @@ PRIMER = [14, 0, 16, 1, 21]  # Magenta events [60, -2, 62, -1, 67]
 
 
 def _tiny(seed, name, scale=3.0):
-    net = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=seed, name=name)
+    net = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=seed, name=name)
     net.dense.kernel.assign(net.dense.kernel * scale)  # peakier distributions: the state matters
     return net
 

@@ -10,7 +10,7 @@ import pytest
 import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from rl_tuner import agent, networks, optim, replay, targets  # noqa: E402
 
 UNITS = 8
@@ -83,7 +83,7 @@ class Setup:
     """A tiny Note-RNN, its Q/target networks, the prior, a replay and a learner."""
 
     def __init__(self, algorithm="q", capacity=64, batch_size=4, perturb_target=True, seed=0):
-        self.pretrained = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(UNITS,)), seed=seed)
+        self.pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(UNITS,)), seed=seed)
         self.q_network = networks.q_network_from(self.pretrained)
         self.target_network = agent.build_target_network(self.q_network)
         self.prior = networks.Prior(self.pretrained)
@@ -375,3 +375,28 @@ def test_add_and_train_waits_for_a_full_batch():
     s.learner.add_and_train(to_tf(make_batch(np.random.default_rng(13), n=4)), tf.constant(2))
     assert int(s.learner.train_steps.numpy()) == 2
     assert int(s.replay.size().numpy()) == 8
+
+
+# --------------------------------------------------------------------------- prioritized replay through the learner
+def test_prioritized_replay_through_the_learner():
+    # Sequence Tutor's rule: a new transition gets the running maximum priority (1.0 at first);
+    # a train step replaces the priorities of the transitions it sampled by (|TD| + 0.01)^0.5 of
+    # that step's TD errors (computed with the weights before the step); the maximum only grows.
+    s = Setup(algorithm="psi", capacity=16, batch_size=4)
+    s.replay = replay.PrioritizedReplay(agent.transition_spec((UNITS,), C), 16, seed=3)
+    s.learner = agent.KLControlLearner(s.q_network, s.target_network, s.algorithm, s.replay, s.config)
+    batch = make_batch(np.random.default_rng(5), n=8, reward_scale=3.0)
+    s.replay.add(to_tf(batch))
+    np.testing.assert_array_equal(s.replay.priorities.numpy()[:8], np.ones(8))  # the running maximum, 1.0
+    _, td_before, _, _ = s.learner.loss(s.replay.gather(tf.range(8, dtype=tf.int64)))
+    expected = (np.abs(td_before.numpy()) + 0.01) ** 0.5
+    assert expected.max() > 1.0  # some TD errors are large: the maximum will grow
+    s.learner.train(tf.constant(1))
+    after = s.replay.priorities.numpy()[:8]
+    sampled = ~np.isclose(after, 1.0)
+    assert 1 <= sampled.sum() <= 4  # at most batch_size distinct transitions were sampled
+    np.testing.assert_allclose(after[sampled], expected[sampled], rtol=1e-5)
+    np.testing.assert_allclose(s.replay.max_priority.numpy(), max(1.0, expected[sampled].max()), rtol=1e-5)
+    # A transition added now gets that maximum.
+    s.replay.add(to_tf(make_batch(np.random.default_rng(6), n=1)))
+    np.testing.assert_allclose(s.replay.priorities.numpy()[8], s.replay.max_priority.numpy())

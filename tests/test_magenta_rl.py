@@ -17,8 +17,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists(MAGENTA_CKPT),
 
 
 def test_rl_tuning_runs_directly_on_a_magenta_checkpoint(tmp_path):
-    cfg = config_lib.RLConfig(algorithm="psi", note_rnn=MAGENTA_CKPT, steps=2 * 8 * 32, num_envs=8,
-                              eval_every=8 * 32, eval_melodies=20, final_eval_melodies=50, num_samples=0,
+    cfg = config_lib.RLConfig(algorithm="psi", prior=MAGENTA_CKPT, steps=2 * 8 * 32, num_envs=8,
+                              eval_every=8 * 32, eval_samples=20, final_eval_samples=50, num_samples=0,
                               replay_capacity=1000, batch_size=8)
     final = train.run(cfg, str(tmp_path / "run"), progress=False, log=lambda *a: None)
     assert final["steps"] == 512 and final["train_steps"] == 512 // 5

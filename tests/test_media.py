@@ -1,4 +1,4 @@
-"""Audio synthesis, WAV files and plots of rl_tuner.media."""
+"""Audio synthesis, WAV files and plots of note_rnn.media."""
 
 import glob
 import wave
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from note_rnn import tokens  # noqa: E402
-from rl_tuner import media  # noqa: E402
+from note_rnn import media  # noqa: E402
 from rl_tuner import policy as policy_lib  # noqa: E402
 import matplotlib  # noqa: E402
 matplotlib.use("Agg")
@@ -78,7 +78,7 @@ def test_next_note_figure_has_note_names_and_a_colour_bar():
 
 
 def test_samples_log_the_labelled_figure_to_tensorboard(tmp_path):
-    model = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0)
+    model = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0)
     writer = tf.summary.create_file_writer(str(tmp_path / "logs"))
     media.write_samples(policy_lib.Policy(model), str(tmp_path / "samples"), 1, 8, seed=0, writer=writer, step=3)
     writer.flush()

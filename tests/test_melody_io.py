@@ -8,8 +8,9 @@ import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 from note_rnn import encoding, melody_io  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
-from rl_tuner import cli, music_theory, stats  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner import cli  # noqa: E402
+from note_rnn import music_theory, stats
 
 pytestmark = [pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")]

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from molecules import chem, cli, data, rewards
-from note_rnn.cli_utils import run_main
+from rl_tuner.cli_utils import run_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COCAINE = "CN1C2CCC1C(C(=O)OC)C(OC(=O)c1ccccc1)C2"

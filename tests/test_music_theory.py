@@ -1,4 +1,4 @@
-"""Behaviour tests of rl_tuner.music_theory (the r_MT reward, vectorised over melodies).
+"""Behaviour tests of note_rnn.music_theory (the r_MT reward, vectorised over melodies).
 
 Token reminders: 0/1 are the special tokens (the original calls 0 NOTE_OFF and 1 NO_EVENT);
 pitch tokens: C3=2, C4=14, D4=16, E4=18, F4=19, G4=21, A4=23, B4=25, C5=26 (token = MIDI - 46).
@@ -7,7 +7,7 @@ pitch tokens: C3=2, C4=14, D4=16, E4=18, F4=19, G4=21, A4=23, B4=25, C5=26 (toke
 import numpy as np
 import pytest
 
-from rl_tuner import music_theory as mt
+from note_rnn import music_theory as mt
 
 try:
     from music_reference import RefTuner, random_melodies, ref_score
@@ -349,7 +349,7 @@ def test_non_integer_and_bad_rank_raise():
 # Reward modes.
 # --------------------------------------------------------------------------------------------
 def test_reward_modes_registry():
-    from rl_tuner import reward_modes as rm
+    from note_rnn import reward_modes as rm
     expected_log_prior = {
         "music_theory_all": True, "music_theory_only": False, "music_theory_basic": True,
         "music_theory_basic_plus_variety": True, "music_theory_random": False, "key": False,
@@ -369,7 +369,7 @@ def test_reward_modes_registry():
 
 
 def test_reward_mode_task_rewards():
-    from rl_tuner import reward_modes as rm
+    from note_rnn import reward_modes as rm
     rng = np.random.default_rng(5)
     composition, notes = rng.integers(0, 38, (50, 29)), rng.integers(0, 38, 50)
     notes[:5] = 1
@@ -392,7 +392,7 @@ def test_reward_mode_task_rewards():
 
 
 def test_reward_mode_combine():
-    from rl_tuner import reward_modes as rm
+    from note_rnn import reward_modes as rm
     log_p = np.array([-1.0, -2.0])
     r_t = np.array([3.0, -100.0])
     # music_theory_all: 0.5 * r_T + log p

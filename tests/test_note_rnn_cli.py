@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from note_rnn import checkpoint, cli, encoding, generate
-from note_rnn.cli_utils import run_main
-from note_rnn.model import NoteRNN, NoteRNNConfig
+from rl_tuner import checkpoint
+from note_rnn import cli, encoding, generate
+from rl_tuner.cli_utils import run_main
+from rl_tuner.sequence_model import SequenceRNN, SequenceRNNConfig
 from note_rnn.train import TrainConfig
 
 import tensorflow as tf  # noqa: E402,F401  (after note_rnn)
@@ -25,8 +26,8 @@ C = 38
 
 
 def _random_model(seed=0, layer_sizes=(8,)):
-    config = NoteRNNConfig(layer_sizes=layer_sizes)
-    net = NoteRNN(config)
+    config = SequenceRNNConfig(num_classes=38, layer_sizes=layer_sizes)
+    net = SequenceRNN(config)
     rng = np.random.default_rng(seed)
     net.set_named_weights({k: (0.7 * rng.standard_normal(s)).astype(np.float32)
                            for k, s in config.weight_shapes().items()})
@@ -127,10 +128,10 @@ def test_low_temperature_sampling_is_greedy(tiny_model):
 
 def _constant_model(log_probs):
     """A model whose logits are ``log_probs`` after every prefix (all LSTM weights zero)."""
-    config = NoteRNNConfig(layer_sizes=(4,))
+    config = SequenceRNNConfig(num_classes=38, layer_sizes=(4,))
     weights = {k: np.zeros(s, np.float32) for k, s in config.weight_shapes().items()}
     weights["dense/bias"] = np.asarray(log_probs, np.float32)
-    net = NoteRNN(config)
+    net = SequenceRNN(config)
     net.set_named_weights(weights)
     return net
 
@@ -211,7 +212,7 @@ def test_train_help_lists_every_train_config_flag_with_default(capsys):
 
 
 def test_train_flags_parse_into_train_config():
-    from note_rnn.cli_utils import dataclass_from_args
+    from rl_tuner.cli_utils import dataclass_from_args
     args = cli.build_parser().parse_args(["train", "--data", "d", "--out", "o", "--layer-sizes", "16", "8",
                                           "--no-staircase", "--learning-rate", "0.5", "--epochs", "2"])
     config = dataclass_from_args(TrainConfig, args)

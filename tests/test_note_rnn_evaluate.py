@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from note_rnn import checkpoint, cli, train  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
-from note_rnn.model import NoteRNNConfig  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from note_rnn import cli, train
+from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner.sequence_model import SequenceRNNConfig  # noqa: E402
 
 LOG37 = math.log(37.0)
 
@@ -29,10 +30,10 @@ def _write_dataset(data_dir, validation, train_melodies=None):
 def _constant_model_ckpt(path):
     """A Note-RNN whose logits are the dense bias b whatever the input: b[0] = ln 37, others 0,
     so p(0) = 37 / 74 = 1/2 and every other token 1/74; the argmax is always token 0."""
-    config = NoteRNNConfig(layer_sizes=(4,))
+    config = SequenceRNNConfig(num_classes=38, layer_sizes=(4,))
     weights = {k: np.zeros(s, np.float32) for k, s in config.weight_shapes().items()}
     weights["dense/bias"][0] = LOG37
-    return checkpoint.save(str(path), config.layer_sizes, weights)
+    return checkpoint.save(str(path), config.layer_sizes, weights, config.num_classes)
 
 
 def test_hand_checked_metrics_of_a_constant_model(tmp_path, capsys):
@@ -124,5 +125,5 @@ def test_train_defaults_equal_the_shipped_cards_hyperparameters():
     assert set(defaults) == set(recipe)
     assert defaults == recipe  # data/folk, runs/note_rnn, 60 epochs, ...
     args = cli.build_parser().parse_args(["train"])
-    from note_rnn.cli_utils import dataclass_from_args
+    from rl_tuner.cli_utils import dataclass_from_args
     assert dataclass_from_args(train.TrainConfig, args) == train.TrainConfig()

@@ -1,4 +1,4 @@
-"""Behaviour tests of note_rnn.model: the Note-RNN's sequence and step interfaces.
+"""Behaviour tests of rl_tuner.sequence_model: the Note-RNN's sequence and step interfaces.
 
 The sequence call (Keras LSTM layers) and the step interface (hand-written LSTM cell) must
 compute the same function, and both must equal a NumPy LSTM written here from the named
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from note_rnn import model as model_lib
-from note_rnn.model import NoteRNN, NoteRNNConfig, check_tokens
+from rl_tuner import sequence_model as model_lib
+from rl_tuner.sequence_model import SequenceRNN, SequenceRNNConfig, check_tokens
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
 
@@ -53,8 +53,8 @@ def _random_weights(config, seed):
 
 
 def _model(layer_sizes, seed=0):
-    config = NoteRNNConfig(layer_sizes=layer_sizes)
-    net = NoteRNN(config)
+    config = SequenceRNNConfig(num_classes=38, layer_sizes=layer_sizes)
+    net = SequenceRNN(config)
     net.set_named_weights(_random_weights(config, seed))
     return net
 
@@ -152,7 +152,7 @@ def test_hand_computed_one_unit_lstm():
       t=0 with token 3: c1 = 0.75 * 0.5 = 0.375, h1 = 0.1791787.
     Dense kernel: ones, bias: arange(38) / 100, so logit j = h + j / 100.
     """
-    config = NoteRNNConfig(layer_sizes=(1,))
+    config = SequenceRNNConfig(num_classes=38, layer_sizes=(1,))
     kernel = np.zeros((C, 4), np.float32)
     kernel[3, 0] = math.log(3.0)
     weights = {"lstm_0/kernel": kernel,
@@ -187,32 +187,32 @@ def test_zero_state_shapes():
 def test_check_tokens_rejects_out_of_range_values_naming_them(bad, shown):
     tokens = np.array([[0, 5, bad, 2]])
     with pytest.raises(ValueError, match=r"token " + shown + r" at position \(0, 2\) is outside 0\.\.37"):
-        check_tokens(tokens)
+        check_tokens(tokens, 38)
 
 
 def test_check_tokens_rejects_non_integer_float_naming_the_value():
     with pytest.raises(ValueError, match=r"1\.5"):
-        check_tokens(np.array([[2.0, 1.5, 3.0]]))
+        check_tokens(np.array([[2.0, 1.5, 3.0]]), 38)
 
 
 def test_check_tokens_rejects_nan_and_strings():
     with pytest.raises(ValueError, match="integers"):
-        check_tokens(np.array([[2.0, np.nan]]))
+        check_tokens(np.array([[2.0, np.nan]]), 38)
     with pytest.raises(ValueError, match="integers"):
-        check_tokens([["a", "b"]])
+        check_tokens([["a", "b"]], 38)
 
 
 def test_check_tokens_accepts_integer_valued_floats_and_returns_int32():
-    out = check_tokens(np.array([[2.0, 0.0, 37.0]]), ndim=2)
+    out = check_tokens(np.array([[2.0, 0.0, 37.0]]), 38, ndim=2)
     assert out.dtype == np.int32
     np.testing.assert_array_equal(out, [[2, 0, 37]])
 
 
 def test_check_tokens_rejects_wrong_rank_naming_the_shape():
     with pytest.raises(ValueError, match=r"rank 2, got shape \(3,\)"):
-        check_tokens([1, 2, 3], ndim=2)
+        check_tokens([1, 2, 3], 38, ndim=2)
     with pytest.raises(ValueError, match=r"rank 2, got shape \(1, 2, 3\)"):
-        check_tokens(np.zeros((1, 2, 3), np.int32), ndim=2)
+        check_tokens(np.zeros((1, 2, 3), np.int32), 38, ndim=2)
 
 
 def test_sequence_logits_validates_tokens():
@@ -225,14 +225,14 @@ def test_sequence_logits_validates_tokens():
 
 # --- named weights ---------------------------------------------------------------------------
 def test_weight_shapes_of_the_paper_model():
-    shapes = NoteRNNConfig(layer_sizes=(100,)).weight_shapes()
+    shapes = SequenceRNNConfig(num_classes=38, layer_sizes=(100,)).weight_shapes()
     # 4 gates x 100 units = 400 columns.
     assert shapes == {"lstm_0/kernel": (38, 400), "lstm_0/recurrent_kernel": (100, 400),
                       "lstm_0/bias": (400,), "dense/kernel": (100, 38), "dense/bias": (38,)}
 
 
 def test_weight_shapes_of_two_layers():
-    shapes = NoteRNNConfig(layer_sizes=(16, 8)).weight_shapes()
+    shapes = SequenceRNNConfig(num_classes=38, layer_sizes=(16, 8)).weight_shapes()
     assert shapes["lstm_1/kernel"] == (16, 32)
     assert shapes["lstm_1/recurrent_kernel"] == (8, 32)
     assert shapes["dense/kernel"] == (8, 38)
@@ -287,23 +287,26 @@ def test_copy_weights_from_gives_identical_logits(tokens):
 
 
 def test_layer_sizes_from_weights():
-    weights = NoteRNNConfig(layer_sizes=(16, 8)).weight_shapes()
+    weights = SequenceRNNConfig(num_classes=38, layer_sizes=(16, 8)).weight_shapes()
     weights = {k: np.zeros(s) for k, s in weights.items()}
     assert model_lib.layer_sizes_from_weights(weights) == (16, 8)
 
 
 # --- config validation -------------------------------------------------------------------------
 def test_config_defaults_and_normalisation():
-    assert NoteRNNConfig() == NoteRNNConfig(num_classes=38, layer_sizes=(100,))
-    assert NoteRNNConfig(layer_sizes=[16, 8]).layer_sizes == (16, 8)
+    assert SequenceRNNConfig(num_classes=38) == SequenceRNNConfig(num_classes=38, layer_sizes=(100,))
+    assert SequenceRNNConfig(num_classes=6, vocabulary="abcdef").vocabulary == ("a", "b", "c", "d", "e", "f")
+    assert SequenceRNNConfig(num_classes=38, layer_sizes=[16, 8]).layer_sizes == (16, 8)
 
 
 @pytest.mark.parametrize("kwargs, pattern", [
     (dict(num_classes=1), r"num_classes must be >= 2, got 1"),
-    (dict(layer_sizes=()), r"layer_sizes .*got \(\)"),
-    (dict(layer_sizes=(16, 0)), r"layer_sizes .*got \(16, 0\)"),
-    (dict(layer_sizes=(-4,)), r"layer_sizes .*got \(-4,\)"),
+    (dict(num_classes=38, layer_sizes=()), r"layer_sizes .*got \(\)"),
+    (dict(num_classes=38, layer_sizes=(16, 0)), r"layer_sizes .*got \(16, 0\)"),
+    (dict(num_classes=38, layer_sizes=(-4,)), r"layer_sizes .*got \(-4,\)"),
+    (dict(num_classes=3, vocabulary=("a", "b")), r"vocabulary has 2 symbols but num_classes is 3"),
+    (dict(num_classes=2, vocabulary=("a", "a")), r"vocabulary has repeated symbols: 'a'"),
 ])
 def test_config_validation_errors(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
-        NoteRNNConfig(**kwargs)
+        SequenceRNNConfig(**kwargs)

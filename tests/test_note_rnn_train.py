@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from note_rnn import checkpoint, corpus, train
+from rl_tuner import checkpoint
+from note_rnn import corpus, train
 from note_rnn.train import TrainConfig, make_windows, window_arrays
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)

@@ -18,17 +18,19 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from note_rnn import checkpoint, encoding, outputs  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from note_rnn import encoding
+from rl_tuner import outputs
 from note_rnn import cli as note_cli  # noqa: E402
-from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
 
 from test_magenta_import import make_network, save_tf1  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RL_TINY = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-melodies", "10",
-           "--final-eval-melodies", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
+RL_TINY = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-samples", "10",
+           "--final-eval-samples", "10", "--num-samples", "0", "--batch-size", "8", "--replay-capacity", "500",
            "--quiet"]
 
 
@@ -83,7 +85,7 @@ def _note(argv, capsys):
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("ckpt") / "tiny")
-    return checkpoint.save_model(path, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0))
+    return checkpoint.save_model(path, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +334,7 @@ def test_permission_denied_names_the_users_path_not_a_temporary_file(name, input
     def denied(*args, dir=None, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir or "/", ".tmp-xyz"))
 
-    from note_rnn import atomic
+    from rl_tuner import atomic
     monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
     monkeypatch.setattr(atomic.tempfile, "mkdtemp", denied)
     out = str(tmp_path / "out")
@@ -348,7 +350,7 @@ def test_permission_denied_names_the_users_path_not_a_temporary_file(name, input
 # --------------------------------------------------------------------------- run locks
 HOLDER = """
 import sys, time
-from note_rnn import runs
+from rl_tuner import runs
 with runs.lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)
@@ -365,7 +367,7 @@ def _hold_lock(run_dir):
 
 @pytest.mark.parametrize("which", ["rl-tuner", "note-rnn"])
 def test_a_locked_run_is_refused_naming_the_pid_and_runs_after_kill_9(which, rl_run, data_dir, tmp_path, capsys):
-    from note_rnn import runs
+    from rl_tuner import runs
     out = str(tmp_path / "run")
     if which == "rl-tuner":  # a finished run: rerunning it only evaluates again
         shutil.copytree(rl_run[0], out)
@@ -468,13 +470,13 @@ def test_rl_resume_after_the_prior_moved_with_the_same_content(rl_run, tmp_path,
     shutil.copytree(rl_run[1], moved)  # the virtualenv moved: same files, another path
     code, err = _rl(["train", "--note-rnn", moved, *RL_TINY, "--out", str(out)], capsys)
     assert code == 0, err
-    assert json.load(open(out / "config.json"))["note_rnn"] == moved
+    assert json.load(open(out / "config.json"))["prior"] == moved
     assert json.load(open(out / "stats.json"))["steps"] == 256
-    assert outputs.read_manifest(str(out))["inputs"]["note_rnn"]["path"] == moved
+    assert outputs.read_manifest(str(out))["inputs"]["prior"]["path"] == moved
     # A prior with other weights is a different run, whatever its path.
     other = str(tmp_path / "other")
-    checkpoint.save_model(other, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=1))
+    checkpoint.save_model(other, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=1))
     code, err = _rl(["train", "--note-rnn", other, *RL_TINY, "--out", str(out)], capsys)
     assert code == 2
-    assert err == (f"error: {out} holds a run with different settings (note_rnn: {moved} -> {other} (different "
+    assert err == (f"error: {out} holds a run with different settings (prior: {moved} -> {other} (different "
                    "content)); use a new --out directory or the same settings to resume\n")

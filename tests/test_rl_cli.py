@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from note_rnn import checkpoint  # noqa: E402
-from note_rnn import model as model_lib  # noqa: E402
-from note_rnn.cli_utils import run_main  # noqa: E402
-from rl_tuner import cli, evaluate, music_theory, policy as policy_lib  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner import cli, evaluate, policy as policy_lib  # noqa: E402
+from note_rnn import music_theory, rl_commands  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 
 TABLE1 = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
@@ -29,7 +30,7 @@ SCALE = [14, 16, 18, 19, 21, 23, 25, 26]  # C4 D4 E4 F4 G4 A4 B4 C5
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("ckpt") / "note_rnn")
-    checkpoint.save_model(path, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0))
+    checkpoint.save_model(path, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
     return path
 
 
@@ -86,7 +87,7 @@ def test_stats_keys_and_values(tmp_path, capsys):
     assert cli.main(["stats", "--melodies", src, "--out", str(out)]) == 0
     result = read_json(out)
     assert set(TABLE1) <= set(result)
-    assert tuple(cli.TABLE1_KEYS) == TABLE1
+    assert tuple(rl_commands.TABLE1_KEYS) == TABLE1
     assert result["melodies_starting_with_tonic"] == pytest.approx(1 / 3)  # only the scale melody
     assert result["num_melodies"] == 3
     # The scale melody repeats an 8-note window four times; the constant melody has no pitch.
@@ -204,7 +205,7 @@ def test_top_level_help_lists_commands(capsys):
 def test_train_command_tiny_run(tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--note-rnn", tiny_ckpt, "--algorithm", "g", "--steps", "256", "--num-envs", "8",
-            "--eval-every", "256", "--eval-melodies", "10", "--final-eval-melodies", "10", "--num-samples", "0",
+            "--eval-every", "256", "--eval-samples", "10", "--final-eval-samples", "10", "--num-samples", "0",
             "--batch-size", "8", "--replay-capacity", "500", "--c", "0.25", "--seed", "3", "--quiet", "--out", str(out)]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out

@@ -20,11 +20,11 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from note_rnn import checkpoint  # noqa: E402
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from rl_tuner import config as config_lib  # noqa: E402
 from rl_tuner import policy as policy_lib  # noqa: E402
-from rl_tuner import stats as stats_lib  # noqa: E402
+from note_rnn import stats as stats_lib  # noqa: E402
 from rl_tuner import train  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 
@@ -34,13 +34,13 @@ EPISODE = 8 * 32  # env steps per batch of episodes (num_envs * num_notes)
 @pytest.fixture(scope="module")
 def note_rnn_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("note_rnn") / "tiny")
-    checkpoint.save_model(path, model_lib.build(model_lib.NoteRNNConfig(layer_sizes=(8,)), seed=0))
+    checkpoint.save_model(path, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
     return path
 
 
 def small_config(note_rnn_dir, **overrides):
-    values = dict(algorithm="q", note_rnn=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
-                  eval_every=EPISODE, eval_melodies=20, final_eval_melodies=50, num_samples=1,
+    values = dict(algorithm="q", prior=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
+                  eval_every=EPISODE, eval_samples=20, final_eval_samples=50, num_samples=1,
                   replay_capacity=1000, batch_size=8)
     values.update(overrides)
     return RLConfig(**values)
@@ -138,7 +138,7 @@ def test_run_directory_layout(note_rnn_dir, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- resuming
 def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_dir, tmp_path, monkeypatch):
-    config = small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20)
+    config = small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=20)
     full, _ = run(config, tmp_path / "full")
 
     original = train._play_episodes
@@ -176,10 +176,10 @@ def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_di
 
 def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path, caplog):
     out = tmp_path / "run"
-    first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_melodies=20), out)
+    first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_samples=20), out)
     assert first["steps"] == EPISODE and first["train_steps"] == EPISODE // 5 == 51
 
-    second, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20), out)
+    second, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=20), out)
     assert f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel" \
         in lines, lines
     assert second["steps"] == 2 * EPISODE
@@ -196,7 +196,7 @@ def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_pat
     # The same command again: the run is complete; its results are shown, nothing is redone.
     mtime = os.path.getmtime(out / "stats.json")
     with caplog.at_level(logging.WARNING):
-        third, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=20),
+        third, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=20),
                            out)
         gc.collect()
     assert [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()] == []
@@ -206,7 +206,7 @@ def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_pat
     assert os.path.getmtime(out / "stats.json") == mtime
     assert read_json(out / "history.json") == history
     # Asking for another number of final melodies evaluates again (no training).
-    fourth, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_melodies=30), out)
+    fourth, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, num_samples=0, final_eval_samples=30), out)
     assert fourth["after"]["num_melodies"] == 30 and fourth["steps"] == 2 * EPISODE
     assert not any(line.startswith("step ") for line in lines)
 
@@ -228,7 +228,7 @@ def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_pat
 ])
 def test_every_algorithm_runs(note_rnn_dir, tmp_path, algorithm, exploration, replay):
     config = small_config(note_rnn_dir, algorithm=algorithm, exploration=exploration, replay=replay,
-                          steps=EPISODE, num_samples=0, final_eval_melodies=20)
+                          steps=EPISODE, num_samples=0, final_eval_samples=20)
     final, _ = run(config, tmp_path / algorithm)
     assert final["algorithm"] == algorithm
     assert final["steps"] == EPISODE and final["train_steps"] == EPISODE // 5
@@ -253,7 +253,7 @@ def test_g_and_pure_rl_use_music_theory_only(note_rnn_dir, algorithm, mode):
 # --------------------------------------------------------------------------- presets, validation
 @pytest.mark.parametrize("preset", ["default", "paper"])
 def test_presets_have_the_paper_hyperparameters(preset):
-    cfg = config_lib.from_preset(preset, note_rnn="x")
+    cfg = config_lib.from_preset(preset, prior="x")
     assert cfg.batch_size == 32
     assert cfg.discount == 0.5
     assert cfg.train_every == 5
@@ -339,3 +339,19 @@ def test_nan_loss_stops_the_run_keeps_the_last_checkpoint_and_resumes(note_rnn_d
     assert "Resuming q (music_theory_all reward) at step 256 of 768, 8 melodies in parallel" in lines
     assert final["steps"] == 3 * EPISODE
     assert [e["step"] for e in read_json(out / "history.json")["evaluations"]] == [0, 256, 512, 768]
+
+
+def test_without_save_replay_the_checkpoint_holds_no_replay_and_the_run_resumes(note_rnn_dir, tmp_path):
+    import tensorflow as tf
+    out = tmp_path / "no_replay"
+    run(small_config(note_rnn_dir, steps=EPISODE, save_replay=False), out)
+    names = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(out / "ckpt")))]
+    assert names and not any("replay" in name for name in names)
+    assert any("q_network" in name for name in names)
+    final, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, save_replay=False), out)  # approximate resume
+    assert final["steps"] == 2 * EPISODE
+    assert f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel" in lines
+    with_replay = tmp_path / "with_replay"
+    run(small_config(note_rnn_dir, steps=EPISODE), with_replay)
+    names = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(with_replay / "ckpt")))]
+    assert any("replay" in name for name in names)

@@ -1,5 +1,5 @@
 """Settings that cannot be right are refused: every numeric flag of every command and every
-numeric field of the config dataclasses has a range (note_rnn.ranges), NaN and infinity
+numeric field of the config dataclasses has a range (rl_tuner.ranges), NaN and infinity
 included, with a message naming the flag or field. Only parsing and validation run here."""
 
 import argparse
@@ -13,11 +13,12 @@ import pytest
 
 import rl_tuner  # noqa: F401
 from note_rnn import cli as note_cli
-from note_rnn import ranges
-from note_rnn.cli_utils import range_type
+from rl_tuner import ranges
+from rl_tuner.cli_utils import range_type
 from note_rnn.corpus import PrepareConfig
 from note_rnn.train_config import TrainConfig
-from rl_tuner import choices, cli as rl_cli, reward_modes
+from rl_tuner import choices, cli as rl_cli
+from note_rnn import reward_modes
 from rl_tuner.config import RLConfig, from_preset
 
 SEED_MAX = 2**32 - 1
@@ -49,7 +50,9 @@ REFUSED = [
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
     ("rl-tuner train", "--eval-every", "-1", "an integer > 0"),
-    ("rl-tuner train", "--eval-melodies", "0", "an integer > 0"),
+    ("rl-tuner train", "--eval-samples", "0", "an integer > 0"),
+    ("rl-tuner train", "--final-eval-samples", "0", "an integer > 0"),
+    ("rl-tuner train", "--eval-melodies", "0", "an integer > 0"),  # the old names, kept as aliases
     ("rl-tuner train", "--final-eval-melodies", "0", "an integer > 0"),
     ("rl-tuner train", "--num-samples", "-1", "an integer >= 0"),
     ("rl-tuner train", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
@@ -297,7 +300,7 @@ def test_range_type_parses_and_refuses_text():
 @pytest.mark.parametrize("algorithm,mode", [("q", "music_theory_all"), ("psi", "music_theory_all"),
                                             ("g", "music_theory_only"), ("pure_rl", "music_theory_only")])
 def test_the_reward_mode_really_used_is_recorded(algorithm, mode):
-    config = from_preset("default", algorithm=algorithm, note_rnn="x")
+    config = from_preset("default", algorithm=algorithm, prior="x")
     assert config.reward_mode == mode  # config.json is dataclasses.asdict(config)
     assert dataclasses.asdict(config)["reward_mode"] == mode
     assert reward_modes.reward_mode_for_algorithm(algorithm, config.reward_mode).name == mode
@@ -309,20 +312,20 @@ def test_g_and_pure_rl_refuse_another_explicit_reward_mode(algorithm, mode):
     message = (f"--reward-mode {mode} cannot be used with --algorithm {algorithm}, which takes only "
                "music_theory_only (as in the original: its reward has no log p term)")
     with pytest.raises(ValueError) as info:
-        from_preset("default", algorithm=algorithm, reward_mode=mode, note_rnn="x")
+        from_preset("default", algorithm=algorithm, reward_mode=mode, prior="x")
     assert str(info.value) == message
     assert from_preset("default", algorithm=algorithm, reward_mode="music_theory_only",
-                       note_rnn="x").reward_mode == "music_theory_only"
+                       prior="x").reward_mode == "music_theory_only"
 
 
 def test_q_and_psi_take_any_reward_mode():
     for algorithm in ("q", "psi"):
         for mode in reward_modes.REWARD_MODES:
-            assert from_preset("default", algorithm=algorithm, reward_mode=mode, note_rnn="x").reward_mode == mode
+            assert from_preset("default", algorithm=algorithm, reward_mode=mode, prior="x").reward_mode == mode
 
 
 def test_train_command_refuses_key_reward_for_g_before_anything_is_written(tmp_path, capsys):
-    from note_rnn.cli_utils import run_main
+    from rl_tuner.cli_utils import run_main
     out = tmp_path / "run"
     code = run_main(rl_cli.main, ["train", "--algorithm", "g", "--reward-mode", "key", "--out", str(out)])
     assert code == 2

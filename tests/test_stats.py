@@ -1,12 +1,12 @@
-"""Tests of rl_tuner.stats.composition_stats (the paper's Table-1 statistics)."""
+"""Tests of note_rnn.stats.composition_stats (the paper's Table-1 statistics)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from rl_tuner import music_theory as mt
-from rl_tuner import stats
+from note_rnn import music_theory as mt
+from note_rnn import stats
 
 try:
     from music_reference import RefTuner, random_melodies, ref_autocorrelate

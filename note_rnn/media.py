@@ -17,23 +17,44 @@ def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer
     from rl_tuner import evaluate
     if num <= 0:
         return np.zeros((0, length), np.int32)
-    from note_rnn.generate import write_outputs
     melodies = evaluate.sample(policy, num, length, seed=seed)["tokens"]
+    write_melodies(melodies, out_dir, policy, seed, writer, step)
+    return melodies
+
+
+def write_melodies(melodies, out_dir: str, policy=None, seed: int = 0, writer=None, step: int = 0) -> None:
+    """Writes sampled melodies as MIDI+WAV (+ tokens JSON) and, with a TensorBoard ``writer``,
+    logs their audio, tokens and the policy's next-note probabilities (Figure 4).
+
+    Args:
+      melodies: int [N, T] tokens.
+      out_dir: the samples folder.
+      policy: the policy they were sampled from (for the Figure-4 image; needs ``writer``).
+      seed: seed of the Figure-4 melody.
+      writer: a ``tf.summary`` writer, or None.
+      step: the TensorBoard step.
+    """
+    from rl_tuner import evaluate
+    from note_rnn.generate import write_outputs
+    if len(melodies) == 0:
+        return
     write_outputs(melodies, out_dir)
     if writer is not None:
+        length = np.shape(melodies)[1]
         audio = [synthesize(m) for m in melodies]
         width = max(len(a) for a in audio)
         batch = np.stack([np.pad(a, (0, width - len(a))) for a in audio])[:, :, None]
-        tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
-        plt = _pyplot()
-        fig = next_note_figure(tokens, probs, policy.algorithm)
-        image = figure_rgb(fig)
-        plt.close(fig)
         with writer.as_default():
-            tf.summary.audio("samples/audio", batch, SAMPLE_RATE, step=step, max_outputs=num)
-            tf.summary.image("samples/next_note_probabilities", image[None], step=step)
+            tf.summary.audio("samples/audio", batch, SAMPLE_RATE, step=step, max_outputs=len(melodies))
             tf.summary.text("samples/tokens", "\n\n".join(" ".join(map(str, m)) for m in melodies), step=step)
-    return melodies
+        if policy is not None:
+            tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
+            plt = _pyplot()
+            fig = next_note_figure(tokens, probs, policy.algorithm)
+            image = figure_rgb(fig)
+            plt.close(fig)
+            with writer.as_default():
+                tf.summary.image("samples/next_note_probabilities", image[None], step=step)
 
 
 def _pyplot():
@@ -116,7 +137,7 @@ def plot_next_note_probabilities(policy, path: str, length: int = 32, seed: int 
 
 
 def _save_figure(fig, path: str) -> None:
-    from note_rnn import atomic
+    from rl_tuner import atomic
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     atomic.write_bytes(path, buf.getvalue())

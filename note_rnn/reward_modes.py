@@ -6,13 +6,13 @@ the total reward adds the Note RNN log prior::
     r = reward_scaler * r_T + (log p(a|s) if adds_log_prior else 0)
 
 with ``reward_scaler`` = 1/c. Every ``task_reward`` is called as
-``task_reward(composition, notes, num_notes)`` (see :mod:`rl_tuner.music_theory` for the
+``task_reward(composition, notes, num_notes)`` (see :mod:`note_rnn.music_theory` for the
 conventions); the 'scale' mode also takes ``previous=`` (the previous observation, required
 at beat 0 where the original used the priming note), flagged by ``uses_previous_token``.
 
 In the original, algorithms 'g' and 'pure_rl' force 'music_theory_only'; here it is their
 default and any other mode given for them is refused (:func:`reward_mode_for_algorithm`). The original's 'non_repeating' returned None on a
-repeat (a crash); here it gives 0.0 (see :func:`rl_tuner.music_theory.reward_non_repeating`).
+repeat (a crash); here it gives 0.0 (see :func:`note_rnn.music_theory.reward_non_repeating`).
 """
 
 import dataclasses
@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from rl_tuner import music_theory as mt
+from note_rnn import music_theory as mt
 
 DEFAULT_REWARD_MODE = "music_theory_all"
 MUSIC_THEORY_ONLY_ALGORITHMS = ("g", "pure_rl")

@@ -2,10 +2,10 @@
 
 Vectorised port of Magenta's ``rl_tuner_eval_metrics.compute_composition_stats``: the
 statistics are computed on melodies already generated (``[B, N]`` tokens) rather than while
-composing. Every per-note test is the one of :mod:`rl_tuner.music_theory`, applied to the
+composing. Every per-note test is the one of :mod:`note_rnn.music_theory`, applied to the
 note at position t with composition = ``melodies[:, :t]`` (position = beat), exactly as the
 original updates its counters before appending the note. Token indices keep the original's
-meaning by index (see :mod:`rl_tuner.music_theory`).
+meaning by index (see :mod:`note_rnn.music_theory`).
 
 Keys of :func:`composition_stats` (fractions in 0..1):
 
@@ -34,7 +34,7 @@ the original; the two ``*hold_intervals`` keys are additions.
 
 import numpy as np
 
-from rl_tuner import music_theory as mt
+from note_rnn import music_theory as mt
 
 TABLE_1_KEYS = (
     "notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",

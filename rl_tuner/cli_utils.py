@@ -45,7 +45,7 @@ def _base_type(tp):
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), rename=None, defaults=None,
-                            help_defaults=None, choices=None) -> None:
+                            help_defaults=None, choices=None, aliases=None) -> None:
     """Adds one ``--flag`` per dataclass field.
 
     Args:
@@ -57,9 +57,12 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
       help_defaults: if given, every flag defaults to None (so that a caller can tell what was
         set) and the help shows ``help_defaults[field]`` text instead of the default.
       choices: {field: allowed values} for enumerated fields.
+      aliases: {field: [further flag names]} (with leading dashes), e.g. an old name kept
+        working after a rename; they take the same values but are not listed in --help,
+        and an error names the spelling the user typed.
 
     Numeric fields listed in the dataclass's ``RANGES`` table ({field: Range}, see
-    :mod:`note_rnn.ranges`) get an argparse type that refuses values outside their range.
+    :mod:`rl_tuner.ranges`) get an argparse type that refuses values outside their range.
     """
     docs = attribute_docs(cls)
     ranges = getattr(cls, "RANGES", {})
@@ -92,6 +95,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
         elif tp in (int, float, str):
             kwargs["type"] = tp
         parser.add_argument(flag, **kwargs)
+        for alias in (aliases or {}).get(field.name, ()):
+            parser.add_argument(alias, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
 
 
 def range_type(kind, rng):
@@ -99,7 +104,7 @@ def range_type(kind, rng):
 
     Args:
       kind: int or float.
-      rng: a :class:`note_rnn.ranges.Range` (its ``integer`` flag is implied by ``kind=int``).
+      rng: a :class:`rl_tuner.ranges.Range` (its ``integer`` flag is implied by ``kind=int``).
 
     Returns:
       A callable str -> value raising argparse.ArgumentTypeError (shown as
@@ -143,7 +148,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def add_overwrite_flag(parser: argparse.ArgumentParser, kind: str = "directory") -> None:
-    """Adds ``--overwrite`` (see :mod:`note_rnn.outputs`) for an output ``kind``: directory or file."""
+    """Adds ``--overwrite`` (see :mod:`rl_tuner.outputs`) for an output ``kind``: directory or file."""
     if kind == "directory":
         text = ("write into a non-empty --out that is not this command's earlier output: only the files this "
                 "command writes are replaced, other files are kept (an input or a training run directory is "

@@ -1,8 +1,10 @@
-"""The project's Note-RNN checkpoint format: a directory readable without TensorFlow.
+"""The sequence-model checkpoint format: a directory readable without TensorFlow.
 
 Layout of a checkpoint directory::
 
-    config.json   {"format": "note_rnn/1", "num_classes": 38, "layer_sizes": [100]}
+    config.json   {"format": "note_rnn/1", "num_classes": 38, "layer_sizes": [100]}, or, for a
+                  model with a stored vocabulary, {"format": "sequence_rnn/1", "num_classes": C,
+                  "layer_sizes": [...], "vocabulary": [C distinct strings]}
     weights.npz   lstm_{i}/kernel, lstm_{i}/recurrent_kernel, lstm_{i}/bias (Keras gate
                   order i, f, c, o, forget bias folded in), dense/kernel, dense/bias
     card.json     optional: data, hyperparameters, metrics, command to reproduce
@@ -16,9 +18,11 @@ import os
 
 import numpy as np
 
-from note_rnn import atomic, file_checks, tokens
+from rl_tuner import atomic, file_checks
 
-FORMAT = "note_rnn/1"
+FORMAT = "note_rnn/1"  # no vocabulary (the format of the shipped Note-RNN; still written for such models)
+VOCABULARY_FORMAT = "sequence_rnn/1"  # with a stored vocabulary
+FORMATS = (FORMAT, VOCABULARY_FORMAT)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 CARD_FILE = "card.json"
@@ -30,33 +34,36 @@ def is_checkpoint(path: str) -> bool:
     return os.path.isfile(os.path.join(path, CONFIG_FILE)) and os.path.isfile(os.path.join(path, WEIGHTS_FILE))
 
 
-def save(path: str, layer_sizes, weights: dict, num_classes: int = 38, card: dict | None = None,
-         command: str | None = None, overwrite: bool = False) -> str:
+def save(path: str, layer_sizes, weights: dict, num_classes: int, card: dict | None = None,
+         command: str | None = None, overwrite: bool = False, vocabulary=None) -> str:
     """Writes a checkpoint directory atomically.
 
     Args:
       path: target directory. An existing one is replaced only if it holds nothing but a
         checkpoint's files, or is ``command``'s earlier output, or with ``overwrite``; other
-        files in it are kept (see :func:`note_rnn.atomic.directory`).
+        files in it are kept (see :func:`rl_tuner.atomic.directory`).
       layer_sizes: LSTM units per layer.
       weights: NumPy weights keyed by checkpoint name; checked against the shapes.
       num_classes: vocabulary size.
       card: optional JSON-serialisable description (data, hyperparameters, metrics).
       command: the command writing it (recorded in a manifest), e.g. "note-rnn import-magenta".
       overwrite: replace a directory that is not this writer's earlier output.
+      vocabulary: optional symbol of each token (stored; format ``sequence_rnn/1``).
 
     Returns:
       ``path``.
 
     Raises:
-      note_rnn.outputs.OutputError: if ``path`` may not be replaced.
+      rl_tuner.outputs.OutputError: if ``path`` may not be replaced.
     """
-    from note_rnn.model import NoteRNNConfig, check_weight_shapes  # imports TensorFlow
-    config = NoteRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
+    from rl_tuner.sequence_model import SequenceRNNConfig, check_weight_shapes  # imports TensorFlow
+    config = SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes), vocabulary=vocabulary)
     check_weight_shapes(config, weights)
     with atomic.directory(path, command, overwrite, owned=CHECKPOINT_FILES) as tmp:
-        atomic.write_json(os.path.join(tmp, CONFIG_FILE), {
-            "format": FORMAT, "num_classes": config.num_classes, "layer_sizes": list(config.layer_sizes)})
+        meta = {"format": FORMAT, "num_classes": config.num_classes, "layer_sizes": list(config.layer_sizes)}
+        if config.vocabulary is not None:
+            meta.update(format=VOCABULARY_FORMAT, vocabulary=list(config.vocabulary))
+        atomic.write_json(os.path.join(tmp, CONFIG_FILE), meta)
         np.savez(os.path.join(tmp, WEIGHTS_FILE), **{k: np.asarray(v, np.float32) for k, v in weights.items()})
         if card is not None:
             atomic.write_json(os.path.join(tmp, CARD_FILE), card)
@@ -65,9 +72,10 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int = 38, card: dic
 
 def save_model(path: str, model, card: dict | None = None, command: str | None = None,
                overwrite: bool = False) -> str:
-    """Writes a :class:`note_rnn.model.NoteRNN` as a checkpoint directory (see :func:`save`)."""
+    """Writes a :class:`rl_tuner.sequence_model.SequenceRNN` (and its vocabulary, if any) as a
+    checkpoint directory (see :func:`save`)."""
     return save(path, model.config.layer_sizes, model.get_named_weights(), model.config.num_classes, card,
-                command=command, overwrite=overwrite)
+                command=command, overwrite=overwrite, vocabulary=model.config.vocabulary)
 
 
 def read(path: str) -> tuple[dict, dict]:
@@ -95,7 +103,7 @@ def read(path: str) -> tuple[dict, dict]:
     weights_path = os.path.join(path, WEIGHTS_FILE)
     for p in (config_path, weights_path):
         if not os.path.isfile(p):
-            raise FileNotFoundError(f"{path} is not a Note-RNN checkpoint directory: {os.path.basename(p)} is missing")
+            raise FileNotFoundError(f"{path} is not a sequence-model checkpoint directory: {os.path.basename(p)} is missing")
     config = read_config(config_path)
     weights = file_checks.load_npz(weights_path, "weights archive")
     for name, value in weights.items():
@@ -110,21 +118,27 @@ def read_config(config_path: str) -> dict:
     """Reads and checks a checkpoint's ``config.json``.
 
     Returns:
-      The config dict, with ``num_classes`` an int >= 2 and ``layer_sizes`` a non-empty list
-      of positive ints.
+      The config dict, with ``num_classes`` an int >= 2, ``layer_sizes`` a non-empty list
+      of positive ints and, in format ``sequence_rnn/1``, ``vocabulary`` a list of
+      ``num_classes`` distinct strings.
 
     Raises:
       FileNotFoundError: if the file is missing.
       ValueError: naming the file, for a broken file, another format or impossible sizes.
     """
     config = file_checks.read_json(config_path, "checkpoint config")
-    if config.get("format") != FORMAT:
+    if config.get("format") not in FORMATS:
         raise ValueError(f"{config_path}: unknown checkpoint format {config.get('format')!r}, expected {FORMAT!r}")
     classes, sizes = config.get("num_classes"), config.get("layer_sizes")
     if not _is_int(classes) or classes < 2:
         raise ValueError(f"{config_path}: num_classes must be an integer >= 2, got {classes!r}")
     if not isinstance(sizes, list) or not sizes or not all(_is_int(n) and n >= 1 for n in sizes):
         raise ValueError(f"{config_path}: layer_sizes must be a non-empty list of positive integers, got {sizes!r}")
+    if config["format"] == VOCABULARY_FORMAT:
+        vocabulary = config.get("vocabulary")
+        if (not isinstance(vocabulary, list) or len(vocabulary) != classes
+                or not all(isinstance(v, str) for v in vocabulary) or len(set(vocabulary)) != classes):
+            raise ValueError(f"{config_path}: vocabulary must be a list of {classes} distinct strings")
     return config
 
 
@@ -144,53 +158,59 @@ def read_card(path: str) -> dict | None:
     return file_checks.read_json(card_path, "checkpoint card")
 
 
-def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None):
-    """Loads a Note-RNN from a project checkpoint, or converts a Magenta checkpoint on the fly.
+def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None, needs: str | None = None):
+    """Loads a sequence model from a checkpoint directory of this format.
 
-    Everything is checked before the model is built (see :func:`read` and
-    :func:`note_rnn.magenta.read_magenta`).
+    Everything is checked before the model is built (see :func:`read`). Tasks whose priors
+    may come in other formats (e.g. Magenta's melody checkpoints) convert them in their own
+    loader (``note_rnn.load``).
 
     Args:
-      path: a project checkpoint directory, a ``note-rnn train`` run directory (its
-        ``model/``), or anything ``note_rnn.magenta`` reads (a TF1 checkpoint prefix or
-        directory, or a ``.mag`` bundle).
+      path: a checkpoint directory, or a training run directory holding one as ``model/``
+        (``note-rnn train``).
       name: Keras name of the model.
-      num_classes: the vocabulary size the caller's task needs (38 for melodies); None
-        accepts any.
+      num_classes: the vocabulary size the caller's task needs; None accepts any.
+      needs: what ``num_classes`` is, for the error message (e.g. "the 38-token melody
+        encoding").
 
     Returns:
-      A :class:`note_rnn.model.NoteRNN`.
+      A :class:`rl_tuner.sequence_model.SequenceRNN`.
 
     Raises:
-      FileNotFoundError: if nothing loadable is at ``path``.
+      FileNotFoundError: if there is no checkpoint at ``path``.
       ValueError: for a broken checkpoint (naming the file and the fault), or one whose
         vocabulary size is not ``num_classes``.
     """
-    from note_rnn import model as model_lib
-    if not is_checkpoint(path) and is_checkpoint(os.path.join(path, "model")):
-        path = os.path.join(path, "model")  # a `note-rnn train` run directory: its best model
-    if any(os.path.isfile(os.path.join(path, f)) for f in (CONFIG_FILE, WEIGHTS_FILE)):
-        config, weights = read(path)  # names a missing config.json or weights.npz
-        _check_num_classes(config["num_classes"], num_classes, os.path.join(path, CONFIG_FILE))
-        cfg = model_lib.NoteRNNConfig(num_classes=config["num_classes"], layer_sizes=tuple(config["layer_sizes"]))
-        model_lib.check_weight_shapes(cfg, weights, source=os.path.join(path, WEIGHTS_FILE))
-        net = model_lib.NoteRNN(cfg, name=name)
-        net.set_named_weights(weights, source=path)
-        return net
-    if not os.path.exists(path) and not _looks_like_tf_prefix(path):
-        raise FileNotFoundError(f"no Note-RNN checkpoint at {path}")
-    from note_rnn import magenta
-    layer_sizes, weights = magenta.read_magenta_weights(path)  # a melody model: 38 classes, checked
-    _check_num_classes(magenta.NUM_CLASSES, num_classes, path)
-    net = model_lib.NoteRNN(model_lib.NoteRNNConfig(layer_sizes=tuple(layer_sizes)), name=name)
+    from rl_tuner import sequence_model as model_lib
+    path = model_path(path)
+    config, weights = read(path)  # names a missing config.json or weights.npz
+    check_num_classes(config["num_classes"], num_classes, os.path.join(path, CONFIG_FILE), needs)
+    vocabulary = tuple(config["vocabulary"]) if "vocabulary" in config else None
+    cfg = model_lib.SequenceRNNConfig(num_classes=config["num_classes"], layer_sizes=tuple(config["layer_sizes"]),
+                                      vocabulary=vocabulary)
+    model_lib.check_weight_shapes(cfg, weights, source=os.path.join(path, WEIGHTS_FILE))
+    net = model_lib.SequenceRNN(cfg, name=name)
     net.set_named_weights(weights, source=path)
     return net
 
 
-def _check_num_classes(found: int, needed: int | None, source: str) -> None:
+def model_path(path: str) -> str:
+    """``path`` itself, or its ``model/`` folder for a ``note-rnn train`` run directory."""
+    if not is_checkpoint(path) and is_checkpoint(os.path.join(path, "model")):
+        return os.path.join(path, "model")
+    return path
+
+
+def has_checkpoint_files(path: str) -> bool:
+    """True if ``path`` holds a checkpoint's config.json or weights.npz (maybe broken)."""
+    return any(os.path.isfile(os.path.join(path, f)) for f in (CONFIG_FILE, WEIGHTS_FILE))
+
+
+def check_num_classes(found: int, needed: int | None, source: str, needs: str | None = None) -> None:
+    """Raises ValueError naming ``source`` unless ``needed`` is None or equals ``found``."""
     if needed is not None and found != needed:
         raise ValueError(f"{source}: the model has {found} classes, but this task needs {needed}"
-                         + (f" (the {needed}-token melody encoding)" if needed == tokens.NUM_CLASSES else ""))
+                         + (f" ({needs})" if needs else ""))
 
 
 def restore_training_state(ckpt, prefix: str):
@@ -219,7 +239,3 @@ def restore_training_state(ckpt, prefix: str):
             f"{prefix}: the run's saved state cannot be restored ({type(e).__name__}: {detail}); its files are "
             f"truncated, corrupt or from another run: {file_checks.describe_files(files)}. Move {directory} away "
             "to start the run from scratch") from None
-
-
-def _looks_like_tf_prefix(path: str) -> bool:
-    return os.path.exists(path + ".index") or os.path.exists(path + ".meta")

@@ -1,7 +1,7 @@
 """Pure feature detectors of melodies shared by the music-theory reward and Table-1 statistics.
 
 Token conventions, index sets and constants of Magenta's ``rl_tuner`` / ``rl_tuner_ops``:
-see :mod:`rl_tuner.music_theory` for how the rules use them. Everything here is vectorised
+see :mod:`note_rnn.music_theory` for how the rules use them. Everything here is vectorised
 over a batch of melodies (int arrays ``[B, t]``) and free of hidden state; the leap state
 of the original's ``detect_leap_up_back`` is derived by folding :func:`leap_transition`.
 """

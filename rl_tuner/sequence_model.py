@@ -1,4 +1,7 @@
-"""The Note-RNN: a Keras LSTM language model over tokens with a step interface for RL.
+"""The generic sequence model: a Keras LSTM language model over tokens with a step interface.
+
+Every task's prior is one of these (the Note-RNN of melodies, the SMILES-RNN of molecules);
+only the vocabulary size and, optionally, the stored vocabulary (one string per token) differ.
 
 The same weights serve two uses:
 
@@ -18,35 +21,45 @@ from typing import Sequence
 
 import numpy as np
 
-from note_rnn._tf_setup import use_legacy_keras
+from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
-
-from note_rnn import tokens as tok  # noqa: E402
 
 # A recurrent state: one (h, c) pair of [B, units] tensors per LSTM layer.
 State = tuple
 
 
 @dataclasses.dataclass(frozen=True)
-class NoteRNNConfig:
-    """Architecture of a Note-RNN.
+class SequenceRNNConfig:
+    """Architecture of a sequence model.
 
     Attributes:
       num_classes: vocabulary size (input one-hot length and number of logits); 38 for
-        melodies.
+        the melody encoding.
       layer_sizes: units of each stacked LSTM layer; the paper's model is ``(100,)``,
         Magenta's basic_rnn bundle ``(512, 512)``.
+      vocabulary: optional symbol of each token (``num_classes`` distinct strings), stored
+        in the checkpoint so a model carries its own vocabulary (e.g. SMILES tokens); None
+        for a task whose tokens need no table (melodies).
     """
 
-    num_classes: int = tok.NUM_CLASSES
+    num_classes: int
     layer_sizes: tuple[int, ...] = (100,)
+    vocabulary: tuple[str, ...] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "layer_sizes", positive_ints(self.layer_sizes, "layer_sizes"))
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        if self.vocabulary is not None:
+            vocabulary = tuple(str(v) for v in self.vocabulary)
+            if len(vocabulary) != self.num_classes:
+                raise ValueError(f"vocabulary has {len(vocabulary)} symbols but num_classes is {self.num_classes}")
+            repeated = sorted({v for v in vocabulary if vocabulary.count(v) > 1})
+            if repeated:
+                raise ValueError(f"vocabulary has repeated symbols: {', '.join(map(repr, repeated))}")
+            object.__setattr__(self, "vocabulary", vocabulary)
         if not self.layer_sizes or any(n < 1 for n in self.layer_sizes):
             raise ValueError(f"layer_sizes must be a non-empty list of positive ints, got {self.layer_sizes}")
 
@@ -84,16 +97,16 @@ def lstm_cell_step(x_proj, h, c, recurrent_kernel, bias):
     return h, c
 
 
-class NoteRNN(tf.keras.Model):
+class SequenceRNN(tf.keras.Model):
     """Stacked LSTM language model over one-hot tokens.
 
     Call it on int tokens [B, T] to get logits [B, T, num_classes]; position t holds the
     distribution of token t + 1 given tokens 0..t, starting from the zero state.
     """
 
-    def __init__(self, config: NoteRNNConfig | None = None, name: str = "note_rnn", **kwargs):
+    def __init__(self, config: SequenceRNNConfig, name: str = "note_rnn", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.config = config or NoteRNNConfig()
+        self.config = config
         self.lstm_layers = [
             tf.keras.layers.LSTM(
                 units, return_sequences=True, return_state=True, activation="tanh",
@@ -187,7 +200,7 @@ class NoteRNN(tf.keras.Model):
 
     # --- weights in checkpoint naming ---------------------------------------------------
     def named_weights(self) -> dict[str, tf.Variable]:
-        """Returns the variables keyed by checkpoint name (see NoteRNNConfig.weight_shapes)."""
+        """Returns the variables keyed by checkpoint name (see SequenceRNNConfig.weight_shapes)."""
         named = {}
         for i, layer in enumerate(self.lstm_layers):
             cell = layer.cell
@@ -212,7 +225,7 @@ class NoteRNN(tf.keras.Model):
         for key, var in self.named_weights().items():
             var.assign(np.asarray(weights[key], np.float32))
 
-    def copy_weights_from(self, other: "NoteRNN") -> None:
+    def copy_weights_from(self, other: "SequenceRNN") -> None:
         """Copies all weights from a model of the same configuration."""
         self.set_named_weights(other.get_named_weights(), source=other.name)
 
@@ -225,7 +238,7 @@ def positive_ints(values, name: str) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def check_weight_shapes(config: NoteRNNConfig, weights: dict, source: str = "weights") -> None:
+def check_weight_shapes(config: SequenceRNNConfig, weights: dict, source: str = "weights") -> None:
     """Raises ValueError unless ``weights`` has exactly the names and shapes of ``config``."""
     expected = config.weight_shapes()
     problems = []
@@ -237,11 +250,11 @@ def check_weight_shapes(config: NoteRNNConfig, weights: dict, source: str = "wei
     problems += [f"unexpected weight {key}" for key in weights if key not in expected]
     if problems:
         raise ValueError(
-            f"{source} does not fit a Note-RNN with {config.num_classes} classes and layer sizes "
+            f"{source} does not fit a sequence model with {config.num_classes} classes and layer sizes "
             f"{list(config.layer_sizes)}: " + "; ".join(problems))
 
 
-def check_tokens(tokens, num_classes: int = tok.NUM_CLASSES, ndim: int | None = None) -> np.ndarray:
+def check_tokens(tokens, num_classes: int, ndim: int | None = None) -> np.ndarray:
     """Validates token indices and returns them as an int32 array.
 
     Raises:
@@ -265,12 +278,12 @@ def check_tokens(tokens, num_classes: int = tok.NUM_CLASSES, ndim: int | None = 
     return arr.astype(np.int32)
 
 
-def build(config: NoteRNNConfig | None = None, weights: dict | None = None, name: str = "note_rnn",
-          seed: int | None = None) -> NoteRNN:
-    """Builds a Note-RNN, randomly initialised or from named weights."""
+def build(config: SequenceRNNConfig, weights: dict | None = None, name: str = "note_rnn",
+          seed: int | None = None) -> SequenceRNN:
+    """Builds a sequence model, randomly initialised or from named weights."""
     if seed is not None:
         tf.keras.utils.set_random_seed(seed)
-    model = NoteRNN(config, name=name)
+    model = SequenceRNN(config, name=name)
     if weights is not None:
         model.set_named_weights(weights)
     return model
@@ -284,4 +297,4 @@ def layer_sizes_from_weights(weights: dict) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-__all__: Sequence[str] = ["NoteRNNConfig", "NoteRNN", "build", "check_tokens", "lstm_cell_step"]
+__all__: Sequence[str] = ["SequenceRNNConfig", "SequenceRNN", "build", "check_tokens", "lstm_cell_step"]

@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from note_rnn import atomic, outputs
+from rl_tuner import atomic, outputs
 
 _HELD: dict[str, int] = {}  # real path of a run directory -> lock file descriptor of this process
 
@@ -116,7 +116,7 @@ def run_directory(path: str, command: str):
     call created is removed again.
 
     Raises:
-      note_rnn.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
+      rl_tuner.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
         not a run of ``command``.
       RunInUseError: if another process trains in ``path``.
       OSError: naming ``path`` if it cannot be created.
@@ -158,7 +158,9 @@ def changed_settings(run_dir: str, config_file: str, config, may_change=(), inpu
     Args:
       run_dir: the run directory (its manifest holds the inputs' fingerprints).
       config_file: the stored config's file name in ``run_dir`` (no file: nothing changed).
-      config: the dataclass of the new run.
+      config: the dataclass of the new run (a ``upgrade_stored(dict) -> dict`` class method
+        and a ``LEGACY_NAMES`` {new: old} table, if it has them, read earlier versions'
+        files in today's names).
       may_change: fields not compared.
       inputs: {field: fingerprint} of path fields: equal if the fingerprints are (whatever
         the spelling or location of the path); without a stored fingerprint, equal if both
@@ -170,8 +172,14 @@ def changed_settings(run_dir: str, config_file: str, config, may_change=(), inpu
     old = atomic.read_json(os.path.join(run_dir, config_file))
     if old is None:
         return {}
+    upgrade = getattr(type(config), "upgrade_stored", None)
+    if upgrade is not None:  # a config.json of an earlier version, in today's names
+        old = upgrade(old)
     inputs = inputs or {}
-    stored_inputs = ((outputs.read_manifest(run_dir) or {}).get("inputs") or {})
+    stored_inputs = dict((outputs.read_manifest(run_dir) or {}).get("inputs") or {})
+    for new_key, old_key in getattr(type(config), "LEGACY_NAMES", {}).items():
+        if new_key not in stored_inputs and old_key in stored_inputs:
+            stored_inputs[new_key] = stored_inputs.pop(old_key)
     new = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples as lists, like the stored file
     changed = {}
     for key in (f.name for f in dataclasses.fields(config)):

@@ -193,7 +193,7 @@ def written_by(path: str) -> str | None:
 
 def write_json(path: str, obj: dict, command: str, overwrite: bool = False, inputs=()) -> None:
     """Checks ``path`` (see :func:`check_file`) and writes ``obj`` with ``written_by`` atomically."""
-    from note_rnn import atomic
+    from rl_tuner import atomic
     check_file(path, command, overwrite, inputs)
     atomic.write_json(path, {WRITTEN_BY: command, **obj})
 

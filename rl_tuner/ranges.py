@@ -2,7 +2,7 @@
 
 A config dataclass lists its numeric fields in a ``RANGES`` table ({field: Range}); its
 ``validate()`` (or ``__post_init__``) calls :func:`check_ranges`, and the command line
-builds each flag's argparse type from the same table (:func:`note_rnn.cli_utils.range_type`),
+builds each flag's argparse type from the same table (:func:`rl_tuner.cli_utils.range_type`),
 so ``--learning-rate -1`` is refused before anything starts and the Python API refuses
 the same values. Pure Python: importing this module imports no TensorFlow.
 """

@@ -90,11 +90,11 @@ def read_json(path: str, what: str = "run file"):
 
     Raises:
       ValueError: naming ``path`` if it is empty, a git-lfs pointer, not UTF-8, not valid
-        JSON or not a JSON object (:func:`note_rnn.file_checks.read_json`).
+        JSON or not a JSON object (:func:`rl_tuner.file_checks.read_json`).
     """
     if not os.path.isfile(path):
         return None
-    from note_rnn import file_checks
+    from rl_tuner import file_checks
     return file_checks.read_json(path, what)
 
 
@@ -109,7 +109,7 @@ def write_npz(path: str, **arrays) -> None:
 def directory(path: str, command: str | None = None, overwrite: bool = False, owned=()):
     """Yields a temporary directory whose entries replace ``path``'s when the block succeeds.
 
-    Nothing is deleted that this writer did not create (see :mod:`note_rnn.outputs`): an
+    Nothing is deleted that this writer did not create (see :mod:`rl_tuner.outputs`): an
     existing ``path`` is checked before the block runs and again before the commit; only
     the entries the new output holds, the names in ``owned`` and the files the old manifest
     of the same ``command`` lists are replaced, other files stay. When ``path`` holds nothing
@@ -124,10 +124,10 @@ def directory(path: str, command: str | None = None, overwrite: bool = False, ow
       owned: entry names this writer creates (e.g. a checkpoint's files).
 
     Raises:
-      note_rnn.outputs.OutputError: if ``path`` may not be replaced.
+      rl_tuner.outputs.OutputError: if ``path`` may not be replaced.
       OSError: naming ``path`` (not the temporary directory) and the reason.
     """
-    from note_rnn import outputs
+    from rl_tuner import outputs
     outputs.check_dir(path, command, overwrite, owned=owned)
     target = os.path.abspath(path)
     parent = os.path.dirname(target)
@@ -154,7 +154,7 @@ def directory(path: str, command: str | None = None, overwrite: bool = False, ow
 
 def _commit(tmp: str, target: str, command: str | None, new, owned) -> None:
     """Moves the entries of ``tmp`` into ``target`` (see :func:`directory`)."""
-    from note_rnn import outputs
+    from rl_tuner import outputs
     if not os.path.lexists(target):
         os.replace(tmp, target)
         return

@@ -27,8 +27,8 @@ import functools
 
 import numpy as np
 
-from rl_tuner.music_features import *  # noqa: F401,F403  (re-exported: the rules' vocabulary)
-from rl_tuner.music_features import (  # noqa: E402
+from note_rnn.music_features import *  # noqa: F401,F403  (re-exported: the rules' vocabulary)
+from note_rnn.music_features import (  # noqa: E402
     _IN_KEY, _SCALE_POSITION, _fold_leaps, _with_note)
 
 

@@ -1,0 +1,96 @@
+"""The melody task's ``rl-tuner`` subcommands: ``score``, ``stats`` and ``generate``.
+
+They reach ``rl-tuner`` through :meth:`note_rnn.task.MelodyTask.commands`, so the core
+command imports no melody code. No TensorFlow is imported here (``--help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from note_rnn.stats import TABLE_1_KEYS as TABLE1_KEYS
+from note_rnn.tokens import NUM_CLASSES
+
+MODEL_HELP = ("run directory, policy directory or Note-RNN checkpoint (a plain Note-RNN is the MLE row of "
+              "Table 1) (default: the shipped Note-RNN)")
+MELODY_HELP = ("melody file: JSON of token lists (0..37), JSON of Magenta event lists (MIDI pitches 48..83, "
+               "-2 hold, -1 note-off), or a MIDI file (one melody per instrument); melodies may differ in length")
+FORMAT_HELP = ("how to read --melodies: auto (MIDI by .mid/.midi name or content, else JSON: magenta if a value is "
+               "< 0 or > 47, else tokens) (default: %(default)s)")
+
+
+def _add_melody_file_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
+    from note_rnn.melody_io import FORMATS
+    from rl_tuner.cli_utils import add_overwrite_flag
+    p.add_argument("--melodies", required=True, help=MELODY_HELP)
+    p.add_argument("--format", default="auto", choices=FORMATS, help=FORMAT_HELP)
+    p.add_argument("--out", required=True, help=out_help)
+    add_overwrite_flag(p, "file")
+
+
+def add_score_arguments(p: argparse.ArgumentParser) -> None:
+    _add_melody_file_arguments(p, "output JSON: tokens, total and components of each note's r_MT")
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Per-note music-theory reward of the melodies in ``--melodies`` -> ``--out`` JSON."""
+    from note_rnn import music_theory
+    from note_rnn.melody_io import read_melody_file
+    from rl_tuner import outputs
+    command = "rl-tuner score"
+    outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
+    melodies = read_melody_file(args.melodies, args.format)
+    scores = music_theory.score_melody_list(melodies)
+    out = {"melodies": [{"tokens": m.tolist(), "total": total.tolist(),
+                         "components": {k: v.tolist() for k, v in components.items()}}
+                        for m, (total, components) in zip(melodies, scores)]}
+    outputs.write_json(args.out, out, command, args.overwrite, inputs=[args.melodies])
+    print(f"scored {len(melodies)} melodies -> {args.out}")
+    return 0
+
+
+def add_stats_arguments(p: argparse.ArgumentParser) -> None:
+    _add_melody_file_arguments(p, "output JSON")
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    """Table-1 statistics of the melodies in ``--melodies`` -> ``--out`` JSON."""
+    from note_rnn import stats
+    from note_rnn.melody_io import read_melody_file
+    from rl_tuner import outputs
+    from rl_tuner.cli import print_table
+    command = "rl-tuner stats"
+    outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
+    melodies = read_melody_file(args.melodies, args.format)
+    result = stats.composition_stats(melodies)
+    outputs.write_json(args.out, result, command, args.overwrite, inputs=[args.melodies])
+    print_table({"melodies": result}, keys=TABLE1_KEYS)
+    return 0
+
+
+def add_generate_arguments(p: argparse.ArgumentParser) -> None:
+    from note_rnn.generate_cli import add_generation_arguments
+    add_generation_arguments(p, MODEL_HELP)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Samples melodies from a run, policy or Note-RNN to MIDI and WAV files."""
+    from note_rnn.generate_cli import run_generation
+    from note_rnn.task import MelodyTask
+    task = MelodyTask()
+    path = args.model or task.default_prior()
+
+    def sample(num, length, temperature, seed, primer):
+        from rl_tuner import evaluate, policy
+        pol = policy.load_policy(path, num_classes=NUM_CLASSES, task=task)
+        return evaluate.sample(pol, num, length, temperature, seed, primer=primer)["tokens"]
+    run_generation(args, sample, path, "rl-tuner generate")
+    return 0
+
+
+COMMANDS = {
+    "score": ("per-note music-theory reward of given melodies", add_score_arguments, run_score),
+    "stats": ("Table-1 statistics of given melodies", add_stats_arguments, run_stats),
+    "generate": ("sample melodies to MIDI and WAV files (optionally from a primer)", add_generate_arguments,
+                 run_generate),
+}
