@@ -31,13 +31,13 @@ def main():
 
     import numpy as np
     import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
-    from note_rnn import model as model_lib
+    from rl_tuner import sequence_model as model_lib
     from rl_tuner import agent, networks, replay, targets, train
     import tensorflow as tf
 
     train.set_intra_op_threads(1)
     tf.keras.utils.set_random_seed(0)
-    pretrained = model_lib.build(model_lib.NoteRNNConfig(), seed=0)
+    pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38), seed=0)
     q_network = networks.q_network_from(pretrained)
     target_network = agent.build_target_network(q_network)
     spec = agent.transition_spec((100,), 38)

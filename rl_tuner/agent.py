@@ -28,7 +28,7 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 from tf_agents.utils import common  # noqa: E402
 
-from note_rnn import model as model_lib  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 from rl_tuner import networks, optim, targets  # noqa: E402
 from rl_tuner import replay as replay_lib  # noqa: E402
 
@@ -110,8 +110,8 @@ class KLControlLearner(tf.Module):
     def target_values(self, tokens, state):
         """The target network's values ``target_network(tokens, network_state=state)[0]``.
 
-        Computed layer by layer as ``NoteRNN.step`` does (``note_rnn.model.lstm_cell_step``),
-        except that the first layer's input projection is ``one_hot(tokens) @ kernel`` rather
+        Computed layer by layer as ``SequenceRNN.step`` does
+        (``rl_tuner.sequence_model.lstm_cell_step``), except that the first layer's input projection is ``one_hot(tokens) @ kernel`` rather
         than a row gather of the kernel: the same numbers (each sum has one product by 1, the
         others are 0 for finite weights), but inside the compiled train loop XLA fuses a gather
         into the LSTM gates as scalar code, about 5x the cost of this product (BUILD.md,

@@ -136,9 +136,9 @@ def test_fused_train_is_the_compiled_uniform_path():
 def test_target_values_equal_the_target_network_bit_for_bit(layers):
     # one_hot @ kernel picks the kernel row exactly: the learner's target values are the
     # target network's own outputs, bit for bit, for one and two LSTM layers.
-    from note_rnn import model as model_lib
+    from rl_tuner import sequence_model as model_lib
     from rl_tuner import agent, networks, replay, targets
-    pretrained = model_lib.build(model_lib.NoteRNNConfig(layer_sizes=layers), seed=4)
+    pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=layers), seed=4)
     q_network = networks.q_network_from(pretrained)
     target = agent.build_target_network(q_network)
     learner = agent.KLControlLearner(q_network, target, targets.get_algorithm("q"),
