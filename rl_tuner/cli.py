@@ -133,6 +133,8 @@ def main(argv=None) -> int:
               f"{final['steps']} steps); full results in {os.path.join(args.out, 'stats.json')}")
         print_table({"Note-RNN": final["before"], f"RL ({cfg.algorithm})": final["after"]})
     elif args.command == "evaluate":
+        from note_rnn.sampling_args import check_sampling_args
+        check_sampling_args(args.num, args.length, args.temperature)  # before the model loads
         from rl_tuner import evaluate, policy
         outputs.check_file(args.out, command, args.overwrite, inputs=[_model_path(args.model)])
         pol = policy.load_policy(_model_path(args.model), num_classes=NUM_CLASSES)

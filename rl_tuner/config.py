@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from note_rnn.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
+from note_rnn.sampling_args import check_token_count
 from rl_tuner import reward_modes
 from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, REPLAY_KINDS
 
@@ -95,7 +96,8 @@ class RLConfig:
           ValueError: naming the setting, for an unknown algorithm, exploration, replay or
             reward mode, a reward mode the algorithm does not take, a numeric setting
             outside its ``RANGES`` entry (NaN and infinity included), or a replay smaller
-            than a batch or than one step of all melodies.
+            than a batch or than one step of all melodies, or evaluations or samples of more
+            than ``note_rnn.sampling_args.MAX_TOKENS`` tokens.
         """
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
@@ -105,6 +107,8 @@ class RLConfig:
             raise ValueError(f"unknown replay {self.replay!r}; choose one of {', '.join(REPLAY_KINDS)}")
         reward_modes.reward_mode_for_algorithm(self.algorithm, self.reward_mode)
         check_ranges(self, self.RANGES)
+        for name in ("eval_melodies", "final_eval_melodies", "num_samples"):  # refused now, not at the end
+            check_token_count(getattr(self, name), self.num_notes, f"melodies (--{name.replace('_', '-')})")
         if self.replay_capacity < max(self.batch_size, self.num_envs):
             raise ValueError(f"replay_capacity ({self.replay_capacity}) must be at least batch_size "
                              f"({self.batch_size}) and num_envs ({self.num_envs})")
