@@ -6,7 +6,6 @@ Neither command imports TensorFlow.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
@@ -94,10 +93,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         from molecules import data  # pylint: disable=import-outside-toplevel
-        config = dataclass_from_args(data.PrepareConfig, args)
-        if config.progress and not sys.stderr.isatty():  # no bar in a log file
-            config = dataclasses.replace(config, progress=False)
-        data.prepare(config, overwrite=args.overwrite)
+        data.prepare(dataclass_from_args(data.PrepareConfig, args), overwrite=args.overwrite)
     elif args.command == "score":
         records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite)
         valid = sum(r["valid"] for r in records)

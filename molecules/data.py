@@ -68,7 +68,7 @@ class PrepareConfig:
       seed: salt of the split hash; the same seed gives the same split.
       workers: RDKit processes; default: the number of CPUs. 1 works in this process.
       limit: read at most this many lines of each input file; None reads all. For tests.
-      progress: show a tqdm progress bar on stderr.
+      progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.
     """
 
@@ -311,7 +311,7 @@ def _chunks(inputs: Sequence[Input], config: PrepareConfig):
 
 def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[_ChunkResult]:
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    bar = tqdm(total=total, desc="canonicalising", unit="mol", file=sys.stderr, disable=not progress,
+    bar = tqdm(total=total, desc="canonicalising", unit="mol", file=sys.stderr, disable=not (progress and sys.stderr.isatty()),
                smoothing=0.05)
     try:
         if workers == 1 or len(jobs) <= 1:
