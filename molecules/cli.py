@@ -9,7 +9,10 @@ import argparse
 import os
 import sys
 
-from rl_tuner.cli_utils import HelpFormatter, add_dataclass_arguments, dataclass_from_args, run_main
+from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, dataclass_from_args,
+                                run_main)
+
+SCORE_COMMAND = "molecules score"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"},
                             choices={"tokenizer": ("atom", "char")})
+    add_overwrite_flag(p)
 
     p = sub.add_parser("score", help="score SMILES (one per line) with a reward preset, as JSON",
                        formatter_class=HelpFormatter)
@@ -32,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None,
                    help="prepared data set whose statistics set the default preset's length and carbon "
                         "limits (default: the built-in MOSES statistics)")
-    p.add_argument("--out", required=True, help="output JSON file (a list, one object per input line)")
+    p.add_argument("--out", required=True,
+                   help="output JSON file: {\"written_by\": \"molecules score\", \"molecules\": [one object per "
+                        "input line]}")
+    add_overwrite_flag(p, "file")
     return parser
 
 
@@ -48,21 +55,30 @@ def read_lines(path: str) -> list:
         return f.read().decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
 
 
-def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None) -> list:
+def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None, overwrite: bool = False) -> list:
     """Scores every line of ``smiles_path`` and writes the records to ``out_path``.
+
+    ``out_path`` follows :mod:`rl_tuner.outputs` (checked before any work): never an input,
+    an existing file only if it is this command's earlier output or with ``overwrite``. It
+    holds ``{"written_by": "molecules score", "molecules": records}``.
 
     Returns:
       The records (see :meth:`molecules.rewards.DomainReward.score`).
+
+    Raises:
+      rl_tuner.outputs.OutputError: if ``out_path`` may not be written.
     """
     from molecules import data, rewards  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
 
+    inputs = [smiles_path, data_dir]
+    outputs.check_file(out_path, SCORE_COMMAND, overwrite, inputs=inputs)
     if data_dir and preset_name == "paper":
         raise ValueError("--data sets the default preset's limits; the paper preset has fixed ones")
     statistics = data.load_summary(data_dir)["statistics"] if data_dir else None
     reward = rewards.DomainReward(rewards.make_preset(preset_name, statistics))
     records = [reward.score(line.strip()) for line in read_lines(smiles_path)]
-    atomic.write_json(out_path, records)
+    outputs.write_json(out_path, {"molecules": records}, SCORE_COMMAND, overwrite, inputs=inputs)
     return records
 
 
@@ -78,9 +94,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         from molecules import data  # pylint: disable=import-outside-toplevel
-        data.prepare(dataclass_from_args(data.PrepareConfig, args))
+        data.prepare(dataclass_from_args(data.PrepareConfig, args), overwrite=args.overwrite)
     elif args.command == "score":
-        records = score_file(args.smiles, args.preset, args.out, args.data)
+        records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite)
         valid = sum(r["valid"] for r in records)
         print(f"scored {len(records)} SMILES ({valid} valid) with the {args.preset} preset -> {args.out}")
     return 0

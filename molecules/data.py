@@ -38,6 +38,7 @@ from molecules import tokenizers
 MOSES_REQUIREMENT = "molsets==0.3.1"
 MOSES_MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
 SPLITS = ("train", "validation", "test")
+PREPARE_COMMAND = "molecules prepare"
 CHUNK_LINES = 4000
 MAX_EXAMPLES = 20  # example lines kept in summary.json per kind of problem
 
@@ -55,7 +56,7 @@ class PrepareConfig:
         or a .smi/.csv file of SMILES (optionally .gz); a .smi file's first field of each
         line is the SMILES.
       out_dir: folder that receives {train,validation,test}.smi.gz, tokenizer.json and
-        summary.json; it is replaced as a whole when the run succeeds.
+        summary.json (see :func:`prepare` for what may be replaced).
       column: the SMILES column of a CSV source (matched case-insensitively).
       wheel: path of the molsets-0.3.1 wheel; default: look in cache_dir and run
         `pip download molsets==0.3.1 --no-deps -d cache_dir` if it is not there.
@@ -67,7 +68,7 @@ class PrepareConfig:
       seed: salt of the split hash; the same seed gives the same split.
       workers: RDKit processes; default: the number of CPUs. 1 works in this process.
       limit: read at most this many lines of each input file; None reads all. For tests.
-      progress: show a tqdm progress bar on stderr.
+      progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.
     """
 
@@ -310,7 +311,7 @@ def _chunks(inputs: Sequence[Input], config: PrepareConfig):
 
 def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[_ChunkResult]:
     from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    bar = tqdm(total=total, desc="canonicalising", unit="mol", file=sys.stderr, disable=not progress,
+    bar = tqdm(total=total, desc="canonicalising", unit="mol", file=sys.stderr, disable=not (progress and sys.stderr.isatty()),
                smoothing=0.05)
     try:
         if workers == 1 or len(jobs) <= 1:
@@ -332,11 +333,16 @@ def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[
 # The job
 
 
-def prepare(config: PrepareConfig) -> dict:
+def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
     """Builds the data set described in the module docstring.
+
+    The output folder follows :mod:`rl_tuner.outputs`, checked before any work: a non-empty
+    ``out_dir`` is written only if it is this command's earlier output or with
+    ``overwrite`` (other files are kept), and never when it is or holds the source.
 
     Args:
       config: the settings.
+      overwrite: write into a non-empty folder that is not an earlier ``molecules prepare``.
 
     Returns:
       The summary (also written to ``out_dir/summary.json``).
@@ -344,10 +350,14 @@ def prepare(config: PrepareConfig) -> dict:
     Raises:
       FileNotFoundError: a missing source or wheel. ValueError: an unreadable source, a CSV
       without the column, or no molecule left in the train split.
+      rl_tuner.outputs.OutputError: if ``out_dir`` may not be written.
     """
     from molecules import rewards  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel  # no TensorFlow
+    from rl_tuner import atomic, outputs  # pylint: disable=import-outside-toplevel  # no TensorFlow
     import rdkit  # pylint: disable=import-outside-toplevel
+
+    sources = [config.wheel] + ([config.source] if config.source != "moses" else [])
+    outputs.check_dir(config.out_dir, PREPARE_COMMAND, overwrite, inputs=sources)
 
     start = time.time()
     if config.source == "moses":
@@ -447,7 +457,7 @@ def prepare(config: PrepareConfig) -> dict:
         "char_statistics": char_statistics,
         "wall_time_s": 0.0,
     }
-    with atomic.directory(config.out_dir) as tmp:
+    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite) as tmp:
         for split in SPLITS:
             if kept[split]:
                 with gzip.open(os.path.join(tmp, f"{split}.smi.gz"), "wt", compresslevel=6) as f:

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-window", type=range_type(int, COUNT), default=None,
                    help="shorter tail windows are dropped (default: the card's, else 16)")
     p.add_argument("--out", default=None, help="also write the metrics to this JSON file")
+    add_overwrite_flag(p, "file")
 
     p = sub.add_parser("generate", help="sample melodies to MIDI and WAV files (optionally from a primer)",
                        formatter_class=HelpFormatter)
@@ -116,13 +117,18 @@ def main(argv=None) -> int:
     return 0
 
 
+EVALUATE_COMMAND = "note-rnn evaluate"
+
+
 def evaluate_command(args) -> dict:
     """``note-rnn evaluate``: metrics of a checkpoint on a data split (printed, optionally JSON)."""
     import note_rnn
-    from rl_tuner import atomic
-    from rl_tuner import checkpoint
+    from rl_tuner import checkpoint, outputs
     from note_rnn import corpus, train
     path = args.model or default_checkpoint()
+    inputs = [path, args.data]
+    if args.out:  # before any work: never the data set, the checkpoint or a user's file
+        outputs.check_file(args.out, EVALUATE_COMMAND, args.overwrite, inputs=inputs)
     settings = {"max_length": args.max_length, "skip_first_n_losses": args.skip_first_n_losses,
                 "min_window": args.min_window}
     card_path = path if checkpoint.is_checkpoint(path) else os.path.join(path, "model")
@@ -141,7 +147,7 @@ def evaluate_command(args) -> dict:
           f"melodies; max_length {settings['max_length']}, skip_first_n_losses {settings['skip_first_n_losses']}, "
           f"min_window {settings['min_window']}) -- {path}")
     if args.out:
-        atomic.write_json(args.out, result)
+        outputs.write_json(args.out, result, EVALUATE_COMMAND, args.overwrite, inputs=inputs)
     return result
 
 

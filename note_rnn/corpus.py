@@ -80,7 +80,7 @@ class PrepareConfig:
       worker_memory_mb: address-space limit of each parsing process in MiB (a file that
         needs more is skipped, MemoryError); 0: no limit. A worker killed by the system is
         also only a skipped file.
-      progress: show a tqdm progress bar on stderr.
+      progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.
     """
 
@@ -350,7 +350,7 @@ def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:
             for task in tasks]
     results: List[Optional[_Result]] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="parsing", unit="tune", file=sys.stderr,
-               disable=not config.progress)
+               disable=not (config.progress and sys.stderr.isatty()))  # no bar in a log file
     with bar:
         if config.workers == 0 or not jobs:
             outputs = enumerate(map(_run_task, jobs))

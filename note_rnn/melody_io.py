@@ -122,6 +122,17 @@ def read_midi_melodies(path: str) -> list[np.ndarray]:
     return [m.astype(np.int32) for m in encoding.read_midi(path, options)]
 
 
+def _no_melody_reason(path: str) -> str:
+    """Why MIDI file ``path`` gave no melody: no pitched notes, or notes Magenta's quantisation refuses."""
+    from note_rnn import encoding
+    sequence = encoding.read_note_sequence(path)
+    if not any(not note.is_drum for note in sequence.notes):
+        return "no notes outside drum tracks"
+    signatures = sorted({f"{t.numerator}/{t.denominator}" for t in sequence.time_signatures})
+    return ("its notes cannot be quantized to 16th-note steps as Magenta does; time signature "
+            f"{', '.join(signatures) or '4/4'}")
+
+
 def read_primer_midi(path: str) -> np.ndarray:
     """The primer of ``--primer-midi``: the first melody of the MIDI file (its first instrument).
 
@@ -133,7 +144,7 @@ def read_primer_midi(path: str) -> np.ndarray:
     """
     melodies = read_midi_melodies(path)
     if not melodies:
-        raise ValueError(f"--primer-midi {path}: the file holds no melody (no notes outside drum tracks)")
+        raise ValueError(f"--primer-midi {path}: the file holds no melody ({_no_melody_reason(path)})")
     return melodies[0]
 
 
@@ -160,7 +171,7 @@ def _json_melodies(path: str, data: bytes) -> list:
     if data.startswith(MIDI_MAGIC):
         raise ValueError(f"{path} is a MIDI file, not JSON; use --format midi (or --format auto)")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not an error
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not a JSON text file (not UTF-8 text); melody files are JSON lists "
                          "or MIDI files (--format midi)") from None
@@ -168,6 +179,8 @@ def _json_melodies(path: str, data: bytes) -> list:
         melodies = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a list of melodies") from None
     if isinstance(melodies, list) and melodies and all(_is_int(v) for v in melodies):
         melodies = [melodies]  # a flat list of integers is one melody
     if not isinstance(melodies, list) or not melodies or not all(isinstance(m, list) for m in melodies):
@@ -196,6 +209,10 @@ def read_melody_file(path: str, fmt: str = "auto") -> list[np.ndarray]:
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown melody format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    from rl_tuner import file_checks
+    problem = file_checks.not_a_regular_file(path)
+    if problem:
+        raise ValueError(f"{path}: {problem}; give a melody file (JSON or MIDI)")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no melody file at {path}")
     with open(path, "rb") as f:
@@ -203,7 +220,7 @@ def read_melody_file(path: str, fmt: str = "auto") -> list[np.ndarray]:
     if fmt == "midi" or (fmt == "auto" and detect_format(path, data) == "midi"):
         melodies = read_midi_melodies(path)
         if not melodies:
-            raise ValueError(f"{path}: the MIDI file holds no melody (no notes outside drum tracks)")
+            raise ValueError(f"{path}: the MIDI file holds no melody ({_no_melody_reason(path)})")
         return melodies
     melodies = _json_melodies(path, data)
     detected = fmt == "auto"

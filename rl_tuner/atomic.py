@@ -8,6 +8,7 @@ import errno
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 
@@ -49,6 +50,53 @@ def _file_ancestor(path: str) -> str | None:
     return parent if parent and not os.path.isdir(parent) else None
 
 
+_STALE = re.compile(r"^\.(?P<name>.*)\.tmp-(?P<pid>\d+)-[^/]*$")
+
+
+def _tmp_prefix(name: str) -> str:
+    """Prefix of this process's temporary sibling of ``name``: ``.NAME.tmp-PID-``."""
+    return f".{name}.tmp-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(parent: str, name: str) -> list[str]:
+    """Removes the temporary siblings ``.NAME.tmp-PID-*`` of ``name`` left by a dead process.
+
+    A writer killed with ``kill -9`` (or by the OOM killer) cannot remove its temporary file
+    or folder; the next write of the same target does. Only entries of this naming scheme
+    whose process no longer exists are removed (a running writer's are kept).
+
+    Returns:
+      The removed entry names.
+    """
+    removed = []
+    try:
+        listing = os.listdir(parent or ".")
+    except OSError:
+        return removed
+    for entry in listing:
+        match = _STALE.match(entry)
+        if not match or match.group("name") != name or _alive(int(match.group("pid"))):
+            continue
+        full = os.path.join(parent, entry)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.remove(full)
+            removed.append(entry)
+    return removed
+
+
 def write_bytes(path: str, data: bytes) -> None:
     """Writes ``data`` to ``path`` through a temporary file and an atomic rename.
 
@@ -60,7 +108,8 @@ def write_bytes(path: str, data: bytes) -> None:
     tmp = None
     try:
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        remove_stale_temporaries(directory, os.path.basename(path))
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(os.path.basename(path)), dir=directory)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -112,7 +161,9 @@ def directory(path: str, command: str | None = None, overwrite: bool = False, ow
     Nothing is deleted that this writer did not create (see :mod:`rl_tuner.outputs`): an
     existing ``path`` is checked before the block runs and again before the commit; only
     the entries the new output holds, the names in ``owned`` and the files the old manifest
-    of the same ``command`` lists are replaced, other files stay. When ``path`` holds nothing
+    of the same ``command`` lists are replaced, other files stay. The temporary folder is
+    ``.NAME.tmp-PID-*`` next to ``path``; one left by a killed writer is removed by the next
+    write (:func:`remove_stale_temporaries`). When ``path`` holds nothing
     else, it is swapped in one rename (a reader sees the old version or the new one). On an
     exception the temporary directory is removed and ``path`` is left untouched.
 
@@ -133,7 +184,8 @@ def directory(path: str, command: str | None = None, overwrite: bool = False, ow
     parent = os.path.dirname(target)
     try:
         os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
+        remove_stale_temporaries(parent, os.path.basename(target))  # of a writer killed by kill -9
+        tmp = tempfile.mkdtemp(prefix=_tmp_prefix(os.path.basename(target)), dir=parent)
         os.chmod(tmp, 0o777 & ~_umask())
     except OSError as e:
         raise target_error(e, path) from None

@@ -151,6 +151,8 @@ def main(argv=None) -> int:
         print_table({task.prior_title: final["before"], f"RL ({cfg.algorithm})": final["after"]},
                     keys=task.statistics_to_print())
     elif args.command == "evaluate":
+        from rl_tuner.sampling_args import check_sampling_args
+        check_sampling_args(args.num, args.length, args.temperature)  # before the model loads
         from rl_tuner import evaluate, policy
         path, task = model_and_task(args.model, args.task)
         outputs.check_file(args.out, command, args.overwrite, inputs=[path])

@@ -159,17 +159,45 @@ def add_overwrite_flag(parser: argparse.ArgumentParser, kind: str = "directory")
     parser.add_argument("--overwrite", action="store_true", help=text)
 
 
+def out_of_memory_message(error: BaseException) -> str | None:
+    """One line for an allocation that failed, or None if ``error`` is something else.
+
+    Recognises ``MemoryError`` (NumPy: "Unable to allocate 87.3 TiB for an array with shape
+    ...") and TensorFlow's ``ResourceExhaustedError`` by class name (this module must not
+    import TensorFlow), whose text ("OOM when allocating tensor with shape[1000000000000] and
+    type int32 ...") is cut to the shape and type.
+    """
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if "MemoryError" in names:
+        what = str(error).strip().splitlines()[0] if str(error).strip() else "an allocation failed"
+    elif "ResourceExhaustedError" in names:
+        found = re.search(r"OOM when allocating tensor with (shape\[[^\]]*\]) and type (\w+)", str(error))
+        what = (f"TensorFlow could not allocate a tensor of {found.group(1)} {found.group(2)}" if found
+                else "TensorFlow could not allocate a tensor")
+    else:
+        return None
+    return f"out of memory: {what}; use smaller sizes (layer sizes, batch size, lengths, replay capacity, counts)"
+
+
 def run_main(main, argv=None) -> int:
     """Runs ``main(argv)`` turning expected user errors into a one-line message and exit 2.
 
     User errors are ValueError (bad values, refused outputs), OSError (missing files,
     permissions, a file where a folder is expected, a full disk: the writers name the user's
-    path) and FloatingPointError (a diverged training run).
+    path) and FloatingPointError (a diverged training run). Sizes too large for this machine
+    (a ``MemoryError`` from NumPy or Python, TensorFlow's ``ResourceExhaustedError``) are one
+    line too (:func:`out_of_memory_message`), not a traceback.
     """
     try:
         return main(argv) or 0
     except (ValueError, OSError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # pylint: disable=broad-except
+        message = out_of_memory_message(e)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)

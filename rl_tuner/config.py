@@ -12,6 +12,7 @@ import dataclasses
 
 from rl_tuner.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
 from rl_tuner import tasks
+from rl_tuner.sampling_args import check_token_count
 from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, REPLAY_KINDS
 
 
@@ -128,7 +129,8 @@ class RLConfig:
           ValueError: naming the setting, for an unknown task, algorithm, exploration,
             replay or reward mode, a reward mode the algorithm does not take, a numeric setting
             outside its ``RANGES`` entry (NaN and infinity included), or a replay smaller
-            than a batch or than one step of all melodies.
+            than a batch or than one step of all melodies, or evaluations or samples of more
+            than ``rl_tuner.sampling_args.MAX_TOKENS`` tokens.
         """
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
@@ -138,6 +140,8 @@ class RLConfig:
             raise ValueError(f"unknown replay {self.replay!r}; choose one of {', '.join(REPLAY_KINDS)}")
         tasks.get_task(self.task).check_settings(self)
         check_ranges(self, self.RANGES)
+        for name in ("eval_samples", "final_eval_samples", "num_samples"):  # refused now, not at the end
+            check_token_count(getattr(self, name), self.num_notes, f"samples (--{name.replace('_', '-')})")
         if self.replay_capacity < max(self.batch_size, self.num_envs):
             raise ValueError(f"replay_capacity ({self.replay_capacity}) must be at least batch_size "
                              f"({self.batch_size}) and num_envs ({self.num_envs})")

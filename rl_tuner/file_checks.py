@@ -34,6 +34,19 @@ def is_lfs_pointer(path: str) -> bool:
         return False
 
 
+def not_a_regular_file(path: str) -> str | None:
+    """Why an existing ``path`` cannot be read as a file, or None (a regular file, or nothing there).
+
+    Reading a FIFO or a device such as ``/dev/zero`` would block or never end, so callers
+    refuse them before opening.
+    """
+    if os.path.isdir(path):
+        return "it is a directory, not a file"
+    if os.path.exists(path) and not os.path.isfile(path):
+        return "it is not a regular file (a FIFO, device or socket)"
+    return None
+
+
 def check_file(path: str, what: str = "file") -> None:
     """Raises unless ``path`` is a non-empty regular file that is not a git-lfs pointer.
 
@@ -72,7 +85,7 @@ def read_json(path: str, what: str = "JSON file", expect: type = dict):
     check_file(path, what)
     try:
         with open(path, "rb") as f:
-            value = json.loads(f.read().decode("utf-8"))
+            value = json.loads(f.read().decode("utf-8-sig"))  # a byte-order mark is not an error
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: the {what} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:

@@ -48,7 +48,7 @@ def read_manifest(path: str) -> dict | None:
     try:
         with open(os.path.join(path, MANIFEST)) as f:
             manifest = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return manifest if isinstance(manifest, dict) else None
 
@@ -186,7 +186,7 @@ def written_by(path: str) -> str | None:
     try:
         with open(path) as f:
             data = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return data.get(WRITTEN_BY) if isinstance(data, dict) else None
 

@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 
 import numpy as np
 
@@ -75,6 +76,7 @@ class Run:
         self.path = path
         self.command = command
         self.started = False
+        self.resumed = False
 
     def start(self, config_file: str, config, may_change=(), inputs: dict | None = None) -> bool:
         """Checks a resumed run's settings, then writes the config and the manifest.
@@ -105,7 +107,12 @@ class Run:
             self.command, [], inputs={k: {"path": os.path.abspath(getattr(config, k)), "sha256": v}
                                       for k, v in inputs.items()}))
         self.started = True
+        self.resumed = resumed
         return resumed
+
+    def has_checkpoint(self) -> bool:
+        """True once the trainer saved its state (``ckpt/checkpoint``, both trainers)."""
+        return os.path.isfile(os.path.join(self.path, "ckpt", "checkpoint"))
 
 
 @contextlib.contextmanager
@@ -113,7 +120,10 @@ def run_directory(path: str, command: str):
     """Opens (creating if needed) and locks the run directory ``path`` of ``command``.
 
     Yields a :class:`Run`. If the block fails before :meth:`Run.start`, a directory this
-    call created is removed again.
+    call created is removed again. If it fails after starting a new run but before the run
+    saved a checkpoint (e.g. the network does not fit in memory), the entries the run wrote
+    (config, manifest, logs) are removed too, so that the corrected command starts normally
+    instead of being refused as "different settings"; entries that were there before stay.
 
     Raises:
       rl_tuner.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
@@ -137,9 +147,13 @@ def run_directory(path: str, command: str):
     run = Run(path, command)
     try:
         with lock(path) as lock_path:
+            before = set(os.listdir(path))
             try:
                 yield run
             except BaseException:
+                if run.started and not run.resumed and not run.has_checkpoint():
+                    _unstart(path, before)
+                    run.started = False
                 if created and not run.started:
                     with contextlib.suppress(OSError):
                         os.remove(lock_path)
@@ -150,6 +164,18 @@ def run_directory(path: str, command: str):
             with contextlib.suppress(OSError):
                 os.rmdir(path)
         raise
+
+
+def _unstart(path: str, before: set) -> None:
+    """Removes the entries of run directory ``path`` that are not in ``before`` (see
+    :func:`run_directory`: a new run that failed before its first checkpoint)."""
+    for entry in set(os.listdir(path)) - before:
+        target = os.path.join(path, entry)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target)
+            else:
+                os.remove(target)
 
 
 def changed_settings(run_dir: str, config_file: str, config, may_change=(), inputs: dict | None = None) -> dict:

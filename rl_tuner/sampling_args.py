@@ -5,6 +5,28 @@ from __future__ import annotations
 
 import math
 
+# At most this many tokens are sampled by one call (2^28 int32 tokens = 1 GiB, before the
+# per-token records of an evaluation): 100,000 melodies of 2,684 steps; the paper's Table 1
+# (100,000 melodies of 32 notes) is 1.2% of it. A larger request would run for days or exhaust
+# memory before writing anything, so it is refused up front.
+MAX_TOKENS = 2**28
+
+
+def check_token_count(num: int, length: int, what: str = "melodies") -> None:
+    """Refuses ``num`` sequences of ``length`` tokens when they exceed :data:`MAX_TOKENS`.
+
+    Args:
+      num: number of sequences.
+      length: tokens per sequence.
+      what: the sequences, as the message names them (e.g. "melodies", "samples (--eval-samples)").
+
+    Raises:
+      ValueError: naming both numbers and the limit.
+    """
+    if num * length > MAX_TOKENS:
+        raise ValueError(f"{num} {what} of {length} steps are {num * length:,} tokens, more than one run samples "
+                         f"(at most {MAX_TOKENS:,} = 2^28); use fewer or shorter ones")
+
 
 def check_sampling_args(num: int, length: int, temperature: float, primer=None) -> None:
     """Raises ValueError for arguments that cannot produce melodies.
@@ -18,7 +40,8 @@ def check_sampling_args(num: int, length: int, temperature: float, primer=None) 
         something must be generated).
 
     Raises:
-      ValueError: naming the argument and the value.
+      ValueError: naming the argument and the value; also for more than
+        :data:`MAX_TOKENS` tokens in all.
     """
     if num < 1:
         raise ValueError(f"number of melodies must be >= 1, got {num}")
@@ -26,6 +49,7 @@ def check_sampling_args(num: int, length: int, temperature: float, primer=None) 
         raise ValueError(f"melody length must be >= 1, got {length}")
     if not temperature > 0 or not math.isfinite(temperature):
         raise ValueError(f"temperature must be > 0, got {temperature}")
+    check_token_count(num, length)
     if primer is not None:
         if len(primer) == 0:
             raise ValueError("the primer is empty")

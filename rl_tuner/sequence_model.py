@@ -238,6 +238,9 @@ def positive_ints(values, name: str) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+MAX_PROBLEMS_SHOWN = 4  # a config of 46 layers for 1 stored layer would list 135 missing weights
+
+
 def check_weight_shapes(config: SequenceRNNConfig, weights: dict, source: str = "weights") -> None:
     """Raises ValueError unless ``weights`` has exactly the names and shapes of ``config``."""
     expected = config.weight_shapes()
@@ -249,9 +252,11 @@ def check_weight_shapes(config: SequenceRNNConfig, weights: dict, source: str = 
             problems.append(f"{key} has shape {list(np.shape(weights[key]))}, expected {list(shape)}")
     problems += [f"unexpected weight {key}" for key in weights if key not in expected]
     if problems:
+        shown = problems[:MAX_PROBLEMS_SHOWN] + ([f"and {len(problems) - MAX_PROBLEMS_SHOWN} more"]
+                                                 if len(problems) > MAX_PROBLEMS_SHOWN else [])
         raise ValueError(
             f"{source} does not fit a sequence model with {config.num_classes} classes and layer sizes "
-            f"{list(config.layer_sizes)}: " + "; ".join(problems))
+            f"{list(config.layer_sizes)}: " + "; ".join(shown))
 
 
 def check_tokens(tokens, num_classes: int, ndim: int | None = None) -> np.ndarray:

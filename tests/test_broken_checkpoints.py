@@ -5,6 +5,7 @@ Covers the project format (rl_tuner.checkpoint), TF1 Magenta checkpoints and .ma
 training runs' own saved state, through the loaders and through each command.
 """
 
+import json
 import os
 import shutil
 
@@ -187,6 +188,18 @@ def test_wrong_weight_shape_names_the_weights_file(copy):
     _rewrite_weights(path, **{"dense/bias": np.zeros(37, np.float32)})
     assert _project_error(path) == (f"{path}/weights.npz does not fit a sequence model with 38 classes and layer sizes "
                                     "[4]: dense/bias has shape [37], expected [38]")
+
+
+def test_a_config_with_many_more_layers_than_the_weights_is_a_short_line(copy):
+    """46 layer sizes for a one-layer checkpoint printed 135 missing weights on one line."""
+    path = copy("project")
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump({"format": "note_rnn/1", "num_classes": 38, "layer_sizes": [4] * 46}, f)
+    assert _project_error(path) == (
+        f"{path}/weights.npz does not fit a sequence model with 38 classes and layer sizes {[4] * 46}: "
+        "missing lstm_1/kernel "
+        "(expected shape [4, 16]); missing lstm_1/recurrent_kernel (expected shape [4, 16]); missing lstm_1/bias "
+        "(expected shape [16]); missing lstm_2/kernel (expected shape [4, 16]); and 131 more")
 
 
 def test_weights_that_are_not_float_or_are_pickled(copy):

@@ -487,3 +487,12 @@ def test_a_default_collection_tune_with_a_note_before_double_repeat_is_complete(
     # 16 bars of 6/8, each of six eighth notes (grace notes are ignored): 96 notes; music21
     # alone gave 95 (the E before "::" was lost).
     assert len(notes) == 96
+
+
+def test_prepare_shows_no_progress_bar_in_a_log_file(tmp_path, capsys):
+    """`note-rnn prepare > log 2>&1` wrote the tqdm bar's carriage-return lines into the log."""
+    source = tmp_path / "midi"
+    source.mkdir()
+    encoding.write_midi(_tune(), source / "good.mid")
+    corpus.prepare(_config(source, tmp_path / "out", progress=True))
+    assert "parsing" not in capsys.readouterr().err

@@ -290,3 +290,74 @@ def test_unknown_format_flag_is_an_argparse_error(tmp_path, capsys):
         cli.main(["score", "--melodies", "x", "--format", "abc", "--out", "y"])
     assert info.value.code == 2
     assert "invalid choice: 'abc'" in capsys.readouterr().err
+
+
+# --- hostile melody and MIDI files ----------------------------------------------------------------
+def _special(tmp_path, kind):
+    import os
+    path = tmp_path / f"{kind}.mid"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "devzero":
+        os.symlink("/dev/zero", path)
+    else:
+        os.mkdir(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("fifo", "it is not a regular file (a FIFO, device or socket)"),
+    ("devzero", "it is not a regular file (a FIFO, device or socket)"),
+    ("dir", "it is a directory, not a file"),
+])
+def test_a_fifo_a_device_or_a_directory_is_refused_without_reading(tmp_path, kind, problem):
+    """`generate --primer-midi FIFO` (or a link to /dev/zero) blocked for ever in read()."""
+    path = _special(tmp_path, kind)
+    with pytest.raises(ValueError) as info:
+        melody_io.read_primer_midi(path)
+    assert str(info.value) == f"cannot read MIDI file {path!r}: {problem}"
+    for fmt in ("auto", "midi", "tokens"):
+        with pytest.raises(ValueError) as info:
+            melody_io.read_melody_file(path, fmt)
+        assert str(info.value) == f"{path}: {problem}; give a melody file (JSON or MIDI)"
+
+
+def test_deeply_nested_json_is_one_line_not_a_recursion_traceback(tmp_path, capsys):
+    path = write(tmp_path / "deep.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="deep.json is nested too deeply to be a list of melodies"):
+        melody_io.read_melody_file(path)
+    assert run_main(cli.main, ["stats", "--melodies", path, "--out", str(tmp_path / "o.json")]) == 2
+    assert capsys.readouterr().err == f"error: {path} is nested too deeply to be a list of melodies\n"
+    from rl_tuner import file_checks, outputs
+    assert outputs.written_by(path) is None  # the output rules read such a file as "not ours"
+    with pytest.raises(ValueError, match="nested too deeply"):
+        file_checks.read_json(path, "config", list)
+
+
+def test_json_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows editors save UTF-8 with a BOM; it used to be 'Unexpected UTF-8 BOM'."""
+    from rl_tuner import file_checks
+    path = write(tmp_path / "bom.json", b"\xef\xbb\xbf[[14, 0, 16]]")
+    assert [m.tolist() for m in melody_io.read_melody_file(path)] == [[14, 0, 16]]
+    assert file_checks.read_json(write(tmp_path / "c.json", b"\xef\xbb\xbf{\"a\": 1}")) == {"a": 1}
+
+
+def test_midi_whose_notes_cannot_be_quantized_says_why(tmp_path):
+    """A 255/128 time signature was reported as 'no notes outside drum tracks'."""
+    import mido
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.MetaMessage("time_signature", numerator=255, denominator=128))
+    for pitch in (60, 62, 64, 65):
+        track.append(mido.Message("note_on", note=pitch, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=480))
+    path = str(tmp_path / "odd.mid")
+    mid.save(path)
+    reason = "its notes cannot be quantized to 16th-note steps as Magenta does; time signature 255/128"
+    with pytest.raises(ValueError) as info:
+        melody_io.read_melody_file(path)
+    assert str(info.value) == f"{path}: the MIDI file holds no melody ({reason})"
+    with pytest.raises(ValueError) as info:
+        melody_io.read_primer_midi(path)
+    assert str(info.value) == f"--primer-midi {path}: the file holds no melody ({reason})"

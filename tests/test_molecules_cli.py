@@ -19,7 +19,9 @@ def _score(tmp_path, lines, *extra):
     src.write_text("".join(line + "\n" for line in lines))
     out = tmp_path / "out.json"
     assert cli.main(["score", "--smiles", str(src), "--out", str(out), *extra]) == 0
-    return json.loads(out.read_text())
+    written = json.loads(out.read_text())
+    assert written["written_by"] == "molecules score"
+    return written["molecules"]
 
 
 def test_score_paper_preset(tmp_path, capsys):
@@ -85,6 +87,47 @@ def test_prepare_command(tmp_path, capsys):
     assert data.load_split(str(out), "train") == ["CCO", "c1ccccc1"]
     assert run_main(cli.main, ["prepare", "--source", str(tmp_path / "nope.smi"), "--out", str(out)]) == 2
     assert "error: SMILES source" in capsys.readouterr().err
+
+
+def test_score_never_replaces_its_input_or_a_users_file(tmp_path, capsys):
+    """`score --smiles x.smi --out x.smi` used to replace the SMILES with the scores."""
+    src = tmp_path / "in.smi"
+    src.write_text("CCO\n")
+    notes = tmp_path / "notes.json"
+    notes.write_text("[1]")
+    for out, extra, message in [(src, ["--overwrite"], f"--out {src} would replace the input {src}"),
+                                (notes, [], f"--out {notes} already exists and is not an earlier output of "
+                                            "`molecules score`")]:
+        assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(out), *extra]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {message}")
+    assert (src.read_text(), notes.read_text()) == ("CCO\n", "[1]")
+    out = tmp_path / "o.json"
+    for _ in range(2):  # its own earlier output is replaced
+        assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(out)]) == 0
+    assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(notes), "--overwrite"]) == 0
+    assert [r["smiles"] for r in json.loads(notes.read_text())["molecules"]] == ["CCO"]
+
+
+def test_prepare_reruns_into_its_own_output_and_keeps_a_users_folder(tmp_path, capsys):
+    """A rerun used to be refused after all the work, suggesting an --overwrite that did not exist;
+    the folder holding the source was not recognised as an input."""
+    src = tmp_path / "mols.smi"
+    src.write_text("CCO\nc1ccccc1\n")
+    out = tmp_path / "ds"
+    argv = ["prepare", "--source", str(src), "--workers", "1", "--validation-fraction", "0", "--out"]
+    assert run_main(cli.main, argv + [str(out)]) == 0
+    assert run_main(cli.main, argv + [str(out)]) == 0
+    assert data.load_split(str(out), "train") == ["CCO", "c1ccccc1"]
+    assert "canonicalising" not in capsys.readouterr().err  # no progress bar when stderr is not a terminal
+    assert run_main(cli.main, argv + [str(tmp_path), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --out {tmp_path} would replace the input {src}; write to another path"
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "keep.txt").write_text("mine")
+    assert run_main(cli.main, argv + [str(user)]) == 2
+    assert "is not empty (1 entry: keep.txt)" in capsys.readouterr().err
+    assert run_main(cli.main, argv + [str(user), "--overwrite"]) == 0
+    assert (user / "keep.txt").read_text() == "mine" and (user / "summary.json").is_file()
 
 
 def test_molecules_commands_do_not_import_tensorflow(tmp_path):

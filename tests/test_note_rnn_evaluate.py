@@ -116,6 +116,36 @@ def test_evaluate_errors_exit_2_with_one_line(tmp_path, capsys, extra, message):
     assert re.search(message, err), err
 
 
+
+def test_evaluate_out_never_replaces_the_data_set_the_checkpoint_or_a_users_file(tmp_path, capsys):
+    """--out used to be written blindly: `--out data/train.npz` destroyed the data set."""
+    ckpt = _constant_model_ckpt(tmp_path / "const")
+    data = _write_dataset(tmp_path / "data", [[14, 0, 16, 0, 18], [20, 0, 0]])
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}')
+    before = {p: open(p, "rb").read() for p in (os.path.join(data, "train.npz"), os.path.join(ckpt, "config.json"))}
+    base = ["evaluate", "--checkpoint", ckpt, "--data", data, "--max-length", "4", "--skip-first-n-losses", "0",
+            "--min-window", "2"]
+    for out, overwrite, message in [
+            (os.path.join(data, "train.npz"), True, "would replace the input"),
+            (os.path.join(ckpt, "config.json"), True, "would replace the input"),
+            (data, False, "would replace the input"),
+            (str(notes), False, "already exists and is not an earlier output of `note-rnn evaluate`")]:
+        argv = base + ["--out", out] + (["--overwrite"] if overwrite else [])
+        assert run_main(cli.main, argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --out ") and message in err and len(err.strip().splitlines()) == 1, err
+    assert {p: open(p, "rb").read() for p in before} == before
+    assert json.loads(notes.read_text()) == {"mine": 1}
+    # Its own earlier output is replaced; a user's file only with --overwrite.
+    out = tmp_path / "m.json"
+    assert run_main(cli.main, base + ["--out", str(out)]) == 0
+    assert run_main(cli.main, base + ["--out", str(out)]) == 0
+    assert json.loads(out.read_text())["written_by"] == "note-rnn evaluate"
+    assert run_main(cli.main, base + ["--out", str(notes), "--overwrite"]) == 0
+    assert json.loads(notes.read_text())["written_by"] == "note-rnn evaluate"
+    capsys.readouterr()
+
 # --- training defaults = the shipped model's recipe --------------------------------------------------
 def test_train_defaults_equal_the_shipped_cards_hyperparameters():
     card = checkpoint.read_card(cli.default_checkpoint())

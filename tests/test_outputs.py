@@ -256,3 +256,33 @@ def test_run_main_prints_os_errors_in_one_line_and_exits_2(capsys, error):
     assert run_main(main, []) == 2
     err = capsys.readouterr().err
     assert err == f"error: {error}\n" and err.count("\n") == 1
+
+
+def _dead_pid():
+    """A pid of a process that has ended."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporaries_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    """`generate` killed with kill -9 while writing left `.gen.tmp-xxxx/` (all its WAVs) for ever."""
+    dead, alive = _dead_pid(), os.getpid()
+    left = {f".gen.tmp-{dead}-abc": "dir", f".gen.tmp-{alive}-def": "dir", f".x.json.tmp-{dead}-ghi": "file",
+            f".other.tmp-{dead}-jkl": "dir", ".gen.tmp-notapid": "dir"}
+    for name, kind in left.items():
+        if kind == "dir":
+            os.makedirs(tmp_path / name / "melody_000.wav")
+        else:
+            (tmp_path / name).write_text("half")
+    with atomic.directory(str(tmp_path / "gen"), "note-rnn generate") as tmp:
+        assert os.path.basename(tmp).startswith(f".gen.tmp-{os.getpid()}-")
+        open(os.path.join(tmp, "a.mid"), "w").close()
+    # The dead writer's folder of the same target goes; a live writer's, another target's and
+    # anything not of this naming scheme stay.
+    assert f".gen.tmp-{dead}-abc" not in os.listdir(tmp_path)
+    atomic.write_json(str(tmp_path / "x.json"), {"a": 1})
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [f".gen.tmp-{alive}-def", f".other.tmp-{dead}-jkl", ".gen.tmp-notapid", "gen", "x.json"])

@@ -419,6 +419,44 @@ def test_a_failed_first_start_leaves_nothing_and_the_corrected_command_runs(whic
     assert code == 0, err
 
 
+@pytest.mark.parametrize("which", ["rl-tuner", "note-rnn"])
+def test_a_run_that_fails_after_starting_but_before_its_first_checkpoint_leaves_nothing(
+        which, ckpt, data_dir, tmp_path, capsys, monkeypatch):
+    """`note-rnn train --layer-sizes 100000000` ran out of memory after writing its config, and the
+    corrected command was then refused as "different settings"; the error was a traceback."""
+    import tensorflow as tf
+    from note_rnn import train as note_train
+    from rl_tuner import train as rl_train
+    out = str(tmp_path / "R")
+    if which == "note-rnn":
+        def oom(*args, **kwargs):
+            raise MemoryError("Unable to allocate 87.3 TiB for an array with shape (24, 999999999999) and data type int32")
+        monkeypatch.setattr(note_train.Trainer, "__init__", oom)
+        bad, good, run = _note_train_argv(data_dir, out), _note_train_argv(data_dir, out), _note
+        bad[bad.index("--layer-sizes") + 1] = "100000000"
+        message = ("error: out of memory: Unable to allocate 87.3 TiB for an array with shape (24, 999999999999) "
+                   "and data type int32; use smaller sizes")
+    else:
+        def oom(*args, **kwargs):
+            raise tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__Fill}} OOM when allocating "
+                                                   "tensor with shape[1000000000000] and type int32 on /job:localhost")
+        monkeypatch.setattr(rl_train, "_train", oom)
+        bad = ["train", "--note-rnn", ckpt, *RL_TINY, "--out", out]
+        good = list(bad)
+        bad[bad.index("--replay-capacity") + 1] = "1000000000000"
+        run = _rl
+        message = ("error: out of memory: TensorFlow could not allocate a tensor of shape[1000000000000] int32; "
+                   "use smaller sizes")
+    code, err = run(bad, capsys)
+    assert code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1, err
+    assert not os.path.exists(out)
+    os.makedirs(out)  # an empty folder the user made stays, empty
+    assert run(bad, capsys)[0] == 2 and os.listdir(out) in ([], [".lock"])
+    monkeypatch.undo()
+    code, err = run(good, capsys)
+    assert code == 0, err
+
+
 def test_training_refuses_a_folder_that_is_not_its_run(ckpt, rl_run, data_dir, tmp_path, capsys):
     folder = _user_folder(tmp_path / "mine")
     code, err = _rl(["train", "--note-rnn", ckpt, *RL_TINY, "--out", folder], capsys)

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import os
 import typing
 
 import pytest
@@ -217,6 +218,13 @@ def test_every_numeric_config_field_has_a_range(cls):
     (dict(num_samples=-1), "num_samples must be an integer >= 0, got -1"),
     (dict(seed=-1), f"seed must be an integer in [0, {SEED_MAX}], got -1"),
     (dict(replay_capacity=16, num_envs=32), "replay_capacity (16) must be at least batch_size (32) and num_envs (32)"),
+    # Counts that would sample for days or exhaust memory, refused before training instead of at its end.
+    (dict(final_eval_samples=10**12), "1000000000000 samples (--final-eval-samples) of 32 steps are "
+     "32,000,000,000,000 tokens, more than one run samples (at most 268,435,456 = 2^28); use fewer or shorter ones"),
+    (dict(num_samples=10**9), "1000000000 samples (--num-samples) of 32 steps are 32,000,000,000 tokens, more than "
+     "one run samples (at most 268,435,456 = 2^28); use fewer or shorter ones"),
+    (dict(eval_samples=2**23 + 1), "8388609 samples (--eval-samples) of 32 steps are 268,435,488 tokens, more "
+     "than one run samples (at most 268,435,456 = 2^28); use fewer or shorter ones"),
 ])
 def test_rl_config_validate_refuses_with_the_field_named(change, message):
     with pytest.raises(ValueError) as info:
@@ -345,3 +353,22 @@ def test_choice_names_match_the_implementations():
         ["UniformReplay", "PrioritizedReplay"]
     with pytest.raises(ValueError, match="choose one of uniform, prioritized"):
         replay.make_replay("bad", spec, 10)
+
+
+@pytest.mark.parametrize("argv", [
+    ["note-rnn", "generate", "--num", str(10**12), "--no-audio"],
+    ["note-rnn", "generate", "--length", str(10**12), "--no-audio"],
+    ["rl-tuner", "generate", "--num", str(10**12)],
+    ["rl-tuner", "evaluate", "--num-melodies", str(10**12)],
+])
+def test_sampling_counts_that_would_hang_or_exhaust_memory_are_refused_before_loading(argv, tmp_path, capsys):
+    """`generate --num 10**12` sampled 8192 melodies at a time for ever; `--length 10**12` crashed
+    inside TensorFlow (int64 length); `evaluate --num-melodies 10**12` hung."""
+    from rl_tuner.cli_utils import run_main
+    main = note_cli.main if argv[0] == "note-rnn" else rl_cli.main
+    out = str(tmp_path / ("out.json" if argv[1] == "evaluate" else "out"))
+    assert run_main(main, argv[1:] + ["--model", str(tmp_path / "no_model"), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "more than one run samples (at most 268,435,456 = 2^28)" in err, err  # not "no checkpoint at ..."
+    assert not os.path.exists(out)
