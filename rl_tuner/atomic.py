@@ -87,12 +87,7 @@ def remove_stale_temporaries(parent: str, name: str) -> list[str]:
         match = _STALE.match(entry)
         if not match or match.group("name") != name or _alive(int(match.group("pid"))):
             continue
-        full = os.path.join(parent, entry)
-        with contextlib.suppress(OSError):
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
-            else:
-                os.remove(full)
+        if remove_entry(os.path.join(parent, entry)):
             removed.append(entry)
     return removed
 
@@ -238,6 +233,18 @@ def _commit(tmp: str, target: str, command: str | None, new, owned) -> None:
     finally:
         shutil.rmtree(trash, ignore_errors=True)
     os.rmdir(tmp)
+
+
+def remove_entry(path: str) -> bool:
+    """Removes a file, link or directory tree; returns False (and leaves it) on an OSError."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    except OSError:
+        return False
+    return True
 
 
 def _nan_to_none(obj):

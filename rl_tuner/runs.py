@@ -23,7 +23,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 
 import numpy as np
 
@@ -170,12 +169,7 @@ def _unstart(path: str, before: set) -> None:
     """Removes the entries of run directory ``path`` that are not in ``before`` (see
     :func:`run_directory`: a new run that failed before its first checkpoint)."""
     for entry in set(os.listdir(path)) - before:
-        target = os.path.join(path, entry)
-        with contextlib.suppress(OSError):
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target)
-            else:
-                os.remove(target)
+        atomic.remove_entry(os.path.join(path, entry))
 
 
 def changed_settings(run_dir: str, config_file: str, config, may_change=(), inputs: dict | None = None) -> dict:
