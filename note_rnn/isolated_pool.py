@@ -25,6 +25,7 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import signal
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterator, Optional, Sequence, Tuple
 
@@ -168,6 +169,11 @@ def _death_reason(processes) -> str:
     processes = list(processes)
     for process in processes:  # the pool terminates the survivors; wait for the exit codes
         process.join(timeout=5)
+    # The pool's own thread reaps the same processes: when its waitpid wins the race, ours
+    # sees no child and the exit code appears only once that thread has stored it.
+    deadline = time.monotonic() + 5
+    while any(p.exitcode is None for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.02)
     codes = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
     codes.sort(key=lambda code: code == -signal.SIGTERM)  # the pool terminates the survivors
     if not codes:
