@@ -8,7 +8,6 @@ TensorFlow is imported here (``--help`` stays fast).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 
 from rl_tuner.cli_utils import add_overwrite_flag, range_type
@@ -56,15 +55,14 @@ def check_generation_args(args: argparse.Namespace):
       ``--primer-midi`` (Magenta's rule), else 80.
 
     Raises:
-      ValueError: for a non-positive --num, --length, --temperature or --qpm, a malformed
+      ValueError: for a non-positive --num, --length or --temperature (--qpm is checked by
+        its argparse type, see :func:`add_generation_arguments`), a malformed
         or out-of-range primer, or a primer not shorter than --length.
       note_rnn.encoding.MidiReadError: for an unreadable --primer-midi.
     """
     from note_rnn import melody_io
     from rl_tuner.sampling_args import check_sampling_args
-    check_sampling_args(args.num, args.length, args.temperature)
-    if args.qpm is not None and (not args.qpm > 0 or not math.isfinite(args.qpm)):
-        raise ValueError(f"qpm must be > 0, got {args.qpm}")
+    check_sampling_args(args.num, args.length, args.temperature)  # before reading a primer file
     primer, qpm = None, args.qpm
     if args.primer_melody is not None:
         primer = melody_io.parse_primer_melody(args.primer_melody)

@@ -32,19 +32,28 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
     _add_melody_file_arguments(p, "output JSON: tokens, total and components of each note's r_MT")
 
 
+def _run_melody_file_command(args: argparse.Namespace, command: str, compute) -> tuple[list, object]:
+    """The shared body of ``score`` and ``stats``: checks ``--out`` (never the input, see
+    :mod:`rl_tuner.outputs`), reads ``--melodies`` in ``--format``, writes ``compute(melodies)``
+    as JSON; returns (melodies, result)."""
+    from note_rnn.melody_io import read_melody_file
+    from rl_tuner import outputs
+    outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
+    melodies = read_melody_file(args.melodies, args.format)
+    result = compute(melodies)
+    outputs.write_json(args.out, result, command, args.overwrite, inputs=[args.melodies])
+    return melodies, result
+
+
 def run_score(args: argparse.Namespace) -> int:
     """Per-note music-theory reward of the melodies in ``--melodies`` -> ``--out`` JSON."""
     from note_rnn import music_theory
-    from note_rnn.melody_io import read_melody_file
-    from rl_tuner import outputs
-    command = "rl-tuner score"
-    outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
-    melodies = read_melody_file(args.melodies, args.format)
-    scores = music_theory.score_melody_list(melodies)
-    out = {"melodies": [{"tokens": m.tolist(), "total": total.tolist(),
-                         "components": {k: v.tolist() for k, v in components.items()}}
-                        for m, (total, components) in zip(melodies, scores)]}
-    outputs.write_json(args.out, out, command, args.overwrite, inputs=[args.melodies])
+
+    def score(melodies):
+        return {"melodies": [{"tokens": m.tolist(), "total": total.tolist(),
+                              "components": {k: v.tolist() for k, v in components.items()}}
+                             for m, (total, components) in zip(melodies, music_theory.score_melody_list(melodies))]}
+    melodies, _ = _run_melody_file_command(args, "rl-tuner score", score)
     print(f"scored {len(melodies)} melodies -> {args.out}")
     return 0
 
@@ -56,14 +65,8 @@ def add_stats_arguments(p: argparse.ArgumentParser) -> None:
 def run_stats(args: argparse.Namespace) -> int:
     """Table-1 statistics of the melodies in ``--melodies`` -> ``--out`` JSON."""
     from note_rnn import stats
-    from note_rnn.melody_io import read_melody_file
-    from rl_tuner import outputs
     from rl_tuner.cli import print_table
-    command = "rl-tuner stats"
-    outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
-    melodies = read_melody_file(args.melodies, args.format)
-    result = stats.composition_stats(melodies)
-    outputs.write_json(args.out, result, command, args.overwrite, inputs=[args.melodies])
+    _, result = _run_melody_file_command(args, "rl-tuner stats", stats.composition_stats)
     print_table({"melodies": result}, keys=TABLE1_KEYS)
     return 0
 
