@@ -15,7 +15,8 @@ setup(
     # site-packages); note_rnn.cli.default_checkpoint() finds either.
     packages=["note_rnn", "note_rnn._checkpoints", "rl_tuner", "molecules"],
     package_dir={"note_rnn._checkpoints": "checkpoints"},
-    package_data={"note_rnn._checkpoints": ["note_rnn/*.json", "note_rnn/*.npz"]},
+    package_data={"note_rnn._checkpoints": [f"{name}/*.{ext}" for name in ("note_rnn", "smiles_rnn", "smiles_rnn_paper")
+                                           for ext in ("json", "npz")]},
     install_requires=[
         # The stack is pinned to the versions this project is tested with (constraints.txt has
         # the full tested set). tf-agents 0.19 needs the Keras 2 API, i.e. tf-keras of the same
@@ -48,6 +49,6 @@ setup(
             "molecules=molecules.cli:console_entry_point",
         ],
         # Tasks of `rl-tuner train --task NAME` (rl_tuner.tasks); another package adds its own.
-        "rl_tuner.tasks": ["melody = note_rnn.task:MelodyTask"],
+        "rl_tuner.tasks": ["melody = note_rnn.task:MelodyTask", "smiles = molecules.task:SmilesTask"],
     },
 )

@@ -1,6 +1,7 @@
-"""The ``molecules`` command: prepare the SMILES data set, score SMILES with the RDKit reward.
+"""The ``molecules`` command: prepare the SMILES data set, train a SMILES-RNN prior, score SMILES
+with the RDKit reward.
 
-Neither command imports TensorFlow.
+Only ``train-prior`` imports TensorFlow (when it runs).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import argparse
 import os
 import sys
 
-from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, dataclass_from_args,
-                                run_main)
+from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
+                                dataclass_from_args, run_main)
 
 SCORE_COMMAND = "molecules score"
 
@@ -27,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"},
                             choices={"tokenizer": ("atom", "char")})
     add_overwrite_flag(p)
+
+    from molecules.prior_config import PriorConfig, TOKENIZERS  # pylint: disable=import-outside-toplevel
+    p = sub.add_parser("train-prior", help="train a SMILES-RNN by maximum likelihood (rerun to resume)",
+                       formatter_class=HelpFormatter, description=PriorConfig.__doc__.split("\n\n")[0])
+    add_dataclass_arguments(p, PriorConfig, rename={"out_dir": "out", "data_dir": "data"},
+                            choices={"tokenizer": TOKENIZERS})
+    p.add_argument("--quiet", action="store_true", help="no progress bar (the one line per epoch stays)")
 
     p = sub.add_parser("score", help="score SMILES (one per line) with a reward preset, as JSON",
                        formatter_class=HelpFormatter)
@@ -95,6 +103,14 @@ def main(argv=None) -> int:
     if args.command == "prepare":
         from molecules import data  # pylint: disable=import-outside-toplevel
         data.prepare(dataclass_from_args(data.PrepareConfig, args), overwrite=args.overwrite)
+    elif args.command == "train-prior":
+        from molecules import prior  # pylint: disable=import-outside-toplevel  (TensorFlow)
+        history = prior.train(dataclass_from_args(prior.PriorConfig, args), command=command_line(),
+                              progress=not args.quiet)
+        best = history.get("best", {})
+        print(f"best validation accuracy {best.get('validation_accuracy', float('nan')):.4f}, "
+              f"log perplexity {best.get('validation_log_perplexity', float('nan')):.4f}; "
+              f"model in {os.path.join(args.out_dir, 'model')}")
     elif args.command == "score":
         records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite)
         valid = sum(r["valid"] for r in records)

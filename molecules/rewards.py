@@ -420,13 +420,17 @@ class DomainReward:
         """P = sum of weight * component over the preset's weights table."""
         return float(sum(w * properties[name] for name, w in self.preset.weights.items()))
 
-    def step(self, generated: Sequence[str], action: str, end: str) -> Dict[str, float]:
+    def step(self, generated: Sequence[str], action: str, end: str, max_length: Optional[int] = None,
+             known_invalid: Optional[Callable[[str], bool]] = None) -> Dict[str, float]:
         """The domain reward of appending ``action`` to ``generated``.
 
         Args:
           generated: the tokens generated so far (no primer or begin token).
           action: the new token.
           end: the vocabulary's end token.
+          max_length: a step reaching this many tokens is terminal (default: the preset's).
+          known_invalid: optional ``text -> bool``, True for a prefix that is certainly no
+            molecule (then RDKit is not asked; e.g. :func:`molecules.environment.cheap_invalid`).
 
         Returns:
           ``{"total", "validity", "property", "length", "end", "carbon"}``: the reward and
@@ -436,11 +440,12 @@ class DomainReward:
         seq = list(generated) + [action]
         text = "".join(t for t in seq if t != end)
         carbon = carbon_penalty(generated, action, self.preset.carbon)
-        if action == end or len(seq) >= self.preset.max_length:
+        limit = self.preset.max_length if max_length is None else max_length
+        if action == end or len(seq) >= limit:
             length = len(seq) if self.preset.length.count_end else sum(t != end for t in seq)
-            return self._terminal(text, length, carbon)
+            return self._terminal(text, length, carbon, known_invalid)
         terms = {"validity": 0.0, "property": 0.0, "length": 0.0, "end": 0.0, "carbon": carbon}
-        props = self.properties(text)
+        props = None if known_invalid is not None and known_invalid(text) else self.properties(text)
         if props is None:
             terms["validity"] = self.preset.steps.invalid_step
         else:
@@ -450,9 +455,9 @@ class DomainReward:
         terms["total"] = float(sum(terms.values()))
         return terms
 
-    def _terminal(self, text: str, length: int, carbon: float) -> Dict[str, float]:
+    def _terminal(self, text: str, length: int, carbon: float, known_invalid=None) -> Dict[str, float]:
         steps = self.preset.steps
-        props = self.properties(text)
+        props = None if known_invalid is not None and known_invalid(text) else self.properties(text)
         terms = {"validity": 0.0,
                  "property": 0.0 if props is None else steps.end_multiplier * self.property_sum(props),
                  "length": length_penalty(length, self.preset.length),

@@ -8,3 +8,4 @@ rl_tuner.exploration, rl_tuner.replay) use the same names (tested).
 ALGORITHMS = ("q", "psi", "g", "pure_rl")
 EXPLORATION_MODES = ("egreedy", "boltzmann")
 REPLAY_KINDS = ("uniform", "prioritized")
+NEW_PRIORITIES = ("max", "td")

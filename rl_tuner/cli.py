@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "music_theory_only for g and pure_rl)")
     add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults, choices={
         "task": tasks.available(), "algorithm": choices.ALGORITHMS, "exploration": choices.EXPLORATION_MODES,
-        "replay": choices.REPLAY_KINDS}, aliases={"prior": ["--note-rnn"], "eval_samples": ["--eval-melodies"],
+        "replay": choices.REPLAY_KINDS, "new_priority": choices.NEW_PRIORITIES}, aliases={"prior": ["--note-rnn"], "eval_samples": ["--eval-melodies"],
                                         "final_eval_samples": ["--final-eval-melodies"]})
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (one line per evaluation instead, as when stderr is not a terminal)")
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="statistics of sequences sampled from a model (melodies: Table 1)",
                        formatter_class=HelpFormatter)
-    _add_sampling_arguments(p, "--num-melodies", 100_000)
+    _add_sampling_arguments(p, ("--num-samples", "--num-melodies"), 100_000)
     p.add_argument("--out", default="stats.json", help="output JSON (default: %(default)s)")
     add_overwrite_flag(p, "file")
 
@@ -94,10 +94,10 @@ def _add_task_argument(p: argparse.ArgumentParser) -> None:
                    help=f"the model's task (default: the one its run or policy records, else {tasks.DEFAULT_TASK})")
 
 
-def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_default: int) -> None:
+def _add_sampling_arguments(p: argparse.ArgumentParser, num_flags: tuple, num_default: int) -> None:
     p.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="PATH", help=MODEL_HELP)
     _add_task_argument(p)
-    p.add_argument(num_flag, dest="num", type=range_type(int, COUNT), default=num_default,
+    p.add_argument(*num_flags, dest="num", type=range_type(int, COUNT), default=num_default,
                    help="sequences (melodies) to sample (default: %(default)s)")
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="tokens (notes) per sequence, the maximum with an end token (default: %(default)s)")
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
         pol = policy.load_policy(path, task=task)
         vocabulary = task.vocabulary() or pol.prior_rnn.config.vocabulary
         export.export(pol, args.out, overwrite=args.overwrite, end_token=task.end_token, vocabulary=vocabulary,
-                      task=task.name)
+                      task=task.name, first_tokens=task.first_tokens())
         print(f"exported {pol.algorithm} policy to {args.out} (tf.saved_model.load(...).generate(num_samples, "
               f"max_length, temperature, seed) -> tokens, lengths{', strings' if vocabulary else ''})")
     else:

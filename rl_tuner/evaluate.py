@@ -26,11 +26,12 @@ from rl_tuner import exploration  # noqa: E402
 RECORDS = ("log_prior", "entropy", "kl")
 
 
-def sample_loop(policy, num, length, temperature, seed, primer=None):
+def sample_loop(policy, num, length, temperature, seed, primer=None, first_tokens=None):
     """Samples from ``policy`` inside TensorFlow (stateless seeds, deterministic).
 
     Each sequence starts from the zero state and a priming token drawn uniformly from all
-    tokens; the priming token is not part of the output (as :func:`rl_tuner.sampling.sample`).
+    tokens (or from ``first_tokens``, the task's :meth:`rl_tuner.tasks.Task.first_tokens`);
+    the priming token is not part of the output (as :func:`rl_tuner.sampling.sample`).
     With ``primer`` (int32 [k]) every sequence starts with the primer instead, fed through
     both the Q-network and the prior, and continues from their states after it
     (:func:`rl_tuner.sampling.sample_loop`).
@@ -44,27 +45,30 @@ def sample_loop(policy, num, length, temperature, seed, primer=None):
         return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl
 
     tokens, records = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature, seed,
-                                           policy.num_classes, record, len(RECORDS), primer=primer)
+                                           policy.num_classes, record, len(RECORDS), primer=primer,
+                                           first_tokens=first_tokens)
     return {"tokens": tokens, **dict(zip(RECORDS, records))}
 
 
-def _compiled_sampler(policy):
-    fn = getattr(policy, "_compiled_sampler", None)
-    if fn is None:
-        fn = tf.function(lambda num, length, temperature, seed, primer: sample_loop(
-            policy, num, length, temperature, seed, primer), input_signature=generate.CHUNK_SIGNATURE)
-        policy._compiled_sampler = fn
-    return fn
+def _compiled_sampler(policy, first_tokens=None):
+    """The policy's compiled sampler for one set of priming tokens (traced once per set)."""
+    key = None if first_tokens is None else tuple(int(t) for t in first_tokens)
+    cache = policy.__dict__.setdefault("_compiled_samplers", {})
+    if key not in cache:
+        cache[key] = tf.function(lambda num, length, temperature, seed, primer: sample_loop(
+            policy, num, length, temperature, seed, primer, key), input_signature=generate.CHUNK_SIGNATURE)
+    return cache[key]
 
 
 def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
-           batch_size: int = 25_000, primer=None, end_token: int | None = None) -> dict:
+           batch_size: int = 25_000, primer=None, end_token: int | None = None, first_tokens=None) -> dict:
     """Samples ``num`` sequences of at most ``length`` tokens (a primer included); returns
     NumPy arrays (see :func:`sample_loop`) plus ``lengths``.
 
     Args:
       end_token: the task's end token, or None: a sequence stops at its first end token
         (see :func:`end_at_token`).
+      first_tokens: the tokens the priming token is drawn from (None: all).
 
     Returns:
       {"tokens": int32 [num, length], "lengths": int32 [num], "log_prior", "entropy",
@@ -73,7 +77,7 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
     Raises:
       ValueError: see :func:`rl_tuner.sampling.check_sampling_args`.
     """
-    parts = generate.sample_in_chunks(_compiled_sampler(policy), num, length, temperature, seed, batch_size,
+    parts = generate.sample_in_chunks(_compiled_sampler(policy, first_tokens), num, length, temperature, seed, batch_size,
                                       primer)
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     out["tokens"], out["lengths"] = end_at_token(out["tokens"], end_token)
@@ -131,7 +135,8 @@ def evaluate_policy(policy, num_samples: int, length: int = 32, seed: int = 0, t
         core's per-token means); its end token ends a sequence.
     """
     t0 = time.time()
-    samples = sample(policy, num_samples, length, temperature, seed, end_token=getattr(task, "end_token", None))
+    samples = sample(policy, num_samples, length, temperature, seed, end_token=getattr(task, "end_token", None),
+                     first_tokens=task.first_tokens() if task is not None else None)
     t1 = time.time()
     result = measure(samples, task)
     result.update({"num_samples": num_samples, "sampling_seconds": t1 - t0,

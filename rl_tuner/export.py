@@ -87,10 +87,11 @@ def end_at_token(tokens, end_token: int | None):
 class _ExportedPolicy(Policy):
     """The policy with plain-variable networks and the serving functions."""
 
-    def __init__(self, policy: Policy, end_token: int | None = None, vocabulary=None):
+    def __init__(self, policy: Policy, end_token: int | None = None, vocabulary=None, first_tokens=None):
         q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
         super().__init__(_RawRNN(policy.prior_rnn, "prior"), q, policy.algorithm)
         self.end_token = end_token
+        self.first_tokens = None if first_tokens is None else tuple(int(t) for t in first_tokens)
         self.vocabulary = None if vocabulary is None else tf.constant(list(vocabulary), tf.string)
 
     @tf.function(input_signature=SIGNATURE)
@@ -98,7 +99,8 @@ class _ExportedPolicy(Policy):
         tf.debugging.assert_positive(num_samples, message="num_samples must be > 0")
         tf.debugging.assert_positive(max_length, message="max_length must be > 0")
         tf.debugging.assert_positive(temperature, message="temperature must be > 0")
-        tokens = evaluate.sample_loop(self, num_samples, max_length, temperature, seed)["tokens"]
+        tokens = evaluate.sample_loop(self, num_samples, max_length, temperature, seed,
+                                      first_tokens=self.first_tokens)["tokens"]
         tokens, lengths = end_at_token(tokens, self.end_token)
         out = {"tokens": tokens, "lengths": lengths}
         if self.vocabulary is not None:
@@ -114,7 +116,7 @@ COMMAND = "rl-tuner export"
 
 
 def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None = None, vocabulary=None,
-           task: str | None = None) -> str:
+           task: str | None = None, first_tokens=None) -> str:
     """Writes ``policy`` as a SavedModel directory (atomically) and returns ``out_dir``.
 
     Args:
@@ -124,12 +126,14 @@ def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None 
       end_token: the task's end token (sequences stop at it), or None.
       vocabulary: the symbol of each token (adds ``strings`` to the outputs), or None.
       task: the task's name, recorded in ``policy.json``.
+      first_tokens: the tokens the (unreturned) priming token is drawn from (the task's
+        :meth:`rl_tuner.tasks.Task.first_tokens`); None: all tokens.
 
     Raises:
       rl_tuner.outputs.OutputError: if ``out_dir`` is not empty and not an earlier export
         (without ``overwrite``), or is a training run directory.
     """
-    module = _ExportedPolicy(policy, end_token, vocabulary)
+    module = _ExportedPolicy(policy, end_token, vocabulary, first_tokens)
     outputs = "{'tokens': int32 [num_samples, max_length], 'lengths': int32 [num_samples]" + (
         ", 'strings': string [num_samples]}" if vocabulary is not None else "}")
     with atomic.directory(out_dir, COMMAND, overwrite) as tmp:
@@ -138,6 +142,7 @@ def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None 
         atomic.write_json(os.path.join(tmp, "policy.json"), {
             "algorithm": policy.algorithm if policy.algorithm else MLE, "num_classes": policy.num_classes,
             "task": task, "end_token": end_token,
+            "first_tokens": None if first_tokens is None else [int(t) for t in first_tokens],
             "signature": f"generate(num_samples: int32, max_length: int32, temperature: float32, seed: int32) "
                          f"-> {outputs}"})
     return out_dir

@@ -9,8 +9,10 @@ in batches and sampled inside compiled training loops without a trip through Pyt
   negligible, and sampling with replacement keeps it in-graph).
 * :class:`PrioritizedReplay` -- sampling proportional to priority = (|TD| + 0.01)^0.5,
   priorities replaced after every update, no importance weights (the Sequence Tutor
-  research code); a new transition gets the largest priority seen so far, so that it is
-  sampled at least as often as any other.
+  research code). A new transition gets the largest priority given so far (the running
+  maximum, starting at 1 and raised by every priority set, never lowered), so that it is
+  sampled at least as often as any other; or, when the caller passes them, its own
+  priorities (the molecule original: from the new transition's TD error).
 """
 
 from __future__ import annotations
@@ -46,17 +48,25 @@ class UniformReplay(tf.Module):
         """Number of transitions stored (int64 scalar)."""
         return tf.minimum(self.num_added, self.capacity)
 
-    def add(self, batch):
-        """Appends a batch of transitions (leading dimension n <= capacity)."""
+    def add(self, batch, priorities=None):
+        """Appends a batch of transitions (leading dimension n <= capacity).
+
+        Args:
+          batch: a nest of the spec's structure (extra keys of a dict are ignored), each
+            [n, ...].
+          priorities: optional float32 [n] priorities of the new transitions (prioritized
+            replay only; ignored by uniform replay).
+        """
+        batch = select_fields(self.spec, batch)
         n = tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0]
         idx = (self.num_added + tf.range(n, dtype=tf.int64)) % self.capacity
         for var, value in zip(tf.nest.flatten(self._storage), tf.nest.flatten(batch)):
             var.scatter_nd_update(idx[:, None], tf.cast(value, var.dtype))
-        self._on_add(idx)
+        self._on_add(idx, priorities)
         self.num_added.assign_add(n)
 
-    def _on_add(self, idx):
-        del idx
+    def _on_add(self, idx, priorities=None):
+        del idx, priorities
 
     def gather(self, idx):
         """Returns the transitions at ``idx``."""
@@ -85,8 +95,13 @@ class PrioritizedReplay(UniformReplay):
         self.priorities = tf.Variable(tf.zeros([self.capacity]), trainable=False, name="priorities")
         self.max_priority = tf.Variable(1.0, trainable=False, name="max_priority")
 
-    def _on_add(self, idx):
-        self.priorities.scatter_nd_update(idx[:, None], tf.fill(tf.shape(idx), self.max_priority))
+    def _on_add(self, idx, priorities=None):
+        if priorities is None:
+            self.priorities.scatter_nd_update(idx[:, None], tf.fill(tf.shape(idx), self.max_priority))
+        else:
+            priorities = tf.cast(priorities, tf.float32)
+            self.priorities.scatter_nd_update(idx[:, None], priorities)
+            self.max_priority.assign(tf.maximum(self.max_priority, tf.reduce_max(priorities)))
 
     def sample_indices(self, batch_size: int):
         seed = self._rng.make_seeds(1)[:, 0]
@@ -98,6 +113,16 @@ class PrioritizedReplay(UniformReplay):
         p = priority(td_errors)
         self.priorities.scatter_nd_update(idx[:, None], p)
         self.max_priority.assign(tf.maximum(self.max_priority, tf.reduce_max(p)))
+
+
+def select_fields(spec, batch):
+    """The fields of ``batch`` that ``spec`` has (a dict spec takes only its own keys)."""
+    if isinstance(spec, dict) and isinstance(batch, dict):
+        missing = sorted(set(spec) - set(batch))
+        if missing:
+            raise ValueError(f"transitions lack the fields {missing}")
+        return {key: select_fields(spec[key], batch[key]) for key in spec}
+    return batch
 
 
 def priority(td_errors):

@@ -19,7 +19,7 @@ import tensorflow as tf  # noqa: E402
 
 
 def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_classes: int, record_fn=None,
-                num_records: int = 0, primer=None):
+                num_records: int = 0, primer=None, first_tokens=None):
     """Samples token sequences in a TensorFlow loop (usable inside ``tf.function``).
 
     Without a primer every sequence starts from ``initial_state`` and a priming token drawn
@@ -46,6 +46,9 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
       primer: optional int32 [k] tokens every sequence starts with (k < length; an empty
         tensor or None means no primer). The primer's first position has no prediction, so
         its records are 0; later primer positions record the forced token.
+      first_tokens: optional tokens the priming token is drawn from, uniformly (a task's
+        :meth:`rl_tuner.tasks.Task.first_tokens`, e.g. only a begin token); None: all
+        ``num_classes`` tokens (the same draws as before this option existed).
 
     Returns:
       int32 [B, length] tokens (priming token excluded), followed, if ``record_fn`` is given,
@@ -55,8 +58,13 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
     primer = tf.zeros([0], tf.int32) if primer is None else tf.cast(tf.reshape(primer, [-1]), tf.int32)
     k = tf.size(primer)
     padded = tf.concat([primer, tf.zeros([1], tf.int32)], 0)  # padded[t] is valid for every t <= k
-    random_first = tf.random.stateless_uniform([num], seed=tf.stack([seed, tf.constant(-1, tf.int64)]),
-                                               maxval=num_classes, dtype=tf.int32)
+    first_seed = tf.stack([seed, tf.constant(-1, tf.int64)])
+    if first_tokens is None:
+        random_first = tf.random.stateless_uniform([num], seed=first_seed, maxval=num_classes, dtype=tf.int32)
+    else:
+        choices = tf.constant(list(first_tokens), tf.int32)
+        random_first = tf.gather(choices, tf.random.stateless_uniform(
+            [num], seed=first_seed, maxval=tf.size(choices), dtype=tf.int32))
     first = tf.where(k > 0, tf.fill([num], padded[0]), random_first)
     start = tf.minimum(k, 1)  # the primer's first token is output position 0
     arrays = [tf.TensorArray(tf.int32, size=length)] + [tf.TensorArray(tf.float32, size=length)

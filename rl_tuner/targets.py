@@ -70,6 +70,8 @@ class Algorithm:
       reward_includes_log_prior: whether r = log p(a|s) + r_T / c (else r = r_T / c).
       policy_logits: ``(values, log_prior) -> logits`` of the acting/sampling policy.
       description: one line for help texts.
+      uses_next_log_prior: whether ``target`` reads log p(.|s') (only g), so whether replay
+        stores it.
     """
 
     name: str
@@ -77,6 +79,7 @@ class Algorithm:
     reward_includes_log_prior: bool
     policy_logits: Callable
     description: str
+    uses_next_log_prior: bool = False
 
     def reward(self, task_reward, log_prior_of_action, c: float, mode_adds_log_prior: bool = True):
         """Combines the task reward and log p(a|s) into the stored reward r.
@@ -100,7 +103,7 @@ ALGORITHMS = {
     "psi": Algorithm("psi", psi_target, True, greedy_logits,
                      "generalised Psi-learning: r = log p(a|s) + r_T/c, target logsumexp"),
     "g": Algorithm("g", g_target, False, prior_weighted_logits,
-                   "G-learning: r = r_T/c, target log sum p exp G, policy p exp G"),
+                   "G-learning: r = r_T/c, target log sum p exp G, policy p exp G", uses_next_log_prior=True),
     "pure_rl": Algorithm("pure_rl", q_target, False, greedy_logits,
                          "pure RL baseline: r = r_T/c, Q-learning target, no prior"),
 }

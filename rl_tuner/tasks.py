@@ -27,7 +27,7 @@ from typing import Sequence
 ENTRY_POINT_GROUP = "rl_tuner.tasks"
 DEFAULT_TASK = "melody"
 # The project's own tasks ("module:attribute"), used when no installed entry point has the name.
-PROJECT_TASKS = {"melody": "note_rnn.task:MelodyTask"}
+PROJECT_TASKS = {"melody": "note_rnn.task:MelodyTask", "smiles": "molecules.task:SmilesTask"}
 
 
 class Task:
@@ -49,6 +49,9 @@ class Task:
         evaluate`` (default: the headline ones and the core's per-token means).
       reward_modes: names of the task's reward variants (``--reward-mode``); empty if it
         has none.
+      presets: {preset name: {RLConfig field: value}}: the task's own ``--preset``
+        settings; a name found here replaces the core's preset of that name
+        (:data:`rl_tuner.config.PRESETS`) for this task.
     """
 
     name: str = ""
@@ -61,6 +64,7 @@ class Task:
     statistics_title: str = "Statistics"
     prior_title: str = "prior"
     reward_modes: tuple[str, ...] = ()
+    presets: dict = {}
 
     def statistics_to_print(self) -> tuple[str, ...]:
         """The keys of :attr:`table_keys`, or the headline ones and the core's means."""
@@ -107,6 +111,13 @@ class Task:
 
     def exploration_actions(self) -> Sequence[int] | None:
         """The tokens epsilon-greedy exploration draws at random (None: all of them)."""
+        return None
+
+    def first_tokens(self) -> Sequence[int] | None:
+        """The tokens a sampled sequence's priming token is drawn from, uniformly, in
+        evaluation, sampling and export (None: all tokens, as Magenta's RL Tuner; a
+        begin-token vocabulary returns ``[begin]``). The priming token is not part of the
+        output. The training environment's ``reset`` chooses its own."""
         return None
 
     # --- sampled sequences --------------------------------------------------------------

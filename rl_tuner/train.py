@@ -61,13 +61,15 @@ class RunState:
         self.prior = networks.Prior(pretrained)
         self.q_network = networks.q_network_from(pretrained)
         self.target_network = agent.build_target_network(self.q_network)
-        spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes)
+        spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes,
+                                     next_log_prior=self.algorithm.uses_next_log_prior,
+                                     next_state=config.store_next_state)
         self.replay = replay.make_replay(config.replay, spec, config.replay_capacity, seed=config.seed + 1)
         self.learner = agent.KLControlLearner(
             self.q_network, self.target_network, self.algorithm, self.replay,
             agent.LearnerConfig(discount=config.discount, learning_rate=config.learning_rate,
                                 clip_norm=config.clip_norm, target_update_rate=config.target_update_rate,
-                                batch_size=config.batch_size))
+                                batch_size=config.batch_size, new_priority=config.new_priority))
         self.actor = actor_lib.Actor(self.q_network, self.prior, self.algorithm, config.exploration,
                                      seed=config.seed + 2, actions=self.task.exploration_actions())
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
@@ -360,7 +362,7 @@ def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tall
                                     if k not in ("step", "num_melodies", "num_samples")}, step)
     if config.num_samples > 0:
         samples = evaluate.sample(pol, config.num_samples, config.num_notes, seed=config.seed + step,
-                                  end_token=state.task.end_token)
+                                  end_token=state.task.end_token, first_tokens=state.task.first_tokens())
         state.task.write_samples(samples["tokens"], samples["lengths"],
                                  os.path.join(out_dir, "samples", f"step_{step:08d}"), writer=writer, step=step,
                                  policy=pol, seed=config.seed + step)

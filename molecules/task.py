@@ -1,0 +1,144 @@
+"""The molecule task: what the RL Tuner core needs to tune a SMILES-RNN (registered as ``smiles``).
+
+* prior: a SMILES-RNN checkpoint (``molecules train-prior``; :func:`molecules.prior.load`),
+  whose stored vocabulary sets the task's tokens: the atom-level one (``<bos>`` primes,
+  ``<eos>`` ends) or the original's 35 characters (a random primer of indices 1..33, ``' '``
+  ends); by default the shipped ``checkpoints/smiles_rnn``;
+* environment: :class:`molecules.environment.SmilesEnvironment` paying the RDKit domain
+  reward of a reward preset (``--reward-mode default`` or ``paper``, spec/molecules.md
+  section 2); q and psi add log p(a|s), g and pure_rl use the domain term only;
+* statistics: the paper's Table 2 plus unique and internal diversity
+  (:mod:`molecules.evaluation`);
+* samples: a SMILES file and an RDKit image grid (also in TensorBoard).
+
+The task object learns its vocabulary from the prior it loads (:meth:`SmilesTask.load_prior`),
+which the core does before asking for anything that depends on it.
+
+Importing this module loads neither TensorFlow nor RDKit.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from rl_tuner.tasks import Task
+
+# The original's final run (spec/molecules.md section 3) and a shorter default.
+PAPER_PRESET = dict(
+    algorithm="psi", reward_mode="paper", steps=2_500_000, c=1 / 0.35, discount=0.95, batch_size=512,
+    train_every=50, replay="prioritized", new_priority="td", replay_capacity=500_000, store_next_state=False,
+    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="egreedy",
+    exploration_fraction=0.0, epsilon_start=0.01, epsilon_end=0.01, num_notes=120, num_envs=256,
+    bootstrap_final_note=True, eval_every=100_000, eval_samples=1000, final_eval_samples=10_000)
+DEFAULT_PRESET = dict(
+    algorithm="psi", reward_mode="default", steps=500_000, c=1 / 0.35, discount=0.95, batch_size=256,
+    train_every=25, replay="prioritized", new_priority="max", replay_capacity=200_000, store_next_state=False,
+    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
+    exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, num_notes=80, num_envs=256,
+    bootstrap_final_note=False, eval_every=50_000, eval_samples=1000, final_eval_samples=10_000)
+
+
+def default_checkpoint(name: str = "smiles_rnn") -> str:
+    """The shipped SMILES-RNN ``name`` (``smiles_rnn`` or ``smiles_rnn_paper``): the
+    installed copy (``note_rnn/_checkpoints/NAME``) or the checkout's ``checkpoints/NAME``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.path.join(here, "..", "note_rnn", "_checkpoints", name), os.path.join(here, "..", "checkpoints", name)]
+    for path in candidates:
+        if os.path.isfile(os.path.join(path, "config.json")):
+            return os.path.normpath(path)
+    return os.path.normpath(candidates[-1])
+
+
+class SmilesTask(Task):
+    """Molecules of Sequence Tutor's second experiment (see the module docstring)."""
+
+    name = "smiles"
+    end_token = 0
+    default_length = 120
+    nouns = ("molecule", "molecules", "token", "tokens")
+    headline = (("valid", "valid"), ("mean_logp", "logP"), ("mean_qed", "QED"))
+    statistics_title = "Table-2 statistics"
+    prior_title = "SMILES-RNN"
+    table_keys = ("valid", "mean_logp", "mean_qed", "mean_sa_penalty", "mean_ring_penalty", "unique",
+                  "internal_diversity", "mean_log_prior", "mean_kl", "mean_entropy", "mean_length")
+    reward_modes = ("default", "paper")
+    presets = {"paper": PAPER_PRESET, "default": DEFAULT_PRESET}
+
+    def __init__(self):
+        self.tokenizer = None
+        self.num_classes = 0
+
+    def default_prior(self) -> str:
+        return default_checkpoint()
+
+    def load_prior(self, path: str, name: str = "note_rnn"):
+        """Loads a SMILES-RNN and takes its vocabulary (:func:`molecules.prior.load`)."""
+        from molecules import prior  # pylint: disable=import-outside-toplevel  (TensorFlow)
+        model, tokenizer = prior.load(path)
+        self.tokenizer, self.num_classes, self.end_token = tokenizer, tokenizer.vocab_size, tokenizer.end_id
+        return model
+
+    def _need_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError("the smiles task has no vocabulary before its prior is loaded")
+        return self.tokenizer
+
+    def default_reward_mode(self, algorithm: str) -> str:
+        return "default"
+
+    def make_environment(self, config):
+        """B SMILES episodes of at most ``config.num_notes`` tokens with the reward preset
+        ``config.reward_mode``.
+
+        Raises:
+          ValueError: a preset whose length limits count another kind of token than the
+            prior's vocabulary (the paper preset counts characters, the default atom tokens).
+        """
+        from molecules import rewards  # pylint: disable=import-outside-toplevel
+        from molecules.environment import SmilesEnvironment  # pylint: disable=import-outside-toplevel
+        tokenizer = self._need_tokenizer()
+        preset = rewards.make_preset(config.reward_mode)
+        if preset.tokenizer != tokenizer.kind:
+            need = "checkpoints/smiles_rnn_paper (35 characters)" if preset.tokenizer == "char" else \
+                "an atom-level prior (checkpoints/smiles_rnn)"
+            raise ValueError(f"the {preset.name} reward counts {preset.tokenizer} tokens but the prior has "
+                             f"{tokenizer.describe()}; use {need} or the other --reward-mode")
+        return SmilesEnvironment(config.num_envs, config.num_notes, tokenizer, rewards.DomainReward(preset),
+                                 adds_log_prior=config.algorithm in ("q", "psi"))
+
+    def exploration_actions(self):
+        from molecules.environment import exploration_actions  # pylint: disable=import-outside-toplevel
+        return exploration_actions(self._need_tokenizer())
+
+    def first_tokens(self):
+        from molecules.environment import first_tokens  # pylint: disable=import-outside-toplevel
+        return first_tokens(self._need_tokenizer())
+
+    def vocabulary(self):
+        return None if self.tokenizer is None else self.tokenizer.symbols
+
+    def decode(self, tokens) -> str:
+        tokenizer = self._need_tokenizer()
+        return tokenizer.decode([t for t in tokens if t != tokenizer.begin_id]) if tokenizer.begin_id is not None \
+            else tokenizer.decode(tokens)
+
+    def smiles(self, tokens, lengths) -> list:
+        """SMILES strings of sampled sequences (cut at their lengths, end token removed)."""
+        return [self.decode(t[:n]) for t, n in zip(np.asarray(tokens), np.asarray(lengths))]
+
+    def measure(self, tokens, lengths) -> dict:
+        """Table 2, unique, internal diversity (see :mod:`molecules.evaluation`)."""
+        from molecules import evaluation  # pylint: disable=import-outside-toplevel
+        return evaluation.statistics(self.smiles(tokens, lengths))
+
+    def write_samples(self, tokens, lengths, out_dir: str, writer=None, step: int = 0, policy=None,
+                      seed: int = 0) -> None:
+        """Writes ``molecules.smi`` (one SMILES a line) and ``grid.png`` (the valid ones drawn
+        by RDKit, at most 16), and the grid and SMILES to TensorBoard."""
+        from molecules import media  # pylint: disable=import-outside-toplevel
+        media.write_molecules(self.smiles(tokens, lengths), out_dir, writer, step)
+
+    def commands(self) -> dict:
+        return {}
