@@ -17,7 +17,7 @@ SCORE_COMMAND = "molecules score"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``molecules`` argument parser (subcommands ``prepare`` and ``score``)."""
+    """The ``molecules`` argument parser (prepare, train-prior, sample, evaluate, score)."""
     from molecules.data import PrepareConfig  # pylint: disable=import-outside-toplevel
 
     parser = argparse.ArgumentParser(prog="molecules", description=__doc__, formatter_class=HelpFormatter)
@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
                             choices={"tokenizer": TOKENIZERS})
     p.add_argument("--quiet", action="store_true", help="no progress bar (the one line per epoch stays)")
 
+    for name, help_text in (("sample", "sample SMILES from a SMILES-RNN or a tuned run (one per line)"),
+                            ("evaluate", "Table 2, unique, novel and internal diversity of sampled SMILES (JSON)")):
+        p = sub.add_parser(name, help=help_text, formatter_class=HelpFormatter)
+        _add_sampling_arguments(p, name)
+
     p = sub.add_parser("score", help="score SMILES (one per line) with a reward preset, as JSON",
                        formatter_class=HelpFormatter)
     p.add_argument("--smiles", required=True, help="text file, one SMILES per line")
@@ -49,6 +54,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "input line]}")
     add_overwrite_flag(p, "file")
     return parser
+
+
+def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
+    from molecules.sampling import DEFAULT_MAX_LENGTH  # pylint: disable=import-outside-toplevel
+    from rl_tuner.cli_utils import range_type  # pylint: disable=import-outside-toplevel
+    from rl_tuner.ranges import COUNT, SEED, at_least, positive  # pylint: disable=import-outside-toplevel
+    p.add_argument("--model", default=None,
+                   help="SMILES-RNN checkpoint, `molecules train-prior` run, or tuned `rl-tuner train --task smiles` "
+                        "run (default: the shipped checkpoints/smiles_rnn)")
+    p.add_argument("--num", type=range_type(int, COUNT), default=10_000 if command == "evaluate" else 100,
+                   help="molecules to sample (default: %(default)s)")
+    p.add_argument("--seed", type=range_type(int, SEED), default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+                   help="softmax temperature (default: %(default)s)")
+    p.add_argument("--max-length", type=range_type(int, COUNT), default=DEFAULT_MAX_LENGTH,
+                   help="tokens per molecule at most, the end token included (default: %(default)s)")
+    if command == "evaluate":
+        p.add_argument("--data", default=None,
+                       help="`molecules prepare` data set whose train split defines `novel` (default: no novel)")
+        p.add_argument("--workers", type=range_type(int, at_least(0)), default=0,
+                       help="RDKit processes, 0 = one per CPU (default: %(default)s)")
+        p.add_argument("--out", required=True, help="output JSON file")
+    else:
+        p.add_argument("--out", required=True, help="output SMILES file, one molecule a line")
+    add_overwrite_flag(p, "file")
 
 
 def read_lines(path: str) -> list:
@@ -111,6 +141,23 @@ def main(argv=None) -> int:
         print(f"best validation accuracy {best.get('validation_accuracy', float('nan')):.4f}, "
               f"log perplexity {best.get('validation_log_perplexity', float('nan')):.4f}; "
               f"model in {os.path.join(args.out_dir, 'model')}")
+    elif args.command in ("sample", "evaluate"):
+        from molecules import sampling  # pylint: disable=import-outside-toplevel
+        from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
+        model = args.model or default_checkpoint()
+        if args.command == "sample":
+            smiles = sampling.write_samples(model, args.num, args.out, args.seed, args.temperature, args.max_length,
+                                            overwrite=args.overwrite)
+            print(f"wrote {len(smiles)} SMILES to {args.out}")
+        else:
+            from molecules.evaluation import TABLE_2_KEYS, MOSES_KEYS  # pylint: disable=import-outside-toplevel
+            result = sampling.evaluate(model, args.num, args.out, args.seed, args.temperature, args.max_length,
+                                       args.data, args.workers, overwrite=args.overwrite)
+            for key in TABLE_2_KEYS + MOSES_KEYS + ("mean_log_prior", "mean_length"):
+                if key in result:
+                    print(f"{key:20s} {result[key]:10.4f}")
+            print(f"wrote {args.out} ({args.num} molecules, sampled in {result['sampling_seconds']:.1f} s, "
+                  f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":
         records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite)
         valid = sum(r["valid"] for r in records)

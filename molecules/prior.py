@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 
 import numpy as np
@@ -29,7 +30,7 @@ from molecules import tokenizers
 from molecules.prior_config import PriorConfig
 
 COMMAND = "molecules train-prior"
-RESUMABLE = ("epochs", "out_dir")  # may change between sessions
+RESUMABLE = ("epochs", "out_dir", "card_samples")  # may change between sessions
 
 
 def tokenizer_of(vocabulary) -> tokenizers.Tokenizer:
@@ -152,5 +153,33 @@ def _train(config: PriorConfig, run, command, progress) -> dict:
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
 
-    return mle.fit(config, arrays["train"], arrays["validation"], tokenizer.vocab_size, make_card,
-                   vocabulary=tokenizer.symbols, name="SMILES-RNN", progress=progress)
+    history = mle.fit(config, arrays["train"], arrays["validation"], tokenizer.vocab_size, make_card,
+                      vocabulary=tokenizer.symbols, name="SMILES-RNN", progress=progress)
+    model_dir = os.path.join(config.out_dir, "model")
+    if config.card_samples and os.path.isdir(model_dir):
+        add_sample_metrics(model_dir, config.data_dir, config.card_samples, seed=config.seed)
+    return history
+
+
+def add_sample_metrics(model_dir: str, data_dir: str, num: int, seed: int = 0) -> dict:
+    """Samples ``num`` molecules from a SMILES-RNN checkpoint and records their valid, unique
+    and novel fractions (MOSES definitions, :mod:`molecules.evaluation`; novel against the
+    data set's train split) in the checkpoint's card (``card["samples"]``).
+
+    Returns:
+      The recorded dict: num_samples, seed, temperature 1, max_length, valid, unique, novel,
+      internal_diversity and the Table-2 means.
+    """
+    from molecules import evaluation, sampling  # pylint: disable=import-outside-toplevel
+    from rl_tuner import atomic, checkpoint  # pylint: disable=import-outside-toplevel
+    smiles = sampling.sample_smiles(model_dir, num, seed)[0]
+    stats = evaluation.statistics(smiles, training=set(data_lib.load_split(data_dir, "train")), seed=seed)
+    record = {"num_samples": num, "seed": seed, "temperature": 1.0, "max_length": sampling.DEFAULT_MAX_LENGTH,
+              **{k: stats[k] for k in evaluation.TABLE_2_KEYS + evaluation.MOSES_KEYS if k in stats},
+              "command": f"molecules evaluate --model MODEL --num {num} --seed {seed} --data DATA"}
+    card = checkpoint.read_card(model_dir) or {}
+    card["samples"] = record
+    atomic.write_json(os.path.join(model_dir, checkpoint.CARD_FILE), card)
+    print(f"{num} samples: {stats['valid']:.1%} valid, {stats['unique']:.1%} unique, "
+          f"{stats.get('novel', float('nan')):.1%} novel", file=sys.stderr)
+    return record

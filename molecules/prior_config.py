@@ -44,6 +44,8 @@ class PriorConfig:
       l2_reg: weight of the L2 penalty on kernels (the original sets 2.5e-5 but never
         applies it: 0).
       seed: seed of initialisation, subsets and shuffling.
+      card_samples: when the run ends, this many molecules are sampled from the best model
+        and its card gets their valid, unique and novel fractions (0: none).
     """
 
     data_dir: str = "data/moses"
@@ -61,12 +63,14 @@ class PriorConfig:
     clip_norm: float = 5.0
     l2_reg: float = 0.0
     seed: int = 0
+    card_samples: int = 10_000
 
     RANGES = {
         "layer_sizes": COUNT, "batch_size": COUNT, "epochs": COUNT, "max_train": at_least(1, optional=True),
         "max_validation": at_least(1, optional=True), "learning_rate": positive(), "decay_steps": COUNT,
         "decay_rate": between(0.0, 1.0, low_open=True), "clip_norm": positive(),
         "l2_reg": at_least(0.0, integer=False), "seed": SEED,
+        "card_samples": at_least(0),
     }
 
     def __post_init__(self):

@@ -98,7 +98,9 @@ class SmilesTask(Task):
         """
         from molecules import rewards  # pylint: disable=import-outside-toplevel
         from molecules.environment import SmilesEnvironment  # pylint: disable=import-outside-toplevel
-        tokenizer = self._need_tokenizer()
+        if self.tokenizer is None:
+            self.load_prior(config.prior)  # the vocabulary is the prior's
+        tokenizer = self.tokenizer
         preset = rewards.make_preset(config.reward_mode)
         if preset.tokenizer != tokenizer.kind:
             need = "checkpoints/smiles_rnn_paper (35 characters)" if preset.tokenizer == "char" else \

@@ -59,7 +59,7 @@ class RLConfig:
         pure_rl take only music_theory_only, as in the original). Left empty, the task's
         default for the algorithm is filled in (and recorded in config.json).
       num_notes: tokens per episode (notes per melody); the maximum length for a task with
-        an end token.
+        an end token (``--max-length`` is an alias).
       num_envs: melodies played in parallel (a batched environment); the ratio of train
         steps to environment steps is kept at 1/train_every whatever this is.
       bootstrap_final_note: bootstrap from the state after a melody's last note, as the
