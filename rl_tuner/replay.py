@@ -104,9 +104,17 @@ class PrioritizedReplay(UniformReplay):
             self.max_priority.assign(tf.maximum(self.max_priority, tf.reduce_max(priorities)))
 
     def sample_indices(self, batch_size: int):
+        """Draws ``batch_size`` indices with probability priority / sum of priorities, with
+        replacement: inverse-CDF sampling on a float64 running sum (O(N + B log N); a
+        categorical draw over all N logits costs O(N B), 256 million draws per step for the
+        molecule experiment's 500,000 x 512; float64 keeps the smallest priority's share
+        exact to about 1e-10 of the total)."""
         seed = self._rng.make_seeds(1)[:, 0]
-        logits = tf.math.log(self.priorities[: self.size()])[None, :]
-        return tf.random.stateless_categorical(logits, batch_size, seed=seed, dtype=tf.int64)[0]
+        size = self.size()
+        cdf = tf.cumsum(tf.cast(self.priorities[:size], tf.float64))
+        u = tf.random.stateless_uniform([batch_size], seed=seed, dtype=tf.float64) * cdf[-1]
+        idx = tf.searchsorted(cdf, u, side="right", out_type=tf.int64)
+        return tf.minimum(idx, size - 1)
 
     def update_priorities(self, idx, td_errors):
         """Sets the priorities of ``idx`` from their new TD errors."""
