@@ -56,7 +56,9 @@ def test_transition_bytes_of_a_1x100_lstm_with_35_classes_by_hand():
     assert agent.transition_bytes(lean) * 500_000 / 1e9 == pytest.approx(0.408)
     assert agent.transition_bytes(full) * 500_000 / 1e9 == pytest.approx(0.878)
     # psi keeping next_state (the melody default): 1756 - 140
-    assert agent.transition_bytes(agent.transition_spec((100,), 35, next_log_prior=False)) == 1616
+    psi_with_next_state = agent.transition_spec((100,), 35, next_log_prior=False)
+    assert agent.transition_bytes(psi_with_next_state) == 1616
+    assert agent.transition_bytes(psi_with_next_state) * 500_000 / 1e9 == pytest.approx(0.808)
 
 
 def test_transition_bytes_of_two_layers():
