@@ -489,3 +489,10 @@ def test_evaluate_num_samples_and_its_alias(flag):
     args = cli.build_parser().parse_args(["evaluate", flag, "7"])
     assert args.num == 7
     assert cli.build_parser().parse_args(["evaluate"]).num == 100_000
+
+
+@pytest.mark.parametrize("flags,value", [([], None), (["--store-next-state"], True), (["--no-store-next-state"], False)])
+def test_train_store_next_state_flag(flags, value):
+    # absent: None, so the preset (the smiles presets: False) decides
+    args = cli.build_parser().parse_args(["train", "--out", "x", *flags])
+    assert args.store_next_state is value
