@@ -23,7 +23,8 @@ Only what the algorithm needs is stored (:func:`transition_spec`): ``next_log_pr
 G-learning, and ``next_state`` only when the run keeps it (``RLConfig.store_next_state``);
 without it the learner uses the state the online Q-network reaches from (obs, state) in the
 same forward pass that gives Q(s, .) (no extra cost, about half the memory: 500,000
-transitions of a 1x100 LSTM take 0.41 GB instead of 0.87 GB).
+Psi-learning transitions of a 1x100 LSTM with 35 tokens take 0.41 GB instead of 0.81 GB,
+816 instead of 1616 bytes each; every field, as before, 1756 bytes: 0.88 GB).
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ class RLConfig:
       store_next_state: keep the Q-network's state after each observation in replay (as the
         original melody code, the default). Off, the learner uses the state the online
         network reaches from the stored (obs, state) in the same forward pass: about half
-        the replay memory (0.41 instead of 0.87 GB for 500,000 transitions of a 1x100 LSTM).
+        the replay memory (0.41 instead of 0.81 GB for 500,000 psi transitions of a 1x100
+        LSTM with 35 tokens).
       save_replay: keep the replay memory in the run's checkpoints, so that a resumed run is
         bit-identical to an uninterrupted one (on by default; about 170 MB for 100,000
         melody transitions). Off for big buffers: a resumed run then starts with an empty

@@ -294,6 +294,7 @@ def test_preset_overrides_and_bad_preset():
     (dict(discount=1.5), "discount"),
     (dict(steps=0), "steps"),
     (dict(reward_mode="bad"), "reward mode"),
+    (dict(new_priority="bad"), "new_priority 'bad'"),
 ])
 def test_validate_errors(change, word):
     with pytest.raises(ValueError) as info:
