@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from molecules import evaluation, media, task as task_lib, tokenizers  # noqa: E402
+from molecules import data, evaluation, media, task as task_lib, tokenizers  # noqa: E402
 from molecules.environment import SmilesEnvironment  # noqa: E402
-from rl_tuner import cli as rl_cli, tasks  # noqa: E402
+from rl_tuner import checkpoint, cli as rl_cli, tasks  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from molecule_fixtures import prepare_tiny, train_prior  # noqa: E402
@@ -21,15 +22,17 @@ from molecule_fixtures import prepare_tiny, train_prior  # noqa: E402
 
 @pytest.fixture(scope="module")
 def priors(tmp_path_factory):
-    """{"atom": checkpoint, "char": checkpoint}: one-epoch SMILES-RNNs of one LSTM layer of 8."""
+    """{"char": a one-epoch SMILES-RNN (one LSTM layer of 8) of the 35 characters, "atom": an
+    untrained one with the data set's atom vocabulary (training is tested in test_molecules_prior)}."""
     root = tmp_path_factory.mktemp("task_priors")
     dataset = prepare_tiny(root)
-    out = {}
-    for kind, extra in (("atom", []), ("char", ["--tokenizer", "char"])):
-        run = str(root / f"prior_{kind}")
-        assert train_prior(dataset, run, "--epochs", "1", *extra) == 0
-        out[kind] = os.path.join(run, "model")
-    return out
+    run = str(root / "prior_char")
+    assert train_prior(dataset, run, "--epochs", "1", "--tokenizer", "char") == 0
+    atom = str(root / "prior_atom")
+    symbols = data.load_tokenizer(dataset).symbols
+    checkpoint.save_model(atom, model_lib.build(model_lib.SequenceRNNConfig(
+        num_classes=len(symbols), layer_sizes=(8,), vocabulary=symbols), seed=0))
+    return {"char": os.path.join(run, "model"), "atom": atom}
 
 
 def _loaded(path):
