@@ -150,6 +150,19 @@ def test_train_with_the_paper_preset_then_export(priors, tmp_path, capsys):
     task = _loaded(priors["char"])
     assert strings == [task.decode(row[:n]) for row, n in zip(tokens, lengths)]
     assert tokens.shape == (6, 20) and ((tokens >= 0) & (tokens < 35)).all()
+    # the same tokens as in-process sampling with the task's primers 1..33
+    from rl_tuner import evaluate, policy  # pylint: disable=import-outside-toplevel
+    expected = evaluate.sample(policy.load_policy(out, task=task), 6, 20, 1.0, 3, end_token=0,
+                               first_tokens=task.first_tokens())
+    np.testing.assert_array_equal(tokens, expected["tokens"])
+    np.testing.assert_array_equal(lengths, expected["lengths"])
+
+    # rl-tuner evaluate finds the task in the run and measures molecules
+    assert rl_cli.main(["evaluate", "--model", out, "--num-samples", "12", "--length", "20",
+                        "--out", str(tmp_path / "eval.json")]) == 0
+    with open(tmp_path / "eval.json") as f:
+        result = json.load(f)
+    assert result["task"] == "smiles" and result["num_samples"] == 12 and 0 <= result["valid"] <= 1
 
 
 # --- media ---------------------------------------------------------------------------------
@@ -162,6 +175,16 @@ def test_write_molecules_writes_the_smiles_and_a_grid_of_the_valid_ones(tmp_path
     assert (out / "molecules.smi").read_bytes() == b"CCO\n\nC1CC\nc1ccccc1\n"
     with Image.open(out / "grid.png") as image:  # two valid molecules: one row of 4 cells
         assert image.size == (media.GRID_COLUMNS * media.CELL_PIXELS, media.CELL_PIXELS)
+
+
+def test_write_molecules_to_tensorboard(tmp_path):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    writer = tf.summary.create_file_writer(str(tmp_path / "logs"))
+    media.write_molecules(["CCO", "C1CC"], str(tmp_path / "s"), writer=writer, step=7)
+    writer.flush()
+    (events,) = [os.path.join(tmp_path, "logs", f) for f in os.listdir(tmp_path / "logs")]
+    tags = {(v.tag, e.step) for e in tf.compat.v1.train.summary_iterator(events) for v in e.summary.value}
+    assert tags == {("samples/molecules", 7), ("samples/smiles", 7)}
 
 
 def test_no_grid_without_a_valid_smiles(tmp_path):
