@@ -52,7 +52,8 @@ def cheap_invalid(text: str) -> bool:
     open branch, an unclosed bracket atom, a ring bond left open (digits and ``%nn``
     outside brackets, each number open until it is seen again) or a ``)`` before its ``(``.
 
-    False means "ask RDKit" (it may still be invalid).
+    False means "ask RDKit" (it may still be invalid); so does any text with RDKit's
+    ``%(nnn)`` ring bond.
     """
     if not text.strip():
         return True
@@ -72,6 +73,8 @@ def cheap_invalid(text: str) -> bool:
             if depth < 0:
                 return True
         elif ch == "%":
+            if text.startswith("%(", i):
+                return False  # RDKit's %(nnn) ring bond: leave it to RDKit
             label = text[i + 1:i + 3]
             if len(label) < 2 or not label.isdigit():
                 return True

@@ -1,0 +1,38 @@
+"""Tiny SMILES data sets and SMILES-RNN runs for the molecule tests (built in seconds)."""
+
+import os
+
+from molecules import chem, cli
+
+SUBSTITUENTS = ["C", "CC", "CCC", "O", "OC", "N", "F", "Cl", "C(=O)O", "C#N", "C(C)C", "S"]
+# Outside the original's 35 characters ('.' and 'a'): kept by an atom-level data set.
+SALTS = ["CC(=O)[O-].[Na+]", "CCC(=O)[O-].[Na+]", "CCCC(=O)[O-].[Na+]", "OC(=O)C[O-].[Na+]"]
+
+
+def tiny_smiles() -> list:
+    """About 170 distinct valid SMILES (benzenes, pyrroles, chains) and the salts above."""
+    out = []
+    for x in SUBSTITUENTS:
+        out.append(f"{x}c1cc[nH]c1")
+        for y in SUBSTITUENTS:
+            out.append(f"{x}c1ccc({y})cc1")
+            out.append(f"{x}CC{y}")
+    return [s for s in out if chem.parse(s) is not None] + SALTS
+
+
+def prepare_tiny(root, tokenizer: str = "atom") -> str:
+    """Writes tiny.smi under ``root`` and prepares it with ``molecules prepare``; returns the data dir."""
+    root = str(root)
+    src = os.path.join(root, "tiny.smi")
+    with open(src, "w") as f:
+        f.write("".join(s + "\n" for s in tiny_smiles()))
+    out = os.path.join(root, f"data_{tokenizer}")
+    assert cli.main(["prepare", "--source", src, "--out", out, "--workers", "1", "--no-progress",
+                     "--tokenizer", tokenizer, "--validation-fraction", "0.2"]) == 0
+    return out
+
+
+def train_prior(data_dir: str, out: str, *extra) -> int:
+    """``molecules train-prior`` with a tiny model (one LSTM layer of 8)."""
+    return cli.main(["train-prior", "--data", data_dir, "--out", str(out), "--layer-sizes", "8", "--epochs", "2",
+                     "--max-validation", "50", "--quiet", *extra])

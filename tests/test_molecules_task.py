@@ -1,0 +1,197 @@
+"""The ``smiles`` task (molecules.task) on tiny trained SMILES-RNNs: tokens from the prior's
+vocabulary, decoding, statistics, the reward/prior check, one short ``rl-tuner train`` and
+``export``; the sample files (molecules.media)."""
+
+import json
+import os
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
+from molecules import data, evaluation, media, task as task_lib, tokenizers  # noqa: E402
+from molecules.environment import SmilesEnvironment  # noqa: E402
+from rl_tuner import checkpoint, cli as rl_cli, tasks  # noqa: E402
+from rl_tuner import sequence_model as model_lib  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from molecule_fixtures import prepare_tiny, train_prior  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def priors(tmp_path_factory):
+    """{"char": a one-epoch SMILES-RNN (one LSTM layer of 8) of the 35 characters, "atom": an
+    untrained one with the data set's atom vocabulary (training is tested in test_molecules_prior)}."""
+    root = tmp_path_factory.mktemp("task_priors")
+    dataset = prepare_tiny(root)
+    run = str(root / "prior_char")
+    assert train_prior(dataset, run, "--epochs", "1", "--tokenizer", "char") == 0
+    atom = str(root / "prior_atom")
+    symbols = data.load_tokenizer(dataset).symbols
+    checkpoint.save_model(atom, model_lib.build(model_lib.SequenceRNNConfig(
+        num_classes=len(symbols), layer_sizes=(8,), vocabulary=symbols), seed=0))
+    return {"char": os.path.join(run, "model"), "atom": atom}
+
+
+def _loaded(path):
+    task = task_lib.SmilesTask()
+    task.load_prior(path)
+    return task
+
+
+def _config(reward_mode, algorithm="psi"):
+    return types.SimpleNamespace(reward_mode=reward_mode, algorithm=algorithm, num_envs=3, num_notes=20)
+
+
+def test_get_task_finds_the_smiles_task():
+    task = tasks.get_task("smiles")
+    assert isinstance(task, task_lib.SmilesTask) and "smiles" in tasks.available()
+    assert set(task.presets) == {"paper", "default"} and task.presets["paper"]["c"] == pytest.approx(1 / 0.35)
+
+
+def test_no_vocabulary_before_the_prior_is_loaded():
+    task = task_lib.SmilesTask()
+    assert task.vocabulary() is None
+    for ask in (task.first_tokens, task.exploration_actions, lambda: task.decode([1, 2])):
+        with pytest.raises(ValueError, match="^the smiles task has no vocabulary before its prior is loaded$"):
+            ask()
+
+
+def test_a_character_prior_sets_the_originals_tokens(priors):
+    task = _loaded(priors["char"])
+    assert task.num_classes == 35 and task.end_token == 0
+    assert task.vocabulary() == tokenizers.PAPER_SYMBOLS
+    assert task.first_tokens() == list(range(1, 34)) and task.exploration_actions() == list(range(1, 34))
+    c, o, end = 18, 23, 0
+    assert task.decode([c, c, o, end, c]) == "CCO" and task.decode([c, o]) == "CO"
+
+
+def test_an_atom_prior_primes_with_bos(priors):
+    task = _loaded(priors["atom"])
+    tok = task.tokenizer
+    assert tok.kind == "atom" and task.num_classes == tok.vocab_size and task.end_token == 0
+    assert task.first_tokens() == [1] and task.exploration_actions() == list(range(2, tok.vocab_size))
+    c, o = tok.index["C"], tok.index["O"]
+    assert task.decode([1, c, c, o, 0, c]) == "CCO" and task.decode([c, o]) == "CO"
+
+
+def test_measure_is_the_statistics_of_the_decoded_smiles(priors):
+    task = _loaded(priors["char"])
+    texts = ["CCO", "c1ccccc1", "C1CC", "OCC", "", "CC(=O)O"]
+    rows = [task.tokenizer.encode(t) for t in texts]  # chars + ' '
+    tokens = np.zeros((len(rows), 10), np.int32)
+    for i, r in enumerate(rows):
+        tokens[i, :len(r)] = r
+    tokens[1, 9] = 18  # after the end token: ignored
+    lengths = np.array([len(r) for r in rows])
+    assert task.smiles(tokens, lengths) == texts
+    stats = task.measure(tokens, lengths)
+    assert stats == evaluation.statistics(texts)
+    assert stats["valid"] == 4 / 6 and stats["unique"] == 3 / 4
+
+
+def test_make_environment_follows_the_reward_preset(priors):
+    char, atom = _loaded(priors["char"]), _loaded(priors["atom"])
+    env = char.make_environment(_config("paper"))
+    assert isinstance(env, SmilesEnvironment) and env.num_actions == 35 and env.num_envs == 3
+    assert env.max_length == 20 and env.adds_log_prior and env.reward.preset.name == "paper"
+    assert not char.make_environment(_config("paper", "g")).adds_log_prior
+    env = atom.make_environment(_config("default", "q"))
+    assert env.reward.preset.name == "default" and env.adds_log_prior and env.num_actions == atom.num_classes
+    with pytest.raises(ValueError, match=r"the paper reward counts char tokens but the prior has the \d+-symbol atom "
+                                         r"vocabulary; use checkpoints/smiles_rnn_paper \(35 characters\) or the "
+                                         r"other --reward-mode"):
+        atom.make_environment(_config("paper"))
+    with pytest.raises(ValueError, match=r"the default reward counts atom tokens but the prior has the 35-symbol "
+                                         r"char vocabulary; use an atom-level prior \(checkpoints/smiles_rnn\)"):
+        char.make_environment(_config("default"))
+
+
+def test_train_with_the_paper_preset_then_export(priors, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    steps = 8 * 20
+    argv = ["train", "--task", "smiles", "--prior", priors["char"], "--preset", "paper", "--reward-mode", "paper",
+            "--steps", str(steps), "--num-envs", "8", "--num-notes", "20", "--batch-size", "16",
+            "--replay-capacity", "1000", "--eval-every", str(steps), "--eval-samples", "20",
+            "--final-eval-samples", "20", "--num-samples", "4", "--out", out, "--quiet"]
+    assert rl_cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Table-2 statistics of 20 sampled molecules (psi" in printed
+    with open(os.path.join(out, "stats.json")) as f:
+        stats = json.load(f)
+    for when in ("before", "after"):
+        assert set(evaluation.TABLE_2_KEYS) <= set(stats[when])
+        assert stats[when]["num_samples"] == 20 and 0 <= stats[when]["valid"] <= 1
+    with open(os.path.join(out, "config.json")) as f:
+        config = json.load(f)
+    assert config["task"] == "smiles" and config["algorithm"] == "psi" and config["num_notes"] == 20
+    sample_dirs = sorted(os.listdir(os.path.join(out, "samples")))
+    assert sample_dirs and sample_dirs[-1] == f"step_{steps:08d}"
+    for d in sample_dirs:
+        with open(os.path.join(out, "samples", d, "molecules.smi")) as f:
+            lines = f.read().split("\n")
+        assert len(lines) == 5 and lines[-1] == ""  # 4 SMILES, each ending in a newline
+    capsys.readouterr()
+    assert rl_cli.main(argv) == 0
+    assert f"The psi run in {out} is complete ({steps} steps, --steps {steps})" in "".join(capsys.readouterr())
+
+    exported = str(tmp_path / "exported")
+    assert rl_cli.main(["export", "--model", out, "--out", exported]) == 0
+    with open(os.path.join(exported, "policy.json")) as f:
+        info = json.load(f)
+    assert info["task"] == "smiles" and info["end_token"] == 0 and info["first_tokens"] == list(range(1, 34))
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    module = tf.saved_model.load(exported)  # kept: generate needs the module's variables alive
+    result = module.generate(num_samples=6, max_length=20, temperature=1.0, seed=3)
+    tokens, lengths = result["tokens"].numpy(), result["lengths"].numpy()
+    strings = [s.decode() for s in result["strings"].numpy()]
+    task = _loaded(priors["char"])
+    assert strings == [task.decode(row[:n]) for row, n in zip(tokens, lengths)]
+    assert tokens.shape == (6, 20) and ((tokens >= 0) & (tokens < 35)).all()
+    # the same tokens as in-process sampling with the task's primers 1..33
+    from rl_tuner import evaluate, policy  # pylint: disable=import-outside-toplevel
+    expected = evaluate.sample(policy.load_policy(out, task=task), 6, 20, 1.0, 3, end_token=0,
+                               first_tokens=task.first_tokens())
+    np.testing.assert_array_equal(tokens, expected["tokens"])
+    np.testing.assert_array_equal(lengths, expected["lengths"])
+
+    # rl-tuner evaluate finds the task in the run and measures molecules
+    assert rl_cli.main(["evaluate", "--model", out, "--num-samples", "12", "--length", "20",
+                        "--out", str(tmp_path / "eval.json")]) == 0
+    with open(tmp_path / "eval.json") as f:
+        result = json.load(f)
+    assert result["task"] == "smiles" and result["num_samples"] == 12 and 0 <= result["valid"] <= 1
+
+
+# --- media ---------------------------------------------------------------------------------
+
+
+def test_write_molecules_writes_the_smiles_and_a_grid_of_the_valid_ones(tmp_path):
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    out = tmp_path / "s"
+    media.write_molecules(["CCO", "", "C1CC", "c1ccccc1"], str(out))
+    assert (out / "molecules.smi").read_bytes() == b"CCO\n\nC1CC\nc1ccccc1\n"
+    with Image.open(out / "grid.png") as image:  # two valid molecules: one row of 4 cells
+        assert image.size == (media.GRID_COLUMNS * media.CELL_PIXELS, media.CELL_PIXELS)
+
+
+def test_write_molecules_to_tensorboard(tmp_path):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    writer = tf.summary.create_file_writer(str(tmp_path / "logs"))
+    media.write_molecules(["CCO", "C1CC"], str(tmp_path / "s"), writer=writer, step=7)
+    writer.flush()
+    (events,) = [os.path.join(tmp_path, "logs", f) for f in os.listdir(tmp_path / "logs")]
+    tags = {(v.tag, e.step) for e in tf.compat.v1.train.summary_iterator(events) for v in e.summary.value}
+    assert tags == {("samples/molecules", 7), ("samples/smiles", 7)}
+
+
+def test_no_grid_without_a_valid_smiles(tmp_path):
+    out = tmp_path / "s"
+    media.write_molecules(["C1CC", "", "C("], str(out))
+    assert (out / "molecules.smi").read_text() == "C1CC\n\nC(\n"
+    assert not (out / "grid.png").exists()
+    assert media.grid_image(["C1CC"]) is None
+    media.write_molecules([], str(out))
+    assert (out / "molecules.smi").read_bytes() == b""
