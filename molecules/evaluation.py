@@ -13,7 +13,8 @@ MOSES (Polykovskiy et al. 2020, ``moses.metrics``): ``unique`` = distinct canoni
 ``internal_diversity`` (IntDiv1) = 1 - mean Tanimoto similarity over all pairs (self-pairs
 included, as MOSES) of Morgan fingerprints (radius 2, 1024 bits) of the valid molecules;
 here over at most ``diversity_sample`` of them (a fixed random subset, exact below it).
-``no_large_ring`` is the original's "percent with no ring > 6", over all samples.
+``no_large_ring`` is the original's "percent with no ring > 6", over all samples;
+``duplicate`` = 1 - unique.
 
 All fractions are 0..1. Properties are computed in worker processes for large sets.
 """
@@ -94,7 +95,7 @@ def statistics(smiles: Sequence[str], training: Optional[Iterable[str]] = None, 
       records: precomputed :func:`score_all` of ``smiles``.
 
     Returns:
-      {key: float} with :data:`TABLE_2_KEYS`, ``unique``, ``internal_diversity``,
+      {key: float} with :data:`TABLE_2_KEYS`, ``unique``, ``duplicate``, ``internal_diversity``,
       ``no_large_ring``, ``num_samples``, ``num_valid`` and, with ``training``, ``novel``.
       Means over no valid molecule are NaN.
     """
@@ -108,6 +109,7 @@ def statistics(smiles: Sequence[str], training: Optional[Iterable[str]] = None, 
            "mean_logp": mean(0), "mean_qed": mean(1), "mean_sa_penalty": -mean(2) if k else float("nan"),
            "mean_ring_penalty": mean(3),
            "unique": len(distinct) / k if k else 0.0,
+           "duplicate": 1.0 - len(distinct) / k if k else 0.0,
            "no_large_ring": float(sum(1 for r in valid if r[4] == 0.0) / n) if n else 0.0}
     if training is not None:
         train = training if isinstance(training, (set, frozenset)) else set(training)

@@ -122,9 +122,16 @@ class SmilesTask(Task):
         return None if self.tokenizer is None else self.tokenizer.symbols
 
     def decode(self, tokens) -> str:
+        """The SMILES of one sampled sequence: its symbols up to the end token. A ``<bos>``
+        the policy wrote inside a sequence stays as the text ``<bos>`` (no molecule), as the
+        environment scored it."""
         tokenizer = self._need_tokenizer()
-        return tokenizer.decode([t for t in tokens if t != tokenizer.begin_id]) if tokenizer.begin_id is not None \
-            else tokenizer.decode(tokens)
+        out = []
+        for t in tokens:
+            if int(t) == tokenizer.end_id:
+                break
+            out.append(tokenizer.symbols[int(t)])
+        return "".join(out)
 
     def smiles(self, tokens, lengths) -> list:
         """SMILES strings of sampled sequences (cut at their lengths, end token removed)."""

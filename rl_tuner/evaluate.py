@@ -1,8 +1,9 @@
 """Evaluation: sample sequences from a policy in large batches and measure them.
 
-For each token the sampler records log p(token|s) under the frozen reward network and, for
-each state, the policy's entropy and KL(pi || p). :func:`evaluate_policy` turns those into
-mean log p, entropy and KL per token plus the task's own statistics
+For each token the sampler records log p(token|s) under the frozen reward network, log pi(token|s)
+under the (tempered) policy and, for each state, the policy's entropy and KL(pi || p).
+:func:`evaluate_policy` turns those into mean log p, entropy, KL and log pi per token (the prior's
+and the agent's NLL are -mean_log_prior and -mean_log_policy) plus the task's own statistics
 (:meth:`rl_tuner.tasks.Task.measure`; for melodies Table 1 and r_MT). Unlike the original
 (which kept only each melody's last note), means are over all tokens of every sequence.
 
@@ -23,7 +24,7 @@ from rl_tuner import sampling as generate  # noqa: E402
 from rl_tuner import exploration  # noqa: E402
 
 
-RECORDS = ("log_prior", "entropy", "kl")
+RECORDS = ("log_prior", "entropy", "kl", "log_policy")
 
 
 def sample_loop(policy, num, length, temperature, seed, primer=None, first_tokens=None):
@@ -37,12 +38,14 @@ def sample_loop(policy, num, length, temperature, seed, primer=None, first_token
     (:func:`rl_tuner.sampling.sample_loop`).
 
     Returns:
-      dict of tokens int32 [num, length] and, per note, log p(note|s) under the prior, the
+      dict of tokens int32 [num, length] and, per note, log p(note|s) under the prior,
+      log pi(note|s) under the tempered policy (``log_policy``), the
       entropy of the (tempered) policy and KL(pi || p), float32 [num, length].
     """
     def record(logits, next_tokens, log_prior):
         entropy, kl = exploration.policy_statistics(logits, log_prior)
-        return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl
+        log_policy = tf.gather(tf.nn.log_softmax(logits), next_tokens, batch_dims=1)
+        return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl, log_policy
 
     tokens, records = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature, seed,
                                            policy.num_classes, record, len(RECORDS), primer=primer,
@@ -71,7 +74,7 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
       first_tokens: the tokens the priming token is drawn from (None: all).
 
     Returns:
-      {"tokens": int32 [num, length], "lengths": int32 [num], "log_prior", "entropy",
+      {"tokens": int32 [num, length], "lengths": int32 [num], "log_prior", "entropy", "log_policy",
       "kl": float32 [num, length]}.
 
     Raises:

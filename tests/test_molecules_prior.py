@@ -96,6 +96,20 @@ def test_a_missing_data_set_is_a_clear_error(tmp_path, capsys):
         f"does not exist; build the data set with 'molecules prepare --out {missing}'")
 
 
+def test_a_data_set_without_validation_split_says_so(dataset, tmp_path, capsys):
+    """A data set prepared with --validation-fraction 0 has no validation split: the error
+    says which flag makes one (not 'build the data set')."""
+    import shutil
+    data = str(tmp_path / "noval")
+    shutil.copytree(dataset, data)
+    os.remove(os.path.join(data, "validation.smi.gz"))
+    assert run_main(cli.main, ["train-prior", "--data", data, "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {data} has no validation split (validation.smi.gz); prepare it with "
+                   "`molecules prepare --validation-fraction` above 0")
+    assert not os.path.exists(tmp_path / "r")
+
+
 def test_char_tokenizer_gives_the_35_symbols_and_skips_the_rest(dataset, tmp_path):
     out = str(tmp_path / "char")
     assert train_prior(dataset, out, "--tokenizer", "char", "--epochs", "1") == 0

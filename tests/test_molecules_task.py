@@ -74,7 +74,11 @@ def test_an_atom_prior_primes_with_bos(priors):
     assert tok.kind == "atom" and task.num_classes == tok.vocab_size and task.end_token == 0
     assert task.first_tokens() == [1] and task.exploration_actions() == list(range(2, tok.vocab_size))
     c, o = tok.index["C"], tok.index["O"]
-    assert task.decode([1, c, c, o, 0, c]) == "CCO" and task.decode([c, o]) == "CO"
+    assert task.decode([c, c, o, 0, c]) == "CCO" and task.decode([c, o]) == "CO"
+    # A <bos> the policy wrote stays as text: no molecule, as the environment scored it.
+    assert task.decode([c, 1, o]) == "C<bos>O"
+    from molecules import chem
+    assert chem.parse(task.decode([c, 1, o])) is None
 
 
 def test_measure_is_the_statistics_of_the_decoded_smiles(priors):
