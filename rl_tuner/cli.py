@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="statistics of sequences sampled from a model (melodies: Table 1)",
                        formatter_class=HelpFormatter)
-    _add_sampling_arguments(p, ("--num-samples", "--num-melodies"), 100_000)
+    _add_sampling_arguments(p, "--num-samples", 100_000, aliases=("--num-melodies",))
     p.add_argument("--out", default="stats.json", help="output JSON (default: %(default)s)")
     add_overwrite_flag(p, "file")
 
@@ -94,11 +94,14 @@ def _add_task_argument(p: argparse.ArgumentParser) -> None:
                    help=f"the model's task (default: the one its run or policy records, else {tasks.DEFAULT_TASK})")
 
 
-def _add_sampling_arguments(p: argparse.ArgumentParser, num_flags: tuple, num_default: int) -> None:
+def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_default: int, aliases=()) -> None:
     p.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="PATH", help=MODEL_HELP)
     _add_task_argument(p)
-    p.add_argument(*num_flags, dest="num", type=range_type(int, COUNT), default=num_default,
+    p.add_argument(num_flag, dest="num", type=range_type(int, COUNT), default=num_default,
                    help="sequences (melodies) to sample (default: %(default)s)")
+    for alias in aliases:  # an old name, hidden
+        p.add_argument(alias, dest="num", type=range_type(int, COUNT), default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="tokens (notes) per sequence, the maximum with an end token (default: %(default)s)")
     p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,

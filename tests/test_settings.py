@@ -49,6 +49,7 @@ REFUSED = [
     ("rl-tuner train", "--epsilon-start", "nan", "in [0, 1]"),
     ("rl-tuner train", "--epsilon-end", "-0.1", "in [0, 1]"),
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
+    ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # an alias of --num-notes
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
     ("rl-tuner train", "--eval-every", "-1", "an integer > 0"),
     ("rl-tuner train", "--eval-samples", "0", "an integer > 0"),
@@ -60,7 +61,8 @@ REFUSED = [
     ("rl-tuner train", "--seed", str(SEED_MAX + 1), f"an integer in [0, {SEED_MAX}]"),
     ("rl-tuner train", "--intra-op-threads", "-1", "an integer >= 0"),
     # rl-tuner evaluate / generate
-    ("rl-tuner evaluate", "--num-melodies", "0", "an integer > 0"),
+    ("rl-tuner evaluate", "--num-samples", "0", "an integer > 0"),
+    ("rl-tuner evaluate", "--num-melodies", "0", "an integer > 0"),  # the old name, kept as an alias
     ("rl-tuner evaluate", "--length", "0", "an integer > 0"),
     ("rl-tuner evaluate", "--temperature", "0", "> 0"),
     ("rl-tuner evaluate", "--temperature", "1e999", "> 0"),  # overflows to inf
@@ -359,7 +361,7 @@ def test_choice_names_match_the_implementations():
     ["note-rnn", "generate", "--num", str(10**12), "--no-audio"],
     ["note-rnn", "generate", "--length", str(10**12), "--no-audio"],
     ["rl-tuner", "generate", "--num", str(10**12)],
-    ["rl-tuner", "evaluate", "--num-melodies", str(10**12)],
+    ["rl-tuner", "evaluate", "--num-samples", str(10**12)],
 ])
 def test_sampling_counts_that_would_hang_or_exhaust_memory_are_refused_before_loading(argv, tmp_path, capsys):
     """`generate --num 10**12` sampled 8192 melodies at a time for ever; `--length 10**12` crashed
