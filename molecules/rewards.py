@@ -343,15 +343,27 @@ MOSES_STATISTICS = {"tokenizer": "atom", "count": 1426522,
                     "max_consecutive_c": 8}
 
 
+# The default preset's length penalties: a molecule shorter or longer than any in the data
+# loses more than the +600 of a valid end can win (the original's -200 leaves "C" + end at
+# +452, which the paper-preset run learns to write: BUILD.md, Table 2); the "-ish" rules
+# (beyond 2 std of the mean) cost -100 instead of -25 and 0.
+DEFAULT_LENGTH_PENALTIES = dict(short_penalty=-1000.0, shortish_penalty=-100.0, longish_penalty=-100.0,
+                                long_penalty=-1000.0)
+
+
 def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
     """The default reward: the paper's weights and constants with data-derived limits.
 
-    The length penalties use the data's minimum (short) and mean - 2 std (shortish), the
-    zero-weight long rules mean + 2 std and the maximum, all in atom-level tokens without the
-    end token. The carbon rule fires at a ``C`` that makes a run longer than the longest run
+    The length penalties use the data's minimum (short, -1000) and mean - 2 std (shortish,
+    -100), mean + 2 std (longish, -100) and the maximum (long, -1000), all in atom-level tokens
+    without the end token (:data:`DEFAULT_LENGTH_PENALTIES`: a too short or too long molecule
+    loses more than a valid end wins; the original's -200, 0, 0 make "C" + end worth +452). The carbon rule fires at a ``C`` that makes a run longer than the longest run
     of ``C`` tokens in the data (the paper's wording; the original's hard-coded rule fires one
     ``C`` later). The ring
-    penalty uses RDKit's ring perception (independent of the atom order).
+    penalty uses RDKit's ring perception (independent of the atom order). The property sum is
+    paid for the finished molecule only (x10 at a valid end), not at every valid prefix as the
+    original does: paid per prefix it rewards long runs of valid prefixes over the molecule
+    (BUILD.md, Table 2).
 
     Args:
       statistics: :func:`data_statistics` of the training set (``summary.json``'s
@@ -373,8 +385,9 @@ def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
         name="default", tokenizer="atom", weights=dict(PAPER_WEIGHTS),
         params={"ring_penalty": RingParams(method="sssr")},
         length=LengthParams(short=low, shortish=mean - 2 * std, longish=mean + 2 * std, long=high,
-                            count_end=False),
-        carbon=CarbonParams(max_run=max_run - 1))  # fires when a run gets longer than any in the data
+                            count_end=False, **DEFAULT_LENGTH_PENALTIES),
+        carbon=CarbonParams(max_run=max_run - 1),  # fires when a run gets longer than any in the data
+        steps=StepParams(property_on_prefix=False))
 
 
 # name -> builder taking the data statistics (the paper preset ignores them).

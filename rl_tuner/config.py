@@ -65,6 +65,11 @@ class RLConfig:
         steps to environment steps is kept at 1/train_every whatever this is.
       bootstrap_final_note: bootstrap from the state after a melody's last note, as the
         original did (by default the last note is terminal).
+      center_values: start the Q-network (and target) with every output lowered by the
+        prior's mean log-partition logsumexp_a logits(a|s) (about +9.5 nats for the SMILES-RNNs;
+        :func:`rl_tuner.networks.mean_log_partition`), so the initial Q-values are near the
+        soft fixed point log p(a|s) instead of above it; the initial policy is unchanged. Off
+        by default (Magenta starts from the raw logits).
       eval_every: environment steps between evaluations and checkpoints.
       eval_samples: sequences (melodies) sampled at each evaluation during training
         (``--eval-melodies`` is an alias).
@@ -98,6 +103,7 @@ class RLConfig:
     num_notes: int = 32
     num_envs: int = 256
     bootstrap_final_note: bool = False
+    center_values: bool = False
     eval_every: int = 50_000
     eval_samples: int = 1000
     final_eval_samples: int = 10_000
@@ -117,7 +123,7 @@ class RLConfig:
     LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies"}
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
-                       "store_next_state": True}
+                       "store_next_state": True, "center_values": False}
 
     def __post_init__(self):
         if not self.reward_mode:

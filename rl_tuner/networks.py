@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from rl_tuner import _tf  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 from tf_agents.networks import network  # noqa: E402
@@ -66,6 +68,36 @@ def q_network_from(pretrained: model_lib.SequenceRNN, name: str = "q_network") -
     net.create_variables()
     net.rnn.copy_weights_from(pretrained)
     return net
+
+
+def mean_log_partition(rnn: model_lib.SequenceRNN, first_tokens=None, num: int = 256, length: int = 32,
+                       seed: int = 0, end_token: int | None = None) -> float:
+    """Mean log-partition function logsumexp_a logits(a|s) of ``rnn`` over the states of ``num``
+    sequences sampled from it (each from the zero state and a priming token drawn from
+    ``first_tokens``, all tokens if None; positions after an end token excluded).
+
+    The soft Bellman fixed point of the prior's own reward (r = log p(a|s)) has values
+    Q(s, a) = log p(a|s) + gamma V(s') with V = 0, so raw logits start every Q-value about this
+    much too high (about +9.5 nats for the SMILES-RNNs); see :func:`center_values`.
+
+    Returns:
+      The mean, a float (nats).
+    """
+    from rl_tuner import evaluate  # pylint: disable=import-outside-toplevel  (avoids a cycle)
+    from rl_tuner.policy import Policy  # pylint: disable=import-outside-toplevel
+    samples = evaluate.sample(Policy(rnn), num, length, seed=seed, end_token=end_token, first_tokens=first_tokens)
+    tokens, lengths = samples["tokens"], samples["lengths"]
+    logits = rnn(tf.constant(tokens)).numpy()  # the state after each sampled token
+    lse = tf.reduce_logsumexp(logits, axis=-1).numpy()
+    valid = np.arange(tokens.shape[1])[None, :] < (np.asarray(lengths) - 1)[:, None]
+    return float(lse[valid].mean()) if valid.any() else float(lse.mean())
+
+
+def center_values(q_network: RecurrentQNetwork, offset: float) -> None:
+    """Subtracts ``offset`` from every output of ``q_network`` (its output bias): the initial
+    Q-values move near the prior's normalised log p(a|s) while softmax(Q), the initial policy,
+    stays the same (a shift of all logits of a state changes no probability)."""
+    q_network.rnn.dense.bias.assign_sub(tf.fill(tf.shape(q_network.rnn.dense.bias), float(offset)))
 
 
 class Prior:

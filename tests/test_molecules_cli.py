@@ -56,7 +56,7 @@ def test_score_default_preset_with_and_without_data(tmp_path):
     record = _score(tmp_path, ["CO"], "--data", str(tmp_path / "ds"))[0]
     assert record["reward"] == pytest.approx(rewards.DomainReward(rewards.default_preset(stats)).finished("CO"))
     assert record["reward"] == pytest.approx(10 * (3 * record["logp"] + 50 * record["qed"] - 2 * record["sa"])
-                                             - 200 + 600)  # 2 tokens < min 3
+                                             - 1000 + 600)  # 2 tokens < min 3: the default short penalty
 
 
 def test_score_errors(tmp_path, capsys):

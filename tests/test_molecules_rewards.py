@@ -210,8 +210,15 @@ def test_data_statistics_and_default_preset():
     assert r.finished("CCO") == pytest.approx(10 * P(logp, qed, sa, 0) + 600)
     co = chem.parse("CO")
     assert r.finished("CO") == pytest.approx(
-        10 * P(rewards.logp(co), rewards.qed(co), rewards.sa(co), 0) - 200 + 600)
-    assert r.finished("C1CC") == 0.0 and r.finished("C(") == -200.0  # invalid: length + 0
+        10 * P(rewards.logp(co), rewards.qed(co), rewards.sa(co), 0) - 1000 + 600)
+    assert r.finished("C1CC") == 0.0 and r.finished("C(") == -1000.0  # invalid: length + 0
+    assert r.finished("CO") < 0 < r.finished("CCO")  # too short loses more than a valid end wins
+    length = preset.length
+    assert (length.short_penalty, length.shortish_penalty, length.longish_penalty, length.long_penalty) == \
+        (-1000.0, -100.0, -100.0, -1000.0)
+    assert r.properties("CCCOOOOOO") is not None
+    assert r.finished("CCCOOOOOO") == pytest.approx(  # 9 tokens > long (8)
+        10 * r.property_sum(r.properties("CCCOOOOOO")) + 600 - 1000)
     assert r.step(["C"] * 4, "C", "<eos>")["carbon"] == -150.0
     assert r.step(["C"] * 3, "C", "<eos>")["carbon"] == 0.0
     with pytest.raises(ValueError, match="data_statistics: no SMILES"):
