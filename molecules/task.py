@@ -33,11 +33,11 @@ PAPER_PRESET = dict(
     exploration_fraction=0.0, epsilon_start=0.01, epsilon_end=0.01, num_notes=120, num_envs=256,
     bootstrap_final_note=True, eval_every=100_000, eval_samples=1000, final_eval_samples=10_000)
 DEFAULT_PRESET = dict(
-    algorithm="psi", reward_mode="default", steps=500_000, c=50.0, discount=0.99, batch_size=256,
+    algorithm="g", reward_mode="default", steps=500_000, c=100.0, discount=0.99, batch_size=256,
     train_every=25, replay="prioritized", new_priority="max", replay_capacity=200_000, store_next_state=False,
     save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
     exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, num_notes=80, num_envs=256,
-    bootstrap_final_note=False, center_values=True, eval_every=50_000, eval_samples=1000, final_eval_samples=10_000)
+    bootstrap_final_note=False, head_init="zero", eval_every=50_000, eval_samples=1000, final_eval_samples=10_000)
 
 
 def default_checkpoint(name: str = "smiles_rnn") -> str:

@@ -13,7 +13,7 @@ import dataclasses
 from rl_tuner.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
 from rl_tuner import tasks
 from rl_tuner.sampling_args import check_token_count
-from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, NEW_PRIORITIES, REPLAY_KINDS
+from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, HEAD_INITS, NEW_PRIORITIES, REPLAY_KINDS
 
 
 @dataclasses.dataclass
@@ -65,11 +65,14 @@ class RLConfig:
         steps to environment steps is kept at 1/train_every whatever this is.
       bootstrap_final_note: bootstrap from the state after a melody's last note, as the
         original did (by default the last note is terminal).
-      center_values: start the Q-network (and target) with every output lowered by the
-        prior's mean log-partition logsumexp_a logits(a|s) (about +9.5 nats for the SMILES-RNNs;
-        :func:`rl_tuner.networks.mean_log_partition`), so the initial Q-values are near the
-        soft fixed point log p(a|s) instead of above it; the initial policy is unchanged. Off
-        by default (Magenta starts from the raw logits).
+      head_init: how the Q-network's output layer starts (its LSTM is always the prior's):
+        'prior' (Magenta: the prior's logits, so initial values sit about the prior's
+        log-partition, +9.5 nats for the SMILES-RNNs, above the soft fixed point),
+        'centered' (the prior's logits lowered by their mean log-partition,
+        :func:`rl_tuner.networks.mean_log_partition`; the initial policy is unchanged) or
+        'zero' (all outputs 0: for g, whose policy is p exp(G), the run starts exactly at the
+        prior and at the fixed point of a zero task reward; Psi-learning in the
+        parametrisation Psi = log p + G, BUILD.md).
       eval_every: environment steps between evaluations and checkpoints.
       eval_samples: sequences (melodies) sampled at each evaluation during training
         (``--eval-melodies`` is an alias).
@@ -103,7 +106,7 @@ class RLConfig:
     num_notes: int = 32
     num_envs: int = 256
     bootstrap_final_note: bool = False
-    center_values: bool = False
+    head_init: str = "prior"
     eval_every: int = 50_000
     eval_samples: int = 1000
     final_eval_samples: int = 10_000
@@ -123,7 +126,7 @@ class RLConfig:
     LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies"}
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
-                       "store_next_state": True, "center_values": False}
+                       "store_next_state": True, "head_init": "prior"}
 
     def __post_init__(self):
         if not self.reward_mode:
@@ -156,6 +159,11 @@ class RLConfig:
             raise ValueError(f"unknown exploration {self.exploration!r}; choose one of {', '.join(EXPLORATION_MODES)}")
         if self.replay not in REPLAY_KINDS:
             raise ValueError(f"unknown replay {self.replay!r}; choose one of {', '.join(REPLAY_KINDS)}")
+        if self.head_init not in HEAD_INITS:
+            raise ValueError(f"unknown head_init {self.head_init!r}; choose one of {', '.join(HEAD_INITS)}")
+        if self.head_init == "zero" and self.algorithm != "g":
+            raise ValueError(f"head_init 'zero' makes the {self.algorithm} policy uniform (softmax of zeros); it is "
+                             "for g, whose policy is p exp(G)")
         if self.new_priority not in NEW_PRIORITIES:
             raise ValueError(f"unknown new_priority {self.new_priority!r}; choose one of {', '.join(NEW_PRIORITIES)}")
         tasks.get_task(self.task).check_settings(self)

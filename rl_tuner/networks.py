@@ -100,6 +100,13 @@ def center_values(q_network: RecurrentQNetwork, offset: float) -> None:
     q_network.rnn.dense.bias.assign_sub(tf.fill(tf.shape(q_network.rnn.dense.bias), float(offset)))
 
 
+def zero_head(q_network: RecurrentQNetwork) -> None:
+    """Sets the output layer of ``q_network`` to 0 (kernel and bias): every initial value is 0.
+    With G-learning (policy p exp(G)) the policy then starts exactly at the prior."""
+    for var in (q_network.rnn.dense.kernel, q_network.rnn.dense.bias):
+        var.assign(tf.zeros_like(var))
+
+
 class Prior:
     """The frozen reward network: log p(a|s) of the pre-trained model.
 

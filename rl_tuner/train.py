@@ -60,12 +60,14 @@ class RunState:
         self.algorithm = targets.get_algorithm(config.algorithm)
         self.prior = networks.Prior(pretrained)
         self.q_network = networks.q_network_from(pretrained)
-        self.value_offset = 0.0
-        if config.center_values:  # before the target copy; a resumed run's checkpoint overwrites both
+        self.value_offset = 0.0  # before the target copy; a resumed run's checkpoint overwrites both
+        if config.head_init == "centered":
             self.value_offset = networks.mean_log_partition(
                 pretrained, self.task.first_tokens(), length=config.num_notes, seed=config.seed + 3,
                 end_token=self.task.end_token)
             networks.center_values(self.q_network, self.value_offset)
+        elif config.head_init == "zero":
+            networks.zero_head(self.q_network)
         self.target_network = agent.build_target_network(self.q_network)
         spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes,
                                      next_log_prior=self.algorithm.uses_next_log_prior,

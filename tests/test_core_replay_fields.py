@@ -437,7 +437,8 @@ def test_the_smiles_paper_preset():
 def test_the_smiles_default_preset_replaces_the_core_default():
     cfg = config_lib.from_preset("default", task="smiles", steps=1000)
     assert (cfg.task, cfg.algorithm, cfg.steps, cfg.batch_size, cfg.new_priority, cfg.exploration) == \
-        ("smiles", "psi", 1000, 256, "max", "boltzmann")
+        ("smiles", "g", 1000, 256, "max", "boltzmann")
+    assert cfg.head_init == "zero" and cfg.c == 100.0 and cfg.discount == 0.99
     assert config_lib.from_preset(task="smiles").steps == 500_000
 
 
@@ -496,3 +497,61 @@ def test_train_store_next_state_flag(flags, value):
     # absent: None, so the preset (the smiles presets: False) decides
     args = cli.build_parser().parse_args(["train", "--out", "x", *flags])
     assert args.store_next_state is value
+
+
+# --------------------------------------------------------------------------- head_init
+def _initial_values(tiny_prior, tmp_path, **settings):
+    cfg = RLConfig(prior=tiny_prior, replay_capacity=64, batch_size=8, num_envs=8, **settings).validate()
+    state = train.RunState(cfg, str(tmp_path / f"run_{settings.get('head_init')}_{settings.get('algorithm')}"))
+    tokens = tf.constant([[3, 7, 11, 2, 20]], tf.int32)
+    return state, state.q_network.rnn(tokens).numpy()[0], state.prior.rnn(tokens).numpy()[0]
+
+
+def test_head_init_prior_starts_from_the_prior_logits(tiny_prior, tmp_path):
+    state, q, logits = _initial_values(tiny_prior, tmp_path, algorithm="psi", head_init="prior")
+    np.testing.assert_allclose(q, logits, atol=1e-6)
+    assert state.value_offset == 0.0
+
+
+def test_head_init_centered_lowers_every_value_by_the_mean_log_partition(tiny_prior, tmp_path):
+    state, q, logits = _initial_values(tiny_prior, tmp_path, algorithm="psi", head_init="centered")
+    assert state.value_offset != 0.0
+    np.testing.assert_allclose(q, logits - state.value_offset, atol=1e-5)
+    # the same policy: softmax is unchanged by a shift of all logits of a state
+    np.testing.assert_allclose(tf.nn.softmax(q).numpy(), tf.nn.softmax(logits).numpy(), atol=1e-6)
+    # the target network starts as a copy
+    tokens = tf.constant([[3, 7, 11, 2, 20]], tf.int32)
+    np.testing.assert_allclose(state.target_network.rnn(tokens).numpy()[0], q, atol=1e-6)
+    # the offset is the mean logsumexp of the prior's logits over its own samples (by hand)
+    from rl_tuner import networks
+    assert networks.mean_log_partition(state.prior.rnn, None, num=256, length=32, seed=3) == \
+        pytest.approx(state.value_offset, rel=1e-6)
+
+
+def test_head_init_zero_makes_g_start_exactly_at_the_prior_and_its_fixed_point(tiny_prior, tmp_path):
+    state, q, logits = _initial_values(tiny_prior, tmp_path, algorithm="g", head_init="zero")
+    assert np.all(q == 0.0)
+    pol = state.policy()
+    tokens = tf.constant([5, 9], tf.int32)
+    policy_logits, _, _ = pol.step(tokens, pol.zero_state(2))
+    prior_logits, _ = state.prior.rnn.step(tokens, state.prior.rnn.zero_state(2))
+    np.testing.assert_allclose(tf.nn.log_softmax(policy_logits).numpy(), tf.nn.log_softmax(prior_logits).numpy(),
+                               atol=1e-5)
+    # with no task reward the G target is 0 + gamma * logsumexp(0 + log p) = 0: no TD error
+    rng = np.random.default_rng(0)
+    lstm = ((rng.normal(scale=0.5, size=(8, 4)).astype(np.float32), rng.normal(scale=0.5, size=(8, 4)).astype(np.float32)),)
+    batch = {"obs": rng.integers(0, 38, 8).astype(np.int32), "state": lstm, "next_state": lstm,
+             "action": rng.integers(0, 38, 8).astype(np.int32), "reward": np.zeros(8, np.float32),
+             "done": np.zeros(8, np.float32),
+             "next_log_prior": tf.nn.log_softmax(tf.random.normal([8, 38], seed=1)).numpy()}
+    loss, td, y, _ = state.learner.loss(to_tf(batch))
+    assert float(loss) == pytest.approx(0.0, abs=1e-10) and np.allclose(y.numpy(), 0.0, atol=1e-6)
+
+
+def test_head_init_zero_is_only_for_g():
+    for algorithm in ("q", "psi", "pure_rl"):
+        with pytest.raises(ValueError, match=f"head_init 'zero' makes the {algorithm} policy uniform"):
+            RLConfig(algorithm=algorithm, head_init="zero").validate()
+    with pytest.raises(ValueError, match="unknown head_init 'bogus'; choose one of prior, centered, zero"):
+        RLConfig(head_init="bogus").validate()
+    assert RLConfig.upgrade_stored({})["head_init"] == "prior"  # runs of earlier versions
