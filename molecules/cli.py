@@ -137,10 +137,8 @@ def main(argv=None) -> int:
         from molecules import prior  # pylint: disable=import-outside-toplevel  (TensorFlow)
         history = prior.train(dataclass_from_args(prior.PriorConfig, args), command=command_line(),
                               progress=not args.quiet)
-        best = history.get("best", {})
-        print(f"best validation accuracy {best.get('validation_accuracy', float('nan')):.4f}, "
-              f"log perplexity {best.get('validation_log_perplexity', float('nan')):.4f}; "
-              f"model in {os.path.join(args.out_dir, 'model')}")
+        from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
+        print(best_line(history, args.out_dir))
     elif args.command in ("sample", "evaluate"):
         from molecules import sampling  # pylint: disable=import-outside-toplevel
         from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel

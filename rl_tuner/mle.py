@@ -279,3 +279,12 @@ def epoch_line(record: dict, epochs: int, tokens: float) -> str:
             f"{record['train_log_perplexity']:.4f} acc {record['train_accuracy']:.4f} | validation log-ppl "
             f"{record['validation_log_perplexity']:.4f} acc {record['validation_accuracy']:.4f} "
             f"({record['seconds']:.0f} s, {tokens / max(record['seconds'], 1e-9):.0f} tokens/s)")
+
+
+def best_line(history: dict, out_dir: str) -> str:
+    """The line a trainer's command prints at the end: the best validation accuracy and log
+    perplexity of ``history`` (:func:`fit`'s) and where the best model is (``out_dir/model``)."""
+    best = history.get("best", {})
+    return (f"best validation accuracy {best.get('validation_accuracy', float('nan')):.4f}, "
+            f"log perplexity {best.get('validation_log_perplexity', float('nan')):.4f}; "
+            f"model in {os.path.join(out_dir, 'model')}")
