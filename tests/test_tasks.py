@@ -48,17 +48,18 @@ def test_an_unknown_task_is_refused_with_the_registered_ones():
         RLConfig(task="nope")
 
 
-def test_setup_registers_the_melody_task_as_an_entry_point():
+def test_setup_registers_the_project_tasks_as_entry_points():
     with open(os.path.join(REPO, "setup.py")) as f:
         text = f.read()
-    assert '"rl_tuner.tasks": ["melody = note_rnn.task:MelodyTask"]' in text
-    assert tasks.PROJECT_TASKS == {"melody": "note_rnn.task:MelodyTask"}
+    assert '"rl_tuner.tasks": ["melody = note_rnn.task:MelodyTask", "smiles = molecules.task:SmilesTask"]' in text
+    assert tasks.PROJECT_TASKS == {"melody": "note_rnn.task:MelodyTask", "smiles": "molecules.task:SmilesTask"}
 
 
 def test_a_config_json_of_an_earlier_version_reads_in_todays_names():
     stored = {"algorithm": "q", "note_rnn": "/ckpt", "steps": 10}
     assert RLConfig.upgrade_stored(stored) == {"algorithm": "q", "prior": "/ckpt", "steps": 10, "task": "melody",
-                                               "save_replay": True}
+                                               "save_replay": True, "new_priority": "max", "store_next_state": True,
+                                               "head_init": "prior"}
     assert stored == {"algorithm": "q", "note_rnn": "/ckpt", "steps": 10}  # not changed in place
 
 
@@ -75,9 +76,11 @@ def test_end_at_token_cuts_pads_and_counts_the_end_token():
 def test_measure_averages_per_token_records_within_each_length():
     samples = {"tokens": np.array([[3, 0, 0], [1, 2, 0]]), "lengths": np.array([2, 3]),
                "log_prior": np.array([[-1.0, -3.0, -100.0], [-2.0, -2.0, -2.0]]),
-               "entropy": np.ones((2, 3)), "kl": np.array([[0.5, 0.5, 9.0], [0.0, 0.0, 0.0]])}
+               "entropy": np.ones((2, 3)), "kl": np.array([[0.5, 0.5, 9.0], [0.0, 0.0, 0.0]]),
+               "log_policy": np.array([[-0.5, -1.5, -50.0], [-1.0, -1.0, -1.0]])}
     result = evaluate.measure(samples)
     assert result["mean_log_prior"] == pytest.approx((-1 - 3 - 2 - 2 - 2) / 5)
+    assert result["mean_log_policy"] == pytest.approx((-0.5 - 1.5 - 1 - 1 - 1) / 5)  # the agent's NLL, negated
     assert result["mean_kl"] == pytest.approx(1.0 / 5)
     assert result["mean_entropy"] == 1.0
     assert result["mean_length"] == 2.5
