@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "pure_rl against the task reward; the frozen prior is the reward network. Flags "
                                    "not given come from --preset.")
     p.add_argument("--preset", default="default", choices=sorted(PRESETS),
-                   help="settings to start from: 'paper' (the paper's, 1,000,000 steps) or 'default' (a short run); "
-                        "(default: %(default)s)")
+                   help="settings to start from: 'paper' (the paper's; melody: 1,000,000 steps) or 'default' (a short "
+                        "run); a task may have its own (smiles: the original's final run and G from a zero head, "
+                        "BUILD.md); the defaults shown below are the melody task's (default: %(default)s)")
     p.add_argument("--out", required=True, help="run directory (TensorBoard events, checkpoints, stats.json)")
     help_defaults = {}
     for field in dataclasses.fields(RLConfig):
