@@ -199,3 +199,40 @@ def test_no_grid_without_a_valid_smiles(tmp_path):
     assert media.grid_image(["C1CC"]) is None
     media.write_molecules([], str(out))
     assert (out / "molecules.smi").read_bytes() == b""
+
+
+# --------------------------------------------------------------------------- molecules sample / evaluate
+def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
+    """`molecules sample` writes one line per sample (same seed, same lines, equal to the core's
+    sampler decoded); `molecules evaluate` writes Table 2 + MOSES metrics equal to
+    evaluation.statistics of the same samples, with novel against the data set's train split;
+    both refuse to overwrite a file they did not write."""
+    from molecules import cli as mol_cli, sampling
+    from rl_tuner.cli_utils import run_main
+    model = priors["char"]
+    out = tmp_path / "mols.smi"
+    assert mol_cli.main(["sample", "--model", model, "--num", "30", "--seed", "4", "--max-length", "40",
+                         "--out", str(out)]) == 0
+    lines = out.read_text().split("\n")
+    assert len(lines) == 31 and lines[-1] == ""  # 30 lines, each ended by a newline
+    expected = sampling.sample_smiles(model, 30, seed=4, max_length=40)[0]
+    assert lines[:30] == expected
+    # a second run may not replace the file without --overwrite; with it, the same lines
+    assert run_main(mol_cli.main, ["sample", "--model", model, "--num", "30", "--seed", "4", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    dataset = os.path.dirname(os.path.dirname(model))  # the fixture's prepared data set lives beside the run
+    dataset = next(os.path.join(dataset, d) for d in os.listdir(dataset)
+                   if os.path.isfile(os.path.join(dataset, d, "summary.json")))
+    stats_path = tmp_path / "stats.json"
+    assert mol_cli.main(["evaluate", "--model", model, "--num", "30", "--seed", "4", "--max-length", "40",
+                         "--data", dataset, "--workers", "1", "--out", str(stats_path)]) == 0
+    result = json.loads(stats_path.read_text())
+    assert result["written_by"] == "molecules evaluate"
+    want = evaluation.statistics(expected, training=set(data.load_split(dataset, "train")), workers=1, seed=4)
+    for key in evaluation.TABLE_2_KEYS + evaluation.MOSES_KEYS + ("duplicate", "num_valid"):
+        assert result[key] == pytest.approx(want[key], nan_ok=True), key
+    assert {"mean_log_prior", "mean_log_policy", "mean_kl", "mean_length", "sampling_seconds"} <= set(result)
+    # its own earlier output is replaced; a file it did not write is not
+    assert mol_cli.main(["evaluate", "--model", model, "--num", "10", "--out", str(stats_path), "--workers", "1"]) == 0
+    assert run_main(mol_cli.main, ["evaluate", "--model", model, "--num", "10", "--out", str(out)]) == 2
+    assert out.read_text().split("\n")[:30] == expected  # nothing lost
