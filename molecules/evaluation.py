@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -54,14 +55,21 @@ def _records(smiles: Sequence[str]) -> list:
 
 def score_all(smiles: Sequence[str], workers: int = 0) -> list:
     """:func:`molecule_record` of every SMILES, in ``workers`` spawned processes (0: one per
-    CPU; 1 or a small set: this process), in input order."""
+    CPU; 1 or a small set: this process), in input order. If a worker process dies, the
+    molecules are scored in this process instead (with a warning on stderr): a dead worker
+    never ends a training run or an evaluation."""
     workers = workers or (os.cpu_count() or 1)
     if workers <= 1 or len(smiles) < PARALLEL_FROM:
         return _records(smiles)
     chunks = [smiles[i:i + CHUNK] for i in range(0, len(smiles), CHUNK)]
     context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return [r for part in pool.map(_records, chunks) for r in part]
+    try:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            return [r for part in pool.map(_records, chunks) for r in part]
+    except concurrent.futures.process.BrokenProcessPool as e:  # a worker died (killed, out of memory, ...)
+        print(f"warning: an RDKit worker process died ({e}); scoring the {len(smiles)} molecules in this process",
+              file=sys.stderr)
+        return _records(smiles)
 
 
 def internal_diversity(fingerprints: Sequence[bytes]) -> float:

@@ -111,3 +111,30 @@ def test_parallel_scoring_gives_the_same_records(monkeypatch):
     assert evaluation.score_all(smiles, workers=2) == one
     assert pools == [2]  # scored in worker processes, 3 chunks
     assert evaluation.score_all(smiles[:3], workers=2) == one[:3] and pools == [2]  # below PARALLEL_FROM
+
+
+def test_a_dead_worker_falls_back_to_scoring_in_this_process(monkeypatch, capsys):
+    """A worker that dies (BrokenProcessPool) does not end the evaluation: the molecules are
+    scored here, with the same records, and a warning says so. (A training run's final
+    evaluation once died this way when the package was reinstalled under it.)"""
+    import concurrent.futures
+
+    class DeadPool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, *args, **kwargs):
+            raise concurrent.futures.process.BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    smiles = ["CCO", "c1ccccc1", "C1CC", "CC(=O)O"] * 3
+    monkeypatch.setattr(evaluation, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(evaluation.concurrent.futures, "ProcessPoolExecutor", DeadPool)
+    records = evaluation.score_all(smiles, workers=2)
+    assert records == evaluation.score_all(smiles, workers=1)
+    assert "warning: an RDKit worker process died" in capsys.readouterr().err
