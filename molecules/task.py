@@ -3,7 +3,8 @@
 * prior: a SMILES-RNN checkpoint (``molecules train-prior``; :func:`molecules.prior.load`),
   whose stored vocabulary sets the task's tokens: the atom-level one (``<bos>`` primes,
   ``<eos>`` ends) or the original's 35 characters (a random primer of indices 1..33, ``' '``
-  ends); by default the shipped ``checkpoints/smiles_rnn``;
+  ends); by default the shipped ``checkpoints/smiles_rnn`` (``checkpoints/smiles_rnn_paper``
+  with ``--preset paper``);
 * environment: :class:`molecules.environment.SmilesEnvironment` paying the RDKit domain
   reward of a reward preset (``--reward-mode default`` or ``paper``, spec/molecules.md
   section 2); q and psi add log p(a|s), g and pure_rl use the domain term only;
@@ -25,20 +26,6 @@ import numpy as np
 
 from rl_tuner.tasks import Task
 
-# The original's final run (spec/molecules.md section 3) and a shorter default.
-PAPER_PRESET = dict(
-    algorithm="psi", reward_mode="paper", steps=2_500_000, c=1 / 0.35, discount=0.95, batch_size=512,
-    train_every=50, replay="prioritized", new_priority="td", replay_capacity=500_000, store_next_state=False,
-    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="egreedy",
-    exploration_fraction=0.0, epsilon_start=0.01, epsilon_end=0.01, num_notes=120, num_envs=256,
-    bootstrap_final_note=True, eval_every=100_000, eval_samples=1000, final_eval_samples=10_000)
-DEFAULT_PRESET = dict(
-    algorithm="g", reward_mode="default", steps=500_000, c=100.0, discount=0.99, batch_size=256,
-    train_every=25, replay="prioritized", new_priority="max", replay_capacity=200_000, store_next_state=False,
-    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
-    exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, num_notes=80, num_envs=256,
-    bootstrap_final_note=False, head_init="zero", eval_every=50_000, eval_samples=1000, final_eval_samples=10_000)
-
 
 def default_checkpoint(name: str = "smiles_rnn") -> str:
     """The shipped SMILES-RNN ``name`` (``smiles_rnn`` or ``smiles_rnn_paper``): the
@@ -49,6 +36,21 @@ def default_checkpoint(name: str = "smiles_rnn") -> str:
         if os.path.isfile(os.path.join(path, "config.json")):
             return os.path.normpath(path)
     return os.path.normpath(candidates[-1])
+
+
+# The original's final run (spec/molecules.md section 3, with the paper's prior) and the default.
+PAPER_PRESET = dict(
+    prior=default_checkpoint("smiles_rnn_paper"), algorithm="psi", reward_mode="paper", steps=2_500_000,
+    c=1 / 0.35, discount=0.95, batch_size=512, train_every=50, replay="prioritized", new_priority="td", replay_capacity=500_000, store_next_state=False,
+    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="egreedy",
+    exploration_fraction=0.0, epsilon_start=0.01, epsilon_end=0.01, num_notes=120, num_envs=256,
+    bootstrap_final_note=True, eval_every=100_000, eval_samples=1000, final_eval_samples=10_000)
+DEFAULT_PRESET = dict(
+    algorithm="g", reward_mode="default", steps=500_000, c=100.0, discount=0.99, batch_size=256,
+    train_every=25, replay="prioritized", new_priority="max", replay_capacity=200_000, store_next_state=False,
+    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
+    exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, num_notes=80, num_envs=256,
+    bootstrap_final_note=False, head_init="zero", eval_every=50_000, eval_samples=1000, final_eval_samples=10_000)
 
 
 class SmilesTask(Task):

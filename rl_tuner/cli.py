@@ -143,8 +143,6 @@ def main(argv=None) -> int:
         from rl_tuner import config as config_lib
         from rl_tuner.config import RLConfig
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)}
-        if not overrides["prior"]:
-            overrides["prior"] = tasks.get_task(overrides["task"] or tasks.DEFAULT_TASK).default_prior()
         cfg = config_lib.from_preset(args.preset, **overrides)  # refuses bad settings before TensorFlow loads
         from rl_tuner import train
         train.set_intra_op_threads(args.intra_op_threads)

@@ -200,7 +200,8 @@ def presets_of(task_name: str) -> dict:
 
 def from_preset(preset: str = "default", **overrides) -> RLConfig:
     """Builds a config from a preset of the task (``overrides["task"]``, default melody)
-    plus explicit overrides (None values are ignored).
+    plus explicit overrides (None values are ignored). Without a prior from either, the
+    task's shipped prior (:meth:`rl_tuner.tasks.Task.default_prior`) is used.
 
     Raises:
       ValueError: an unknown preset or task, or an invalid setting (see :meth:`RLConfig.validate`).
@@ -211,4 +212,6 @@ def from_preset(preset: str = "default", **overrides) -> RLConfig:
         raise ValueError(f"unknown preset {preset!r} for task {task_name!r}; choose one of {', '.join(presets)}")
     values = dict(presets[preset])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if not values.get("prior"):  # the preset's own prior (smiles paper), else the task's shipped one
+        values["prior"] = tasks.get_task(task_name).default_prior()
     return RLConfig(**values).validate()

@@ -447,9 +447,19 @@ def test_the_smiles_default_preset_replaces_the_core_default():
 def test_melody_presets_are_the_core_presets(preset, task):
     assert config_lib.presets_of("melody") == config_lib.PRESETS
     cfg = config_lib.from_preset(preset, **task)
-    assert cfg == RLConfig(**config_lib.PRESETS[preset]).validate()
+    # without a prior the task's shipped one is filled in
+    from note_rnn.cli import default_checkpoint
+    assert cfg == RLConfig(**config_lib.PRESETS[preset], prior=default_checkpoint()).validate()
     assert (cfg.task, cfg.algorithm, cfg.batch_size, cfg.replay, cfg.new_priority, cfg.store_next_state) == \
         ("melody", "q", 32, "uniform", "max", True)
+
+
+def test_the_smiles_paper_preset_brings_the_paper_prior_unless_one_is_given():
+    from molecules.task import default_checkpoint
+    assert config_lib.from_preset("paper", task="smiles").prior == default_checkpoint("smiles_rnn_paper")
+    assert config_lib.from_preset("default", task="smiles").prior == default_checkpoint("smiles_rnn")
+    assert config_lib.from_preset("paper", task="smiles", prior="my/prior").prior == "my/prior"
+    assert default_checkpoint("smiles_rnn_paper").endswith(os.path.join("checkpoints", "smiles_rnn_paper"))
 
 
 def test_an_unknown_preset_names_the_task():
