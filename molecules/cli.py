@@ -1,7 +1,8 @@
 """The ``molecules`` command: prepare the SMILES data set, train a SMILES-RNN prior, score SMILES
 with the RDKit reward.
 
-Only ``train-prior`` imports TensorFlow (when it runs).
+``train-prior``, ``sample`` and ``evaluate`` load TensorFlow when they run; ``prepare`` and
+``score`` never do.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="score SMILES (one per line) with a reward preset, as JSON",
                        formatter_class=HelpFormatter)
-    p.add_argument("--smiles", required=True, help="text file, one SMILES per line")
+    p.add_argument("--smiles", required=True,
+                   help="text file, one SMILES per line (a .smi file: the first field of each line; a name may follow)")
     p.add_argument("--preset", choices=("default", "paper"), default="default",
                    help="reward preset (default: %(default)s)")
     p.add_argument("--data", default=None,
@@ -87,6 +89,8 @@ def read_lines(path: str) -> list:
     Raises:
       FileNotFoundError: no such file (named).
     """
+    if os.path.isdir(path):
+        raise ValueError(f"SMILES file {path!r} is a directory; give a text file, one SMILES per line")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"SMILES file {path!r} does not exist")
     with open(path, "rb") as f:
@@ -115,7 +119,8 @@ def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None,
         raise ValueError("--data sets the default preset's limits; the paper preset has fixed ones")
     statistics = data.load_summary(data_dir)["statistics"] if data_dir else None
     reward = rewards.DomainReward(rewards.make_preset(preset_name, statistics))
-    records = [reward.score(line.strip()) for line in read_lines(smiles_path)]
+    # the first field of each line, as a .smi file (SMILES, then optionally a name)
+    records = [reward.score(line.split()[0] if line.split() else "") for line in read_lines(smiles_path)]
     outputs.write_json(out_path, {"molecules": records}, SCORE_COMMAND, overwrite, inputs=inputs)
     return records
 

@@ -185,6 +185,8 @@ def read_source(path: str, column: str = "SMILES", limit: Optional[int] = None) 
       FileNotFoundError: no such file. ValueError: a CSV without ``column`` (the message lists
       the columns it has).
     """
+    if os.path.isdir(path):
+        raise ValueError(f"SMILES source {path!r} is a directory; give a .smi/.csv file (or 'moses')")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"SMILES source {path!r} does not exist (use 'moses' or a .smi/.csv file)")
     with open(path, "rb") as f:
@@ -263,6 +265,12 @@ class _ChunkResult:
     paper_misses: collections.Counter          # symbol -> lines outside the 35 characters
 
 
+# Longest line RDKit is asked to parse. MOSES molecules have at most 57 characters; RDKit
+# crashed (segmentation fault) on a line of 20,000 C and did not return within minutes on
+# 2,000,000 (found by trying it).
+MAX_SMILES_CHARS = 2000
+
+
 def _process_chunk(job) -> _ChunkResult:
     """Canonicalises one chunk of lines (runs in a worker process)."""
     from molecules import chem  # pylint: disable=import-outside-toplevel  # RDKit per worker
@@ -272,6 +280,10 @@ def _process_chunk(job) -> _ChunkResult:
     for number, text in items:
         if not text.strip():
             out.rejected.append((number, text, "empty", "empty line", ()))
+            continue
+        if len(text) > MAX_SMILES_CHARS:  # RDKit segfaults on ~20,000 C and hangs on longer lines
+            out.rejected.append((number, text[:80] + "...", "too_long",
+                                 f"{len(text):,} characters (more than {MAX_SMILES_CHARS:,})", ()))
             continue
         try:
             canonical = chem.canonical(text)
@@ -448,7 +460,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
         "rdkit_version": rdkit.__version__,
         "lines_read": total + sum(len(inp.malformed) for inp in inputs),
         "splits": {s: {"file": f"{s}.smi.gz", "molecules": len(kept[s])} for s in SPLITS if kept[s]},
-        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "rdkit", "tokenizer", "duplicate")},
+        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "tokenizer",
+                                                       "duplicate")},
         "rdkit_problems": dict(rdkit_problems.most_common()),
         "unknown_symbols": dict(unknown_lines.most_common()),
         "paper_vocabulary_misses": dict(paper_misses.most_common()),

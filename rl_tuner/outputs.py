@@ -26,7 +26,7 @@ import os
 MANIFEST = ".sequence-tutor.json"
 LOCK = ".lock"
 WRITTEN_BY = "written_by"
-RUN_COMMANDS = ("rl-tuner train", "note-rnn train")
+RUN_COMMANDS = ("rl-tuner train", "note-rnn train", "molecules train-prior")
 # Run directories written before manifests existed: the file each trainer writes first.
 _LEGACY_RUN_FILES = {"rl-tuner train": ("config.json", "ckpt"), "note-rnn train": ("train_config.json", None)}
 _BOOKKEEPING = (MANIFEST, LOCK)
@@ -70,7 +70,8 @@ def owner(path: str) -> str | None:
 
 
 def is_run_dir(path: str) -> bool:
-    """True if ``path`` is a directory of ``rl-tuner train`` or ``note-rnn train``."""
+    """True if ``path`` is a directory of a trainer (``RUN_COMMANDS``: ``rl-tuner train``,
+    ``note-rnn train``, ``molecules train-prior``)."""
     return os.path.isdir(path) and owner(path) in RUN_COMMANDS
 
 

@@ -148,3 +148,17 @@ def test_molecules_commands_do_not_import_tensorflow(tmp_path):
 def test_console_script_is_declared():
     with open(os.path.join(REPO, "setup.py")) as f:
         assert '"molecules=molecules.cli:console_entry_point"' in f.read()
+
+
+def test_score_reads_the_first_field_of_a_smi_line_and_names_a_directory(tmp_path, capsys):
+    """A .smi file has the SMILES first and may have a name after it: `CCO ethanol` is ethanol
+    (it was scored as an invalid SMILES with the name in it); a directory is named as such."""
+    records = _score(tmp_path, ["CCO ethanol", "c1ccccc1\tbenzene", "", "C1CC ring"], "--preset", "paper")
+    assert [r["smiles"] for r in records] == ["CCO", "c1ccccc1", "", "C1CC"]
+    assert [r["valid"] for r in records] == [True, True, False, False]
+    paper = rewards.DomainReward(rewards.paper_preset())
+    assert records[0]["reward"] == pytest.approx(paper.finished("CCO"))
+    (tmp_path / "d.smi").mkdir()
+    assert run_main(cli.main, ["score", "--smiles", str(tmp_path / "d.smi"), "--out", str(tmp_path / "o.json")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: SMILES file {str(tmp_path / 'd.smi')!r} is a directory; "
+                                               "give a text file, one SMILES per line")

@@ -37,7 +37,8 @@ def test_prepare_csv_counts_and_names_every_skipped_line(tmp_path):
     assert data.load_split(out, "train") == ["CCO", "Clc1ccccc1", "c1cc[nH]c1", "CC.[Na+]"]
     assert summary["lines_read"] == 10
     assert summary["splits"] == {"train": {"file": "train.smi.gz", "molecules": 4}}
-    assert summary["skipped"] == {"empty": 1, "malformed": 1, "rdkit": 3, "tokenizer": 0, "duplicate": 1}
+    assert summary["skipped"] == {"empty": 1, "malformed": 1, "too_long": 0, "rdkit": 3, "tokenizer": 0,
+                                  "duplicate": 1}
     assert summary["rdkit_problems"] == {"syntax": 2, "AtomValenceException": 1}
     src_name = str(src)
     assert summary["examples"]["malformed"] == [{"file": src_name, "line": 6, "text": "5",
@@ -223,3 +224,22 @@ def test_an_rdkit_exception_on_one_line_is_counted_not_fatal(tmp_path, monkeypat
     assert data.load_split(out, "train") == ["CCO"]
     assert summary["examples"]["rdkit"] == [{"file": str(src), "line": 2, "text": "CCN", "reason": "RuntimeError: boom"}]
     assert summary["rdkit_problems"] == {"RuntimeError": 1}
+
+
+def test_a_line_too_long_for_rdkit_is_skipped_and_counted(tmp_path):
+    """RDKit crashed the process (segmentation fault) on a line of 20,000 C and hung on 2,000,000;
+    such lines are skipped before RDKit sees them, named in the summary, and the rest is kept."""
+    src = tmp_path / "big.smi"
+    src.write_text("C" * 20000 + "\nCCO\n" + "C" * (data.MAX_SMILES_CHARS + 1) + "\nc1ccccc1\n" +
+                   "C" * data.MAX_SMILES_CHARS + "\n")
+    summary, out = _prepare(tmp_path, src, validation_fraction=0.0)
+    assert summary["skipped"]["too_long"] == 2
+    assert [e["line"] for e in summary["examples"]["too_long"]] == [1, 3]
+    assert summary["examples"]["too_long"][0]["reason"] == f"20,000 characters (more than {data.MAX_SMILES_CHARS:,})"
+    assert sorted(data.load_split(out, "train")) == sorted(["CCO", "c1ccccc1", "C" * data.MAX_SMILES_CHARS])
+
+
+def test_a_directory_as_source_is_named_as_such(tmp_path):
+    (tmp_path / "d.smi").mkdir()
+    with pytest.raises(ValueError, match=r"is a directory; give a \.smi/\.csv file"):
+        _prepare(tmp_path, tmp_path / "d.smi")

@@ -167,3 +167,23 @@ def test_windows_atom_bos_to_eos_and_char_without_the_first_target():
     np.testing.assert_array_equal(inputs, [[18, 18, 30, 0]])
     np.testing.assert_array_equal(targets, [[18, 30, 0, 0]])  # the first C is never a target
     np.testing.assert_array_equal(weights, [[1, 1, 1, 0]])
+
+
+def test_no_command_replaces_a_file_of_a_train_prior_run_even_with_overwrite(run, tmp_path, capsys):
+    """A `molecules train-prior` run is a training run: `--overwrite` of another command may not
+    replace its files (a user lost the trained model this way) nor the run directory itself."""
+    history = os.path.join(run, "history.json")
+    before = open(history).read()
+    smi = tmp_path / "in.smi"
+    smi.write_text("CCO\n")
+    assert run_main(cli.main, ["score", "--smiles", str(smi), "--out", history, "--overwrite"]) == 2
+    assert "is part of the training run" in capsys.readouterr().err
+    assert run_main(cli.main, ["sample", "--model", os.path.join(run, "model"), "--num", "2",
+                               "--out", os.path.join(run, "model", "config.json"), "--overwrite"]) == 2
+    capsys.readouterr()
+    assert run_main(cli.main, ["prepare", "--source", str(smi), "--out", run, "--overwrite", "--workers", "1",
+                               "--no-progress"]) == 2
+    assert "training run" in capsys.readouterr().err
+    assert open(history).read() == before
+    from molecules import prior
+    prior.load(run)  # the model is intact
