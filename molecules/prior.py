@@ -126,8 +126,8 @@ def _train(config: PriorConfig, run, command, progress) -> dict:
     splits = {}
     data_lib.load_summary(config.data_dir)  # a missing data set says how to build one
     if not os.path.isfile(os.path.join(config.data_dir, "validation.smi.gz")):
-        raise FileNotFoundError(f"{config.data_dir} has no validation split (validation.smi.gz); prepare it with "
-                                "`molecules prepare --validation-fraction` above 0")
+        raise FileNotFoundError(f"{config.data_dir} has no validation split (validation.smi.gz): `molecules prepare` "
+                                "put no molecule there; prepare it with more molecules or a larger --validation-fraction")
     for split, limit in (("train", config.max_train), ("validation", config.max_validation)):
         lines = _subset(data_lib.load_split(config.data_dir, split), limit, config.seed)
         seqs, dropped = encode_molecules(lines, tokenizer)

@@ -105,8 +105,8 @@ def test_a_data_set_without_validation_split_says_so(dataset, tmp_path, capsys):
     os.remove(os.path.join(data, "validation.smi.gz"))
     assert run_main(cli.main, ["train-prior", "--data", data, "--out", str(tmp_path / "r"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"error: {data} has no validation split (validation.smi.gz); prepare it with "
-                   "`molecules prepare --validation-fraction` above 0")
+    assert err == (f"error: {data} has no validation split (validation.smi.gz): `molecules prepare` put no "
+                   "molecule there; prepare it with more molecules or a larger --validation-fraction")
     assert not os.path.exists(tmp_path / "r")
 
 
