@@ -22,6 +22,7 @@ All fractions are 0..1. Properties are computed in worker processes for large se
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import multiprocessing
 import os
 import sys
@@ -35,16 +36,22 @@ CHUNK = 2000  # molecules per worker task
 PARALLEL_FROM = 4000  # fewer molecules are scored in this process
 
 
+@functools.lru_cache(maxsize=1)
+def _morgan_generator():
+    """The Morgan fingerprint generator (radius 2, 1024 bits), made once per process."""
+    from rdkit.Chem import rdFingerprintGenerator  # pylint: disable=import-outside-toplevel
+    return rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+
+
 def molecule_record(smiles: str) -> Optional[tuple]:
     """(canonical SMILES, logP, QED, SA, ring penalty, Morgan fingerprint bytes) of a valid
     SMILES, None for an invalid one."""
     from rdkit import DataStructs  # pylint: disable=import-outside-toplevel
-    from rdkit.Chem import rdFingerprintGenerator  # pylint: disable=import-outside-toplevel
     from molecules import chem, rewards  # pylint: disable=import-outside-toplevel
     mol = chem.parse(smiles)
     if mol is None:
         return None
-    fp = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024).GetFingerprint(mol)
+    fp = _morgan_generator().GetFingerprint(mol)
     return (chem.canonical(smiles), rewards.logp(mol), rewards.qed(mol), rewards.sa(mol),
             rewards.ring_penalty(mol, rewards.RingParams(method="cycle_basis")), DataStructs.BitVectToBinaryText(fp))
 

@@ -20,8 +20,6 @@ Importing this module loads neither TensorFlow nor RDKit.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from rl_tuner.tasks import Task
@@ -29,13 +27,10 @@ from rl_tuner.tasks import Task
 
 def default_checkpoint(name: str = "smiles_rnn") -> str:
     """The shipped SMILES-RNN ``name`` (``smiles_rnn`` or ``smiles_rnn_paper``): the
-    installed copy (``note_rnn/_checkpoints/NAME``) or the checkout's ``checkpoints/NAME``."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = [os.path.join(here, "..", "note_rnn", "_checkpoints", name), os.path.join(here, "..", "checkpoints", name)]
-    for path in candidates:
-        if os.path.isfile(os.path.join(path, "config.json")):
-            return os.path.normpath(path)
-    return os.path.normpath(candidates[-1])
+    installed copy (``note_rnn/_checkpoints/NAME``) or the checkout's ``checkpoints/NAME``
+    (:func:`note_rnn.cli.shipped_checkpoint`; the SMILES-RNNs are installed beside the Note-RNN)."""
+    from note_rnn.cli import shipped_checkpoint  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    return shipped_checkpoint(name)
 
 
 # The original's final run (spec/molecules.md section 3, with the paper's prior) and the default.

@@ -18,22 +18,36 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The shipped checkpoints live in the repository's `checkpoints/` folder and are installed as
 # package data of `note_rnn._checkpoints` (setup.py maps that package to the folder), so that
 # no top-level `checkpoints` package lands in site-packages.
-CHECKPOINT_LOCATIONS = (os.path.join(_PACKAGE_DIR, "_checkpoints", "note_rnn"),  # installed
-                        os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoints", "note_rnn"))  # checkout
+
+
+def checkpoint_locations(name: str) -> tuple[str, str]:
+    """Where a shipped checkpoint ``name`` (a folder of the repository's ``checkpoints/``) can be:
+    (the installed package data ``note_rnn/_checkpoints/NAME``, the checkout's ``checkpoints/NAME``)."""
+    return (os.path.join(_PACKAGE_DIR, "_checkpoints", name),  # installed
+            os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoints", name))  # checkout
+
+
+CHECKPOINT_LOCATIONS = checkpoint_locations("note_rnn")
+
+
+def shipped_checkpoint(name: str) -> str:
+    """The shipped checkpoint directory ``name`` (``note_rnn``, ``smiles_rnn``, ``smiles_rnn_paper``).
+
+    Returns:
+      ``note_rnn/_checkpoints/NAME`` of an installation, else ``checkpoints/NAME`` of the
+      repository checkout this package is imported from (the last is returned when neither
+      holds a checkpoint, so that the error names it).
+    """
+    locations = checkpoint_locations(name)
+    for path in locations:
+        if os.path.isfile(os.path.join(path, "config.json")):
+            return path
+    return locations[-1]
 
 
 def default_checkpoint() -> str:
-    """The shipped Note-RNN checkpoint directory.
-
-    Returns:
-      ``note_rnn/_checkpoints/note_rnn`` of an installation, else ``checkpoints/note_rnn`` of
-      the repository checkout this package is imported from (the last is returned when
-      neither holds a checkpoint, so that the error names it).
-    """
-    for path in CHECKPOINT_LOCATIONS:
-        if os.path.isfile(os.path.join(path, "config.json")):
-            return path
-    return CHECKPOINT_LOCATIONS[-1]
+    """The shipped Note-RNN checkpoint directory (:func:`shipped_checkpoint` ``"note_rnn"``)."""
+    return shipped_checkpoint("note_rnn")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,8 @@ import os
 import sys
 
 from rl_tuner import tasks
-from rl_tuner.cli_utils import HelpFormatter, add_dataclass_arguments, add_overwrite_flag, range_type, run_main
+from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_hidden_aliases, add_overwrite_flag,
+                                range_type, run_main)
 from rl_tuner.ranges import COUNT, SEED, at_least, positive
 
 CORE_COMMANDS = ("train", "evaluate", "export")
@@ -100,9 +101,7 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_defau
     _add_task_argument(p)
     p.add_argument(num_flag, dest="num", type=range_type(int, COUNT), default=num_default,
                    help="sequences (melodies) to sample (default: %(default)s)")
-    for alias in aliases:  # an old name, hidden
-        p.add_argument(alias, dest="num", type=range_type(int, COUNT), default=argparse.SUPPRESS,
-                       help=argparse.SUPPRESS)
+    add_hidden_aliases(p, aliases, dest="num", type=range_type(int, COUNT))
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="tokens (notes) per sequence, the maximum with an end token (default: %(default)s)")
     p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,

@@ -95,8 +95,14 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, skip=(), renam
         elif tp in (int, float, str):
             kwargs["type"] = tp
         parser.add_argument(flag, **kwargs)
-        for alias in (aliases or {}).get(field.name, ()):
-            parser.add_argument(alias, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
+        add_hidden_aliases(parser, (aliases or {}).get(field.name, ()), **kwargs)
+
+
+def add_hidden_aliases(parser: argparse.ArgumentParser, aliases, **kwargs) -> None:
+    """Adds old flag names that still work but are not shown in ``--help``: each parses like
+    the flag described by ``kwargs`` (same ``dest``, type, ...) and sets nothing when absent."""
+    for alias in aliases:
+        parser.add_argument(alias, **{**kwargs, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
 
 
 def range_type(kind, rng):

@@ -236,11 +236,7 @@ def test_a_magenta_melody_model_for_a_task_of_another_vocabulary(originals):
 
 # --- TF1 Magenta checkpoints and .mag bundles ------------------------------------------------
 def _magenta_error(path):
-    with pytest.raises(magenta.MagentaCheckpointError) as error:
-        note_rnn.load(path)
-    message = str(error.value)
-    assert "\n" not in message
-    return message
+    return _project_error(path, magenta.MagentaCheckpointError)
 
 
 def test_truncated_v2_data_shard_is_named_not_an_index_error(copy):
