@@ -41,7 +41,7 @@ import tensorflow as tf  # noqa: E402
 
 from rl_tuner import atomic, checkpoint, runs, tasks  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
-from rl_tuner import agent, evaluate, exploration, networks, policy, replay, targets  # noqa: E402
+from rl_tuner import agent, evaluate, exploration, hparams, networks, policy, replay, targets  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 
 # Scalars of every run under train/ (besides the environment's monitors and reward_{component}).
@@ -387,6 +387,8 @@ def _finish(state, config, out_dir, writer, history) -> dict:
                                      seed=config.seed + 7, task=state.task)
     final = {"algorithm": config.algorithm, "steps": int(state.env_steps.numpy()),
              "train_steps": int(state.learner.train_steps.numpy()), "before": history["before"], "after": after}
+    hparams.write_hparams(writer, dataclasses.asdict(config), final)
+    final["hparams_logged"] = True
     atomic.write_json(stats_path, final)
     state.task.finish(out_dir, history, state.policy(), config)
     writer.flush()

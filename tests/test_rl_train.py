@@ -88,11 +88,24 @@ def test_run_directory_layout(note_rnn_dir, tmp_path, monkeypatch):
     assert read_json(out / "config.json") == json.loads(json.dumps(dataclasses.asdict(config)))
     events = glob.glob(str(out / "events.out.tfevents*"))
     assert events
-    tags = set()
+    tags, finals, hparams = set(), {}, None
     for path in events:
         for event in tf.compat.v1.train.summary_iterator(path):
-            tags.update(v.tag for v in event.summary.value)
+            for v in event.summary.value:
+                tags.add(v.tag)
+                if v.tag.startswith("final/"):
+                    finals[v.tag] = (event.step, float(tf.make_ndarray(v.tensor)))
+                if v.metadata.plugin_data.plugin_name == "hparams":
+                    from tensorboard.plugins.hparams import plugin_data_pb2
+                    content = plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content)
+                    hparams = content.session_start_info.hparams
     assert {"train/loss", "eval/mean_music_theory_reward", "eval/mean_log_prior"} <= tags
+    # The HParams dashboard: the settings as hyperparameters, the final statistics as metrics.
+    assert hparams["algorithm"].string_value == "q" and hparams["c"].number_value == 0.5
+    assert hparams["prior"].string_value == "tiny"  # the folder name, not a machine path
+    assert hparams["steps"].number_value == 300
+    assert finals["final/notes_not_in_key"] == (512, pytest.approx(read_json(out / "stats.json")["after"]["notes_not_in_key"]))
+    assert "final/num_melodies" not in finals and "final/sampling_seconds" not in finals
 
     assert os.path.isfile(out / "ckpt" / "checkpoint")
     assert glob.glob(str(out / "ckpt" / "ckpt-512.index"))
