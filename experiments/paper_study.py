@@ -34,7 +34,8 @@ if ROOT not in sys.path:
 import note_rnn  # noqa: E402,F401  (selects Keras 2 before TensorFlow)
 
 COMMAND = "experiments/paper_study.py"
-NAMES = {"mle": "MLE (Note-RNN)", "q": "Q", "psi": "Psi", "g": "G", "pure_rl": "pure RL"}
+NAMES = {"mle": "MLE (Note-RNN)", "q": "Q", "psi": "Psi", "g": "G", "pure_rl": "pure RL",
+         "psi_bootstrap": "Psi, last note bootstrapped", "psi_boltzmann": "Psi, Boltzmann exploration"}
 FIGURE4_SEED = 3  # the priming note and melody of Figure 4, the same for every model
 OPENING_SEED = 1000  # sampling seed of the opening statistics (plus the run's seed)
 
@@ -54,6 +55,10 @@ class StudyConfig:
       final_eval_samples: melodies of the final statistics (None: the preset's 100,000).
       opening_samples: melodies per run sampled for :mod:`experiments.openings`.
       audio_samples: MIDI+WAV samples written per model (seed 0).
+      ablations: ``(model name, algorithm, flags)`` of further Psi settings run at c = 0.5
+        to ask what explains the tonic exploit (the original's bootstrapped last note,
+        sampling instead of epsilon-greedy exploration).
+      ablation_seeds: the seeds of the ablations.
       train_args: further ``rl-tuner train`` flags for every run (tests: tiny runs).
     """
 
@@ -67,6 +72,10 @@ class StudyConfig:
     final_eval_samples: int | None = None
     opening_samples: int = 10000
     audio_samples: int = 2
+    ablations: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+        ("psi_bootstrap", "psi", ("--bootstrap-final-note",)),
+        ("psi_boltzmann", "psi", ("--exploration", "boltzmann")))
+    ablation_seeds: tuple[int, ...] = (0,)
     train_args: tuple[str, ...] = ()
 
 
@@ -78,6 +87,7 @@ class Run:
     algorithm: str
     c: float
     seed: int
+    flags: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -94,13 +104,14 @@ def runs_of(cfg: StudyConfig) -> list[Run]:
     """Every run of the study, seed-major (all models of seed 0 first)."""
     from experiments.paper_numbers import PAPER_C
     settings = [(a, PAPER_C) for a in cfg.algorithms] + [("psi", c) for c in cfg.c_sweep]
-    return [Run(model_name(a, c), a, c, s) for s in cfg.seeds for a, c in settings]
+    runs = [Run(model_name(a, c), a, c, s) for s in cfg.seeds for a, c in settings]
+    return runs + [Run(name, a, PAPER_C, s, tuple(flags)) for s in cfg.ablation_seeds for name, a, flags in cfg.ablations]
 
 
 def train_argv(run: Run, cfg: StudyConfig) -> list[str]:
     """The ``rl-tuner train`` arguments of a run (the command listed in results/)."""
     argv = ["train", "--preset", "paper", "--algorithm", run.algorithm, "--c", f"{run.c:g}",
-            "--seed", str(run.seed), "--out", os.path.join(cfg.runs_dir, run.name), "--quiet"]
+            "--seed", str(run.seed), "--out", os.path.join(cfg.runs_dir, run.name), "--quiet", *run.flags]
     if cfg.steps is not None:
         argv += ["--steps", str(cfg.steps)]
     if cfg.final_eval_samples is not None:
@@ -190,6 +201,12 @@ def build_results(cfg: StudyConfig, times: dict, out_dir: str, log=print) -> dic
     table_md = study_tables.markdown_table(table, NAMES, paper_numbers.TABLE_1)
     names = {**NAMES, **{m: f"Psi c={c:g}" for m, c in sweep_models.items() if m != "psi"}}
     sweep_md = study_tables.markdown_table(sweep_table, {**names, "psi": "Psi c=0.5"})
+    ablation_models = ["psi"][:"psi" in models] + [name for name, _, _ in cfg.ablations if name in models]
+    ablation_table = study_tables.build_table({m: [r["stats"]["after"] for r in models[m]] for m in ablation_models},
+                                              mle)
+    atomic.write_json(os.path.join(out_dir, "ablations.json"), {
+        **ablation_table, "flags": {name: list(flags) for name, _, flags in cfg.ablations}})
+    ablation_md = study_tables.markdown_table(ablation_table, names)
 
     log("[study] figures")
     study_figures.plot_figure2({m: [r["history"] for r in rs] for m, rs in main.items()},
@@ -223,7 +240,7 @@ def build_results(cfg: StudyConfig, times: dict, out_dir: str, log=print) -> dic
                  "command": "rl-tuner " + " ".join(train_argv(r["run"], cfg))}
                 for m, rs in models.items() for r in rs]
     atomic.write_json(os.path.join(out_dir, "runs.json"), run_rows)
-    summary = {"table1_md": table_md, "tradeoff_md": sweep_md, "openings_md": openings_markdown(opening_rows, names),
+    summary = {"table1_md": table_md, "tradeoff_md": sweep_md, "ablations_md": ablation_md, "openings_md": openings_markdown(opening_rows, names),
                "runs_md": runs_markdown(run_rows), "test": table["test"], "figure4": figure4,
                "study_command": study_command(cfg), "num_seeds": len(cfg.seeds),
                "final_eval_samples": f"{mle[0].get('num_samples', mle[0].get('num_melodies')):,}"}
@@ -328,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algorithms", nargs="+", default=list(d.algorithms))
     p.add_argument("--seeds", nargs="+", type=int, default=list(d.seeds))
     p.add_argument("--c-sweep", nargs="*", type=float, default=list(d.c_sweep))
+    p.add_argument("--ablation-seeds", nargs="*", type=int, default=list(d.ablation_seeds),
+                   help="seeds of the ablations (none: no ablations)")
     p.add_argument("--steps", type=int, default=None, help="steps per run (default: the paper preset's)")
     p.add_argument("--final-eval-samples", type=int, default=None, help="melodies of the final statistics")
     p.add_argument("--opening-samples", type=int, default=d.opening_samples)
@@ -341,6 +360,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cfg = StudyConfig(runs_dir=args.runs, results_dir=args.results, checkpoints_dir=args.checkpoints or None,
                       algorithms=tuple(args.algorithms), seeds=tuple(args.seeds), c_sweep=tuple(args.c_sweep),
+                      ablation_seeds=tuple(args.ablation_seeds),
                       steps=args.steps, final_eval_samples=args.final_eval_samples,
                       opening_samples=args.opening_samples, audio_samples=args.audio_samples,
                       train_args=tuple(args.train_args))

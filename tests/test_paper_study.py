@@ -85,7 +85,9 @@ def test_opening_statistics_refuses_short_input():
 def test_runs_and_commands():
     cfg = paper_study.StudyConfig(runs_dir="r", algorithms=("q", "g"), seeds=(0, 1), c_sweep=(10.0,), steps=512)
     runs = paper_study.runs_of(cfg)
-    assert [r.name for r in runs] == ["q_s0", "g_s0", "psi_c10_s0", "q_s1", "g_s1", "psi_c10_s1"]
+    assert [r.name for r in runs] == ["q_s0", "g_s0", "psi_c10_s0", "q_s1", "g_s1", "psi_c10_s1",
+                                      "psi_bootstrap_s0", "psi_boltzmann_s0"]
+    assert paper_study.train_argv(runs[-1], cfg)[-4:] == ["--exploration", "boltzmann", "--steps", "512"]
     assert paper_study.train_argv(runs[2], cfg) == [
         "train", "--preset", "paper", "--algorithm", "psi", "--c", "10", "--seed", "0", "--out",
         os.path.join("r", "psi_c10_s0"), "--quiet", "--steps", "512"]
@@ -99,7 +101,7 @@ def tiny_study(tmp_path_factory):
     checkpoint.save_model(prior, sequence_model.build(sequence_model.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)),
                                                       seed=0))
     argv = ["--runs", str(root / "runs"), "--results", str(root / "results"), "--checkpoints", str(root / "tuned"),
-            "--algorithms", "psi", "--seeds", "0", "1", "--c-sweep", "2", "--steps", "256",
+            "--algorithms", "psi", "--seeds", "0", "1", "--c-sweep", "2", "--ablation-seeds", "--steps", "256",
             "--final-eval-samples", "40", "--opening-samples", "16", "--audio-samples", "1"]
     for flag in ("--num-envs=8", "--eval-every=256", "--eval-samples=16", f"--prior={prior}",
                  "--replay-capacity=1000", "--batch-size=8", "--num-samples=0"):
