@@ -129,7 +129,8 @@ def train_all(cfg: StudyConfig, log=print) -> dict:
 
     A run finished before (by this script or by hand with the same command) keeps the wall
     time recorded then; one found without a record gets the time between its config.json
-    and stats.json (written at its start and end), read before the run is touched again.
+    and stats.json (written at its start and end), read before the run is touched again. A
+    run this call resumes gets the time of this call.
 
     Raises:
       RuntimeError: naming the run and the command if a training fails.
@@ -144,11 +145,12 @@ def train_all(cfg: StudyConfig, log=print) -> dict:
             times[run.name] = round(os.path.getmtime(stats) - os.path.getmtime(config), 1)
         argv = train_argv(run, cfg)
         log(f"[study] rl-tuner {' '.join(argv)}")
+        finished_at = os.path.getmtime(stats) if os.path.isfile(stats) else None
         t0 = time.time()
         code = cli.main(argv)
         if code:
             raise RuntimeError(f"run {run.name} failed (exit {code}): rl-tuner {' '.join(argv)}")
-        if time.time() - t0 > 60 or run.name not in times:
+        if os.path.getmtime(stats) != finished_at:  # this call trained (or resumed) the run
             times[run.name] = round(time.time() - t0, 1)
         os.makedirs(cfg.runs_dir, exist_ok=True)
         atomic.write_json(times_path, times)
