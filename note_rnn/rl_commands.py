@@ -1,4 +1,5 @@
-"""The melody task's ``rl-tuner`` subcommands: ``score``, ``stats`` and ``generate``.
+"""The melody task's ``rl-tuner`` subcommands: ``score``, ``stats``, ``generate`` and the
+listening study's ``listen`` and ``listen-report`` (:mod:`note_rnn.listening`).
 
 They reach ``rl-tuner`` through :meth:`note_rnn.task.MelodyTask.commands`, so the core
 command imports no melody code. No TensorFlow is imported here (``--help`` stays fast).
@@ -91,9 +92,35 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_listen_arguments(p: argparse.ArgumentParser) -> None:
+    from note_rnn.listening.commands import add_listen_arguments as add
+    add(p)
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    """Serves the listening study's web page (see :mod:`note_rnn.listening`)."""
+    from note_rnn.listening.commands import run_listen as run
+    return run(args)
+
+
+def add_listen_report_arguments(p: argparse.ArgumentParser) -> None:
+    from note_rnn.listening.commands import add_report_arguments as add
+    add(p)
+
+
+def run_listen_report(args: argparse.Namespace) -> int:
+    """Writes the listening study's report (see :mod:`note_rnn.listening.report`)."""
+    from note_rnn.listening.commands import run_report as run
+    return run(args)
+
+
 COMMANDS = {
     "score": ("per-note music-theory reward of given melodies", add_score_arguments, run_score),
     "stats": ("Table-1 statistics of given melodies", add_stats_arguments, run_stats),
     "generate": ("sample melodies to MIDI and WAV files (optionally from a primer)", add_generate_arguments,
                  run_generate),
+    "listen": ("serve a web page rating pairs of melodies of several models (the paper's listening study)",
+               add_listen_arguments, run_listen),
+    "listen-report": ("the listening study's statistics (Figure 3, Kruskal-Wallis, Mann-Whitney U), JSON, "
+                      "Markdown, PNG and CSV", add_listen_report_arguments, run_listen_report),
 }
