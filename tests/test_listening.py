@@ -340,3 +340,11 @@ def test_listen_refuses_another_study_and_bad_models(tmp_path):
         cli.main(["listen", "--db", str(tmp_path / "new.sqlite"), "--model", f"a={tmp_path / 'nothing'}",
                   "--model", f"b={tmp_path}"])
     assert store.count("pairs") == 0
+
+
+def test_listen_without_flask_names_the_extra(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
+    with pytest.raises(ValueError, match=r'rl-tuner listen needs Flask, .*: pip install -c constraints.txt "\.\[listen\]"'):
+        cli.main(["listen", "--db", str(tmp_path / "s.sqlite"), "--model", "a=x", "--model", "b=y"])
+    assert not (tmp_path / "s.sqlite").exists()

@@ -111,10 +111,20 @@ def render_clips(settings: dict) -> dict:
     return clips
 
 
+def require_flask() -> None:
+    """Raises ValueError with the install command when Flask (the ``listen`` extra) is missing."""
+    try:
+        import flask  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError:
+        raise ValueError("rl-tuner listen needs Flask, which the default install leaves out: "
+                         "pip install -c constraints.txt \".[listen]\"") from None
+
+
 def run_listen(args: argparse.Namespace) -> int:
     """``rl-tuner listen``: prepares (or continues) the study in ``--db`` and serves its page."""
     from rl_tuner.sampling_args import check_sampling_args
     from note_rnn.listening.store import Store
+    require_flask()  # before anything is sampled
     settings = listen_settings(args)
     check_sampling_args(args.num_per_model, args.length, args.temperature)
     store = Store(args.db)
