@@ -339,7 +339,54 @@ def test_listen_refuses_another_study_and_bad_models(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"argument --model a=.*nothing: no such file or directory"):
         cli.main(["listen", "--db", str(tmp_path / "new.sqlite"), "--model", f"a={tmp_path / 'nothing'}",
                   "--model", f"b={tmp_path}"])
+    assert not (tmp_path / "new.sqlite").exists()
     assert store.count("pairs") == 0
+    text = tmp_path / "notes.txt"
+    text.write_text("my notes, not a database\n" * 10)
+    with pytest.raises(ValueError, match=r"notes.txt: not a listening-study database"):
+        cli.main(["listen", "--db", str(text)] + models)
+    assert text.read_text() == "my notes, not a database\n" * 10
+
+
+def test_listen_samples_renders_and_serves(tmp_path, monkeypatch, capsys):
+    """The whole ``listen`` command on two tiny Note-RNNs, the server replaced by a stub."""
+    import io
+    import wave
+    from note_rnn.listening import commands
+    from rl_tuner import checkpoint
+    from rl_tuner import sequence_model as model_lib
+    paths = []
+    for seed in (0, 1):
+        paths.append(str(tmp_path / f"tiny{seed}"))
+        checkpoint.save_model(paths[-1], model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)),
+                                                         seed=seed))
+    served = []
+    monkeypatch.setattr(commands, "serve", lambda store, host, port: served.append((store.path, host, port)))
+    db = str(tmp_path / "study.sqlite")
+    argv = ["listen", "--db", db, "--model", f"one={paths[0]}", "--model", f"two={paths[1]}", "--num-per-model", "3",
+            "--length", "8", "--port", "8123"]
+    assert cli.main(argv) == 0
+    assert served == [(db, "127.0.0.1", 8123)]
+    store = Store(db)
+    assert store.study() == {"models": {"one": paths[0], "two": paths[1]}, "num_per_model": 3, "length": 8,
+                             "temperature": 1.0, "seed": 0, "qpm": 80.0}
+    clips = store.clips()
+    assert {m: len(c) for m, c in clips.items()} == {"one": 3, "two": 3}
+    with sqlite3.connect(db) as conn:
+        tokens = {(m, i): json.loads(t) for m, i, t in conn.execute("SELECT model, idx, tokens FROM clips")}
+    from note_rnn import audio
+    from note_rnn.listening.commands import render_clips
+    for model in ("one", "two"):
+        for i, clip in enumerate(clips[model]):  # the project's rendering of the stored tokens, 16 kHz mono
+            assert store.wav(clip) == audio.wav_bytes(audio.synthesize(tokens[model, i], qpm=80.0))
+            with wave.open(io.BytesIO(store.wav(clip))) as w:
+                assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, audio.SAMPLE_RATE)
+    again = render_clips(store.study())  # the same seeds give the same melodies (model i: seed + i)
+    assert {(m, i): t for m, items in again.items() for i, (t, _) in enumerate(items)} == tokens
+    assert all(len(t) == 8 for t in tokens.values())
+    assert cli.main(argv) == 0  # a restart continues without sampling again
+    assert "continuing the study in" in capsys.readouterr().out
+    assert store.clips() == clips
 
 
 def test_listen_without_flask_names_the_extra(tmp_path, monkeypatch):

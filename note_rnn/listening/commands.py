@@ -127,13 +127,15 @@ def run_listen(args: argparse.Namespace) -> int:
     require_flask()  # before anything is sampled
     settings = listen_settings(args)
     check_sampling_args(args.num_per_model, args.length, args.temperature)
-    store = Store(args.db)
-    stored = store.study()
+    store = Store(args.db) if os.path.exists(args.db) else None  # an existing file is checked before sampling
+    stored = store.study() if store else None
     if stored is None:
         for name, path in settings["models"].items():
             if not os.path.exists(path):
                 raise FileNotFoundError(f"argument --model {name}={path}: no such file or directory")
-        store.create_study(settings, render_clips(settings))
+        clips = render_clips(settings)
+        store = store or Store(args.db)  # created only once the melodies are ready
+        store.create_study(settings, clips)
         print(f"stored {sum(len(c) for c in store.clips().values())} melodies in {args.db}")
     else:
         check_same_study(args.db, stored, settings)
