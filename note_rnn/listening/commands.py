@@ -55,7 +55,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; 0.0.0.0 makes the page reachable from other machines "
                         "(default: %(default)s, this machine only)")
-    p.add_argument("--port", type=range_type(int, Range(0, 65535)), default=8000,
+    p.add_argument("--port", type=range_type(int, Range(0, 65535, integer=True)), default=8000,
                    help="TCP port (default: %(default)s)")
 
 
