@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from note_rnn.listening import report, schedule
-from note_rnn.listening.store import ANSWERS, RatingError, Store, open_existing
+from note_rnn.listening.store import RatingError, Store, open_existing
 from rl_tuner import cli
 
 MODELS = ("mle", "q", "psi")
@@ -392,6 +392,7 @@ def test_listen_samples_renders_and_serves(tmp_path, monkeypatch, capsys):
 def test_listen_without_flask_names_the_extra(tmp_path, monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
-    with pytest.raises(ValueError, match=r'rl-tuner listen needs Flask, .*: pip install -c constraints.txt "\.\[listen\]"'):
+    message = r'rl-tuner listen needs Flask, .*: pip install -c constraints.txt "\.\[listen\]"'
+    with pytest.raises(ValueError, match=message):
         cli.main(["listen", "--db", str(tmp_path / "s.sqlite"), "--model", "a=x", "--model", "b=y"])
     assert not (tmp_path / "s.sqlite").exists()

@@ -15,7 +15,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import urllib.error
 import urllib.parse

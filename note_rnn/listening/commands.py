@@ -31,6 +31,7 @@ def model_spec(text: str) -> tuple[str, str]:
 
 
 def add_listen_arguments(p: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``rl-tuner listen`` (and its description) to ``p``."""
     p.description = ("Samples --num-per-model melodies from each --model, renders them to WAV once (stored in "
                      "--db) and serves a page where raters compare two melodies of different models (A and B "
                      "in random order, model names hidden) on a 5-point Likert scale. Pairs are scheduled so "
@@ -150,10 +151,15 @@ def serve(store, host: str, port: int) -> None:
     Raises:
       OSError: if the address cannot be bound (e.g. the port is in use), naming it.
     """
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
     from note_rnn.listening.app import create_app
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, code="-", size="-"):  # no line per request (errors are still logged)
+            pass
+
     try:
-        server = make_server(host, port, create_app(store), threaded=True)
+        server = make_server(host, port, create_app(store), threaded=True, request_handler=QuietHandler)
     except (OSError, SystemExit) as e:  # Werkzeug exits when the port is taken
         raise OSError(f"cannot listen on {host}:{port}: {e if isinstance(e, OSError) else 'address in use'}") \
             from None
@@ -164,6 +170,7 @@ def serve(store, host: str, port: int) -> None:
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``rl-tuner listen-report`` (and its description) to ``p``."""
     p.description = ("The paper's analysis (Figure 3) of a listening study: wins and comparisons per model, the "
                      "bar chart with binomial error bars (figure3.png), a Kruskal-Wallis H test over the ratings "
                      "by model and Mann-Whitney U post-hoc tests for every pair with the Holm-Bonferroni "

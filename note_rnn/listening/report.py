@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import math
 import os
 
@@ -162,10 +161,9 @@ def write_report(ratings, models, out_dir: str) -> dict:
     ratings, columns of :data:`note_rnn.listening.store.RATING_COLUMNS`) into ``out_dir``
     (an existing folder); returns the result of :func:`analyse`."""
     from note_rnn.listening.store import RATING_COLUMNS
+    from rl_tuner import atomic
     result = analyse(ratings, models)
-    with open(os.path.join(out_dir, "report.json"), "w") as f:
-        json.dump({"models": list(models), **result}, f, indent=2)
-        f.write("\n")
+    atomic.write_json(os.path.join(out_dir, "report.json"), {"models": list(models), **result})  # NaN -> null
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write(markdown(result, models))
     plot(result, models, os.path.join(out_dir, "figure3.png"))
