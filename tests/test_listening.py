@@ -327,24 +327,24 @@ def test_listen_report_command(tmp_path, capsys):
 
 def test_listen_refuses_another_study_and_bad_models(tmp_path):
     store = make_study(tmp_path / "s.sqlite")
-    base = ["listen", "--db", store.path, "--num-per-model", "2"]
+    base = ["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"]  # port 0: any free one
     models = [f"--model={m}=/models/{m}" for m in MODELS]
     with pytest.raises(ValueError, match=r"s.sqlite holds a study of the models mle, q, psi, not mle, q; give the "
                                          r"same --model names"):
         cli.main(base + models[:2])
     with pytest.raises(ValueError, match=r"s.sqlite holds a study with --num-per-model 2, not 3"):
-        cli.main(["listen", "--db", store.path, "--num-per-model", "3"] + models)
+        cli.main(["listen", "--db", store.path, "--num-per-model", "3", "--port", "0"] + models)
     with pytest.raises(ValueError, match=r"argument --model: the name 'q' is given twice"):
         cli.main(base + models + ["--model", "q=/x"])
     with pytest.raises(FileNotFoundError, match=r"argument --model a=.*nothing: no such file or directory"):
         cli.main(["listen", "--db", str(tmp_path / "new.sqlite"), "--model", f"a={tmp_path / 'nothing'}",
-                  "--model", f"b={tmp_path}"])
+                  "--model", f"b={tmp_path}", "--port", "0"])
     assert not (tmp_path / "new.sqlite").exists()
     assert store.count("pairs") == 0
     text = tmp_path / "notes.txt"
     text.write_text("my notes, not a database\n" * 10)
     with pytest.raises(ValueError, match=r"notes.txt: not a listening-study database"):
-        cli.main(["listen", "--db", str(text)] + models)
+        cli.main(["listen", "--db", str(text), "--port", "0"] + models)
     assert text.read_text() == "my notes, not a database\n" * 10
 
 
@@ -364,9 +364,9 @@ def test_listen_samples_renders_and_serves(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(commands, "serve", lambda store, host, port: served.append((store.path, host, port)))
     db = str(tmp_path / "study.sqlite")
     argv = ["listen", "--db", db, "--model", f"one={paths[0]}", "--model", f"two={paths[1]}", "--num-per-model", "3",
-            "--length", "8", "--port", "8123"]
+            "--length", "8", "--port", "0"]
     assert cli.main(argv) == 0
-    assert served == [(db, "127.0.0.1", 8123)]
+    assert served == [(db, "127.0.0.1", 0)]
     store = Store(db)
     assert store.study() == {"models": {"one": paths[0], "two": paths[1]}, "num_per_model": 3, "length": 8,
                              "temperature": 1.0, "seed": 0, "qpm": 80.0}
@@ -396,3 +396,17 @@ def test_listen_without_flask_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=message):
         cli.main(["listen", "--db", str(tmp_path / "s.sqlite"), "--model", "a=x", "--model", "b=y"])
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_listen_refuses_an_address_it_cannot_use_before_sampling(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        db = tmp_path / "new.sqlite"
+        with pytest.raises(OSError, match=rf"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            cli.main(["listen", "--db", str(db), "--model", "a=x", "--model", "b=y", "--port", str(port)])
+    with pytest.raises(OSError, match=r"cannot listen on no-such-host.invalid:8000: "):
+        cli.main(["listen", "--db", str(db), "--model", "a=x", "--model", "b=y", "--host", "no-such-host.invalid"])
+    assert not db.exists()

@@ -121,6 +121,23 @@ def require_flask() -> None:
                          "pip install -c constraints.txt \".[listen]\"") from None
 
 
+def check_address(host: str, port: int) -> None:
+    """Checks that a server can listen on ``host``:``port`` (before anything is sampled).
+
+    Raises:
+      OSError: naming the address and the reason (an unknown host, a port in use).
+    """
+    import socket
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            sock.bind(address)
+    except OSError as e:  # socket.gaierror included
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
 def run_listen(args: argparse.Namespace) -> int:
     """``rl-tuner listen``: prepares (or continues) the study in ``--db`` and serves its page."""
     from rl_tuner.sampling_args import check_sampling_args
@@ -128,6 +145,7 @@ def run_listen(args: argparse.Namespace) -> int:
     require_flask()  # before anything is sampled
     settings = listen_settings(args)
     check_sampling_args(args.num_per_model, args.length, args.temperature)
+    check_address(args.host, args.port)
     store = Store(args.db) if os.path.exists(args.db) else None  # an existing file is checked before sampling
     stored = store.study() if store else None
     if stored is None:
@@ -160,8 +178,8 @@ def serve(store, host: str, port: int) -> None:
 
     try:
         server = make_server(host, port, create_app(store), threaded=True, request_handler=QuietHandler)
-    except (OSError, SystemExit) as e:  # Werkzeug exits when the port is taken
-        raise OSError(f"cannot listen on {host}:{port}: {e if isinstance(e, OSError) else 'address in use'}") \
+    except (OSError, SystemExit) as e:  # Werkzeug exits when it cannot bind (taken since check_address)
+        raise OSError(f"cannot listen on {host}:{port}: {e if isinstance(e, OSError) else 'the address is taken'}") \
             from None
     shown = f"[{host}]" if ":" in host else host
     print(f"serving the listening study at http://{shown}:{server.server_port}/ (Ctrl+C stops; rerun the same "
