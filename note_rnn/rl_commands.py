@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from note_rnn.listening import commands as listening  # Flask and TensorFlow load only when it runs
 from note_rnn.stats import TABLE_1_KEYS as TABLE1_KEYS
 from note_rnn.tokens import NUM_CLASSES
 
@@ -92,35 +93,13 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_listen_arguments(p: argparse.ArgumentParser) -> None:
-    from note_rnn.listening.commands import add_listen_arguments as add
-    add(p)
-
-
-def run_listen(args: argparse.Namespace) -> int:
-    """Serves the listening study's web page (see :mod:`note_rnn.listening`)."""
-    from note_rnn.listening.commands import run_listen as run
-    return run(args)
-
-
-def add_listen_report_arguments(p: argparse.ArgumentParser) -> None:
-    from note_rnn.listening.commands import add_report_arguments as add
-    add(p)
-
-
-def run_listen_report(args: argparse.Namespace) -> int:
-    """Writes the listening study's report (see :mod:`note_rnn.listening.report`)."""
-    from note_rnn.listening.commands import run_report as run
-    return run(args)
-
-
 COMMANDS = {
     "score": ("per-note music-theory reward of given melodies", add_score_arguments, run_score),
     "stats": ("Table-1 statistics of given melodies", add_stats_arguments, run_stats),
     "generate": ("sample melodies to MIDI and WAV files (optionally from a primer)", add_generate_arguments,
                  run_generate),
     "listen": ("serve a web page rating pairs of melodies of several models (the paper's listening study)",
-               add_listen_arguments, run_listen),
+               listening.add_listen_arguments, listening.run_listen),
     "listen-report": ("the listening study's statistics (Figure 3, Kruskal-Wallis, Mann-Whitney U), JSON, "
-                      "Markdown, PNG and CSV", add_listen_report_arguments, run_listen_report),
+                      "Markdown, PNG and CSV", listening.add_report_arguments, listening.run_report),
 }
