@@ -13,10 +13,11 @@ setup(
     # The shipped checkpoints stay in the repository's checkpoints/ folder and are installed
     # as note_rnn/_checkpoints (a top-level "checkpoints" package would collide in
     # site-packages); note_rnn.cli.default_checkpoint() finds either.
-    packages=["note_rnn", "note_rnn._checkpoints", "rl_tuner", "molecules"],
+    packages=["note_rnn", "note_rnn._checkpoints", "note_rnn.listening", "rl_tuner", "molecules"],
     package_dir={"note_rnn._checkpoints": "checkpoints"},
     package_data={"note_rnn._checkpoints": [f"{name}/*.{ext}" for name in ("note_rnn", "smiles_rnn", "smiles_rnn_paper")
-                                           for ext in ("json", "npz")]},
+                                           for ext in ("json", "npz")],
+                  "note_rnn.listening": ["templates/*.html", "static/*.css"]},  # the listening study's page
     install_requires=[
         # The stack is pinned to the versions this project is tested with (constraints.txt has
         # the full tested set). tf-agents 0.19 needs the Keras 2 API, i.e. tf-keras of the same
@@ -39,7 +40,11 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest"],
+        # `rl-tuner listen`, the listening study's web page (the default install stays without a web stack).
+        "listen": ["Flask>=3.1"],
+        # selenium drives Debian's chromium in the listening study's browser test; selenium
+        # 4.17.2 and later need typing-extensions >= 4.9, which tf-agents' pin (4.5.0) forbids.
+        "test": ["pytest", "Flask>=3.1", "selenium>=4.10,<4.17"],
         "data": ["music21>=9,<11"],  # the bundled folk corpora used to train the Note-RNN
     },
     entry_points={

@@ -34,8 +34,24 @@ def synthesize(tokens, qpm: float = 80.0, sample_rate: int = SAMPLE_RATE) -> np.
     return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)
 
 
+def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Encodes audio as a mono 16-bit PCM WAV file's bytes.
+
+    Args:
+      audio: float samples in [-1, 1] (clipped).
+      sample_rate: samples per second.
+    """
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
 def write_wav(path: str, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Writes mono 16-bit PCM WAV (atomically).
+    """Writes mono 16-bit PCM WAV (atomically; the bytes of :func:`wav_bytes`).
 
     Args:
       path: output file.
@@ -43,10 +59,4 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> N
       sample_rate: samples per second.
     """
     from rl_tuner import atomic
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    atomic.write_bytes(path, buf.getvalue())
+    atomic.write_bytes(path, wav_bytes(audio, sample_rate))

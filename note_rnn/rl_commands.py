@@ -1,4 +1,5 @@
-"""The melody task's ``rl-tuner`` subcommands: ``score``, ``stats`` and ``generate``.
+"""The melody task's ``rl-tuner`` subcommands: ``score``, ``stats``, ``generate`` and the
+listening study's ``listen`` and ``listen-report`` (:mod:`note_rnn.listening`).
 
 They reach ``rl-tuner`` through :meth:`note_rnn.task.MelodyTask.commands`, so the core
 command imports no melody code. No TensorFlow is imported here (``--help`` stays fast).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from note_rnn.listening import commands as listening  # Flask and TensorFlow load only when it runs
 from note_rnn.stats import TABLE_1_KEYS as TABLE1_KEYS
 from note_rnn.tokens import NUM_CLASSES
 
@@ -96,4 +98,8 @@ COMMANDS = {
     "stats": ("Table-1 statistics of given melodies", add_stats_arguments, run_stats),
     "generate": ("sample melodies to MIDI and WAV files (optionally from a primer)", add_generate_arguments,
                  run_generate),
+    "listen": ("serve a web page rating pairs of melodies of several models (the paper's listening study)",
+               listening.add_listen_arguments, listening.run_listen),
+    "listen-report": ("the listening study's statistics (Figure 3, Kruskal-Wallis, Mann-Whitney U), JSON, "
+                      "Markdown, PNG and CSV", listening.add_report_arguments, listening.run_report),
 }

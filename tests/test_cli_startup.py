@@ -17,7 +17,7 @@ import note_rnn  # noqa: F401
 from rl_tuner import _tf_setup
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = {"rl_tuner": ["train", "evaluate", "score", "stats", "generate", "export"],
+COMMANDS = {"rl_tuner": ["train", "evaluate", "score", "stats", "generate", "export", "listen", "listen-report"],
             "note_rnn": ["prepare", "train", "generate", "import-magenta"]}
 
 
@@ -49,12 +49,13 @@ def test_help_and_argument_errors_do_not_import_tensorflow():
                 except SystemExit as e:
                     code = e.code
             results.append([cli.__name__, argv, code, "tensorflow" in sys.modules])
-        print(json.dumps(results))
+        print(json.dumps(results + [["flask" in sys.modules]]))
     """ % (COMMANDS["rl_tuner"], COMMANDS["note_rnn"]))
     proc = run_python(["-c", script])
     assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert len(results) == 1 + 2 * 2 + 2 * 10 + 2  # every case ran
+    *results, (flask_loaded,) = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not flask_loaded  # nor the listening study's web stack
+    assert len(results) == 1 + 2 * 2 + 2 * 12 + 2  # every case ran
     for module, argv, code, loaded in results:
         assert not loaded, (module, argv)
         assert code == (0 if argv and argv[-1] == "--help" else 2), (module, argv, code)

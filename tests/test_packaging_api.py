@@ -47,6 +47,13 @@ def test_wheel_has_no_top_level_checkpoints_package(wheel):
     assert not any(n.startswith("checkpoints/") for n in names)
 
 
+def test_wheel_has_the_listening_page(wheel):
+    _, path = wheel
+    names = set(zipfile.ZipFile(path).namelist())
+    for f in ("app.py", "templates/pair.html", "static/style.css"):
+        assert f"note_rnn/listening/{f}" in names
+
+
 def test_installed_default_checkpoint_resolves_inside_the_installation(wheel, tmp_path):
     tmp, path = wheel
     target = tmp / "site"

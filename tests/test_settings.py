@@ -72,6 +72,13 @@ REFUSED = [
     ("rl-tuner generate", "--temperature", "nan", "> 0"),
     ("rl-tuner generate", "--seed", "-2", f"an integer in [0, {SEED_MAX}]"),
     ("rl-tuner generate", "--qpm", "-1", "> 0"),
+    ("rl-tuner listen", "--num-per-model", "0", "an integer > 0"),
+    ("rl-tuner listen", "--length", "0", "an integer > 0"),
+    ("rl-tuner listen", "--temperature", "0", "> 0"),
+    ("rl-tuner listen", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
+    ("rl-tuner listen", "--qpm", "inf", "> 0"),
+    ("rl-tuner listen", "--port", "65536", "an integer in [0, 65535]"),
+    ("rl-tuner listen", "--port", "-1", "an integer in [0, 65535]"),
     # note-rnn train
     ("note-rnn train", "--layer-sizes", "0", "an integer > 0"),
     ("note-rnn train", "--batch-size", "0", "an integer > 0"),
@@ -132,13 +139,16 @@ ACCEPTED = [
     ("note-rnn prepare", "--min-bars", "0"), ("note-rnn generate", "--qpm", "1e-3"),
     ("note-rnn prepare", "--workers", "0"), ("note-rnn prepare", "--worker-memory-mb", "0"),
     ("note-rnn generate", "--seed", str(SEED_MAX)),
+    ("rl-tuner listen", "--port", "0"), ("rl-tuner listen", "--port", "65535"),
+    ("rl-tuner listen", "--num-per-model", "1"),
 ]
 
 
 def parse(command, flag, value):
     program, sub = command.split()
     parser = (rl_cli if program == "rl-tuner" else note_cli).build_parser()
-    argv = [sub, flag, value] + (["--out", "x"] if command == "rl-tuner train" else [])
+    required = {"rl-tuner train": ["--out", "x"], "rl-tuner listen": ["--model", "a=x", "--model", "b=y", "--db", "d"]}
+    argv = [sub, flag, value] + required.get(command, [])
     return parser.parse_args(argv)
 
 
@@ -174,7 +184,7 @@ def _subparser(command):
 
 
 ALL_COMMANDS = ["rl-tuner train", "rl-tuner evaluate", "rl-tuner score", "rl-tuner stats", "rl-tuner generate",
-                "rl-tuner export", "note-rnn prepare", "note-rnn train", "note-rnn evaluate", "note-rnn generate",
+                "rl-tuner export", "rl-tuner listen", "rl-tuner listen-report", "note-rnn prepare", "note-rnn train", "note-rnn evaluate", "note-rnn generate",
                 "note-rnn import-magenta"]
 
 

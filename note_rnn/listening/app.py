@@ -1,0 +1,66 @@
+"""The listening study's web page (Flask): one pair at a time, a Likert answer, the next pair.
+
+Routes:
+  ``GET /``: the instruction, two players (A and B) and the Likert scale for the rater's
+    current pair (a rater is an anonymous random token in the cookie ``rater``, set here).
+  ``GET /audio/<clip>.wav``: a clip's WAV (clip ids are random: they do not name the model).
+  ``POST /rate``: form fields ``pair`` and ``answer``; stores the rating and redirects to
+    ``/``; a bad or repeated submission gets HTTP 400 with the reason, and nothing is stored.
+
+Templates and static files live in this package (``templates/``, ``static/``).
+"""
+
+from __future__ import annotations
+
+import flask
+
+from note_rnn.listening.store import LIKERT, RatingError, Store, new_token
+
+COOKIE = "rater"
+COOKIE_MAX_AGE = 365 * 24 * 3600  # seconds
+
+
+def create_app(store: Store) -> flask.Flask:
+    """The Flask application serving the study in ``store``."""
+    app = flask.Flask(__name__)
+    app.config["STORE"] = store
+
+    def rater_and_cookie():
+        rater = flask.request.cookies.get(COOKIE)
+        return (rater, False) if rater and len(rater) <= 64 else (new_token(), True)
+
+    def with_cookie(response, rater, fresh):
+        if fresh:
+            response.set_cookie(COOKIE, rater, max_age=COOKIE_MAX_AGE, httponly=True, samesite="Lax")
+        return response
+
+    @app.get("/")
+    def page():
+        rater, fresh = rater_and_cookie()
+        pair = store.next_pair(rater)
+        html = flask.render_template("pair.html", pair=pair, likert=LIKERT, error=None)
+        return with_cookie(flask.make_response(html), rater, fresh)
+
+    @app.post("/rate")
+    def rate():
+        rater = flask.request.cookies.get(COOKIE)
+        try:
+            if not rater:
+                raise RatingError("no rater cookie: open the study page first (cookies must be enabled)")
+            store.rate(rater, flask.request.form.get("pair", ""), flask.request.form.get("answer", ""))
+        except RatingError as e:
+            html = flask.render_template("pair.html", pair=None, likert=LIKERT, error=str(e))
+            return flask.make_response(html, 400)
+        return flask.redirect(flask.url_for("page"), code=303)
+
+    @app.get("/audio/<clip>.wav")
+    def audio(clip):
+        wav = store.wav(clip)
+        if wav is None:
+            flask.abort(404)
+        response = flask.make_response(wav)
+        response.headers["Content-Type"] = "audio/wav"
+        response.headers["Cache-Control"] = "private, max-age=86400"
+        return response
+
+    return app

@@ -1,0 +1,216 @@
+"""The listening study's ``rl-tuner`` subcommands: ``listen`` and ``listen-report``.
+
+They reach ``rl-tuner`` through the melody task's commands (:mod:`note_rnn.rl_commands`).
+Nothing heavy is imported at module level (``--help`` loads neither TensorFlow nor Flask).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from rl_tuner.cli_utils import add_overwrite_flag, range_type
+from rl_tuner.ranges import COUNT, SEED, Range, positive
+from note_rnn.tokens import DEFAULT_QPM
+
+LISTEN = "rl-tuner listen"
+REPORT = "rl-tuner listen-report"
+SAMPLING_SETTINGS = ("num_per_model", "length", "temperature", "seed", "qpm")
+
+
+def model_spec(text: str) -> tuple[str, str]:
+    """Parses a ``--model NAME=PATH`` value into (name, path) (argparse type).
+
+    Raises:
+      argparse.ArgumentTypeError: without "=", or with an empty name or path.
+    """
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. psi=runs/psi), got {text!r}")
+    return name.strip(), path.strip()
+
+
+def add_listen_arguments(p: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``rl-tuner listen`` (and its description) to ``p``."""
+    p.description = ("Samples --num-per-model melodies from each --model, renders them to WAV once (stored in "
+                     "--db) and serves a page where raters compare two melodies of different models (A and B "
+                     "in random order, model names hidden) on a 5-point Likert scale. Pairs are scheduled so "
+                     "that every model meets every other equally often and no rater hears a pair twice. "
+                     "Rerun the same command to continue a study; `rl-tuner listen-report` analyses it.")
+    p.add_argument("--model", dest="models", action="append", type=model_spec, required=True, metavar="NAME=PATH",
+                   help="a model to compare (give at least two): NAME is how the report calls it (raters never "
+                        "see it), PATH a run directory, policy directory or Note-RNN checkpoint")
+    p.add_argument("--num-per-model", type=range_type(int, COUNT), default=10,
+                   help="melodies sampled from each model (default: %(default)s)")
+    p.add_argument("--db", required=True,
+                   help="SQLite file of the study (melodies, audio, pairs handed out, ratings); created if missing, "
+                        "continued if it holds this study")
+    p.add_argument("--length", type=range_type(int, COUNT), default=32,
+                   help="16th-note steps per melody (default: %(default)s)")
+    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+                   help="softmax temperature, > 0 (default: %(default)s)")
+    p.add_argument("--seed", type=range_type(int, SEED), default=0,
+                   help="random seed; model i samples with seed + i (default: %(default)s)")
+    p.add_argument("--qpm", type=range_type(float, positive()), default=DEFAULT_QPM,
+                   help="tempo of the audio, quarter notes per minute (default: %(default)g)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; 0.0.0.0 makes the page reachable from other machines "
+                        "(default: %(default)s, this machine only)")
+    p.add_argument("--port", type=range_type(int, Range(0, 65535, integer=True)), default=8000,
+                   help="TCP port (default: %(default)s)")
+
+
+def listen_settings(args: argparse.Namespace) -> dict:
+    """The study settings ``listen`` stores: {"models": {name: path}, **sampling settings}.
+
+    Raises:
+      ValueError: for fewer than two models or a name given twice.
+    """
+    names = [name for name, _ in args.models]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"argument --model: the name {duplicates[0]!r} is given twice")
+    if len(names) < 2:
+        raise ValueError("argument --model: give at least two models to compare (NAME=PATH each)")
+    return {"models": dict(args.models), **{k: getattr(args, k) for k in SAMPLING_SETTINGS}}
+
+
+def check_same_study(db_path: str, stored: dict, settings: dict) -> None:
+    """Refuses to continue a study with other models or sampling settings (paths may differ).
+
+    Raises:
+      ValueError: naming the database and the first difference.
+    """
+    if list(stored["models"]) != list(settings["models"]):
+        raise ValueError(f"{db_path} holds a study of the models {', '.join(stored['models'])}, not "
+                         f"{', '.join(settings['models'])}; give the same --model names to continue it, or a new --db")
+    for key in SAMPLING_SETTINGS:
+        if stored.get(key) != settings[key]:
+            raise ValueError(f"{db_path} holds a study with --{key.replace('_', '-')} {stored.get(key)}, not "
+                             f"{settings[key]}; give the same value to continue it, or a new --db")
+
+
+def render_clips(settings: dict) -> dict:
+    """Samples and renders every model's melodies: {name: [(tokens, WAV bytes), ...]}.
+
+    Model i (in the order given) samples ``num_per_model`` melodies of ``length`` steps with
+    seed ``seed + i`` (:func:`rl_tuner.evaluate.sample`); the audio is the project's sine
+    rendering (:func:`note_rnn.audio.synthesize`) at ``qpm``.
+    """
+    from note_rnn.audio import synthesize, wav_bytes
+    from note_rnn.task import MelodyTask
+    from note_rnn.tokens import NUM_CLASSES
+    from rl_tuner import evaluate, policy
+    task = MelodyTask()
+    clips = {}
+    for i, (name, path) in enumerate(settings["models"].items()):
+        pol = policy.load_policy(path, num_classes=NUM_CLASSES, task=task)
+        tokens = evaluate.sample(pol, settings["num_per_model"], settings["length"], settings["temperature"],
+                                 settings["seed"] + i)["tokens"]
+        clips[name] = [([int(t) for t in m], wav_bytes(synthesize(m, qpm=settings["qpm"]))) for m in tokens]
+        print(f"{name}: {len(tokens)} melodies from {path}")
+    return clips
+
+
+def require_flask() -> None:
+    """Raises ValueError with the install command when Flask (the ``listen`` extra) is missing."""
+    try:
+        import flask  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError:
+        raise ValueError("rl-tuner listen needs Flask, which the default install leaves out: "
+                         "pip install -c constraints.txt \".[listen]\"") from None
+
+
+def check_address(host: str, port: int) -> None:
+    """Checks that a server can listen on ``host``:``port`` (before anything is sampled).
+
+    Raises:
+      OSError: naming the address and the reason (an unknown host, a port in use).
+    """
+    import socket
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            sock.bind(address)
+    except OSError as e:  # socket.gaierror included
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    """``rl-tuner listen``: prepares (or continues) the study in ``--db`` and serves its page."""
+    from rl_tuner.sampling_args import check_sampling_args
+    from note_rnn.listening.store import Store
+    require_flask()  # before anything is sampled
+    settings = listen_settings(args)
+    check_sampling_args(args.num_per_model, args.length, args.temperature)
+    check_address(args.host, args.port)
+    store = Store(args.db) if os.path.exists(args.db) else None  # an existing file is checked before sampling
+    stored = store.study() if store else None
+    if stored is None:
+        for name, path in settings["models"].items():
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"argument --model {name}={path}: no such file or directory")
+        clips = render_clips(settings)
+        store = store or Store(args.db)  # created only once the melodies are ready
+        store.create_study(settings, clips)
+        print(f"stored {sum(len(c) for c in store.clips().values())} melodies in {args.db}")
+    else:
+        check_same_study(args.db, stored, settings)
+        print(f"continuing the study in {args.db}: {store.count('ratings')} ratings so far")
+    serve(store, args.host, args.port)
+    return 0
+
+
+def serve(store, host: str, port: int) -> None:
+    """Serves the study page with Werkzeug's threaded WSGI server until interrupted.
+
+    Raises:
+      OSError: if the address cannot be bound (e.g. the port is in use), naming it.
+    """
+    from werkzeug.serving import WSGIRequestHandler, make_server
+    from note_rnn.listening.app import create_app
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, code="-", size="-"):  # no line per request (errors are still logged)
+            pass
+
+    try:
+        server = make_server(host, port, create_app(store), threaded=True, request_handler=QuietHandler)
+    except (OSError, SystemExit) as e:  # Werkzeug exits when it cannot bind (taken since check_address)
+        raise OSError(f"cannot listen on {host}:{port}: {e if isinstance(e, OSError) else 'the address is taken'}") \
+            from None
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving the listening study at http://{shown}:{server.server_port}/ (Ctrl+C stops; rerun the same "
+          f"command to continue; `rl-tuner listen-report --db {store.path} --out DIR` analyses it)", flush=True)
+    server.serve_forever()
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``rl-tuner listen-report`` (and its description) to ``p``."""
+    p.description = ("The paper's analysis (Figure 3) of a listening study: wins and comparisons per model, the "
+                     "bar chart with binomial error bars (figure3.png), a Kruskal-Wallis H test over the ratings "
+                     "by model and Mann-Whitney U post-hoc tests for every pair with the Holm-Bonferroni "
+                     "correction (report.json, report.md), and the raw ratings (ratings.csv).")
+    p.add_argument("--db", required=True, help="the study's SQLite file (written by `rl-tuner listen`)")
+    p.add_argument("--out", required=True, help="output directory")
+    add_overwrite_flag(p)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``rl-tuner listen-report``: writes the report of ``--db`` into ``--out``."""
+    from rl_tuner import atomic, outputs
+    from note_rnn.listening import report
+    from note_rnn.listening.store import open_existing
+    store = open_existing(args.db)
+    outputs.check_dir(args.out, REPORT, args.overwrite, inputs=[args.db])
+    models = list(store.study()["models"])
+    ratings = store.ratings()
+    with atomic.directory(args.out, REPORT, args.overwrite) as tmp:
+        result = report.write_report(ratings, models, tmp)
+    kw = result["kruskal_wallis"]
+    print(report.markdown(result, models).split("\n\nMann-Whitney")[0].split("\n", 2)[2])
+    print(f"wrote {args.out} (report.json, report.md, figure3.png, ratings.csv; {len(ratings)} ratings"
+          f"{'' if kw else '; Kruskal-Wallis not computable'})")
+    return 0

@@ -1,0 +1,412 @@
+"""The listening study (note_rnn.listening): pair scheduling, the SQLite store, the web page's
+input validation through Flask's test client, the report against SciPy and by hand, and the
+``listen``/``listen-report`` commands. The browser and kill -9 tests are in
+tests/test_listening_server.py."""
+
+import csv
+import itertools
+import json
+import os
+import random
+import sqlite3
+from collections import Counter
+
+import pytest
+from scipy import stats
+
+from note_rnn.listening import report, schedule
+from note_rnn.listening.store import RatingError, Store, open_existing
+from rl_tuner import cli
+
+MODELS = ("mle", "q", "psi")
+
+
+def make_study(path, models=MODELS, num=2):
+    """A study with ``num`` fake clips per model (a 4-byte stand-in for each WAV)."""
+    store = Store(str(path))
+    store.create_study({"models": {m: f"/models/{m}" for m in models}, "num_per_model": num, "length": 32,
+                        "temperature": 1.0, "seed": 0, "qpm": 80.0},
+                       {m: [([2 + i] * 32, b"RIFF" + bytes([k, i])) for i in range(num)] for k, m in enumerate(models)})
+    return store
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+def simulate(clips, raters, per_rater, seed=0):
+    """Hands out pairs as the store does; returns {rater: [(clip A, clip B), ...]}."""
+    rng = random.Random(seed)
+    model_of = {c: m for m, cs in clips.items() for c in cs}
+    total, uses, handed = Counter(), Counter(), {r: [] for r in range(raters)}
+    for _ in range(per_rater):
+        for r in range(raters):
+            mine = handed[r]
+            heard = {schedule.clip_pair(a, b) for a, b in mine}
+            counts = Counter(schedule.model_pair(model_of[a], model_of[b]) for a, b in mine)
+            pair = schedule.choose_pair(clips, heard, counts, total, uses, rng)
+            if pair is None:
+                continue
+            mine.append(pair)
+            total[schedule.model_pair(model_of[pair[0]], model_of[pair[1]])] += 1
+            uses.update(pair)
+    return handed, model_of
+
+
+def test_every_model_pair_equally_often_and_no_rater_hears_a_pair_twice():
+    clips = {m: [f"{m}{i}" for i in range(3)] for m in ("a", "b", "c", "d")}
+    rounds = 4  # 4 rounds of the 6 model pairs per rater
+    handed, model_of = simulate(clips, raters=5, per_rater=6 * rounds)
+    for pairs in handed.values():
+        assert len(pairs) == 24
+        assert len({schedule.clip_pair(a, b) for a, b in pairs}) == 24  # no repeat, in either order
+        assert all(model_of[a] != model_of[b] for a, b in pairs)
+        for k in range(1, 25):  # a rater's model pairs never differ by more than one
+            counts = Counter(schedule.model_pair(model_of[a], model_of[b]) for a, b in pairs[:k])
+            values = [counts[mp] for mp in schedule.model_pairs(list(clips))]
+            assert max(values) - min(values) <= 1
+        assert set(Counter(schedule.model_pair(model_of[a], model_of[b]) for a, b in pairs).values()) == {rounds}
+    comparisons = Counter(model_of[c] for pairs in handed.values() for pair in pairs for c in pair)
+    assert comparisons == {m: 5 * 24 * 2 // 4 for m in clips}  # every model in 60 comparisons
+    sides = Counter(model_of[a] for pairs in handed.values() for a, _ in pairs)
+    assert all(15 <= sides[m] <= 45 for m in clips)  # A/B order is random (60 comparisons each)
+    uses = Counter(c for pairs in handed.values() for pair in pairs for c in pair)
+    assert max(uses.values()) - min(uses.values()) <= 2  # all melodies are heard about as often
+
+
+def test_a_rater_hears_every_pair_once_then_none():
+    clips = {"a": ["a0", "a1"], "b": ["b0", "b1"], "c": ["c0"]}
+    total = 2 * 2 + 2 * 1 + 2 * 1  # a-b, a-c, b-c
+    handed, _ = simulate(clips, raters=1, per_rater=total + 3)
+    assert len(handed[0]) == total
+    assert {schedule.clip_pair(a, b) for a, b in handed[0]} == {
+        schedule.clip_pair(x, y) for m, n in itertools.combinations(clips, 2) for x in clips[m] for y in clips[n]}
+    assert schedule.max_pairs(3, 2) == 12
+
+
+# --- the store ----------------------------------------------------------------------------
+
+def test_store_round_trip_and_restart(tmp_path):
+    store = make_study(tmp_path / "s.sqlite")
+    pair = store.next_pair("r1", random.Random(0))
+    assert store.next_pair("r1") == pair  # an unanswered pair is handed out again, not a new one
+    assert pair["number"] == 1
+    store.rate("r1", pair["id"], "2")
+    again = Store(str(tmp_path / "s.sqlite"))  # a new server process on the same file
+    assert again.study()["models"] == {m: f"/models/{m}" for m in MODELS}
+    (row,) = again.ratings()
+    a, b = (again.wav(pair["clip_a"]), again.wav(pair["clip_b"]))
+    assert a[:4] == b"RIFF" and b[:4] == b"RIFF"
+    assert (row["rater"], row["pair"], row["answer"]) == ("r1", pair["id"], 2)
+    assert MODELS[a[4]] == row["model_a"] and MODELS[b[4]] == row["model_b"]
+    assert row["model_a"] != row["model_b"]
+    assert again.next_pair("r1")["number"] == 2
+    with pytest.raises(ValueError, match="already holds a study"):
+        make_study(tmp_path / "s.sqlite")
+
+
+def snapshot(path):
+    with sqlite3.connect(path) as db:
+        return [db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in ("pairs", "ratings")]
+
+
+@pytest.mark.parametrize("rater,pair,answer,message", [
+    ("r1", "PAIR", "3", r"answer must be one of -2, -1, 0, 1, 2, got '3'"),
+    ("r1", "PAIR", "", r"answer must be one of .*, got ''"),
+    ("r1", "PAIR", "1.5", r"answer must be one of .*, got '1.5'"),
+    ("r1", "nope", "1", r"unknown pair 'nope': the server did not hand it to you"),
+    ("r2", "PAIR", "1", r"unknown pair .*: the server did not hand it to you"),  # another rater's pair
+])
+def test_bad_submissions_are_refused_and_change_nothing(tmp_path, rater, pair, answer, message):
+    store = make_study(tmp_path / "s.sqlite")
+    handed = store.next_pair("r1")["id"]
+    before = snapshot(store.path)
+    with pytest.raises(RatingError, match=message):
+        store.rate(rater, handed if pair == "PAIR" else pair, answer)
+    assert snapshot(store.path) == before
+
+
+def test_a_repeated_submission_is_refused_and_the_first_answer_stands(tmp_path):
+    store = make_study(tmp_path / "s.sqlite")
+    pair = store.next_pair("r1")["id"]
+    store.rate("r1", pair, -1)
+    before = snapshot(store.path)
+    with pytest.raises(RatingError, match="this pair was already rated; your first answer stands"):
+        store.rate("r1", pair, 2)
+    assert snapshot(store.path) == before
+    assert [r["answer"] for r in store.ratings()] == [-1]
+
+
+def test_foreign_files_are_refused(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE accounts (x)")
+    with pytest.raises(ValueError, match=r"other.sqlite: an SQLite database of something else \(tables: accounts\)"):
+        Store(str(other))
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, just some text\n" * 10)
+    with pytest.raises(ValueError, match=r"notes.txt: not a listening-study database"):
+        Store(str(text))
+    assert text.read_text().startswith("not a database")
+    with pytest.raises(ValueError, match=r"notes.txt: not an SQLite database"):
+        open_existing(str(text))
+    with pytest.raises(FileNotFoundError, match=r"missing.sqlite: no such database"):
+        open_existing(str(tmp_path / "missing.sqlite"))
+    Store(str(tmp_path / "empty.sqlite"))
+    with pytest.raises(ValueError, match=r"empty.sqlite: holds no listening study"):
+        open_existing(str(tmp_path / "empty.sqlite"))
+
+
+# --- the web page (Flask test client) -----------------------------------------------------
+
+@pytest.fixture
+def client(tmp_path):
+    from note_rnn.listening.app import create_app
+    store = make_study(tmp_path / "s.sqlite")
+    return store, create_app(store).test_client()
+
+
+def current_pair(store, client):
+    html = client.get("/").get_data(as_text=True)
+    rater = client.get_cookie("rater").value
+    pair = store.next_pair(rater)
+    assert f'name="pair" value="{pair["id"]}"' in html
+    return rater, pair, html
+
+
+def test_page_hides_model_names_and_serves_the_audio(tmp_path):
+    from note_rnn.listening.app import create_app
+    names = ("NoteRnnBaseline", "QTunedModel", "PsiTunedModel")
+    store = make_study(tmp_path / "s.sqlite", models=names)
+    c = create_app(store).test_client()
+    rater, pair, html = current_pair(store, c)
+    for name in names + ("/models/",):
+        assert name not in html
+    for label in ("A much better", "About the same", "B much better"):
+        assert label in html
+    assert f'src="/audio/{pair["clip_a"]}.wav"' in html and f'src="/audio/{pair["clip_b"]}.wav"' in html
+    response = c.get(f"/audio/{pair['clip_a']}.wav")
+    assert response.status_code == 200 and response.mimetype == "audio/wav"
+    assert response.data == store.wav(pair["clip_a"])
+    assert c.get("/audio/unknown.wav").status_code == 404
+    assert c.get("/static/style.css").status_code == 200
+
+
+def test_page_rates_and_refuses_bad_posts(client):
+    store, c = client
+    rater, pair, _ = current_pair(store, c)
+    response = c.post("/rate", data={"pair": pair["id"], "answer": "7"})
+    assert response.status_code == 400
+    assert "Not saved: answer must be one of -2, -1, 0, 1, 2, got &#39;7&#39;" in response.get_data(as_text=True)
+    assert store.count("ratings") == 0
+    response = c.post("/rate", data={"pair": pair["id"], "answer": "-2"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/")
+    response = c.post("/rate", data={"pair": pair["id"], "answer": "1"})
+    assert response.status_code == 400 and "already rated" in response.get_data(as_text=True)
+    assert [(r["rater"], r["answer"]) for r in store.ratings()] == [(rater, -2)]
+    assert "Pair 2" in c.get("/").get_data(as_text=True)
+    from note_rnn.listening.app import create_app
+    fresh = create_app(store).test_client()  # no cookie yet
+    response = fresh.post("/rate", data={"pair": pair["id"], "answer": "1"})
+    assert response.status_code == 400 and "no rater cookie" in response.get_data(as_text=True)
+    assert store.count("ratings") == 1
+
+
+def test_a_rater_who_heard_everything_is_thanked(tmp_path):
+    from note_rnn.listening.app import create_app
+    store = make_study(tmp_path / "s.sqlite", models=("a", "b"), num=1)
+    c = create_app(store).test_client()
+    rater, pair, _ = current_pair(store, c)
+    assert c.post("/rate", data={"pair": pair["id"], "answer": "0"}).status_code == 303
+    assert "You have rated every pair. Thank you!" in c.get("/").get_data(as_text=True)
+    assert store.count("pairs") == 1
+
+
+# --- the report ---------------------------------------------------------------------------
+
+# A hand-made study: three models, answers from -2 (A much better) to 2 (B much better).
+HAND = [("a", "b", -2), ("a", "b", -1), ("b", "a", 2), ("a", "b", 0), ("a", "c", -2), ("c", "a", 1),
+        ("a", "c", -1), ("b", "c", 1), ("c", "b", -1), ("b", "c", 0)]
+
+
+def hand_ratings():
+    return [{"rater": f"r{i % 3}", "model_a": a, "model_b": b, "answer": x} for i, (a, b, x) in enumerate(HAND)]
+
+
+def test_report_by_hand():
+    result = report.analyse(hand_ratings(), ["a", "b", "c"])
+    # Scores from each model's side (A: -answer, B: +answer), worked out by hand:
+    # a: 2 1 2 0 2 1 1 -> 6 wins, 0 losses, 1 tie; b: -2 -1 -2 0 -1 -1 0 -> 0 wins, 5 losses, 2 ties;
+    # c: -2 -1 -1 1 1 0 -> 2 wins, 3 losses, 1 tie.
+    assert report.scores_by_model(hand_ratings(), "abc") == {
+        "a": [2, 1, 2, 0, 2, 1, 1], "b": [-2, -1, -2, 0, -1, -1, 0], "c": [-2, -1, -1, 1, 1, 0]}
+    assert {m: (s["comparisons"], s["wins"], s["losses"], s["ties"]) for m, s in result["per_model"].items()} == {
+        "a": (7, 6, 0, 1), "b": (7, 0, 5, 2), "c": (6, 2, 3, 1)}
+    assert result["per_model"]["c"]["binomial_std"] == pytest.approx((5 * 0.4 * 0.6) ** 0.5)  # 1.095
+    assert result["per_model"]["a"]["binomial_std"] == 0.0 and result["per_model"]["b"]["binomial_std"] == 0.0
+    assert result["head_to_head"] == [
+        {"model_a": "a", "model_b": "b", "a_preferred": 3, "b_preferred": 0, "ties": 1},
+        {"model_a": "a", "model_b": "c", "a_preferred": 3, "b_preferred": 0, "ties": 0},
+        {"model_a": "b", "model_b": "c", "a_preferred": 0, "b_preferred": 2, "ties": 1}]
+    assert (result["num_ratings"], result["num_raters"]) == (10, 3)
+    # Kruskal-Wallis by hand: the 20 scores ranked with midranks (-2: ranks 1-3 -> 2, -1: 4-8 -> 6,
+    # 0: 9-12 -> 10.5, 1: 13-17 -> 15, 2: 18-20 -> 19); rank sums a 112.5, b 43, c 54.5;
+    # H = 12 / (20 * 21) * (112.5^2/7 + 43^2/7 + 54.5^2/6) - 3 * 21 = 10.34915, divided by the tie
+    # correction 1 - (24 + 120 + 60 + 120 + 24) / (20^3 - 20) = 0.956391: H = 10.8210.
+    kw = result["kruskal_wallis"]
+    assert kw["H"] == pytest.approx(10.8210, abs=1e-4)
+    assert kw["df"] == 2
+    scipy_h, scipy_p = stats.kruskal([2, 1, 2, 0, 2, 1, 1], [-2, -1, -2, 0, -1, -1, 0], [-2, -1, -1, 1, 1, 0])
+    assert (kw["H"], kw["p"]) == pytest.approx((scipy_h, scipy_p))
+    tests = {(t["model_a"], t["model_b"]): t for t in result["mann_whitney"]}
+    # U of a vs b by hand: for each a score, the b scores below it plus half the equal ones:
+    # 2 -> 7 (x3), 1 -> 7 (x3), 0 -> 5 + 2/2 = 6: U = 21 + 21 + 6 = 48 (of 49).
+    assert tests["a", "b"]["U"] == 48 and tests["a", "b"]["higher"] == "a"
+    assert tests["b", "c"]["higher"] == "c"
+    raw = []
+    for x, y in (("a", "b"), ("a", "c"), ("b", "c")):
+        u, p = stats.mannwhitneyu(report.scores_by_model(hand_ratings(), "abc")[x],
+                                  report.scores_by_model(hand_ratings(), "abc")[y], alternative="two-sided")
+        assert (tests[x, y]["U"], tests[x, y]["p"]) == pytest.approx((u, p))
+        raw.append(p)
+    # Holm: sorted p1 <= p2 <= p3 -> 3 p1, max(3 p1, 2 p2), max(.., p3), capped at 1.
+    order = sorted(range(3), key=lambda i: raw[i])
+    expected = [0.0] * 3
+    expected[order[0]] = min(1, 3 * raw[order[0]])
+    expected[order[1]] = max(expected[order[0]], min(1, 2 * raw[order[1]]))
+    expected[order[2]] = max(expected[order[1]], min(1, raw[order[2]]))
+    assert [t["p_holm"] for t in result["mann_whitney"]] == pytest.approx(expected)
+    assert [t["significant"] for t in result["mann_whitney"]] == [p < 0.05 for p in expected]
+
+
+def test_holm_by_hand():
+    assert report.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert report.holm([0.6, 0.4]) == pytest.approx([0.8, 0.8])
+    assert report.holm([]) == []
+
+
+def test_report_without_enough_ratings():
+    result = report.analyse([{"rater": "r", "model_a": "a", "model_b": "b", "answer": 0}], ["a", "b", "c"])
+    assert result["kruskal_wallis"] is None  # all answers equal
+    assert result["per_model"]["c"] == {"comparisons": 0, "wins": 0, "losses": 0, "ties": 0, "win_rate": None,
+                                        "binomial_std": 0.0}
+    assert [(t["model_a"], t["model_b"]) for t in result["mann_whitney"]] == [("a", "b")]
+    assert "not computable" in report.markdown(result, ["a", "b", "c"])
+
+
+def test_listen_report_command(tmp_path, capsys):
+    store = make_study(tmp_path / "s.sqlite", models=("a", "b", "c"), num=2)
+    clips, used = store.clips(), Counter()
+    for i, (a, b, x) in enumerate(HAND):  # the hand-made ratings, with A and B as listed
+        rater = f"r{i % 3}"
+        k = used[rater, a, b] = used[rater, a, b] + 1
+        clip_a, clip_b = clips[a][(k - 1) // 2], clips[b][(k - 1) % 2]
+        with sqlite3.connect(store.path) as db:
+            db.execute("INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (f"p{i}", rater, clip_a, clip_b, *schedule.clip_pair(clip_a, clip_b), f"t{i:02d}"))
+        store.rate(rater, f"p{i}", x)
+    out = tmp_path / "report"
+    assert cli.main(["listen-report", "--db", store.path, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "chi2(2) = 10.821" in printed
+    assert sorted(os.listdir(out)) == [".sequence-tutor.json", "figure3.png", "ratings.csv", "report.json",
+                                       "report.md"]
+    data = json.loads((out / "report.json").read_text())
+    assert data["models"] == ["a", "b", "c"]
+    assert data["kruskal_wallis"]["H"] == pytest.approx(10.8210, abs=1e-4)
+    assert data["correction"].startswith("Holm-Bonferroni")
+    rows = list(csv.DictReader(open(out / "ratings.csv")))
+    assert [(r["model_a"], r["model_b"], int(r["answer"])) for r in rows] == HAND
+    assert (out / "figure3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| b | 7 | 0 | 5 | 2 | 0.0% | 0.00 |" in (out / "report.md").read_text()
+    assert cli.main(["listen-report", "--db", store.path, "--out", str(out)]) == 0  # its own output: replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    from rl_tuner.outputs import OutputError
+    with pytest.raises(OutputError, match="mine"):
+        cli.main(["listen-report", "--db", store.path, "--out", str(tmp_path / "mine")])
+
+
+def test_listen_refuses_another_study_and_bad_models(tmp_path):
+    store = make_study(tmp_path / "s.sqlite")
+    base = ["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"]  # port 0: any free one
+    models = [f"--model={m}=/models/{m}" for m in MODELS]
+    with pytest.raises(ValueError, match=r"s.sqlite holds a study of the models mle, q, psi, not mle, q; give the "
+                                         r"same --model names"):
+        cli.main(base + models[:2])
+    with pytest.raises(ValueError, match=r"s.sqlite holds a study with --num-per-model 2, not 3"):
+        cli.main(["listen", "--db", store.path, "--num-per-model", "3", "--port", "0"] + models)
+    with pytest.raises(ValueError, match=r"argument --model: the name 'q' is given twice"):
+        cli.main(base + models + ["--model", "q=/x"])
+    with pytest.raises(FileNotFoundError, match=r"argument --model a=.*nothing: no such file or directory"):
+        cli.main(["listen", "--db", str(tmp_path / "new.sqlite"), "--model", f"a={tmp_path / 'nothing'}",
+                  "--model", f"b={tmp_path}", "--port", "0"])
+    assert not (tmp_path / "new.sqlite").exists()
+    assert store.count("pairs") == 0
+    text = tmp_path / "notes.txt"
+    text.write_text("my notes, not a database\n" * 10)
+    with pytest.raises(ValueError, match=r"notes.txt: not a listening-study database"):
+        cli.main(["listen", "--db", str(text), "--port", "0"] + models)
+    assert text.read_text() == "my notes, not a database\n" * 10
+
+
+def test_listen_samples_renders_and_serves(tmp_path, monkeypatch, capsys):
+    """The whole ``listen`` command on two tiny Note-RNNs, the server replaced by a stub."""
+    import io
+    import wave
+    from note_rnn.listening import commands
+    from rl_tuner import checkpoint
+    from rl_tuner import sequence_model as model_lib
+    paths = []
+    for seed in (0, 1):
+        paths.append(str(tmp_path / f"tiny{seed}"))
+        checkpoint.save_model(paths[-1], model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)),
+                                                         seed=seed))
+    served = []
+    monkeypatch.setattr(commands, "serve", lambda store, host, port: served.append((store.path, host, port)))
+    db = str(tmp_path / "study.sqlite")
+    argv = ["listen", "--db", db, "--model", f"one={paths[0]}", "--model", f"two={paths[1]}", "--num-per-model", "3",
+            "--length", "8", "--port", "0"]
+    assert cli.main(argv) == 0
+    assert served == [(db, "127.0.0.1", 0)]
+    store = Store(db)
+    assert store.study() == {"models": {"one": paths[0], "two": paths[1]}, "num_per_model": 3, "length": 8,
+                             "temperature": 1.0, "seed": 0, "qpm": 80.0}
+    clips = store.clips()
+    assert {m: len(c) for m, c in clips.items()} == {"one": 3, "two": 3}
+    with sqlite3.connect(db) as conn:
+        tokens = {(m, i): json.loads(t) for m, i, t in conn.execute("SELECT model, idx, tokens FROM clips")}
+    from note_rnn import audio
+    from note_rnn.listening.commands import render_clips
+    for model in ("one", "two"):
+        for i, clip in enumerate(clips[model]):  # the project's rendering of the stored tokens, 16 kHz mono
+            assert store.wav(clip) == audio.wav_bytes(audio.synthesize(tokens[model, i], qpm=80.0))
+            with wave.open(io.BytesIO(store.wav(clip))) as w:
+                assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, audio.SAMPLE_RATE)
+    again = render_clips(store.study())  # the same seeds give the same melodies (model i: seed + i)
+    assert {(m, i): t for m, items in again.items() for i, (t, _) in enumerate(items)} == tokens
+    assert all(len(t) == 8 for t in tokens.values())
+    assert cli.main(argv) == 0  # a restart continues without sampling again
+    assert "continuing the study in" in capsys.readouterr().out
+    assert store.clips() == clips
+
+
+def test_listen_without_flask_names_the_extra(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
+    message = r'rl-tuner listen needs Flask, .*: pip install -c constraints.txt "\.\[listen\]"'
+    with pytest.raises(ValueError, match=message):
+        cli.main(["listen", "--db", str(tmp_path / "s.sqlite"), "--model", "a=x", "--model", "b=y"])
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_listen_refuses_an_address_it_cannot_use_before_sampling(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        db = tmp_path / "new.sqlite"
+        with pytest.raises(OSError, match=rf"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            cli.main(["listen", "--db", str(db), "--model", "a=x", "--model", "b=y", "--port", str(port)])
+    with pytest.raises(OSError, match=r"cannot listen on no-such-host.invalid:8000: "):
+        cli.main(["listen", "--db", str(db), "--model", "a=x", "--model", "b=y", "--host", "no-such-host.invalid"])
+    assert not db.exists()
