@@ -50,7 +50,7 @@ def plot_figure2(histories: Mapping[str, Sequence[Mapping]], path: str, names: M
         color = COLORS.get(algorithm)
         for ax, key in zip(axes, ("mean_log_prior", "mean_music_theory_reward")):
             steps, values = curves(runs, key)
-            label = f"{names.get(algorithm, algorithm)} ({len(runs)} seeds)"
+            label = f"{names.get(algorithm, algorithm)} ({len(runs)} seed{'s' * (len(runs) != 1)})"
             ax.plot(steps, values.mean(axis=0), color=color, label=label)
             ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=color, alpha=0.2, linewidth=0)
     if pure_rl_reference is not None:
