@@ -155,6 +155,34 @@ def test_foreign_files_are_refused(tmp_path):
         open_existing(str(tmp_path / "empty.sqlite"))
 
 
+def test_foreign_sqlite_files_are_refused_unchanged(tmp_path):
+    """A user's database is read, never written: no WAL switch, no tables added (also for a
+    table that happens to be called ``study``, and for ``listen-report`` on a database without
+    tables)."""
+    import contextlib
+    mine, other, empty = tmp_path / "mine.sqlite", tmp_path / "other.sqlite", tmp_path / "empty.sqlite"
+    for path, sql in ((mine, "CREATE TABLE study (id INTEGER, subject TEXT)"), (other, "CREATE TABLE accounts (x)"),
+                      (empty, "PRAGMA user_version = 3")):
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(sql)
+            db.commit()
+    before = {path: path.read_bytes() for path in (mine, other, empty)}
+    for path, tables in ((mine, "study"), (other, "accounts")):
+        message = rf"{path.name}: an SQLite database of something else \(tables: {tables}\); give a new --db file"
+        with pytest.raises(ValueError, match=message):
+            Store(str(path))
+        with pytest.raises(ValueError, match=message):
+            open_existing(str(path))
+        with pytest.raises(ValueError, match=message):
+            cli.main(["listen-report", "--db", str(path), "--out", str(tmp_path / "report")])
+    with pytest.raises(ValueError, match=r"empty.sqlite: holds no listening study"):
+        open_existing(str(empty))
+    with pytest.raises(ValueError, match=r"empty.sqlite: holds no listening study"):
+        cli.main(["listen-report", "--db", str(empty), "--out", str(tmp_path / "report")])
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(os.listdir(tmp_path)) == ["empty.sqlite", "mine.sqlite", "other.sqlite"]
+
+
 # --- the web page (Flask test client) -----------------------------------------------------
 
 @pytest.fixture

@@ -53,6 +53,8 @@ SELECT r.rater, r.pair, ca.model, cb.model, ca.idx, cb.idx, r.answer, p.handed_o
 FROM ratings r JOIN pairs p ON p.id = r.pair JOIN clips ca ON ca.id = p.clip_a JOIN clips cb ON cb.id = p.clip_b
 ORDER BY r.time, r.rowid
 """
+TABLES = {"study", "clips", "pairs", "ratings"}  # the tables of SCHEMA
+
 RATING_COLUMNS = ("rater", "pair", "model_a", "model_b", "melody_a", "melody_b", "answer", "handed_out", "time")
 
 
@@ -71,27 +73,50 @@ def new_token() -> str:
 
 
 class Store:
-    """The study database at ``path`` (created with its tables if missing).
+    """The study database at ``path`` (created with its tables if missing, unless ``create``
+    is False: then it must hold a study's tables, and nothing is written to it here).
 
     A Store opens one connection per call, so one object serves a threaded web server.
 
     Raises:
-      ValueError: naming ``path`` if it is not an SQLite database of this tool.
+      ValueError: naming ``path`` if it is not an SQLite database of this tool (the file is
+        left unchanged), or, with ``create=False``, holds no study.
+      IsADirectoryError: if ``path`` is a folder.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, create: bool = True):
         self.path = path
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a directory, not a database file")
+        tables = self._check_tables() if os.path.exists(path) else set()  # reads only: a foreign file stays as it is
+        if not create:
+            if "study" not in tables:
+                raise ValueError(f"{path}: holds no listening study")
+            return
         try:
             with self._connect() as db:
-                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if tables and "study" not in tables:
-                    raise ValueError(f"{path}: an SQLite database of something else (tables: "
-                                     f"{', '.join(sorted(tables)[:4])}); give a new --db file")
                 db.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{path}: not a listening-study database ({e})") from None
+
+    def _check_tables(self) -> set:
+        """The tables of the existing file at ``path``, read without writing anything (no WAL
+        switch, no schema), so that a file of something else is refused unchanged.
+
+        Raises:
+          ValueError: if the file is not SQLite, or holds tables other than this tool's (or a
+            ``study`` table of another shape).
+        """
+        try:
+            with contextlib.closing(sqlite3.connect(self.path)) as db:
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                study_columns = [row[1] for row in db.execute("PRAGMA table_info(study)")]
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"{self.path}: not a listening-study database ({e})") from None
+        if tables and ("study" not in tables or not tables <= TABLES or study_columns != ["key", "value"]):
+            raise ValueError(f"{self.path}: an SQLite database of something else (tables: "
+                             f"{', '.join(sorted(tables)[:4])}); give a new --db file")
+        return tables
 
     @contextlib.contextmanager
     def _connect(self, write: bool = False):
@@ -246,7 +271,7 @@ def open_existing(path: str) -> Store:
     with open(path, "rb") as f:
         if f.read(16) != b"SQLite format 3\x00":
             raise ValueError(f"{path}: not an SQLite database")
-    store = Store(path)
+    store = Store(path, create=False)  # reads only
     if store.study() is None:
         raise ValueError(f"{path}: holds no listening study")
     return store
