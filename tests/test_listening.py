@@ -438,3 +438,51 @@ def test_listen_refuses_an_address_it_cannot_use_before_sampling(tmp_path):
     with pytest.raises(OSError, match=r"cannot listen on no-such-host.invalid:8000: "):
         cli.main(["listen", "--db", str(db), "--model", "a=x", "--model", "b=y", "--host", "no-such-host.invalid"])
     assert not db.exists()
+
+
+def test_listen_refuses_a_study_too_large_before_loading_anything(tmp_path):
+    db = tmp_path / "new.sqlite"
+    models = ["--model", "a=x", "--model", "b=y", "--port", "0"]
+    with pytest.raises(ValueError, match=r"argument --num-per-model: at most 200 melodies per model, got 201"):
+        cli.main(["listen", "--db", str(db), "--num-per-model", "201"] + models)
+    # 2 models x 10 melodies of 32 steps at 0.001 qpm: 480,000 s each, 16-bit at 16 kHz = 286.1 GiB
+    with pytest.raises(ValueError, match=r"2 models x 10 melodies of 480,000 s \(--length 32 at --qpm 0.001\) are "
+                                         r"286.1 GiB of audio, more than 1 GiB; use fewer or shorter melodies"):
+        cli.main(["listen", "--db", str(db), "--qpm", "0.001"] + models)
+    assert not db.exists()
+
+
+def test_listen_checks_the_database_folder_before_loading_models(tmp_path, monkeypatch):
+    from note_rnn.listening import commands
+    monkeypatch.setattr(commands, "render_clips", lambda settings: pytest.fail("sampled before checking --db"))
+    (tmp_path / "notes.txt").write_text("keep")
+    models = ["--model", f"a={tmp_path}", "--model", f"b={tmp_path}", "--port", "0"]
+    for db, reason in ((tmp_path / "missing" / "s.sqlite", "No such file or directory"),
+                       (tmp_path / "notes.txt" / "s.sqlite", "Not a directory")):
+        with pytest.raises(OSError, match=rf"cannot create the database {db}: {reason}"):
+            cli.main(["listen", "--db", str(db)] + models)
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_listen_loads_every_model_before_sampling(tmp_path, monkeypatch):
+    """A path that is not a model is refused before the models before it are sampled."""
+    from rl_tuner import checkpoint, evaluate
+    from rl_tuner import sequence_model as model_lib
+    good = str(tmp_path / "tiny")
+    checkpoint.save_model(good, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
+    bad = tmp_path / "notes.txt"
+    bad.write_text("my notes, not a model\n" * 10)
+    sampled = []
+    monkeypatch.setattr(evaluate, "sample", lambda *a, **k: sampled.append(a) or pytest.fail("sampled"))
+    db = tmp_path / "s.sqlite"
+    with pytest.raises(ValueError, match=r"notes.txt"):
+        cli.main(["listen", "--db", str(db), "--model", f"good={good}", "--model", f"bad={bad}", "--port", "0"])
+    assert sampled == [] and not db.exists()
+
+
+def test_listen_names_the_order_of_the_models(tmp_path):
+    store = make_study(tmp_path / "s.sqlite")
+    with pytest.raises(ValueError, match=r"s.sqlite holds a study of the same models in another order: give the "
+                                         r"--model flags in the order mle, q, psi \(model i samples with --seed \+ i\)"):
+        cli.main(["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"] +
+                 [f"--model={m}=/models/{m}" for m in ("psi", "q", "mle")])
