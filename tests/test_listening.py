@@ -486,3 +486,18 @@ def test_listen_names_the_order_of_the_models(tmp_path):
                                          r"--model flags in the order mle, q, psi \(model i samples with --seed \+ i\)"):
         cli.main(["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"] +
                  [f"--model={m}=/models/{m}" for m in ("psi", "q", "mle")])
+
+
+def test_report_takes_model_names_as_typed(tmp_path):
+    """"$" in a name is not TeX (matplotlib would refuse "$x^$"), "|" does not add a column."""
+    models = ["$x^$", "a|b"]
+    ratings = [{"rater": "r", "pair": f"p{i}", "model_a": models[i % 2], "model_b": models[1 - i % 2], "melody_a": 0,
+                "melody_b": 0, "answer": x, "handed_out": "t", "time": "t"} for i, x in enumerate([2, 1, 1])]
+    report.write_report(ratings, models, str(tmp_path))
+    assert (tmp_path / "figure3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    # A/B: ($x^$, a|b) +2 -> a|b wins; (a|b, $x^$) +1 -> $x^$ wins; ($x^$, a|b) +1 -> a|b wins.
+    # $x^$: 1 win, 2 losses, binomial std sqrt(3 * 1/3 * 2/3) = 0.82; a|b the opposite.
+    assert "| $x^$ | 3 | 1 | 2 | 0 | 33.3% | 0.82 |" in lines
+    assert "| a\\|b | 3 | 2 | 1 | 0 | 66.7% | 0.82 |" in lines
+    assert "| $x^$ | a\\|b | 1 | 2 | 0 |" in lines
