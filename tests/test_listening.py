@@ -501,3 +501,32 @@ def test_report_takes_model_names_as_typed(tmp_path):
     assert "| $x^$ | 3 | 1 | 2 | 0 | 33.3% | 0.82 |" in lines
     assert "| a\\|b | 3 | 2 | 1 | 0 | 66.7% | 0.82 |" in lines
     assert "| $x^$ | a\\|b | 1 | 2 | 0 |" in lines
+
+
+def test_report_reads_a_study_in_a_folder_it_cannot_write(tmp_path, monkeypatch):
+    """A WAL database in a read-only folder (or another user's) does not open normally: SQLite
+    cannot create its -shm file. listen-report then reads it as an immutable snapshot, unless a
+    -wal file holds changes not merged into it; listen (which writes) names the file."""
+    import sqlite3 as sqlite
+    store = make_study(tmp_path / "s.sqlite")
+    rater = "r"
+    for answer in (2, -1):
+        store.rate(rater, store.next_pair(rater)["id"], answer)
+    connect = sqlite.connect
+
+    def read_only_folder(database, *args, uri=False, **kwargs):
+        if not (uri and database.endswith("?immutable=1")):
+            raise sqlite.OperationalError("unable to open database file")
+        return connect(database, *args, uri=uri, **kwargs)
+
+    monkeypatch.setattr(sqlite, "connect", read_only_folder)
+    out = tmp_path / "report"
+    assert cli.main(["listen-report", "--db", store.path, "--out", str(out)]) == 0
+    assert [int(r["answer"]) for r in csv.DictReader(open(out / "ratings.csv"))] == [2, -1]
+    with pytest.raises(OSError, match=r"s.sqlite: cannot open the database \(unable to open database file\)$"):
+        cli.main(["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"] +
+                 [f"--model={m}=/models/{m}" for m in MODELS])
+    (tmp_path / "s.sqlite-wal").write_bytes(b"\0" * 32)  # ratings a kill -9 left in the WAL
+    with pytest.raises(OSError, match=r"s.sqlite: cannot open the database \(unable to open database file\); "
+                                      r".*s.sqlite-wal holds changes not yet merged into it: copy both files"):
+        open_existing(store.path)
