@@ -216,7 +216,8 @@ def run_listen(args: argparse.Namespace) -> int:
 
 
 def serve(store, host: str, port: int) -> None:
-    """Serves the study page with Werkzeug's threaded WSGI server until interrupted.
+    """Serves the study page with Werkzeug's threaded WSGI server until interrupted (Ctrl+C:
+    returns normally after a line with the number of ratings stored).
 
     Raises:
       OSError: if the address cannot be bound (e.g. the port is in use), naming it.
@@ -236,7 +237,9 @@ def serve(store, host: str, port: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"serving the listening study at http://{shown}:{server.server_port}/ (Ctrl+C stops; rerun the same "
           f"command to continue; `rl-tuner listen-report --db {store.path} --out DIR` analyses it)", flush=True)
-    server.serve_forever()
+    server.serve_forever()  # Werkzeug's returns on Ctrl+C (KeyboardInterrupt) after closing the socket
+    print(f"stopped; {store.count('ratings')} ratings in {store.path} (rerun the same command to continue)",
+          flush=True)
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
