@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import random
+import re
 import sqlite3
 from collections import Counter
 
@@ -530,3 +531,20 @@ def test_report_reads_a_study_in_a_folder_it_cannot_write(tmp_path, monkeypatch)
     with pytest.raises(OSError, match=r"s.sqlite: cannot open the database \(unable to open database file\); "
                                       r".*s.sqlite-wal holds changes not yet merged into it: copy both files"):
         open_existing(store.path)
+
+
+@pytest.mark.parametrize("forged", ['=HYPERLINK("http://x.invalid","click")', "<b>me</b>", "x" * 65, "short",
+                                    "A" * 21 + "!"])
+def test_a_cookie_the_server_did_not_make_gets_a_new_rater_id(client, forged):
+    """Rater ids end up in ratings.csv: a forged cookie (a spreadsheet formula, markup, a long
+    value) is replaced by a new token, never stored."""
+    store, c = client
+    c.set_cookie("rater", forged)
+    response = c.get("/")
+    rater = c.get_cookie("rater").value
+    assert response.status_code == 200 and rater != forged and len(rater) == 22
+    pair = re.search(r'name="pair" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+    assert c.post("/rate", data={"pair": pair, "answer": "1"}).status_code == 303
+    assert [r["rater"] for r in store.ratings()] == [rater]
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT DISTINCT rater FROM pairs").fetchall() == [(rater,)]
