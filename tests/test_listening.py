@@ -548,3 +548,18 @@ def test_a_cookie_the_server_did_not_make_gets_a_new_rater_id(client, forged):
     assert [r["rater"] for r in store.ratings()] == [rater]
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT DISTINCT rater FROM pairs").fetchall() == [(rater,)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("mle", r"expected NAME=PATH \(e.g. psi=runs/psi\), got 'mle'"),
+    ("=runs/psi", r"expected NAME=PATH .*got '=runs/psi'"),
+    ("psi= ", r"expected NAME=PATH .*got 'psi= '"),
+    ("a\nb=runs/psi", r"NAME may not hold control characters \(newlines, tabs\), got 'a\\nb'"),
+    ("a\tb=runs/psi", r"NAME may not hold control characters \(newlines, tabs\), got 'a\\tb'"),
+])
+def test_model_spec_refuses_bad_values(text, message):
+    import argparse
+    from note_rnn.listening.commands import model_spec
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        model_spec(text)
+    assert model_spec(" psi = runs/a=b ") == ("psi", "runs/a=b")

@@ -29,11 +29,14 @@ def model_spec(text: str) -> tuple[str, str]:
     """Parses a ``--model NAME=PATH`` value into (name, path) (argparse type).
 
     Raises:
-      argparse.ArgumentTypeError: without "=", or with an empty name or path.
+      argparse.ArgumentTypeError: without "=", with an empty name or path, or with a control
+        character (a newline, a tab) in the name, which would break the report's tables.
     """
     name, sep, path = text.partition("=")
     if not sep or not name.strip() or not path.strip():
         raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. psi=runs/psi), got {text!r}")
+    if not name.strip().isprintable():
+        raise argparse.ArgumentTypeError(f"NAME may not hold control characters (newlines, tabs), got {name!r}")
     return name.strip(), path.strip()
 
 
