@@ -446,10 +446,13 @@ def test_listen_refuses_a_study_too_large_before_loading_anything(tmp_path):
     models = ["--model", "a=x", "--model", "b=y", "--port", "0"]
     with pytest.raises(ValueError, match=r"argument --num-per-model: at most 200 melodies per model, got 201"):
         cli.main(["listen", "--db", str(db), "--num-per-model", "201"] + models)
-    # 2 models x 10 melodies of 32 steps at 0.001 qpm: 480,000 s each, 16-bit at 16 kHz = 286.1 GiB
-    with pytest.raises(ValueError, match=r"2 models x 10 melodies of 480,000 s \(--length 32 at --qpm 0.001\) are "
-                                         r"286.1 GiB of audio, more than 1 GiB; use fewer or shorter melodies"):
-        cli.main(["listen", "--db", str(db), "--qpm", "0.001"] + models)
+    with pytest.raises(ValueError, match=r"melodies of 601 s \(--length 3205 at --qpm 80: 15 / qpm s per step\) are "
+                                         r"longer than 600 s; use a shorter --length or a larger --qpm"):
+        cli.main(["listen", "--db", str(db), "--length", "3205"] + models)  # 3205 * 15 / 80 = 600.9 s
+    # 2 models x 200 melodies of 32 steps at 1 qpm: 480 s each, 16-bit at 16 kHz = 5.7 GiB
+    with pytest.raises(ValueError, match=r"2 models x 200 melodies of 480 s \(--length 32 at --qpm 1\) are "
+                                         r"5.7 GiB of audio, more than 1 GiB; use fewer or shorter melodies"):
+        cli.main(["listen", "--db", str(db), "--qpm", "1", "--num-per-model", "200"] + models)
     assert not db.exists()
 
 

@@ -23,6 +23,8 @@ MAX_PER_MODEL = 200
 # At most this much audio in a study (16-bit mono WAV at note_rnn.audio.SAMPLE_RATE): all of it
 # is rendered in memory before it is stored.
 MAX_AUDIO_BYTES = 2**30
+# At most this long a melody (seconds): a rater listens to two of them per answer.
+MAX_SECONDS = 600
 
 
 def model_spec(text: str) -> tuple[str, str]:
@@ -89,8 +91,8 @@ def check_study_size(settings: dict) -> None:
     """Refuses a study too large to schedule or to render in memory (before anything is loaded).
 
     Raises:
-      ValueError: for more than :data:`MAX_PER_MODEL` melodies per model, or more than
-        :data:`MAX_AUDIO_BYTES` of audio (models x melodies x length x 15 / qpm seconds x
+      ValueError: for more than :data:`MAX_PER_MODEL` melodies per model, melodies longer than
+        :data:`MAX_SECONDS`, or more than :data:`MAX_AUDIO_BYTES` of audio (models x melodies x length x 15 / qpm seconds x
         16-bit samples at :data:`note_rnn.audio.SAMPLE_RATE`), naming the flags.
     """
     from note_rnn.audio import SAMPLE_RATE
@@ -99,6 +101,10 @@ def check_study_size(settings: dict) -> None:
         raise ValueError(f"argument --num-per-model: at most {MAX_PER_MODEL} melodies per model, got {n} (a rater "
                          f"hears a small fraction of them anyway)")
     seconds = settings["length"] * 15.0 / settings["qpm"]  # a 16th note lasts 15 / qpm seconds
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"melodies of {seconds:,.0f} s (--length {settings['length']} at --qpm {settings['qpm']:g}: "
+                         f"15 / qpm s per step) are longer than {MAX_SECONDS} s; use a shorter --length or a larger "
+                         "--qpm")
     audio = len(settings["models"]) * n * seconds * SAMPLE_RATE * 2
     if audio > MAX_AUDIO_BYTES:
         raise ValueError(f"{len(settings['models'])} models x {n} melodies of {seconds:,.0f} s (--length "
