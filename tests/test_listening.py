@@ -486,8 +486,9 @@ def test_listen_loads_every_model_before_sampling(tmp_path, monkeypatch):
 
 def test_listen_names_the_order_of_the_models(tmp_path):
     store = make_study(tmp_path / "s.sqlite")
-    with pytest.raises(ValueError, match=r"s.sqlite holds a study of the same models in another order: give the "
-                                         r"--model flags in the order mle, q, psi \(model i samples with --seed \+ i\)"):
+    with pytest.raises(ValueError, match=r"s.sqlite holds a study of the same models in another order: give "
+                                         r"the --model flags in the order mle, q, psi \(model i samples with "
+                                         r"--seed \+ i\)"):
         cli.main(["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"] +
                  [f"--model={m}=/models/{m}" for m in ("psi", "q", "mle")])
 

@@ -92,8 +92,9 @@ def check_study_size(settings: dict) -> None:
 
     Raises:
       ValueError: for more than :data:`MAX_PER_MODEL` melodies per model, melodies longer than
-        :data:`MAX_SECONDS`, or more than :data:`MAX_AUDIO_BYTES` of audio (models x melodies x length x 15 / qpm seconds x
-        16-bit samples at :data:`note_rnn.audio.SAMPLE_RATE`), naming the flags.
+        :data:`MAX_SECONDS` (``length`` x 15 / ``qpm`` seconds), or more than
+        :data:`MAX_AUDIO_BYTES` of audio (models x melodies x seconds x 16-bit samples at
+        :data:`note_rnn.audio.SAMPLE_RATE`), naming the flags.
     """
     from note_rnn.audio import SAMPLE_RATE
     n = settings["num_per_model"]
@@ -108,8 +109,8 @@ def check_study_size(settings: dict) -> None:
     audio = len(settings["models"]) * n * seconds * SAMPLE_RATE * 2
     if audio > MAX_AUDIO_BYTES:
         raise ValueError(f"{len(settings['models'])} models x {n} melodies of {seconds:,.0f} s (--length "
-                         f"{settings['length']} at --qpm {settings['qpm']:g}) are {audio / 2**30:,.1f} GiB of audio, more "
-                         f"than {MAX_AUDIO_BYTES / 2**30:g} GiB; use fewer or shorter melodies")
+                         f"{settings['length']} at --qpm {settings['qpm']:g}) are {audio / 2**30:,.1f} GiB of audio, "
+                         f"more than {MAX_AUDIO_BYTES / 2**30:g} GiB; use fewer or shorter melodies")
 
 
 def check_same_study(db_path: str, stored: dict, settings: dict) -> None:

@@ -78,9 +78,9 @@ class Store:
     is False: then it must hold a study's tables, and nothing is written to it here).
 
     A Store opens one connection per call, so one object serves a threaded web server. With
-    ``create=False``, a study SQLite cannot open normally (a WAL database needs its ``-shm``
-    file, which a read-only folder cannot hold) is read as an immutable snapshot, provided no
-    ``-wal`` file holds changes not yet merged into it.
+    ``create=False``, a study that SQLite cannot open normally (a WAL database needs its
+    ``-shm`` file, which a read-only folder cannot hold) is read as an immutable snapshot,
+    provided no ``-wal`` file holds changes not yet merged into it.
 
     Raises:
       ValueError: naming ``path`` if it is not an SQLite database of this tool (the file is
