@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import random
+import re
 import sqlite3
 from collections import Counter
 
@@ -153,6 +154,34 @@ def test_foreign_files_are_refused(tmp_path):
     Store(str(tmp_path / "empty.sqlite"))
     with pytest.raises(ValueError, match=r"empty.sqlite: holds no listening study"):
         open_existing(str(tmp_path / "empty.sqlite"))
+
+
+def test_foreign_sqlite_files_are_refused_unchanged(tmp_path):
+    """A user's database is read, never written: no WAL switch, no tables added (also for a
+    table that happens to be called ``study``, and for ``listen-report`` on a database without
+    tables)."""
+    import contextlib
+    mine, other, empty = tmp_path / "mine.sqlite", tmp_path / "other.sqlite", tmp_path / "empty.sqlite"
+    for path, sql in ((mine, "CREATE TABLE study (id INTEGER, subject TEXT)"), (other, "CREATE TABLE accounts (x)"),
+                      (empty, "PRAGMA user_version = 3")):
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(sql)
+            db.commit()
+    before = {path: path.read_bytes() for path in (mine, other, empty)}
+    for path, tables in ((mine, "study"), (other, "accounts")):
+        message = rf"{path.name}: an SQLite database of something else \(tables: {tables}\); give a new --db file"
+        with pytest.raises(ValueError, match=message):
+            Store(str(path))
+        with pytest.raises(ValueError, match=message):
+            open_existing(str(path))
+        with pytest.raises(ValueError, match=message):
+            cli.main(["listen-report", "--db", str(path), "--out", str(tmp_path / "report")])
+    with pytest.raises(ValueError, match=r"empty.sqlite: holds no listening study"):
+        open_existing(str(empty))
+    with pytest.raises(ValueError, match=r"empty.sqlite: holds no listening study"):
+        cli.main(["listen-report", "--db", str(empty), "--out", str(tmp_path / "report")])
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(os.listdir(tmp_path)) == ["empty.sqlite", "mine.sqlite", "other.sqlite"]
 
 
 # --- the web page (Flask test client) -----------------------------------------------------
@@ -410,3 +439,131 @@ def test_listen_refuses_an_address_it_cannot_use_before_sampling(tmp_path):
     with pytest.raises(OSError, match=r"cannot listen on no-such-host.invalid:8000: "):
         cli.main(["listen", "--db", str(db), "--model", "a=x", "--model", "b=y", "--host", "no-such-host.invalid"])
     assert not db.exists()
+
+
+def test_listen_refuses_a_study_too_large_before_loading_anything(tmp_path):
+    db = tmp_path / "new.sqlite"
+    models = ["--model", "a=x", "--model", "b=y", "--port", "0"]
+    with pytest.raises(ValueError, match=r"argument --num-per-model: at most 200 melodies per model, got 201"):
+        cli.main(["listen", "--db", str(db), "--num-per-model", "201"] + models)
+    with pytest.raises(ValueError, match=r"melodies of 601 s \(--length 3205 at --qpm 80: 15 / qpm s per step\) are "
+                                         r"longer than 600 s; use a shorter --length or a larger --qpm"):
+        cli.main(["listen", "--db", str(db), "--length", "3205"] + models)  # 3205 * 15 / 80 = 600.9 s
+    # 2 models x 200 melodies of 32 steps at 1 qpm: 480 s each, 16-bit at 16 kHz = 5.7 GiB
+    with pytest.raises(ValueError, match=r"2 models x 200 melodies of 480 s \(--length 32 at --qpm 1\) are "
+                                         r"5.7 GiB of audio, more than 1 GiB; use fewer or shorter melodies"):
+        cli.main(["listen", "--db", str(db), "--qpm", "1", "--num-per-model", "200"] + models)
+    assert not db.exists()
+
+
+def test_listen_checks_the_database_folder_before_loading_models(tmp_path, monkeypatch):
+    from note_rnn.listening import commands
+    monkeypatch.setattr(commands, "render_clips", lambda settings: pytest.fail("sampled before checking --db"))
+    (tmp_path / "notes.txt").write_text("keep")
+    models = ["--model", f"a={tmp_path}", "--model", f"b={tmp_path}", "--port", "0"]
+    for db, reason in ((tmp_path / "missing" / "s.sqlite", "No such file or directory"),
+                       (tmp_path / "notes.txt" / "s.sqlite", "Not a directory")):
+        with pytest.raises(OSError, match=rf"cannot create the database {db}: {reason}"):
+            cli.main(["listen", "--db", str(db)] + models)
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_listen_loads_every_model_before_sampling(tmp_path, monkeypatch):
+    """A path that is not a model is refused before the models before it are sampled."""
+    from rl_tuner import checkpoint, evaluate
+    from rl_tuner import sequence_model as model_lib
+    good = str(tmp_path / "tiny")
+    checkpoint.save_model(good, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
+    bad = tmp_path / "notes.txt"
+    bad.write_text("my notes, not a model\n" * 10)
+    sampled = []
+    monkeypatch.setattr(evaluate, "sample", lambda *a, **k: sampled.append(a) or pytest.fail("sampled"))
+    db = tmp_path / "s.sqlite"
+    with pytest.raises(ValueError, match=r"notes.txt"):
+        cli.main(["listen", "--db", str(db), "--model", f"good={good}", "--model", f"bad={bad}", "--port", "0"])
+    assert sampled == [] and not db.exists()
+
+
+def test_listen_names_the_order_of_the_models(tmp_path):
+    store = make_study(tmp_path / "s.sqlite")
+    with pytest.raises(ValueError, match=r"s.sqlite holds a study of the same models in another order: give "
+                                         r"the --model flags in the order mle, q, psi \(model i samples with "
+                                         r"--seed \+ i\)"):
+        cli.main(["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"] +
+                 [f"--model={m}=/models/{m}" for m in ("psi", "q", "mle")])
+
+
+def test_report_takes_model_names_as_typed(tmp_path):
+    """"$" in a name is not TeX (matplotlib would refuse "$x^$"), "|" does not add a column."""
+    models = ["$x^$", "a|b"]
+    ratings = [{"rater": "r", "pair": f"p{i}", "model_a": models[i % 2], "model_b": models[1 - i % 2], "melody_a": 0,
+                "melody_b": 0, "answer": x, "handed_out": "t", "time": "t"} for i, x in enumerate([2, 1, 1])]
+    report.write_report(ratings, models, str(tmp_path))
+    assert (tmp_path / "figure3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    # A/B: ($x^$, a|b) +2 -> a|b wins; (a|b, $x^$) +1 -> $x^$ wins; ($x^$, a|b) +1 -> a|b wins.
+    # $x^$: 1 win, 2 losses, binomial std sqrt(3 * 1/3 * 2/3) = 0.82; a|b the opposite.
+    assert "| $x^$ | 3 | 1 | 2 | 0 | 33.3% | 0.82 |" in lines
+    assert "| a\\|b | 3 | 2 | 1 | 0 | 66.7% | 0.82 |" in lines
+    assert "| $x^$ | a\\|b | 1 | 2 | 0 |" in lines
+
+
+def test_report_reads_a_study_in_a_folder_it_cannot_write(tmp_path, monkeypatch):
+    """A WAL database in a read-only folder (or another user's) does not open normally: SQLite
+    cannot create its -shm file. listen-report then reads it as an immutable snapshot, unless a
+    -wal file holds changes not merged into it; listen (which writes) names the file."""
+    import sqlite3 as sqlite
+    store = make_study(tmp_path / "s.sqlite")
+    rater = "r"
+    for answer in (2, -1):
+        store.rate(rater, store.next_pair(rater)["id"], answer)
+    connect = sqlite.connect
+
+    def read_only_folder(database, *args, uri=False, **kwargs):
+        if not (uri and database.endswith("?immutable=1")):
+            raise sqlite.OperationalError("unable to open database file")
+        return connect(database, *args, uri=uri, **kwargs)
+
+    monkeypatch.setattr(sqlite, "connect", read_only_folder)
+    out = tmp_path / "report"
+    assert cli.main(["listen-report", "--db", store.path, "--out", str(out)]) == 0
+    assert [int(r["answer"]) for r in csv.DictReader(open(out / "ratings.csv"))] == [2, -1]
+    with pytest.raises(OSError, match=r"s.sqlite: cannot open the database \(unable to open database file\)$"):
+        cli.main(["listen", "--db", store.path, "--num-per-model", "2", "--port", "0"] +
+                 [f"--model={m}=/models/{m}" for m in MODELS])
+    (tmp_path / "s.sqlite-wal").write_bytes(b"\0" * 32)  # ratings a kill -9 left in the WAL
+    with pytest.raises(OSError, match=r"s.sqlite: cannot open the database \(unable to open database file\); "
+                                      r".*s.sqlite-wal holds changes not yet merged into it: copy both files"):
+        open_existing(store.path)
+
+
+@pytest.mark.parametrize("forged", ['=HYPERLINK("http://x.invalid","click")', "<b>me</b>", "x" * 65, "short",
+                                    "A" * 21 + "!"])
+def test_a_cookie_the_server_did_not_make_gets_a_new_rater_id(client, forged):
+    """Rater ids end up in ratings.csv: a forged cookie (a spreadsheet formula, markup, a long
+    value) is replaced by a new token, never stored."""
+    store, c = client
+    c.set_cookie("rater", forged)
+    response = c.get("/")
+    rater = c.get_cookie("rater").value
+    assert response.status_code == 200 and rater != forged and len(rater) == 22
+    pair = re.search(r'name="pair" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+    assert c.post("/rate", data={"pair": pair, "answer": "1"}).status_code == 303
+    assert [r["rater"] for r in store.ratings()] == [rater]
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT DISTINCT rater FROM pairs").fetchall() == [(rater,)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("mle", r"expected NAME=PATH \(e.g. psi=runs/psi\), got 'mle'"),
+    ("=runs/psi", r"expected NAME=PATH .*got '=runs/psi'"),
+    ("psi= ", r"expected NAME=PATH .*got 'psi= '"),
+    ("a\nb=runs/psi", r"NAME may not hold control characters \(newlines, tabs\), got 'a\\nb'"),
+    ("a\tb=runs/psi", r"NAME may not hold control characters \(newlines, tabs\), got 'a\\tb'"),
+])
+def test_model_spec_refuses_bad_values(text, message):
+    import argparse
+    from note_rnn.listening.commands import model_spec
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        model_spec(text)
+    assert model_spec(" psi = runs/a=b ") == ("psi", "runs/a=b")

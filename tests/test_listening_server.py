@@ -199,3 +199,18 @@ def test_the_page_in_a_real_browser(tmp_path):
     assert [(r["rater"], r["pair"], r["answer"]) for r in rows] == [(rater, p, a) for p, a in zip(pairs, answers)]
     assert all(r["model_a"] != r["model_b"] for r in rows)
     assert store.count("pairs") == len(answers) + 1  # the rated ones and the one on screen
+
+
+def test_ctrl_c_stops_the_server_and_says_what_is_stored(tmp_path):
+    db = tmp_path / "ratings.sqlite"
+    make_study(db)
+    port = free_port()
+    proc = start_server(db, port)
+    try:
+        rater = Rater(port)
+        rater.rate(rater.page(), 1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (0, f"stopped; 1 ratings in {db} (rerun the same command to continue)\n", "")
+    assert len(stored(db)) == 1

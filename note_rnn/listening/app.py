@@ -12,12 +12,17 @@ Templates and static files live in this package (``templates/``, ``static/``).
 
 from __future__ import annotations
 
+import re
+
 import flask
 
 from note_rnn.listening.store import LIKERT, RatingError, Store, new_token
 
 COOKIE = "rater"
 COOKIE_MAX_AGE = 365 * 24 * 3600  # seconds
+# A rater id as new_token makes it (secrets.token_urlsafe(16): 22 URL-safe characters). Any other
+# cookie value (too long, a formula for the researcher's spreadsheet, markup) gets a new token.
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 def create_app(store: Store) -> flask.Flask:
@@ -27,7 +32,7 @@ def create_app(store: Store) -> flask.Flask:
 
     def rater_and_cookie():
         rater = flask.request.cookies.get(COOKIE)
-        return (rater, False) if rater and len(rater) <= 64 else (new_token(), True)
+        return (rater, False) if rater and TOKEN.fullmatch(rater) else (new_token(), True)
 
     def with_cookie(response, rater, fresh):
         if fresh:

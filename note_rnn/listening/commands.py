@@ -16,17 +16,29 @@ from note_rnn.tokens import DEFAULT_QPM
 LISTEN = "rl-tuner listen"
 REPORT = "rl-tuner listen-report"
 SAMPLING_SETTINGS = ("num_per_model", "length", "temperature", "seed", "qpm")
+# At most this many melodies per model: the scheduler looks at all N^2 clip pairs of every model
+# pair for each page (about 0.1 s per page for 4 models of 200 melodies on one core), and no
+# study needs more (the paper's had 192 ratings in all).
+MAX_PER_MODEL = 200
+# At most this much audio in a study (16-bit mono WAV at note_rnn.audio.SAMPLE_RATE): all of it
+# is rendered in memory before it is stored.
+MAX_AUDIO_BYTES = 2**30
+# At most this long a melody (seconds): a rater listens to two of them per answer.
+MAX_SECONDS = 600
 
 
 def model_spec(text: str) -> tuple[str, str]:
     """Parses a ``--model NAME=PATH`` value into (name, path) (argparse type).
 
     Raises:
-      argparse.ArgumentTypeError: without "=", or with an empty name or path.
+      argparse.ArgumentTypeError: without "=", with an empty name or path, or with a control
+        character (a newline, a tab) in the name, which would break the report's tables.
     """
     name, sep, path = text.partition("=")
     if not sep or not name.strip() or not path.strip():
         raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. psi=runs/psi), got {text!r}")
+    if not name.strip().isprintable():
+        raise argparse.ArgumentTypeError(f"NAME may not hold control characters (newlines, tabs), got {name!r}")
     return name.strip(), path.strip()
 
 
@@ -41,7 +53,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                    help="a model to compare (give at least two): NAME is how the report calls it (raters never "
                         "see it), PATH a run directory, policy directory or Note-RNN checkpoint")
     p.add_argument("--num-per-model", type=range_type(int, COUNT), default=10,
-                   help="melodies sampled from each model (default: %(default)s)")
+                   help=f"melodies sampled from each model, at most {MAX_PER_MODEL} (default: %(default)s)")
     p.add_argument("--db", required=True,
                    help="SQLite file of the study (melodies, audio, pairs handed out, ratings); created if missing, "
                         "continued if it holds this study")
@@ -75,12 +87,41 @@ def listen_settings(args: argparse.Namespace) -> dict:
     return {"models": dict(args.models), **{k: getattr(args, k) for k in SAMPLING_SETTINGS}}
 
 
+def check_study_size(settings: dict) -> None:
+    """Refuses a study too large to schedule or to render in memory (before anything is loaded).
+
+    Raises:
+      ValueError: for more than :data:`MAX_PER_MODEL` melodies per model, melodies longer than
+        :data:`MAX_SECONDS` (``length`` x 15 / ``qpm`` seconds), or more than
+        :data:`MAX_AUDIO_BYTES` of audio (models x melodies x seconds x 16-bit samples at
+        :data:`note_rnn.audio.SAMPLE_RATE`), naming the flags.
+    """
+    from note_rnn.audio import SAMPLE_RATE
+    n = settings["num_per_model"]
+    if n > MAX_PER_MODEL:
+        raise ValueError(f"argument --num-per-model: at most {MAX_PER_MODEL} melodies per model, got {n} (a rater "
+                         f"hears a small fraction of them anyway)")
+    seconds = settings["length"] * 15.0 / settings["qpm"]  # a 16th note lasts 15 / qpm seconds
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"melodies of {seconds:,.0f} s (--length {settings['length']} at --qpm {settings['qpm']:g}: "
+                         f"15 / qpm s per step) are longer than {MAX_SECONDS} s; use a shorter --length or a larger "
+                         "--qpm")
+    audio = len(settings["models"]) * n * seconds * SAMPLE_RATE * 2
+    if audio > MAX_AUDIO_BYTES:
+        raise ValueError(f"{len(settings['models'])} models x {n} melodies of {seconds:,.0f} s (--length "
+                         f"{settings['length']} at --qpm {settings['qpm']:g}) are {audio / 2**30:,.1f} GiB of audio, "
+                         f"more than {MAX_AUDIO_BYTES / 2**30:g} GiB; use fewer or shorter melodies")
+
+
 def check_same_study(db_path: str, stored: dict, settings: dict) -> None:
     """Refuses to continue a study with other models or sampling settings (paths may differ).
 
     Raises:
       ValueError: naming the database and the first difference.
     """
+    if sorted(stored["models"]) == sorted(settings["models"]) and list(stored["models"]) != list(settings["models"]):
+        raise ValueError(f"{db_path} holds a study of the same models in another order: give the --model flags in "
+                         f"the order {', '.join(stored['models'])} (model i samples with --seed + i)")
     if list(stored["models"]) != list(settings["models"]):
         raise ValueError(f"{db_path} holds a study of the models {', '.join(stored['models'])}, not "
                          f"{', '.join(settings['models'])}; give the same --model names to continue it, or a new --db")
@@ -93,6 +134,7 @@ def check_same_study(db_path: str, stored: dict, settings: dict) -> None:
 def render_clips(settings: dict) -> dict:
     """Samples and renders every model's melodies: {name: [(tokens, WAV bytes), ...]}.
 
+    Every model is loaded first (a path that is not a model fails before anything is sampled).
     Model i (in the order given) samples ``num_per_model`` melodies of ``length`` steps with
     seed ``seed + i`` (:func:`rl_tuner.evaluate.sample`); the audio is the project's sine
     rendering (:func:`note_rnn.audio.synthesize`) at ``qpm``.
@@ -102,14 +144,32 @@ def render_clips(settings: dict) -> dict:
     from note_rnn.tokens import NUM_CLASSES
     from rl_tuner import evaluate, policy
     task = MelodyTask()
+    print(f"loading {len(settings['models'])} models, then sampling and rendering {settings['num_per_model']} "
+          "melodies of each", flush=True)
+    policies = {name: policy.load_policy(path, num_classes=NUM_CLASSES, task=task)
+                for name, path in settings["models"].items()}
     clips = {}
-    for i, (name, path) in enumerate(settings["models"].items()):
-        pol = policy.load_policy(path, num_classes=NUM_CLASSES, task=task)
+    for i, (name, pol) in enumerate(policies.items()):
         tokens = evaluate.sample(pol, settings["num_per_model"], settings["length"], settings["temperature"],
                                  settings["seed"] + i)["tokens"]
         clips[name] = [([int(t) for t in m], wav_bytes(synthesize(m, qpm=settings["qpm"]))) for m in tokens]
-        print(f"{name}: {len(tokens)} melodies from {path}")
+        print(f"{name}: {len(tokens)} melodies from {settings['models'][name]}", flush=True)
     return clips
+
+
+def check_db_creatable(path: str) -> None:
+    """Checks that a new database can be created at ``path`` (before anything is sampled), by
+    creating and removing an unnamed temporary file in its folder.
+
+    Raises:
+      OSError: naming the file and the reason (no such folder, a read-only folder, ...).
+    """
+    import tempfile
+    try:
+        with tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path))):
+            pass
+    except OSError as e:
+        raise OSError(f"cannot create the database {path}: {e.strerror or e}") from None
 
 
 def require_flask() -> None:
@@ -145,6 +205,7 @@ def run_listen(args: argparse.Namespace) -> int:
     require_flask()  # before anything is sampled
     settings = listen_settings(args)
     check_sampling_args(args.num_per_model, args.length, args.temperature)
+    check_study_size(settings)
     check_address(args.host, args.port)
     store = Store(args.db) if os.path.exists(args.db) else None  # an existing file is checked before sampling
     stored = store.study() if store else None
@@ -152,6 +213,7 @@ def run_listen(args: argparse.Namespace) -> int:
         for name, path in settings["models"].items():
             if not os.path.exists(path):
                 raise FileNotFoundError(f"argument --model {name}={path}: no such file or directory")
+        check_db_creatable(args.db)
         clips = render_clips(settings)
         store = store or Store(args.db)  # created only once the melodies are ready
         store.create_study(settings, clips)
@@ -164,7 +226,8 @@ def run_listen(args: argparse.Namespace) -> int:
 
 
 def serve(store, host: str, port: int) -> None:
-    """Serves the study page with Werkzeug's threaded WSGI server until interrupted.
+    """Serves the study page with Werkzeug's threaded WSGI server until interrupted (Ctrl+C:
+    returns normally after a line with the number of ratings stored).
 
     Raises:
       OSError: if the address cannot be bound (e.g. the port is in use), naming it.
@@ -184,7 +247,9 @@ def serve(store, host: str, port: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"serving the listening study at http://{shown}:{server.server_port}/ (Ctrl+C stops; rerun the same "
           f"command to continue; `rl-tuner listen-report --db {store.path} --out DIR` analyses it)", flush=True)
-    server.serve_forever()
+    server.serve_forever()  # Werkzeug's returns on Ctrl+C (KeyboardInterrupt) after closing the socket
+    print(f"stopped; {store.count('ratings')} ratings in {store.path} (rerun the same command to continue)",
+          flush=True)
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:

@@ -111,6 +111,11 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _cell(name: str) -> str:
+    """A model name as a Markdown table cell ("|" escaped, so a name cannot add columns)."""
+    return str(name).replace("|", "\\|")
+
+
 def markdown(result: dict, models) -> str:
     """The report as Markdown tables."""
     lines = [f"# Listening study: {result['num_ratings']} ratings by {result['num_raters']} raters", "",
@@ -119,7 +124,7 @@ def markdown(result: dict, models) -> str:
     for m in models:
         s = result["per_model"][m]
         rate = "-" if s["win_rate"] is None else f"{s['win_rate']:.1%}"
-        lines.append(f"| {m} | {s['comparisons']} | {s['wins']} | {s['losses']} | {s['ties']} | {rate} | "
+        lines.append(f"| {_cell(m)} | {s['comparisons']} | {s['wins']} | {s['losses']} | {s['ties']} | {rate} | "
                      f"{s['binomial_std']:.2f} |")
     kw = result["kruskal_wallis"]
     lines += ["", "Kruskal-Wallis H over the ratings by model: " +
@@ -128,12 +133,13 @@ def markdown(result: dict, models) -> str:
               "", f"Mann-Whitney U post-hoc tests (two-sided; correction: {result['correction']}):", "",
               "| model A | model B | U | p | p (Holm) | higher | significant |", "|---|---|---:|---:|---:|---|---|"]
     for t in result["mann_whitney"]:
-        lines.append(f"| {t['model_a']} | {t['model_b']} | {t['U']:.1f} | {_p(t['p'])} | {_p(t['p_holm'])} | "
-                     f"{t['higher'] or '-'} | {'yes' if t['significant'] else 'no'} |")
+        lines.append(f"| {_cell(t['model_a'])} | {_cell(t['model_b'])} | {t['U']:.1f} | {_p(t['p'])} | "
+                     f"{_p(t['p_holm'])} | {_cell(t['higher'] or '-')} | {'yes' if t['significant'] else 'no'} |")
     lines += ["", "Head to head:", "", "| model A | model B | A preferred | B preferred | ties |",
               "|---|---|---:|---:|---:|"]
     for h in result["head_to_head"]:
-        lines.append(f"| {h['model_a']} | {h['model_b']} | {h['a_preferred']} | {h['b_preferred']} | {h['ties']} |")
+        lines.append(f"| {_cell(h['model_a'])} | {_cell(h['model_b'])} | {h['a_preferred']} | {h['b_preferred']} | "
+                     f"{h['ties']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +153,8 @@ def plot(result: dict, models, path: str) -> None:
     ax.bar(range(len(models)), wins, yerr=[result["per_model"][m]["binomial_std"] for m in models],
            capsize=6, color="tab:blue", alpha=0.8)
     ax.set_xticks(range(len(models)))
-    ax.set_xticklabels([f"{m}\n({result['per_model'][m]['comparisons']} comparisons)" for m in models])
+    ax.set_xticklabels([f"{m}\n({result['per_model'][m]['comparisons']} comparisons)" for m in models],
+                       parse_math=False)  # model names as typed: "$" is not TeX
     ax.set_ylabel("comparisons won")
     ax.set_title(f"Listening study: {result['num_ratings']} ratings")
     ax.grid(axis="y", alpha=0.3)

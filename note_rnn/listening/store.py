@@ -24,6 +24,7 @@ import os
 import random
 import secrets
 import sqlite3
+import urllib.parse
 
 from note_rnn.listening import schedule
 
@@ -53,6 +54,8 @@ SELECT r.rater, r.pair, ca.model, cb.model, ca.idx, cb.idx, r.answer, p.handed_o
 FROM ratings r JOIN pairs p ON p.id = r.pair JOIN clips ca ON ca.id = p.clip_a JOIN clips cb ON cb.id = p.clip_b
 ORDER BY r.time, r.rowid
 """
+TABLES = {"study", "clips", "pairs", "ratings"}  # the tables of SCHEMA
+
 RATING_COLUMNS = ("rater", "pair", "model_a", "model_b", "melody_a", "melody_b", "answer", "handed_out", "time")
 
 
@@ -71,34 +74,86 @@ def new_token() -> str:
 
 
 class Store:
-    """The study database at ``path`` (created with its tables if missing).
+    """The study database at ``path`` (created with its tables if missing, unless ``create``
+    is False: then it must hold a study's tables, and nothing is written to it here).
 
-    A Store opens one connection per call, so one object serves a threaded web server.
+    A Store opens one connection per call, so one object serves a threaded web server. With
+    ``create=False``, a study that SQLite cannot open normally (a WAL database needs its
+    ``-shm`` file, which a read-only folder cannot hold) is read as an immutable snapshot,
+    provided no ``-wal`` file holds changes not yet merged into it.
 
     Raises:
-      ValueError: naming ``path`` if it is not an SQLite database of this tool.
+      ValueError: naming ``path`` if it is not an SQLite database of this tool (the file is
+        left unchanged), or, with ``create=False``, holds no study.
+      OSError: naming ``path`` if it cannot be opened.
+      IsADirectoryError: if ``path`` is a folder.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, create: bool = True):
         self.path = path
+        self._snapshot = None  # the read-only URI used when the file cannot be opened normally
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a directory, not a database file")
+        tables = self._check_tables(create) if os.path.exists(path) else set()  # reads only: nothing is written
+        if not create:
+            if "study" not in tables:
+                raise ValueError(f"{path}: holds no listening study")
+            return
         try:
             with self._connect() as db:
-                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if tables and "study" not in tables:
-                    raise ValueError(f"{path}: an SQLite database of something else (tables: "
-                                     f"{', '.join(sorted(tables)[:4])}); give a new --db file")
                 db.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
             raise ValueError(f"{path}: not a listening-study database ({e})") from None
+
+    def _check_tables(self, create: bool) -> set:
+        """The tables of the existing file at ``path``, read without writing anything (no WAL
+        switch, no schema), so that a file of something else is refused unchanged.
+
+        Raises:
+          ValueError: if the file is not SQLite, or holds tables other than this tool's (or a
+            ``study`` table of another shape).
+          OSError: if it cannot be opened (and, without ``create``, not read as a snapshot).
+        """
+        def read():
+            with contextlib.closing(self._open()) as db:
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                return tables, [row[1] for row in db.execute("PRAGMA table_info(study)")]
+        try:
+            try:
+                tables, study_columns = read()
+            except sqlite3.OperationalError as e:
+                wal = self.path + "-wal"
+                if create or (os.path.exists(wal) and os.path.getsize(wal) > 0):
+                    raise OSError(f"{self.path}: cannot open the database ({e})"
+                                  + ("" if create else f"; {wal} holds changes not yet merged into it: copy both "
+                                     "files to a folder you can write to")) from None
+                self._snapshot = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?immutable=1"
+                tables, study_columns = read()
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"{self.path}: not a listening-study database ({e})") from None
+        if tables and ("study" not in tables or not tables <= TABLES or study_columns != ["key", "value"]):
+            raise ValueError(f"{self.path}: an SQLite database of something else (tables: "
+                             f"{', '.join(sorted(tables)[:4])}); give a new --db file")
+        return tables
+
+    def _open(self) -> sqlite3.Connection:
+        """A new connection to the file (or to its read-only snapshot), in autocommit mode."""
+        if self._snapshot:
+            return sqlite3.connect(self._snapshot, uri=True, isolation_level=None)
+        return sqlite3.connect(self.path, timeout=30, isolation_level=None)
 
     @contextlib.contextmanager
     def _connect(self, write: bool = False):
         """Yields a connection; with ``write`` inside ``BEGIN IMMEDIATE`` ... ``COMMIT``
         (rolled back on any exception)."""
+        if self._snapshot:
+            if write:
+                raise OSError(f"{self.path}: opened read-only")
+            with contextlib.closing(self._open()) as db:
+                yield db
+            return
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = self._open()
         except sqlite3.OperationalError as e:
             raise OSError(f"{self.path}: cannot open the database ({e})") from None
         try:
@@ -246,7 +301,7 @@ def open_existing(path: str) -> Store:
     with open(path, "rb") as f:
         if f.read(16) != b"SQLite format 3\x00":
             raise ValueError(f"{path}: not an SQLite database")
-    store = Store(path)
+    store = Store(path, create=False)  # reads only
     if store.study() is None:
         raise ValueError(f"{path}: holds no listening study")
     return store
