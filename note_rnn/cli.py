@@ -125,8 +125,8 @@ def main(argv=None) -> int:
 
         def sample(num, length, temperature, seed, primer):
             import note_rnn
-            from note_rnn import generate, tokens
-            return generate.sample(note_rnn.load(path, num_classes=tokens.NUM_CLASSES), num, length, temperature, seed, primer=primer)
+            from note_rnn import generate
+            return generate.sample_melodies(note_rnn.load(path), num, length, temperature, seed, primer=primer)
         run_generation(args, sample, path, "note-rnn generate")
     elif args.command == "import-magenta":
         from note_rnn import magenta

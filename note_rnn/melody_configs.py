@@ -193,6 +193,15 @@ class MelodyEncoder:
             events.append(self.decode_one(label, events))
         return events
 
+    def encode_last(self, tokens) -> np.ndarray:
+        """Input vector after each class sequence [B, t] (its events decoded first): float32 [B, input_size]."""
+        tokens = np.asarray(tokens)
+        out = np.zeros((len(tokens), self.input_size), np.float32)
+        for b, row in enumerate(tokens):
+            events = self.decode(row)
+            out[b] = self._enc.events_to_input(events, len(events) - 1)
+        return out
+
     def encode_tokens(self, tokens) -> np.ndarray:
         """Features of class sequences [B, T] (each decoded to events first): float32 [B, T, input_size]."""
         tokens = np.asarray(tokens)
@@ -227,3 +236,4 @@ def encoder_for(spec: dict | None, model_config, source: str = "model") -> "Melo
     encoder = MelodyEncoder(config)
     encoder.check_model(model_config, source)
     return encoder
+

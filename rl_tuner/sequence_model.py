@@ -158,6 +158,15 @@ class InputEncoder:
         """
         raise NotImplementedError
 
+    def encode_last(self, tokens) -> np.ndarray:
+        """The input after token sequences: float32 [B, input_size] for int tokens [B, t]
+        (equals ``encode_tokens(tokens)[:, -1]``)."""
+        raise NotImplementedError
+
+    def spec(self) -> dict | None:
+        """The encoder's settings, stored in a checkpoint's ``config.json`` (JSON)."""
+        raise NotImplementedError
+
     def encode_events(self, events) -> np.ndarray:
         """The model's inputs for one sequence of the task's raw events: float32 [T, input_size],
         or int tokens [T] for a one-hot model."""
