@@ -105,6 +105,17 @@ def note_seq_encoder(name: str):
     return encoder_decoder.OneHotEventSequenceEncoderDecoder(one_hot)
 
 
+def fold_pitch(event: int, low: int = 48, high: int = 84) -> int:
+    """A Magenta event with a pitch outside [low, high) moved by octaves into it (holds and note-offs unchanged)."""
+    if event < 0:
+        return event
+    while event < low:
+        event += 12
+    while event >= high:
+        event -= 12
+    return event
+
+
 class MelodyEncoder:
     """The input encoder of a melody model (:class:`rl_tuner.sequence_model.InputEncoder`).
 
@@ -124,6 +135,43 @@ class MelodyEncoder:
         self.input_size = self._enc.input_size
         self.num_classes = self._enc.num_classes
         self.one_hot = config.encoder == "one_hot"
+        self._tf = None
+
+    def _features(self):
+        """The TensorFlow step features (:mod:`note_rnn.melody_tf`) of an encoded configuration."""
+        if self._tf is None:
+            from note_rnn import melody_tf
+            if self.config.encoder == "lookback":
+                self._tf = melody_tf.LookbackFeatures(self.config.max_note - self.config.min_note + 2)
+            elif self.config.encoder == "key_melody":
+                self._tf = melody_tf.KeyMelodyFeatures(self.config.min_note, self.config.max_note)
+            else:
+                raise ValueError(f"{self.config.name} reads a one-hot of its classes: no encoder state")
+            assert self._tf.input_size == self.input_size
+        return self._tf
+
+    def zero_state(self, batch_size):
+        """Initial TensorFlow encoder state (:class:`rl_tuner.sequence_model.InputEncoder`)."""
+        return self._features().zero_state(batch_size)
+
+    def state_spec(self):
+        """Unbatched spec of :meth:`zero_state`."""
+        return self._features().state_spec()
+
+    def step(self, tokens, state):
+        """Features of the next classes, in TensorFlow (equal to :meth:`features`)."""
+        return self._features().step(tokens, state)
+
+    def task_tokens(self, tokens) -> np.ndarray:
+        """The 38 melody tokens of class sequences [N, T] (decoded to events in order). Pitches
+        outside 48..83 (mono_rnn) are folded by octaves into that range, keeping their pitch
+        class: that is what the music-theory rules and the Table-1 statistics see."""
+        from note_rnn import encoding
+        tokens = np.asarray(tokens)
+        if self.config.name == DEFAULT:
+            return tokens
+        rows = [encoding.melody_to_tokens([fold_pitch(e) for e in self.decode(row)]) for row in tokens]
+        return np.array(rows, np.int32).reshape(tokens.shape)
 
     @property
     def model_input_size(self) -> int | None:
@@ -192,15 +240,6 @@ class MelodyEncoder:
                 raise ValueError(f"class {label} at position {t} is outside 0..{self.num_classes - 1}")
             events.append(self.decode_one(label, events))
         return events
-
-    def encode_last(self, tokens) -> np.ndarray:
-        """Input vector after each class sequence [B, t] (its events decoded first): float32 [B, input_size]."""
-        tokens = np.asarray(tokens)
-        out = np.zeros((len(tokens), self.input_size), np.float32)
-        for b, row in enumerate(tokens):
-            events = self.decode(row)
-            out[b] = self._enc.events_to_input(events, len(events) - 1)
-        return out
 
     def encode_tokens(self, tokens) -> np.ndarray:
         """Features of class sequences [B, T] (each decoded to events first): float32 [B, T, input_size]."""

@@ -138,50 +138,8 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
       ValueError: for a non-positive num, length or temperature, or a primer that is empty
         or not shorter than ``length``.
     """
-    if not model.config.one_hot_inputs:
-        check_sampling_args(num, length, temperature, primer)
-        return np.concatenate([sample_encoded(model, min(batch_size, num - start), length, temperature,
-                                              seed + 1_000_003 * k, primer)
-                               for k, start in enumerate(range(0, num, batch_size))], axis=0)
     return np.concatenate(sample_in_chunks(_sampler(model), num, length, temperature, seed, batch_size, primer),
                           axis=0)
-
-
-def sample_encoded(model, num: int, length: int, temperature: float, seed: int, primer=None) -> np.ndarray:
-    """Samples from a model whose input is computed by its input encoder from the tokens so far.
-
-    A step-by-step loop in Python (the encoder, e.g. note_seq's, runs outside TensorFlow) with
-    the random draws of :func:`sample_loop`: the priming token uniform over all classes with
-    stateless seed (seed, -1), the token at position t from softmax(logits / temperature)
-    with seed (seed, t); a primer is fed first (teacher forcing).
-
-    Args:
-      model: a :class:`rl_tuner.sequence_model.SequenceRNN` with ``input_encoder`` (whose
-        ``encode_last(tokens [B, t]) -> float32 [B, input_size]`` gives the input after them).
-      num, length, temperature, seed, primer: see :func:`sample`.
-
-    Returns:
-      int32 [num, length] tokens (the priming token excluded).
-    """
-    encoder = model.input_encoder
-    primer = np.zeros(0, np.int32) if primer is None else np.asarray(primer, np.int32).reshape(-1)
-    k = len(primer)
-    if k:
-        history = np.tile(primer[:1], (num, 1))
-    else:
-        history = tf.random.stateless_uniform([num, 1], seed=[seed, -1], maxval=model.config.num_classes,
-                                              dtype=tf.int32).numpy()
-    state = model.zero_state(num)
-    out = [history[:, 0]] if k else []
-    for t in range(1 if k else 0, length):
-        logits, state = model.step(tf.constant(encoder.encode_last(history)), state)
-        if t < k:
-            nxt = np.full(num, primer[t], np.int32)
-        else:
-            nxt = tf.random.stateless_categorical(logits / temperature, 1, seed=[seed, t], dtype=tf.int32)[:, 0].numpy()
-        out.append(nxt)
-        history = np.concatenate([history, nxt[:, None]], axis=1)
-    return np.stack(out, axis=1).astype(np.int32)
 
 
 def _sampler(model):

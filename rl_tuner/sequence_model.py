@@ -19,7 +19,9 @@ Magenta's lookback_rnn and attention_rnn):
 
 * ``input_size``: the model reads float feature vectors [B, T, input_size] computed from the
   tokens so far by an *input encoder* (``model.input_encoder``, supplied by the task that
-  loads the model; see :class:`InputEncoder`);
+  loads the model; see :class:`InputEncoder`). ``step`` still takes tokens: the encoder's
+  TensorFlow step turns them into features, and its state (what the features need of the
+  past) is the last element of the model's state;
 * ``attention_length``: layer 0 is wrapped in TF1's ``AttentionCellWrapper`` (Bahdanau-style
   attention over a window of its last ``attention_length`` outputs, carried in the state), see
   :func:`attention_cell_step`. Its state is ``(h, c, attns, attn_states)``; every other layer's
@@ -158,9 +160,21 @@ class InputEncoder:
         """
         raise NotImplementedError
 
-    def encode_last(self, tokens) -> np.ndarray:
-        """The input after token sequences: float32 [B, input_size] for int tokens [B, t]
-        (equals ``encode_tokens(tokens)[:, -1]``)."""
+    def zero_state(self, batch_size):
+        """The encoder's state before the first token (a tuple of tensors with batch ``batch_size``)."""
+        raise NotImplementedError
+
+    def state_spec(self):
+        """Unbatched ``tf.TensorSpec`` nest of :meth:`zero_state`."""
+        raise NotImplementedError
+
+    def step(self, tokens, state):
+        """TensorFlow ops: ``(tokens int [B], state) -> (features float32 [B, input_size], new state)``,
+        equal to :meth:`encode_tokens` position by position."""
+        raise NotImplementedError
+
+    def task_tokens(self, tokens) -> np.ndarray:
+        """The task's tokens meant by model tokens [N, T] (e.g. repeat classes decoded); same shape."""
         raise NotImplementedError
 
     def spec(self) -> dict | None:
@@ -306,9 +320,21 @@ class SequenceRNN(tf.keras.Model):
         logits = self.dense(x)
         return (logits, tuple(final)) if return_state else logits
 
+    @property
+    def has_encoder_state(self) -> bool:
+        """True when the state ends with the input encoder's state (encoded-input models)."""
+        return not self.config.one_hot_inputs
+
     def zero_state(self, batch_size) -> State:
-        """Returns the all-zero initial state for ``batch_size`` sequences."""
-        return tuple(tuple(tf.zeros([batch_size, n]) for n in sizes) for sizes in self.state_size())
+        """Returns the initial state for ``batch_size`` sequences: zero layer states (and the
+        input encoder's initial state for an encoded-input model)."""
+        layers = tuple(tuple(tf.zeros([batch_size, n]) for n in sizes) for sizes in self.state_size())
+        return layers + ((self._encoder().zero_state(batch_size),) if self.has_encoder_state else ())
+
+    def state_spec(self):
+        """The unbatched ``tf.TensorSpec`` nest of one sequence's state (see :meth:`zero_state`)."""
+        layers = tuple(tuple(tf.TensorSpec([n], tf.float32) for n in sizes) for sizes in self.state_size())
+        return layers + ((self._encoder().state_spec(),) if self.has_encoder_state else ())
 
     def state_size(self) -> tuple[tuple[int, ...], ...]:
         """Returns the state sizes of each layer: (h, c), or (h, c, attns, attn_states) for an
@@ -325,12 +351,24 @@ class SequenceRNN(tf.keras.Model):
         """Advances B sequences by one token.
 
         Args:
-          tokens: int [B], the current input tokens (float features [B, input_size] for an
-            encoded-input model).
+          tokens: int [B], the current input tokens.
           state: the state before ``tokens`` (e.g. :meth:`zero_state`).
 
         Returns:
           (logits [B, num_classes] of the next token, new state).
+        """
+        if not self.has_encoder_state:
+            return self.step_inputs(tokens, state)
+        inputs, encoder_state = self._encoder().step(tokens, state[-1])
+        logits, layers = self.step_inputs(inputs, state[:-1])
+        return logits, layers + (encoder_state,)
+
+    def step_inputs(self, tokens, state: State):
+        """:meth:`step` from the first layer's input: int tokens [B] for a one-hot model, float
+        features [B, input_size] otherwise; ``state`` holds the layer states only.
+
+        Returns:
+          (logits [B, num_classes], new layer states).
         """
         new_state = []
         x = None
@@ -351,6 +389,21 @@ class SequenceRNN(tf.keras.Model):
             new_state.append((h, c))
             x = h
         return self.dense(x), tuple(new_state)
+
+    def token_logits(self, tokens):
+        """Logits after each prefix of int tokens [B, T] from the zero state, as TensorFlow ops
+        (an encoded-input model's features come from its encoder's TensorFlow step)."""
+        if not self.has_encoder_state:
+            return self(tokens)
+        encoder = self._encoder()
+        tokens = tf.cast(tokens, tf.int32)
+
+        def body(carry, token):
+            features, state = encoder.step(token, carry[1])
+            return features, state
+        init = (tf.zeros([tf.shape(tokens)[0], self.config.input_size]), encoder.zero_state(tf.shape(tokens)[0]))
+        features, _ = tf.scan(body, tf.transpose(tokens), initializer=init)
+        return self(tf.transpose(features, [1, 0, 2]))
 
     def sequence_logits(self, tokens, batch_size: int = 4096) -> np.ndarray:
         """Returns the logits after each prefix as NumPy, from the zero state.

@@ -94,16 +94,42 @@ def test_attention_has_teeth(reference):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_step_equals_sequence_call(reference, name):
+    """Stepping on tokens (encoded models: features from the encoder's TensorFlow step) gives
+    the sequence call's logits on note_seq's features."""
     model = note_rnn.load(bundle(name))
     events = reference[name]["cases"][2]["events"]
+    labels = model.input_encoder.labels(events)
     inputs = model.input_encoder.encode_events(events)[None]
     whole = model(tf.constant(inputs)).numpy()[0]
+    np.testing.assert_allclose(model.token_logits(tf.constant(labels[None])).numpy()[0], whole, atol=TOL)
     state = model.zero_state(1)
     for t in range(len(events)):
-        logits, state = model.step(tf.constant(inputs[:, t]), state)
+        logits, state = model.step(tf.constant(labels[t:t + 1]), state)
         np.testing.assert_allclose(logits.numpy()[0], whole[t], atol=TOL)
+    assert tf.nest.map_structure(lambda s: s.shape[1:], state) == tf.nest.map_structure(lambda s: s.shape,
+                                                                                       model.state_spec())
     if name == "attention_rnn":
         assert [tuple(s.shape) for s in state[0]] == [(1, 24), (1, 24), (1, 24), (1, 40 * 24)]
+    if name in ("basic_rnn", "mono_rnn"):
+        assert len(state) == 2  # the layers' (h, c) only
+
+
+@pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
+def test_tensorflow_features_equal_note_seq(reference, name):
+    encoder = melody_configs.MelodyEncoder(melody_configs.CONFIGS[name])
+    rng = np.random.default_rng(0)
+    sequences = [encoder.labels(c["events"]) for c in reference[name]["cases"]]
+    sequences += [rng.integers(0, 40, 70) for _ in range(8)]  # repeat classes everywhere
+    batch = np.stack([s[:24] for s in sequences])
+    state = encoder.zero_state(len(batch))
+    for t in range(batch.shape[1]):
+        features, state = encoder.step(tf.constant(batch[:, t]), state)
+        np.testing.assert_array_equal(features.numpy(), encoder.encode_tokens(batch[:, :t + 1])[:, t])
+    for labels in sequences[4:]:  # longer than 2 bars
+        state = encoder.zero_state(1)
+        for t in range(len(labels)):
+            features, state = encoder.step(tf.constant(labels[t:t + 1]), state)
+        np.testing.assert_array_equal(features.numpy()[0], encoder.encode_tokens([labels])[0, -1])
 
 
 # --- encoders -----------------------------------------------------------------------------------
@@ -217,20 +243,29 @@ def test_stored_encoder_must_fit_the_model(imported, tmp_path):
 
 
 # --- generation ---------------------------------------------------------------------------------
-def test_encoded_sampler_draws_like_the_compiled_one(reference):
-    """The Python sampler of encoded-input models uses the compiled sampler's random draws: a
-    basic_rnn fed its one-hot as *features* samples exactly what the one-hot model samples."""
-    from rl_tuner import sequence_model as model_lib
+def python_sampler(model, num, length, temperature, seed, primer=None):
+    """A reference sampler: note_seq's features in Python, the compiled sampler's random draws."""
+    encoder = model.input_encoder
+    k = 0 if primer is None else len(primer)
+    first = np.tile(primer[:1], num) if k else tf.random.stateless_uniform(
+        [num], seed=[seed, -1], maxval=model.config.num_classes, dtype=tf.int32).numpy()
+    history, state = first[:, None], model.zero_state(num)[:-1]
+    for t in range(1 if k else 0, length):
+        features = encoder.encode_tokens(history)[:, -1]
+        logits, state = model.step_inputs(tf.constant(features), state)
+        nxt = np.full(num, primer[t]) if t < k else tf.random.stateless_categorical(
+            logits / temperature, 1, seed=[seed, t], dtype=tf.int32)[:, 0].numpy()
+        history = np.concatenate([history, nxt[:, None]], axis=1)
+    return history[:, 0 if k else 1:]
+
+
+@pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
+def test_compiled_sampler_equals_python_reference(reference, name):
     from rl_tuner import sampling
-    basic = note_rnn.load(bundle("basic_rnn"))
-    config = model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(24, 24), input_size=38)
-    as_features = model_lib.SequenceRNN(config, input_encoder=basic.input_encoder)
-    as_features.set_named_weights(basic.get_named_weights())
-    for primer in (None, [14, 0, 16]):
-        expected = sampling.sample(basic, 5, 20, 0.8, seed=3, primer=primer)
-        np.testing.assert_array_equal(sampling.sample(as_features, 5, 20, 0.8, seed=3, primer=primer), expected)
-        np.testing.assert_array_equal(sampling.sample(as_features, 5, 20, 0.8, seed=3, primer=primer, batch_size=2),
-                                      sampling.sample(basic, 5, 20, 0.8, seed=3, primer=primer, batch_size=2))
+    model = note_rnn.load(bundle(name))
+    for primer in (None, np.array([14, 39, 16], np.int32)):
+        np.testing.assert_array_equal(sampling.sample(model, 5, 40, 0.8, seed=3, primer=primer),
+                                      python_sampler(model, 5, 40, 0.8, seed=3, primer=primer))
 
 
 @pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
