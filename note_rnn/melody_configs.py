@@ -241,6 +241,18 @@ class MelodyEncoder:
             events.append(self.decode_one(label, events))
         return events
 
+    def class_names(self) -> list:
+        """Name of each class: 'hold', 'off', a pitch name (C4 = MIDI 60) or 'repeat 1 bar' / 'repeat 2 bars'."""
+        from note_rnn import tokens as tok
+        names = []
+        for c in range(self.num_classes):
+            event = self.decode_one(c, [0] * 64)  # a history of pitch 0 tells repeats apart
+            if event == 0 and not (self.config.min_note == 0 and c == 2 and self.one_hot):
+                names.append("repeat 1 bar" if c == self.num_classes - 2 else "repeat 2 bars")
+            else:
+                names.append({NO_EVENT: "hold", NOTE_OFF: "off"}.get(event) or tok.pitch_name(event))
+        return names
+
     def encode_tokens(self, tokens) -> np.ndarray:
         """Features of class sequences [B, T] (each decoded to events first): float32 [B, T, input_size]."""
         tokens = np.asarray(tokens)

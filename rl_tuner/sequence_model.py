@@ -333,8 +333,7 @@ class SequenceRNN(tf.keras.Model):
 
     def state_spec(self):
         """The unbatched ``tf.TensorSpec`` nest of one sequence's state (see :meth:`zero_state`)."""
-        layers = tuple(tuple(tf.TensorSpec([n], tf.float32) for n in sizes) for sizes in self.state_size())
-        return layers + ((self._encoder().state_spec(),) if self.has_encoder_state else ())
+        return state_spec(self.config, self.input_encoder)
 
     def state_size(self) -> tuple[tuple[int, ...], ...]:
         """Returns the state sizes of each layer: (h, c), or (h, c, attns, attn_states) for an
@@ -491,6 +490,25 @@ class SequenceRNN(tf.keras.Model):
     def copy_weights_from(self, other: "SequenceRNN") -> None:
         """Copies all weights from a model of the same configuration."""
         self.set_named_weights(other.get_named_weights(), source=other.name)
+
+
+def state_spec(config: SequenceRNNConfig, input_encoder=None):
+    """The unbatched ``tf.TensorSpec`` nest of the state of a model of ``config``: (h, c) per
+    layer, (h, c, attns, attn_states) for an attention layer, then the input encoder's state
+    for an encoded-input model.
+
+    Raises:
+      ValueError: for an encoded-input config without an input encoder.
+    """
+    layers = []
+    for i, n in enumerate(config.layer_sizes):
+        sizes = (n, n, n, n * config.attention_length) if i == 0 and config.attention_length else (n, n)
+        layers.append(tuple(tf.TensorSpec([m], tf.float32) for m in sizes))
+    if config.one_hot_inputs:
+        return tuple(layers)
+    if input_encoder is None:
+        raise ValueError(f"a model with input_size {config.input_size} needs an input encoder")
+    return tuple(layers) + (input_encoder.state_spec(),)
 
 
 def positive_ints(values, name: str) -> tuple[int, ...]:
