@@ -1,0 +1,87 @@
+"""Tuning priors of Magenta's other melody_rnn configurations (lookback_rnn, attention_rnn).
+
+The core sees a model whose input is not a one-hot of the last token and whose state is more
+than an LSTM's; the melody task sees the melodies its classes decode to.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from note_rnn import environment, melody_configs
+from note_rnn.task import MelodyTask
+from rl_tuner import config as config_lib
+from rl_tuner import evaluate, policy, train
+
+import tensorflow as tf  # noqa: E402  (after note_rnn)
+
+BUNDLES = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "magenta" / "bundles"
+pytestmark = [pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")]
+
+
+def bundle(name):
+    path = BUNDLES / f"{name}.mag"
+    if not path.is_file():
+        pytest.skip(f"Magenta melody_rnn bundles not found at {BUNDLES}")
+    return str(path)
+
+
+def test_environment_rewards_the_decoded_melody():
+    lookback = melody_configs.MelodyEncoder(melody_configs.CONFIGS["lookback_rnn"])
+    env = environment.MelodyEnvironment(1, 20, encoder=lookback)
+    basic = environment.MelodyEnvironment(1, 20)
+    assert env.num_actions == 40 and basic.num_actions == 38
+    priming = env.reset(np.random.default_rng(0))[0]
+    basic.reset(np.random.default_rng(0))
+    # melody step t is event t + 1 of what the model read (the priming class is event 0)
+    classes = [14] + [0] * 14 + [38, 38, 39, 16, 1]
+    expected = [14] + [0] * 14 + [priming if priming < 38 else 0, 14, 0, 16, 1]
+    for c, token in zip(classes, expected):
+        got = env.step(np.array([c]))
+        want = basic.step(np.array([token]))
+        np.testing.assert_array_equal(got.task_reward, want.task_reward)
+    assert env.composition.tolist() == [expected]
+
+
+def test_mono_pitches_are_folded_for_the_rules():
+    mono = melody_configs.MelodyEncoder(melody_configs.CONFIGS["mono_rnn"])
+    # classes: pitch + 2; 30 -> MIDI 28 (E1) is folded to 52 (E3), 127 (G9) to 79 (G5)
+    assert mono.task_tokens([[62, 30, 129, 0, 1]]).tolist() == [[14, 52 - 46, 79 - 46, 0, 1]]
+
+
+def test_sampled_melodies_are_decoded_after_the_priming_class():
+    model = note_rnn.load(bundle("lookback_rnn"))
+    samples = evaluate.sample(policy.Policy(model), 6, 40, seed=2)
+    first = tf.random.stateless_uniform([6], seed=[2, -1], maxval=40, dtype=tf.int32).numpy()
+    full = np.concatenate([first[:, None], samples["model_tokens"]], axis=1)
+    assert samples["tokens"].tolist() == model.input_encoder.task_tokens(full)[:, 1:].tolist()
+    assert (samples["model_tokens"] >= 38).any()
+
+
+@pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
+def test_tuning_a_converted_prior(tmp_path, name):
+    path = bundle(name)
+    cfg = config_lib.RLConfig(algorithm="psi", prior=path, steps=2 * 8 * 32, num_envs=8, eval_every=8 * 32,
+                              eval_samples=16, final_eval_samples=32, num_samples=2, replay_capacity=1000,
+                              batch_size=8)
+    final = train.run(cfg, str(tmp_path / "run"), progress=False, log=lambda *a: None)
+    assert final["steps"] == 512 and final["train_steps"] == 512 // 5 and final["after"]["mean_kl"] > 0
+    tuned = policy.load_policy(str(tmp_path / "run"), task=MelodyTask())
+    prior = note_rnn.load(path)
+    assert tuned.q_rnn.config == prior.config == tuned.prior_rnn.config
+    spec = tf.nest.map_structure(lambda s: (tuple(s.shape), s.dtype), prior.state_spec())
+    assert tf.nest.map_structure(lambda s: (tuple(s.shape), s.dtype), tuned.q_rnn.state_spec()) == spec
+    assert spec[-1][0] == ((33,), tf.int32)  # the encoder state: the last 33 events (or classes)
+    events = [60, -2, 62, -1, 64, 65, -2, 67] * 5
+    np.testing.assert_allclose(tuned.prior_rnn.event_distributions(events), prior.event_distributions(events),
+                               atol=1e-6)  # the prior is frozen
+    assert not np.allclose(tuned.q_rnn.event_distributions(events), prior.event_distributions(events), atol=1e-3)
+    for stats in (final["before"], final["after"]):  # Table 1 of decoded melodies (38 tokens)
+        assert 0 <= stats["notes_not_in_key"] <= 1 and "mean_music_theory_reward" in stats
+    samples = json.loads((tmp_path / "run" / "samples" / "step_00000512" / "melodies.json").read_text())
+    assert len(samples) == 2 and all(0 <= t < 38 for m in samples for t in m)
+    assert (tmp_path / "run" / "next_note_probabilities.png").is_file()
