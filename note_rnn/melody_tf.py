@@ -21,6 +21,8 @@ note, attack, direction, the last three distinct notes and the note-on count per
 
 from __future__ import annotations
 
+import numpy as np
+
 from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()
@@ -99,8 +101,9 @@ class KeyMelodyFeatures:
         self.note_range = max_note - min_note
         self.counter_bits = counter_bits
         self.input_size = self.note_range + 2 + 1 + 1 + len(DISTANCES) + counter_bits + 1 + 12 + 12
-        keys = [[1.0 if k in NOTE_KEYS[pc] else 0.0 for k in range(12)] for pc in range(12)]
-        self._keys = tf.constant(keys)  # [pitch class, key]
+        # [pitch class, key], kept as NumPy: it becomes a constant of whichever graph uses it
+        self._keys = np.array([[1.0 if k in NOTE_KEYS[pc] else 0.0 for k in range(12)] for pc in range(12)],
+                              np.float32)
 
     def zero_state(self, batch_size):
         """(events window, n, playing note (0 = none), attack, direction, last 3 notes, note-ons per pitch class)."""

@@ -85,3 +85,40 @@ def test_tuning_a_converted_prior(tmp_path, name):
     samples = json.loads((tmp_path / "run" / "samples" / "step_00000512" / "melodies.json").read_text())
     assert len(samples) == 2 and all(0 <= t < 38 for m in samples for t in m)
     assert (tmp_path / "run" / "next_note_probabilities.png").is_file()
+
+
+CHILD = """
+import json, sys
+import tensorflow as tf
+out = {}
+for path in sys.argv[1:]:
+    m = tf.saved_model.load(path)
+    out[path] = m.generate(num_samples=4, max_length=40, temperature=1.0, seed=3)["tokens"].numpy().tolist()
+out["modules"] = sorted(k for k in sys.modules if k.split(".")[0] in ("note_rnn", "rl_tuner", "note_seq"))
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_export_generates_without_the_package(tmp_path):
+    """Each configuration's SavedModel (the encoder's features and the attention traced in)
+    samples the classes rl_tuner.evaluate samples, in a process without this package."""
+    import os
+    import subprocess
+    import sys
+    from rl_tuner import cli as rl_cli
+    from rl_tuner import export
+    expected, paths = {}, []
+    for name in ("lookback_rnn", "attention_rnn", "mono_rnn"):
+        out = str(tmp_path / name)
+        assert rl_cli.main(["export", "--model", bundle(name), "--out", out]) == 0
+        assert export.load_info(out)["encoder"] == melody_configs.CONFIGS[name].to_dict()
+        samples = evaluate.sample(policy.load_policy(bundle(name), task=MelodyTask()), 4, 40, 1.0, 3)
+        expected[out] = samples["model_tokens"].tolist()
+        paths.append(out)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_USE_LEGACY_KERAS")}
+    proc = subprocess.run([sys.executable, "-c", CHILD, *paths], cwd=str(tmp_path), env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1][len("RESULT "):])
+    assert result.pop("modules") == []
+    assert result == expected
