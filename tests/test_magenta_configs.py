@@ -309,3 +309,8 @@ def test_generate_mono_writes_events_and_midi(reference, tmp_path):
     for i, events in enumerate(melodies):
         sequence = note_seq.midi_file_to_note_sequence(str(out / f"melody_{i:03d}.mid"))
         assert [n.pitch for n in sequence.notes] == [e for e in events if e >= 0]
+
+
+def test_corpus_evaluation_refuses_other_configurations(reference):
+    with pytest.raises(ValueError, match=r"needs a basic_rnn model \(38 one-hot classes\); this is a lookback_rnn model"):
+        note_rnn.evaluate(note_rnn.load(bundle("lookback_rnn")), [np.arange(2, 38)])
