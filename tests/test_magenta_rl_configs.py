@@ -62,27 +62,31 @@ def test_sampled_melodies_are_decoded_after_the_priming_class():
     assert (samples["model_tokens"] >= 38).any()
 
 
-@pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
+@pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn", "mono_rnn"])
 def test_tuning_a_converted_prior(tmp_path, name):
     path = bundle(name)
-    cfg = config_lib.RLConfig(algorithm="psi", prior=path, steps=2 * 8 * 32, num_envs=8, eval_every=8 * 32,
-                              eval_samples=16, final_eval_samples=32, num_samples=2, replay_capacity=1000,
+    cfg = config_lib.RLConfig(algorithm="psi", prior=path, steps=8 * 32, num_envs=8, eval_every=8 * 32,
+                              eval_samples=8, final_eval_samples=16, num_samples=2, replay_capacity=1000,
                               batch_size=8)
     final = train.run(cfg, str(tmp_path / "run"), progress=False, log=lambda *a: None)
-    assert final["steps"] == 512 and final["train_steps"] == 512 // 5 and final["after"]["mean_kl"] > 0
+    assert final["steps"] == 256 and final["train_steps"] == 256 // 5 and final["after"]["mean_kl"] > 0
     tuned = policy.load_policy(str(tmp_path / "run"), task=MelodyTask())
     prior = note_rnn.load(path)
     assert tuned.q_rnn.config == prior.config == tuned.prior_rnn.config
     spec = tf.nest.map_structure(lambda s: (tuple(s.shape), s.dtype), prior.state_spec())
     assert tf.nest.map_structure(lambda s: (tuple(s.shape), s.dtype), tuned.q_rnn.state_spec()) == spec
-    assert spec[-1][0] == ((33,), tf.int32)  # the encoder state: the last 33 events (or classes)
+    if name == "mono_rnn":  # one-hot input: the LSTMs' (h, c) only
+        layer = (((24,), tf.float32), ((24,), tf.float32))
+        assert spec == (layer, layer) and tuned.q_rnn.config.num_classes == 130
+    else:
+        assert spec[-1][0] == ((33,), tf.int32)  # the encoder state: the last 33 events (or classes)
     events = [60, -2, 62, -1, 64, 65, -2, 67] * 5
     np.testing.assert_allclose(tuned.prior_rnn.event_distributions(events), prior.event_distributions(events),
                                atol=1e-6)  # the prior is frozen
     assert not np.allclose(tuned.q_rnn.event_distributions(events), prior.event_distributions(events), atol=1e-3)
     for stats in (final["before"], final["after"]):  # Table 1 of decoded melodies (38 tokens)
         assert 0 <= stats["notes_not_in_key"] <= 1 and "mean_music_theory_reward" in stats
-    samples = json.loads((tmp_path / "run" / "samples" / "step_00000512" / "melodies.json").read_text())
+    samples = json.loads((tmp_path / "run" / "samples" / "step_00000256" / "melodies.json").read_text())
     assert len(samples) == 2 and all(0 <= t < 38 for m in samples for t in m)
     assert (tmp_path / "run" / "next_note_probabilities.png").is_file()
 
