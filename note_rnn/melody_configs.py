@@ -136,6 +136,8 @@ class MelodyEncoder:
         self.num_classes = self._enc.num_classes
         self.one_hot = config.encoder == "one_hot"
         self._tf = None
+        if config.name == DEFAULT:  # classes are the 38 tokens: nothing to decode
+            self.tf_task_tokens = None
 
     def _features(self):
         """The TensorFlow step features (:mod:`note_rnn.melody_tf`) of an encoded configuration."""
@@ -161,6 +163,35 @@ class MelodyEncoder:
     def step(self, tokens, state):
         """Features of the next classes, in TensorFlow (equal to :meth:`features`)."""
         return self._features().step(tokens, state)
+
+    def tf_task_tokens(self, first, tokens):
+        """:meth:`task_tokens` of sampled classes as TensorFlow ops (an exported model's melodies).
+
+        Args:
+          first: int32 [B], the class each sequence read first (the priming class), or None
+            when ``tokens`` start with the first class read (a primer).
+          tokens: int32 [B, T] classes.
+
+        Returns:
+          int32 [B, T] melody tokens (None for basic_rnn, whose classes are the tokens).
+        """
+        import tensorflow as tf
+        tokens = tf.cast(tokens, tf.int32)
+        if self.one_hot:  # mono_rnn: pitches folded by octaves into 48..83, as fold_pitch
+            pitch = tokens - 2 + self.config.min_note
+            pitch = tf.where(pitch < 48, pitch + 12 * tf.math.floordiv(59 - pitch, 12), pitch)
+            pitch = tf.where(pitch >= 84, pitch - 12 * tf.math.floordiv(pitch - 72, 12), pitch)
+            return tf.where(tokens < 2, tokens, pitch - 46)
+        features = self._features()
+        state = features.zero_state(tf.shape(tokens)[0])
+        if first is not None:
+            state = features.step(first, state)[1]
+
+        def body(carry, token):
+            new_state = features.step(token, carry[1])[1]
+            return features.task_token(new_state), new_state
+        out, _ = tf.scan(body, tf.transpose(tokens), initializer=(tf.zeros_like(tokens[:, 0]), state))
+        return tf.transpose(out)
 
     def task_tokens(self, tokens) -> np.ndarray:
         """The 38 melody tokens of class sequences [N, T] (decoded to events in order). Pitches

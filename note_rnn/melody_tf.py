@@ -75,6 +75,10 @@ class LookbackFeatures:
     def state_spec(self):
         return (tf.TensorSpec([WINDOW], tf.int32), tf.TensorSpec([], tf.int32))
 
+    def task_token(self, state):
+        """The 38-token melody token of the newest event of a state (the event class itself)."""
+        return state[0][:, -1]
+
     def step(self, labels, state):
         """Decodes ``labels`` int [B] (classes) to events, appends them and returns their features.
 
@@ -122,6 +126,11 @@ class KeyMelodyFeatures:
         event = tf.where(tf.equal(labels, r + 1), NOTE_OFF,
                          tf.where(tf.equal(labels, r), NO_EVENT, self.min_note + labels))
         return tf.where(labels >= r + 2, _lookback(window, n, labels, r + 2, NO_EVENT), event)
+
+    def task_token(self, state):
+        """The 38-token melody token of the newest event of a state (-2 -> 0, -1 -> 1, pitch p -> p - 46)."""
+        event = state[0][:, -1]
+        return tf.where(event < 0, event + 2, event - 46)
 
     def _key_mask(self, counts):
         hist = tf.matmul(tf.cast(counts, tf.float32), self._keys)

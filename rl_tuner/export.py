@@ -5,7 +5,11 @@ signature::
 
     generate(num_samples: int32, max_length: int32, temperature: float32, seed: int32)
         -> {"tokens": int32 [num_samples, max_length], "lengths": int32 [num_samples],
-            "strings": string [num_samples]   (only for a task with a vocabulary)}
+            "strings": string [num_samples]   (only for a task with a vocabulary),
+            "model_tokens": int32 [num_samples, max_length]   (only when the prior's input
+                encoder maps its tokens to the task's: "tokens" are then the task's, as
+                rl_tuner.evaluate.sample gives them, e.g. a lookback_rnn's repeat classes
+                decoded to melody tokens)}
 
 and the same function as a method, ``generate(...)``, returning the same dict. A task's end
 token ends a sequence: ``lengths`` counts it, later positions repeat it, and ``strings`` join
@@ -123,6 +127,8 @@ class _ExportedPolicy(Policy):
         q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
         super().__init__(_RawRNN(policy.prior_rnn, "prior"), q, policy.algorithm)
         self.end_token = end_token
+        encoder = getattr(policy.prior_rnn, "input_encoder", None)
+        self._task_tokens = getattr(encoder, "tf_task_tokens", None)
         self.first_tokens = None if first_tokens is None else tuple(int(t) for t in first_tokens)
         self.vocabulary = None if vocabulary is None else tf.constant(list(vocabulary), tf.string)
 
@@ -131,10 +137,12 @@ class _ExportedPolicy(Policy):
         tf.debugging.assert_positive(num_samples, message="num_samples must be > 0")
         tf.debugging.assert_positive(max_length, message="max_length must be > 0")
         tf.debugging.assert_positive(temperature, message="temperature must be > 0")
-        tokens = evaluate.sample_loop(self, num_samples, max_length, temperature, seed,
-                                      first_tokens=self.first_tokens)["tokens"]
-        tokens, lengths = end_at_token(tokens, self.end_token)
+        samples = evaluate.sample_loop(self, num_samples, max_length, temperature, seed,
+                                       first_tokens=self.first_tokens)
+        tokens, lengths = end_at_token(samples["tokens"], self.end_token)
         out = {"tokens": tokens, "lengths": lengths}
+        if self._task_tokens is not None:
+            out.update(model_tokens=tokens, tokens=self._task_tokens(samples["first_tokens"], tokens))
         if self.vocabulary is not None:
             keep = tf.range(max_length)[None, :] < lengths[:, None]
             if self.end_token is not None:
@@ -167,7 +175,8 @@ def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None 
     """
     module = _ExportedPolicy(policy, end_token, vocabulary, first_tokens)
     outputs = "{'tokens': int32 [num_samples, max_length], 'lengths': int32 [num_samples]" + (
-        ", 'strings': string [num_samples]}" if vocabulary is not None else "}")
+        ", 'strings': string [num_samples]" if vocabulary is not None else "") + (
+        ", 'model_tokens': int32 [num_samples, max_length]" if module._task_tokens is not None else "") + "}"
     with atomic.directory(out_dir, COMMAND, overwrite) as tmp:
         signature = module.generate.get_concrete_function()
         tf.saved_model.save(module, tmp, signatures={"serving_default": signature, "generate": signature})
