@@ -66,7 +66,9 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
         continues from its state after them.
 
     Returns:
-      int32 NumPy array [num, length] of tokens.
+      int32 NumPy array [num, length] of the model's classes (the 38 tokens for a basic_rnn
+      model; for another melody_rnn configuration, ``note_rnn.generate.sample_melodies``
+      decodes them into melodies).
 
     Raises:
       ValueError: for non-positive num, length or temperature, or a bad primer.
