@@ -128,3 +128,12 @@ def test_export_generates_without_the_package(tmp_path):
     result = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1][len("RESULT "):])
     assert result.pop("modules") == []
     assert result == expected
+
+
+def test_rl_tuner_generate_primes_in_the_models_classes(tmp_path):
+    from rl_tuner import cli as rl_cli
+    out = tmp_path / "gen"
+    assert rl_cli.main(["generate", "--model", bundle("attention_rnn"), "--num", "3", "--length", "20",
+                        "--primer-melody", "[60, -2, 62, -1]", "--no-audio", "--out", str(out)]) == 0
+    melodies = json.loads((out / "melodies.json").read_text())
+    assert [m[:4] for m in melodies] == [[14, 0, 16, 1]] * 3 and all(0 <= t < 38 for m in melodies for t in m)
