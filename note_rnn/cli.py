@@ -124,9 +124,9 @@ def main(argv=None) -> int:
         path = args.model or default_checkpoint()
 
         def sample(num, length, temperature, seed, primer):
-            import note_rnn
-            from note_rnn import generate
-            return generate.sample_melodies(note_rnn.load(path), num, length, temperature, seed, primer=primer)
+            from note_rnn import generate, prior
+            return generate.sample_melodies(prior.load_melody_model(path), num, length, temperature, seed,
+                                            primer=primer)
         run_generation(args, sample, path, "note-rnn generate")
     elif args.command == "import-magenta":
         from note_rnn import magenta

@@ -47,5 +47,25 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None, conf
     return model
 
 
+def load_melody_model(path: str, name: str = "note_rnn", config: str | None = None):
+    """Loads a model of any melody_rnn configuration (:func:`load`) and checks that it is one.
+
+    Returns:
+      The model; its ``input_encoder`` is a :class:`note_rnn.melody_configs.MelodyEncoder`.
+
+    Raises:
+      FileNotFoundError, ValueError: as :func:`load`; ValueError naming ``path`` also for a
+        model without a melody encoder (e.g. a SMILES-RNN, or 40 classes of no melody_rnn
+        configuration).
+    """
+    from note_rnn import melody_configs
+    model = load(path, name=name, config=config)
+    if not isinstance(model.input_encoder, melody_configs.MelodyEncoder):
+        raise ValueError(f"{path}: the model has {model.config.num_classes} classes and no melody encoder; a melody "
+                         f"model is needed (the {tokens.NUM_CLASSES}-token encoding or a Magenta melody_rnn "
+                         "configuration)")
+    return model
+
+
 def _looks_like_tf_prefix(path: str) -> bool:
     return os.path.exists(path + ".index") or os.path.exists(path + ".meta")

@@ -56,12 +56,8 @@ class MelodyTask(Task):
         Raises:
           ValueError: for a model that is not a melody model (e.g. a SMILES-RNN).
         """
-        from note_rnn import melody_configs, prior
-        model = prior.load(path, name=name)
-        if not isinstance(model.input_encoder, melody_configs.MelodyEncoder):
-            raise ValueError(f"{path}: the model has {model.config.num_classes} classes and no melody encoder; this "
-                             f"task needs a melody model (the {self.num_classes}-token encoding or a Magenta "
-                             "melody_rnn configuration)")
+        from note_rnn import prior
+        model = prior.load_melody_model(path, name=name)
         self._encoders[os.path.abspath(path)] = model.input_encoder
         return model
 
