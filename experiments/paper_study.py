@@ -71,7 +71,7 @@ class StudyConfig:
     steps: int | None = None
     final_eval_samples: int | None = None
     opening_samples: int = 10000
-    audio_samples: int = 2
+    audio_samples: int = 1
     ablations: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("psi_bootstrap", "psi", ("--bootstrap-final-note",)),
         ("psi_boltzmann", "psi", ("--exploration", "boltzmann")))
