@@ -190,6 +190,7 @@ def build_results(cfg: StudyConfig, times: dict, out_dir: str, log=print) -> dic
     from note_rnn import media
     from rl_tuner import atomic, evaluate, policy as policy_lib
 
+    t0 = time.time()
     models = collect(cfg)
     main = {m: models[m] for m in cfg.algorithms}
     mle = [r["stats"]["before"] for r in models[cfg.algorithms[0]]]
@@ -245,7 +246,9 @@ def build_results(cfg: StudyConfig, times: dict, out_dir: str, log=print) -> dic
     summary = {"table1_md": table_md, "tradeoff_md": sweep_md, "ablations_md": ablation_md, "openings_md": openings_markdown(opening_rows, names),
                "runs_md": runs_markdown(run_rows), "test": table["test"], "figure4": figure4,
                "study_command": study_command(cfg), "num_seeds": len(cfg.seeds),
-               "final_eval_samples": f"{mle[0].get('num_samples', mle[0].get('num_melodies')):,}"}
+               "final_eval_samples": f"{mle[0].get('num_samples', mle[0].get('num_melodies')):,}",
+               "run_minutes": f"{sum(r['wall_seconds'] or 0 for r in run_rows) / 60:.0f}",
+               "build_minutes": f"{(time.time() - t0) / 60:.1f}"}
     with open(os.path.join(ROOT, "experiments", "results_template.md")) as f:
         template = f.read()
     readme = template.format(**summary, figure4_md="\n".join(f"![{name}]({name})" for name in figure4))
