@@ -19,7 +19,7 @@ from rl_tuner._tf_setup import configure
 configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 
 
-def load(path, num_classes=None):
+def load(path, num_classes=None, config=None):
     """Loads a Note-RNN checkpoint directory (or a Magenta checkpoint, converted on the fly).
 
     Args:
@@ -27,9 +27,15 @@ def load(path, num_classes=None):
         ``weights.npz``), a ``note-rnn train`` run directory, or a Magenta checkpoint /
         ``.mag`` bundle.
       num_classes: the vocabulary size the caller needs (38 for melodies); None accepts any.
+      config: the melody_rnn configuration (basic_rnn, lookback_rnn, attention_rnn, mono_rnn)
+        of a Magenta checkpoint that is not a ``.mag`` bundle (a bundle names its own);
+        None = basic_rnn.
 
     Returns:
-      A :class:`rl_tuner.sequence_model.SequenceRNN` with ``sequence_logits`` and ``step``.
+      A :class:`rl_tuner.sequence_model.SequenceRNN` with ``sequence_logits``, ``step`` and
+      ``event_distributions(events)`` (float32 [T, C]: the softmax after each prefix of one
+      melody of Magenta events -- MIDI pitch, -2 hold, -1 note off -- from the zero state,
+      in the model's own C classes).
 
     Raises:
       FileNotFoundError: if there is no checkpoint at ``path``.
@@ -37,7 +43,7 @@ def load(path, num_classes=None):
         fault) or a vocabulary size other than ``num_classes``.
     """
     from note_rnn import prior
-    return prior.load(path, num_classes=num_classes)
+    return prior.load(path, num_classes=num_classes, config=config)
 
 
 def default_checkpoint() -> str:
@@ -60,7 +66,9 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
         continues from its state after them.
 
     Returns:
-      int32 NumPy array [num, length] of tokens.
+      int32 NumPy array [num, length] of the model's classes (the 38 tokens for a basic_rnn
+      model; for another melody_rnn configuration, ``note_rnn.generate.sample_melodies``
+      decodes them into melodies).
 
     Raises:
       ValueError: for non-positive num, length or temperature, or a bad primer.

@@ -24,11 +24,15 @@ def synthesize(tokens, qpm: float = 80.0, sample_rate: int = SAMPLE_RATE) -> np.
     Raises:
       ValueError: for an invalid token or a non-positive qpm.
     """
-    import note_seq
     from note_rnn import encoding
-    sequence = encoding.tokens_to_note_sequence(tokens, qpm=qpm)
+    return synthesize_sequence(encoding.tokens_to_note_sequence(tokens, qpm=qpm), len(tokens), qpm, sample_rate)
+
+
+def synthesize_sequence(sequence, num_steps: int, qpm: float = 80.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Renders a melody's NoteSequence of ``num_steps`` 16th notes as sine-wave audio (see :func:`synthesize`)."""
+    import note_seq
     if not sequence.notes:  # only holds and rests: silence (pretty_midi would divide by a zero peak)
-        return np.zeros(int(round(len(tokens) * 15.0 / qpm * sample_rate)), np.float32)
+        return np.zeros(int(round(num_steps * 15.0 / qpm * sample_rate)), np.float32)
     audio = note_seq.midi_synth.synthesize(sequence, sample_rate=sample_rate)
     peak = np.max(np.abs(audio)) if len(audio) else 0.0
     return (audio / peak * 0.8 if peak > 0 else audio).astype(np.float32)

@@ -10,6 +10,9 @@ from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_over
                                 dataclass_from_args, range_type, run_main)
 from note_rnn.generate_cli import add_generation_arguments, run_generation
 from rl_tuner.ranges import COUNT, at_least
+from note_rnn.melody_configs import CONFIGS as _MELODY_CONFIGS
+
+MELODY_CONFIGS = tuple(_MELODY_CONFIGS)
 
 CHECKPOINT_HELP = ("Note-RNN checkpoint directory, `note-rnn train` run directory, Magenta checkpoint or .mag "
                    "bundle (default: the shipped Note-RNN)")
@@ -97,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="checkpoint prefix or file (V1/V2), checkpoint directory, or .mag bundle")
     p.add_argument("--out", required=True, help="output checkpoint directory")
     p.add_argument("--scope", default=None, help="network scope in multi-network checkpoints (default: auto)")
+    p.add_argument("--config", default=None, choices=MELODY_CONFIGS,
+                   help="melody_rnn configuration of a checkpoint that is not a .mag bundle (a bundle names its own; "
+                        "default: basic_rnn)")
     add_overwrite_flag(p)
     return parser
 
@@ -119,12 +125,13 @@ def main(argv=None) -> int:
 
         def sample(num, length, temperature, seed, primer):
             import note_rnn
-            from note_rnn import generate, tokens
-            return generate.sample(note_rnn.load(path, num_classes=tokens.NUM_CLASSES), num, length, temperature, seed, primer=primer)
+            from note_rnn import generate
+            return generate.sample_melodies(note_rnn.load(path), num, length, temperature, seed, primer=primer)
         run_generation(args, sample, path, "note-rnn generate")
     elif args.command == "import-magenta":
         from note_rnn import magenta
-        out = magenta.import_magenta(args.src, args.out, scope=args.scope, overwrite=args.overwrite)
+        out = magenta.import_magenta(args.src, args.out, scope=args.scope, overwrite=args.overwrite,
+                                     config=args.config)
         print(f"converted {args.src} -> {out}")
     return 0
 

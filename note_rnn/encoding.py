@@ -212,9 +212,44 @@ def tokens_to_note_sequence(tokens: Iterable, qpm: float = DEFAULT_QPM) -> music
     """
     if not qpm > 0:
         raise ValueError(f"qpm must be positive, got {qpm!r}")
-    sequence = tokens_to_melody(tokens).to_sequence(qpm=float(qpm))
+    return _melody_to_note_sequence(tokens_to_melody(tokens), qpm)
+
+
+def _melody_to_note_sequence(melody: note_seq.Melody, qpm: float) -> music_pb2.NoteSequence:
+    sequence = melody.to_sequence(qpm=float(qpm))
     sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
     return sequence
+
+
+def events_to_note_sequence(events: Iterable[int], qpm: float = DEFAULT_QPM) -> music_pb2.NoteSequence:
+    """Renders Magenta melody events of any MIDI pitch (e.g. a mono_rnn melody) as a NoteSequence,
+    as :func:`tokens_to_note_sequence` renders tokens.
+
+    Args:
+      events: -2 (hold), -1 (note off) or MIDI pitches 0..127, one 16th note each.
+      qpm: tempo in quarter notes per minute.
+
+    Raises:
+      ValueError: for another value (naming it and its position) or a non-positive ``qpm``.
+    """
+    if not qpm > 0:
+        raise ValueError(f"qpm must be positive, got {qpm!r}")
+    events = [int(e) for e in events]
+    for position, event in enumerate(events):
+        if not -2 <= event <= 127:
+            raise ValueError(f"melody event {event} at position {position}: expected -2, -1 or a MIDI pitch 0..127")
+    return _melody_to_note_sequence(note_seq.Melody(events, steps_per_quarter=STEPS_PER_QUARTER,
+                                                    steps_per_bar=STEPS_PER_BAR_4_4), qpm)
+
+
+def tokens_to_events(tokens: Iterable) -> list[int]:
+    """Magenta melody events of tokens, one for one (-2 hold, -1 note off, pitch = token + 46);
+    unlike :func:`tokens_to_melody`, leading note-offs stay note-offs.
+
+    Raises:
+      ValueError: for an invalid token.
+    """
+    return [int(_ENCODING.decode_event(int(t))) for t in validate_tokens(tokens)]
 
 
 def write_midi(tokens: Iterable, path: os.PathLike | str, qpm: float = DEFAULT_QPM) -> None:

@@ -34,7 +34,8 @@ def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -
                              f"--primer-midi as in Magenta, else {DEFAULT_QPM:g})")
     parser.add_argument("--no-audio", action="store_true", help="write MIDI files and melodies.json only, no WAV")
     parser.add_argument("--out", default="generated",
-                        help="output directory: melody_NNN.mid, melody_NNN.wav and melodies.json (the tokens) "
+                        help="output directory: melody_NNN.mid, melody_NNN.wav and melodies.json (the tokens; "
+                             "events.json, Magenta events, for a mono_rnn model) "
                              "(default: %(default)s)")
     primer = parser.add_mutually_exclusive_group()
     primer.add_argument("--primer-melody", default=None, metavar="LIST",
@@ -82,8 +83,8 @@ def run_generation(args: argparse.Namespace, sample, model_path: str, command: s
 
     Args:
       args: the parsed flags of :func:`add_generation_arguments`.
-      sample: ``(num, length, temperature, seed, primer) -> int [num, length]`` tokens;
-        called after the flags were checked.
+      sample: ``(num, length, temperature, seed, primer) -> int [num, length]`` tokens (or a
+        :class:`note_rnn.generate.EventMelodies`); called after the flags were checked.
       model_path: the model's path, printed in the summary (an input: never replaced).
       command: the command's name, recorded in the output's manifest.
 
@@ -103,7 +104,9 @@ def run_generation(args: argparse.Namespace, sample, model_path: str, command: s
     with atomic.directory(args.out, command, args.overwrite) as tmp:  # earlier files go, others stay
         written = write_outputs(melodies, tmp, qpm=qpm, audio=not args.no_audio)
     paths = [os.path.join(args.out, os.path.basename(p)) for p in written]
-    kinds = "MIDI" + ("" if args.no_audio else ", WAV") + " and melodies.json"
+    from note_rnn.generate import EVENTS_FILE, TOKENS_FILE, EventMelodies
+    kinds = "MIDI" + ("" if args.no_audio else ", WAV") + " and " + (
+        EVENTS_FILE if isinstance(melodies, EventMelodies) else TOKENS_FILE)
     primed = f", primer of {len(primer)} steps" if primer is not None else ""
     print(f"wrote {len(paths)} melodies to {args.out} ({kinds}; model {model_path}{primed})")
     return paths

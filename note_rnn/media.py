@@ -50,11 +50,19 @@ def write_melodies(melodies, out_dir: str, policy=None, seed: int = 0, writer=No
         if policy is not None:
             tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
             plt = _pyplot()
-            fig = next_note_figure(tokens, probs, policy.algorithm)
+            fig = next_note_figure(tokens, probs, policy.algorithm, _class_names(policy))
             image = figure_rgb(fig)
             plt.close(fig)
             with writer.as_default():
                 tf.summary.image("samples/next_note_probabilities", image[None], step=step)
+
+
+def _class_names(policy):
+    """The class names of a policy's prior other than the 38 tokens, else None."""
+    encoder = getattr(policy.prior_rnn, "input_encoder", None)
+    if encoder is None or getattr(encoder, "config", None) is None or encoder.config.name == "basic_rnn":
+        return None
+    return encoder.class_names()
 
 
 def _pyplot():
@@ -84,13 +92,15 @@ def plot_training_curves(history: dict, path: str) -> None:
     plt.close(fig)
 
 
-def next_note_figure(tokens: np.ndarray, probs: np.ndarray, algorithm: str):
+def next_note_figure(tokens: np.ndarray, probs: np.ndarray, algorithm: str, class_names=None):
     """The paper's Figure 4: a policy's next-note distribution along one sampled melody.
 
     Args:
       tokens: int [T], the sampled melody (marked with circles).
       probs: float [C, T], column t = the distribution token t was drawn from.
       algorithm: the policy's name, for the title.
+      class_names: the name of each class (None: the 38 tokens' names); another melody_rnn
+        configuration's come from :meth:`note_rnn.melody_configs.MelodyEncoder.class_names`.
 
     Returns:
       A matplotlib Figure: rows are tokens labelled by note name ('hold', 'off', C3 ..
@@ -106,9 +116,11 @@ def next_note_figure(tokens: np.ndarray, probs: np.ndarray, algorithm: str):
     ax.plot(np.arange(len(tokens)), tokens, "o", markerfacecolor="none", markeredgecolor="tab:blue",
             markersize=5, label="sampled note")
     ax.set_yticks(np.arange(num_classes))
-    ax.set_yticklabels([tok.token_name(t) for t in range(num_classes)], fontsize=7)
-    for t in range(tok.FIRST_PITCH_TOKEN, num_classes, 12):  # a line below each C (and the pitches)
-        ax.axhline(t - 0.5, color="0.6", linewidth=0.6)
+    names = class_names or [tok.token_name(t) for t in range(num_classes)]
+    ax.set_yticklabels(names, fontsize=7 if num_classes <= 40 else 4)
+    for t, name in enumerate(names):  # a line below each C
+        if name.startswith("C") and not name.startswith("C#"):
+            ax.axhline(t - 0.5, color="0.6", linewidth=0.6)
     ax.set_xticks(np.arange(0, length, 4))
     ax.set_xticklabels([str(t + 1) for t in range(0, length, 4)])
     ax.set_xlabel("note of the melody (16th-note step)")
@@ -131,7 +143,7 @@ def plot_next_note_probabilities(policy, path: str, length: int = 32, seed: int 
     from rl_tuner import evaluate
     plt = _pyplot()
     tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
-    fig = next_note_figure(tokens, probs, policy.algorithm)
+    fig = next_note_figure(tokens, probs, policy.algorithm, _class_names(policy))
     _save_figure(fig, path)
     plt.close(fig)
 

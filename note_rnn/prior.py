@@ -9,7 +9,7 @@ from note_rnn import tokens
 MELODY_ENCODING = f"the {tokens.NUM_CLASSES}-token melody encoding"
 
 
-def load(path: str, name: str = "note_rnn", num_classes: int | None = None):
+def load(path: str, name: str = "note_rnn", num_classes: int | None = None, config: str | None = None):
     """Loads a Note-RNN from a project checkpoint, or converts a Magenta checkpoint on the fly.
 
     Everything is checked before the model is built (see :func:`rl_tuner.checkpoint.read`
@@ -21,9 +21,12 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None):
         directory, or a ``.mag`` bundle).
       name: Keras name of the model.
       num_classes: the vocabulary size the caller needs (38 for melodies); None accepts any.
+      config: melody_rnn configuration of a Magenta checkpoint that is not a bundle
+        (:func:`note_rnn.magenta.read_magenta`).
 
     Returns:
-      A :class:`rl_tuner.sequence_model.SequenceRNN`.
+      A :class:`rl_tuner.sequence_model.SequenceRNN` whose ``input_encoder`` is the melody
+      encoder of its configuration (:mod:`note_rnn.melody_configs`; None for a non-melody model).
 
     Raises:
       FileNotFoundError: if nothing loadable is at ``path``.
@@ -31,19 +34,17 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None):
         vocabulary size is not ``num_classes``.
     """
     from rl_tuner import checkpoint
-    from rl_tuner import sequence_model as model_lib
+    from note_rnn import melody_configs
     needs = MELODY_ENCODING if num_classes == tokens.NUM_CLASSES else None
     if checkpoint.has_checkpoint_files(checkpoint.model_path(path)):
-        return checkpoint.load_model(path, name, num_classes, needs=needs)
+        return checkpoint.load_model(path, name, num_classes, needs=needs, make_encoder=melody_configs.encoder_for)
     if not os.path.exists(path) and not _looks_like_tf_prefix(path):
         raise FileNotFoundError(f"no Note-RNN checkpoint at {path}")
     from note_rnn import magenta
-    layer_sizes, weights = magenta.read_magenta_weights(path)  # a melody model: 38 classes, checked
-    checkpoint.check_num_classes(magenta.NUM_CLASSES, num_classes, path, needs)
-    net = model_lib.SequenceRNN(model_lib.SequenceRNNConfig(num_classes=magenta.NUM_CLASSES,
-                                                            layer_sizes=tuple(layer_sizes)), name=name)
-    net.set_named_weights(weights, source=path)
-    return net
+    net = magenta.read_magenta(path, config=config)  # checked against its configuration
+    model = magenta.build_model(net, name=name)
+    checkpoint.check_num_classes(model.config.num_classes, num_classes, path, needs)
+    return model
 
 
 def _looks_like_tf_prefix(path: str) -> bool:

@@ -11,7 +11,6 @@ import argparse
 
 from note_rnn.listening import commands as listening  # Flask and TensorFlow load only when it runs
 from note_rnn.stats import TABLE_1_KEYS as TABLE1_KEYS
-from note_rnn.tokens import NUM_CLASSES
 
 MODEL_HELP = ("run directory, policy directory or Note-RNN checkpoint (a plain Note-RNN is the MLE row of "
               "Table 1) (default: the shipped Note-RNN)")
@@ -87,7 +86,10 @@ def run_generate(args: argparse.Namespace) -> int:
 
     def sample(num, length, temperature, seed, primer):
         from rl_tuner import evaluate, policy
-        pol = policy.load_policy(path, num_classes=NUM_CLASSES, task=task)
+        pol = policy.load_policy(path, task=task)
+        if primer is not None:  # the primer in the model's own classes
+            from note_rnn import encoding
+            primer = pol.prior_rnn.input_encoder.labels(encoding.tokens_to_events(primer))
         return evaluate.sample(pol, num, length, temperature, seed, primer=primer)["tokens"]
     run_generation(args, sample, path, "rl-tuner generate")
     return 0

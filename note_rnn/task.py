@@ -1,7 +1,11 @@
 """The melody task: what the RL Tuner core needs to tune a Note-RNN (registered as ``melody``).
 
-* prior: a Note-RNN over the 38-token encoding (the project's checkpoints, Magenta
-  checkpoints and ``.mag`` bundles; :func:`note_rnn.prior.load`), the shipped one by default;
+* prior: a Note-RNN of any of Magenta's melody_rnn configurations (the project's checkpoints,
+  Magenta checkpoints and ``.mag`` bundles; :func:`note_rnn.prior.load`), the shipped one by
+  default. Its actions are its own classes (40 for lookback_rnn and attention_rnn, 130 for
+  mono_rnn); the environment, the statistics and the samples read the melodies they decode to
+  (:meth:`note_rnn.melody_configs.MelodyEncoder.task_tokens`: repeat classes become the event
+  they repeat, mono_rnn's pitches outside 48..83 are folded by octaves into that range);
 * environment: :class:`note_rnn.environment.MelodyEnvironment` (fixed-length melodies, no end
   token) paying the music-theory reward of a reward mode (:mod:`note_rnn.reward_modes`);
 * statistics: the paper's Table 1 (:mod:`note_rnn.stats`) plus the mean r_MT per note and
@@ -38,13 +42,35 @@ class MelodyTask(Task):
     table_keys = TABLE_1_KEYS + ("mean_log_prior", "mean_music_theory_reward", "mean_kl", "mean_entropy")
     reward_modes = tuple(reward_modes.REWARD_MODES)
 
+    def __init__(self):
+        self._encoders = {}  # prior path -> its melody encoder
+
     def default_prior(self) -> str:
         from note_rnn.cli import default_checkpoint
         return default_checkpoint()
 
     def load_prior(self, path: str, name: str = "note_rnn"):
-        from note_rnn import prior
-        return prior.load(path, name=name, num_classes=self.num_classes)
+        """A melody model of any melody_rnn configuration (its ``input_encoder`` is a
+        :class:`note_rnn.melody_configs.MelodyEncoder`).
+
+        Raises:
+          ValueError: for a model that is not a melody model (e.g. a SMILES-RNN).
+        """
+        from note_rnn import melody_configs, prior
+        model = prior.load(path, name=name)
+        if not isinstance(model.input_encoder, melody_configs.MelodyEncoder):
+            raise ValueError(f"{path}: the model has {model.config.num_classes} classes and no melody encoder; this "
+                             f"task needs a melody model (the {self.num_classes}-token encoding or a Magenta "
+                             "melody_rnn configuration)")
+        self._encoders[os.path.abspath(path)] = model.input_encoder
+        return model
+
+    def encoder_of(self, path: str):
+        """The melody encoder of the prior at ``path`` (loaded once)."""
+        key = os.path.abspath(path)
+        if key not in self._encoders:
+            self.load_prior(path)
+        return self._encoders[key]
 
     def default_reward_mode(self, algorithm: str) -> str:
         return reward_modes.default_reward_mode(algorithm)
@@ -56,7 +82,8 @@ class MelodyTask(Task):
         """Melodies of ``config.num_notes`` notes; 'g' and 'pure_rl' use music_theory_only, as the original."""
         from note_rnn.environment import MelodyEnvironment
         mode = reward_modes.reward_mode_for_algorithm(config.algorithm, config.reward_mode)
-        return MelodyEnvironment(config.num_envs, config.num_notes, mode.name)
+        return MelodyEnvironment(config.num_envs, config.num_notes, mode.name,
+                                 encoder=self.encoder_of(config.prior or self.default_prior()))
 
     def measure(self, tokens, lengths) -> dict:
         """Table-1 statistics, mean r_MT per note and mean of each r_MT component."""

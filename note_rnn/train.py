@@ -49,10 +49,15 @@ def evaluate_model(model, melodies, max_length: int = 128, skip_first_n_losses: 
       ``{"accuracy", "log_perplexity", "tokens", "windows"}`` (see :func:`evaluate_arrays`).
 
     Raises:
-      ValueError: if no window of at least ``min_window`` tokens remains, or the settings
-        leave no scored prediction.
+      ValueError: if no window of at least ``min_window`` tokens remains, the settings
+        leave no scored prediction, or the model is not a basic_rnn (38 one-hot classes).
     """
     TrainConfig(max_length=max_length, skip_first_n_losses=skip_first_n_losses, min_window=min_window)  # checks
+    name = getattr(getattr(getattr(model, "input_encoder", None), "config", None), "name", "basic_rnn")
+    if name != "basic_rnn" or model.config.num_classes != tokens.NUM_CLASSES:
+        name = name if name != "basic_rnn" else f"{model.config.num_classes}-class"
+        raise ValueError(f"evaluation on {tokens.NUM_CLASSES}-token melodies needs a basic_rnn model "
+                         f"({tokens.NUM_CLASSES} one-hot classes); this is a {name} model")
     arrays = evaluation_arrays(melodies, max_length, skip_first_n_losses, min_window)
     if len(arrays[0]) == 0:
         raise ValueError(f"no windows of at least {min_window} tokens to evaluate")

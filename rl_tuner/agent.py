@@ -65,7 +65,8 @@ class LearnerConfig:
     new_priority: str = "max"
 
 
-def transition_spec(layer_sizes, num_classes: int, next_log_prior: bool = True, next_state: bool = True):
+def transition_spec(layer_sizes, num_classes: int, next_log_prior: bool = True, next_state: bool = True,
+                    state_spec=None):
     """The unbatched spec of one transition (see the module docstring).
 
     Args:
@@ -73,11 +74,14 @@ def transition_spec(layer_sizes, num_classes: int, next_log_prior: bool = True, 
       num_classes: vocabulary size C.
       next_log_prior: store log p(.|s') [C] (G-learning's target needs it).
       next_state: store the Q-network's state after obs (else the learner recomputes it).
+      state_spec: the Q-network's state spec (:meth:`rl_tuner.sequence_model.SequenceRNN.state_spec`:
+        with an attention window or an input encoder's state, everything the model needs to
+        compute its next input); None: an LSTM's, from ``layer_sizes``.
 
     Returns:
       {name: tf.TensorSpec or nest of them}.
     """
-    state = networks.lstm_state_spec(layer_sizes)
+    state = networks.lstm_state_spec(layer_sizes) if state_spec is None else state_spec
     spec = {"obs": tf.TensorSpec([], tf.int32), "state": state, "action": tf.TensorSpec([], tf.int32),
             "reward": tf.TensorSpec([], tf.float32), "done": tf.TensorSpec([], tf.float32)}
     if next_state:
@@ -149,14 +153,20 @@ class KLControlLearner(tf.Module):
         into the LSTM gates as scalar code, about 5x the cost of this product (BUILD.md,
         "Learner throughput").
 
+        A model whose input is not a one-hot of the token, or with an attention layer, is
+        stepped by its own :meth:`rl_tuner.sequence_model.SequenceRNN.step` (its encoder state
+        in ``state`` gives the input after the action).
+
         Args:
           tokens: int32 [B], the actions a.
-          state: the LSTM state after the observation (``next_state`` of the transitions).
+          state: the network state after the observation (``next_state`` of the transitions).
 
         Returns:
           float32 [B, num_classes].
         """
         rnn = self.target_network.rnn
+        if rnn.has_encoder_state or rnn.config.attention_length:
+            return rnn.step(tokens, state)[0]
         x = tf.one_hot(tokens, rnn.config.num_classes)
         for layer, (h, c) in zip(rnn.lstm_layers, state):
             cell = layer.cell

@@ -4,9 +4,13 @@ Layout of a checkpoint directory::
 
     config.json   {"format": "note_rnn/1", "num_classes": 38, "layer_sizes": [100]}, or, for a
                   model with a stored vocabulary, {"format": "sequence_rnn/1", "num_classes": C,
-                  "layer_sizes": [...], "vocabulary": [C distinct strings]}
+                  "layer_sizes": [...], "vocabulary": [C distinct strings]}, or, for a model whose
+                  input is encoded features or which has an attention layer, {"format":
+                  "sequence_rnn/2", ..., "input_size": F or null, "attention_length": L,
+                  "encoder": {task's encoder settings} or null}
     weights.npz   lstm_{i}/kernel, lstm_{i}/recurrent_kernel, lstm_{i}/bias (Keras gate
-                  order i, f, c, o, forget bias folded in), dense/kernel, dense/bias
+                  order i, f, c, o, forget bias folded in), dense/kernel, dense/bias, and
+                  attention/* for an attention model (SequenceRNNConfig.weight_shapes)
     card.json     optional: data, hyperparameters, metrics, command to reproduce
 
 The directory is written atomically (a reader never sees half a checkpoint).
@@ -22,7 +26,8 @@ from rl_tuner import atomic, file_checks
 
 FORMAT = "note_rnn/1"  # no vocabulary (the format of the shipped Note-RNN; still written for such models)
 VOCABULARY_FORMAT = "sequence_rnn/1"  # with a stored vocabulary
-FORMATS = (FORMAT, VOCABULARY_FORMAT)
+ENCODED_FORMAT = "sequence_rnn/2"  # with input_size, attention_length and the task's encoder settings
+FORMATS = (FORMAT, VOCABULARY_FORMAT, ENCODED_FORMAT)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 CARD_FILE = "card.json"
@@ -35,7 +40,8 @@ def is_checkpoint(path: str) -> bool:
 
 
 def save(path: str, layer_sizes, weights: dict, num_classes: int, card: dict | None = None,
-         command: str | None = None, overwrite: bool = False, vocabulary=None) -> str:
+         command: str | None = None, overwrite: bool = False, vocabulary=None, input_size: int | None = None,
+         attention_length: int = 0, encoder: dict | None = None) -> str:
     """Writes a checkpoint directory atomically.
 
     Args:
@@ -49,6 +55,9 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int, card: dict | N
       command: the command writing it (recorded in a manifest), e.g. "note-rnn import-magenta".
       overwrite: replace a directory that is not this writer's earlier output.
       vocabulary: optional symbol of each token (stored; format ``sequence_rnn/1``).
+      input_size, attention_length: see :class:`rl_tuner.sequence_model.SequenceRNNConfig`.
+      encoder: the task's input encoder settings (JSON), read back by the task's loader.
+        Any of these three makes the format ``sequence_rnn/2``.
 
     Returns:
       ``path``.
@@ -57,12 +66,16 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int, card: dict | N
       rl_tuner.outputs.OutputError: if ``path`` may not be replaced.
     """
     from rl_tuner.sequence_model import SequenceRNNConfig, check_weight_shapes  # imports TensorFlow
-    config = SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes), vocabulary=vocabulary)
+    config = SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes), vocabulary=vocabulary,
+                               input_size=input_size, attention_length=attention_length)
     check_weight_shapes(config, weights)
     with atomic.directory(path, command, overwrite, owned=CHECKPOINT_FILES) as tmp:
         meta = {"format": FORMAT, "num_classes": config.num_classes, "layer_sizes": list(config.layer_sizes)}
         if config.vocabulary is not None:
             meta.update(format=VOCABULARY_FORMAT, vocabulary=list(config.vocabulary))
+        if config.input_size is not None or config.attention_length or encoder is not None:
+            meta.update(format=ENCODED_FORMAT, input_size=config.input_size,
+                        attention_length=config.attention_length, encoder=encoder)
         atomic.write_json(os.path.join(tmp, CONFIG_FILE), meta)
         np.savez(os.path.join(tmp, WEIGHTS_FILE), **{k: np.asarray(v, np.float32) for k, v in weights.items()})
         if card is not None:
@@ -72,10 +85,12 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int, card: dict | N
 
 def save_model(path: str, model, card: dict | None = None, command: str | None = None,
                overwrite: bool = False) -> str:
-    """Writes a :class:`rl_tuner.sequence_model.SequenceRNN` (and its vocabulary, if any) as a
-    checkpoint directory (see :func:`save`)."""
+    """Writes a :class:`rl_tuner.sequence_model.SequenceRNN` (and its vocabulary, input size,
+    attention and input encoder settings, if any) as a checkpoint directory (see :func:`save`)."""
+    encoder = model.input_encoder.spec() if getattr(model, "input_encoder", None) is not None else None
     return save(path, model.config.layer_sizes, model.get_named_weights(), model.config.num_classes, card,
-                command=command, overwrite=overwrite, vocabulary=model.config.vocabulary)
+                command=command, overwrite=overwrite, vocabulary=model.config.vocabulary,
+                input_size=model.config.input_size, attention_length=model.config.attention_length, encoder=encoder)
 
 
 def read(path: str) -> tuple[dict, dict]:
@@ -134,7 +149,15 @@ def read_config(config_path: str) -> dict:
         raise ValueError(f"{config_path}: num_classes must be an integer >= 2, got {classes!r}")
     if not isinstance(sizes, list) or not sizes or not all(_is_int(n) and n >= 1 for n in sizes):
         raise ValueError(f"{config_path}: layer_sizes must be a non-empty list of positive integers, got {sizes!r}")
-    if config["format"] == VOCABULARY_FORMAT:
+    if config["format"] == ENCODED_FORMAT:
+        size, length, encoder = config.get("input_size"), config.get("attention_length"), config.get("encoder")
+        if size is not None and (not _is_int(size) or size < 1):
+            raise ValueError(f"{config_path}: input_size must be null or a positive integer, got {size!r}")
+        if not _is_int(length) or length < 0:
+            raise ValueError(f"{config_path}: attention_length must be an integer >= 0, got {length!r}")
+        if encoder is not None and not isinstance(encoder, dict):
+            raise ValueError(f"{config_path}: encoder must be null or a JSON object, got {encoder!r}")
+    if "vocabulary" in config or config["format"] == VOCABULARY_FORMAT:
         vocabulary = config.get("vocabulary")
         if (not isinstance(vocabulary, list) or len(vocabulary) != classes
                 or not all(isinstance(v, str) for v in vocabulary) or len(set(vocabulary)) != classes):
@@ -158,7 +181,8 @@ def read_card(path: str) -> dict | None:
     return file_checks.read_json(card_path, "checkpoint card")
 
 
-def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None, needs: str | None = None):
+def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None, needs: str | None = None,
+               make_encoder=None):
     """Loads a sequence model from a checkpoint directory of this format.
 
     Everything is checked before the model is built (see :func:`read`). Tasks whose priors
@@ -172,6 +196,8 @@ def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None
       num_classes: the vocabulary size the caller's task needs; None accepts any.
       needs: what ``num_classes`` is, for the error message (e.g. "the 38-token melody
         encoding").
+      make_encoder: the task's ``(encoder settings or None, config, source) -> input encoder
+        or None``; required for a model whose ``input_size`` is set.
 
     Returns:
       A :class:`rl_tuner.sequence_model.SequenceRNN`.
@@ -187,9 +213,15 @@ def load_model(path: str, name: str = "note_rnn", num_classes: int | None = None
     check_num_classes(config["num_classes"], num_classes, os.path.join(path, CONFIG_FILE), needs)
     vocabulary = tuple(config["vocabulary"]) if "vocabulary" in config else None
     cfg = model_lib.SequenceRNNConfig(num_classes=config["num_classes"], layer_sizes=tuple(config["layer_sizes"]),
-                                      vocabulary=vocabulary)
+                                      vocabulary=vocabulary, input_size=config.get("input_size"),
+                                      attention_length=config.get("attention_length", 0))
     model_lib.check_weight_shapes(cfg, weights, source=os.path.join(path, WEIGHTS_FILE))
-    net = model_lib.SequenceRNN(cfg, name=name)
+    config_path = os.path.join(path, CONFIG_FILE)
+    encoder = make_encoder(config.get("encoder"), cfg, config_path) if make_encoder is not None else None
+    if encoder is None and not cfg.one_hot_inputs:
+        raise ValueError(f"{config_path}: the model reads encoded inputs (input_size {cfg.input_size}, encoder "
+                         f"{config.get('encoder')}) that this task cannot compute")
+    net = model_lib.SequenceRNN(cfg, name=name, input_encoder=encoder)
     net.set_named_weights(weights, source=path)
     return net
 

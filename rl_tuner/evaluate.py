@@ -47,10 +47,10 @@ def sample_loop(policy, num, length, temperature, seed, primer=None, first_token
         log_policy = tf.gather(tf.nn.log_softmax(logits), next_tokens, batch_dims=1)
         return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl, log_policy
 
-    tokens, records = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature, seed,
-                                           policy.num_classes, record, len(RECORDS), primer=primer,
-                                           first_tokens=first_tokens)
-    return {"tokens": tokens, **dict(zip(RECORDS, records))}
+    tokens, records, first = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature,
+                                                  seed, policy.num_classes, record, len(RECORDS), primer=primer,
+                                                  first_tokens=first_tokens, return_first=True)
+    return {"tokens": tokens, "first_tokens": first, **dict(zip(RECORDS, records))}
 
 
 def _compiled_sampler(policy, first_tokens=None):
@@ -75,7 +75,8 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
 
     Returns:
       {"tokens": int32 [num, length], "lengths": int32 [num], "log_prior", "entropy", "log_policy",
-      "kl": float32 [num, length]}.
+      "kl": float32 [num, length]}. When the prior's input encoder has ``task_tokens``, "tokens"
+      are the task's tokens it maps the sampled ones to, and "model_tokens" the sampled ones.
 
     Raises:
       ValueError: see :func:`rl_tuner.sampling.check_sampling_args`.
@@ -83,7 +84,16 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
     parts = generate.sample_in_chunks(_compiled_sampler(policy, first_tokens), num, length, temperature, seed, batch_size,
                                       primer)
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    first = out.pop("first_tokens")
     out["tokens"], out["lengths"] = end_at_token(out["tokens"], end_token)
+    encoder = getattr(getattr(policy, "prior_rnn", None), "input_encoder", None)
+    if hasattr(encoder, "task_tokens"):  # the model's classes as the task's tokens (e.g. repeats decoded)
+        model_tokens = out["tokens"]
+        if primer is None:  # decoded after the priming token the model read first
+            decoded = encoder.task_tokens(np.concatenate([first[:, None], model_tokens], axis=1))[:, 1:]
+        else:
+            decoded = encoder.task_tokens(model_tokens)
+        out["model_tokens"], out["tokens"] = model_tokens, decoded
     return out
 
 

@@ -5,7 +5,11 @@ signature::
 
     generate(num_samples: int32, max_length: int32, temperature: float32, seed: int32)
         -> {"tokens": int32 [num_samples, max_length], "lengths": int32 [num_samples],
-            "strings": string [num_samples]   (only for a task with a vocabulary)}
+            "strings": string [num_samples]   (only for a task with a vocabulary),
+            "model_tokens": int32 [num_samples, max_length]   (only when the prior's input
+                encoder maps its tokens to the task's: "tokens" are then the task's, as
+                rl_tuner.evaluate.sample gives them, e.g. a lookback_rnn's repeat classes
+                decoded to melody tokens)}
 
 and the same function as a method, ``generate(...)``, returning the same dict. A task's end
 token ends a sequence: ``lengths`` counts it, later positions repeat it, and ``strings`` join
@@ -32,19 +36,37 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 from rl_tuner import atomic  # noqa: E402
-from rl_tuner.sequence_model import lstm_cell_step  # noqa: E402
+from rl_tuner.sequence_model import ATTENTION_WEIGHTS, attention_cell_step, lstm_cell_step  # noqa: E402
 from rl_tuner import evaluate  # noqa: E402
 from rl_tuner.policy import MLE, Policy  # noqa: E402
 
 
+class _RawAttention(tf.Module):
+    """Layer 0's attention-wrapped LSTM as plain variables (what ``attention_cell_step`` reads)."""
+
+    def __init__(self, weights: dict, units: int, attention_length: int):
+        super().__init__(name="attention")
+        self.units, self.attention_length = units, attention_length
+        for key in ("kernel", "recurrent_kernel", "bias"):
+            setattr(self, key, tf.Variable(weights[f"lstm_0/{key}"], trainable=False))
+        for key in ATTENTION_WEIGHTS:
+            setattr(self, key, tf.Variable(weights[f"attention/{key}"], trainable=False))
+
+
 class _RawRNN(tf.Module):
-    """A Note-RNN as plain variables with ``step`` and ``zero_state``."""
+    """A sequence model as plain variables with ``step`` and ``zero_state`` (an attention layer
+    and an input encoder's TensorFlow step included: the encoder's ops are traced into the
+    SavedModel, so it needs no Python package when loaded)."""
 
     def __init__(self, rnn, name: str):
         super().__init__(name=name)
         self.config = rnn.config
         self.layer_sizes = list(rnn.config.layer_sizes)
+        self._encoder = rnn.input_encoder if rnn.has_encoder_state else None
+        self._state_size = rnn.state_size()
         weights = rnn.get_named_weights()
+        self.attention = _RawAttention(weights, self.layer_sizes[0], rnn.config.attention_length) \
+            if rnn.config.attention_length else None
         self.kernels = [tf.Variable(weights[f"lstm_{i}/kernel"], trainable=False) for i in range(len(self.layer_sizes))]
         self.recurrent = [tf.Variable(weights[f"lstm_{i}/recurrent_kernel"], trainable=False)
                           for i in range(len(self.layer_sizes))]
@@ -53,15 +75,29 @@ class _RawRNN(tf.Module):
         self.dense_bias = tf.Variable(weights["dense/bias"], trainable=False)
 
     def zero_state(self, batch_size):
-        return tuple((tf.zeros([batch_size, n]), tf.zeros([batch_size, n])) for n in self.layer_sizes)
+        layers = tuple(tuple(tf.zeros([batch_size, n]) for n in sizes) for sizes in self._state_size)
+        return layers + ((self._encoder.zero_state(batch_size),) if self._encoder is not None else ())
 
     def step(self, tokens, state):
         new_state, x = [], None
+        if self._encoder is not None:
+            x, encoder_state = self._encoder.step(tokens, state[-1])
+        elif self.attention is not None:
+            x = tf.one_hot(tokens, self.config.num_classes)
         for i in range(len(self.layer_sizes)):
-            x_proj = tf.gather(self.kernels[i], tokens) if i == 0 else tf.matmul(x, self.kernels[i])
+            if i == 0 and self.attention is not None:
+                x, layer_state = attention_cell_step(x, tuple(state[0]), self.attention)
+                new_state.append(layer_state)
+                continue
+            if i == 0 and self._encoder is None:
+                x_proj = tf.gather(self.kernels[i], tokens)
+            else:
+                x_proj = tf.matmul(x, self.kernels[i])
             h, c = lstm_cell_step(x_proj, state[i][0], state[i][1], self.recurrent[i], self.biases[i])
             new_state.append((h, c))
             x = h
+        if self._encoder is not None:
+            new_state.append(encoder_state)
         return tf.matmul(x, self.dense_kernel) + self.dense_bias, tuple(new_state)
 
 
@@ -91,6 +127,8 @@ class _ExportedPolicy(Policy):
         q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
         super().__init__(_RawRNN(policy.prior_rnn, "prior"), q, policy.algorithm)
         self.end_token = end_token
+        encoder = getattr(policy.prior_rnn, "input_encoder", None)
+        self._task_tokens = getattr(encoder, "tf_task_tokens", None)
         self.first_tokens = None if first_tokens is None else tuple(int(t) for t in first_tokens)
         self.vocabulary = None if vocabulary is None else tf.constant(list(vocabulary), tf.string)
 
@@ -99,10 +137,12 @@ class _ExportedPolicy(Policy):
         tf.debugging.assert_positive(num_samples, message="num_samples must be > 0")
         tf.debugging.assert_positive(max_length, message="max_length must be > 0")
         tf.debugging.assert_positive(temperature, message="temperature must be > 0")
-        tokens = evaluate.sample_loop(self, num_samples, max_length, temperature, seed,
-                                      first_tokens=self.first_tokens)["tokens"]
-        tokens, lengths = end_at_token(tokens, self.end_token)
+        samples = evaluate.sample_loop(self, num_samples, max_length, temperature, seed,
+                                       first_tokens=self.first_tokens)
+        tokens, lengths = end_at_token(samples["tokens"], self.end_token)
         out = {"tokens": tokens, "lengths": lengths}
+        if self._task_tokens is not None:
+            out.update(model_tokens=tokens, tokens=self._task_tokens(samples["first_tokens"], tokens))
         if self.vocabulary is not None:
             keep = tf.range(max_length)[None, :] < lengths[:, None]
             if self.end_token is not None:
@@ -135,17 +175,25 @@ def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None 
     """
     module = _ExportedPolicy(policy, end_token, vocabulary, first_tokens)
     outputs = "{'tokens': int32 [num_samples, max_length], 'lengths': int32 [num_samples]" + (
-        ", 'strings': string [num_samples]}" if vocabulary is not None else "}")
+        ", 'strings': string [num_samples]" if vocabulary is not None else "") + (
+        ", 'model_tokens': int32 [num_samples, max_length]" if module._task_tokens is not None else "") + "}"
     with atomic.directory(out_dir, COMMAND, overwrite) as tmp:
         signature = module.generate.get_concrete_function()
         tf.saved_model.save(module, tmp, signatures={"serving_default": signature, "generate": signature})
         atomic.write_json(os.path.join(tmp, "policy.json"), {
             "algorithm": policy.algorithm if policy.algorithm else MLE, "num_classes": policy.num_classes,
             "task": task, "end_token": end_token,
+            "encoder": _encoder_spec(policy.prior_rnn),
             "first_tokens": None if first_tokens is None else [int(t) for t in first_tokens],
             "signature": f"generate(num_samples: int32, max_length: int32, temperature: float32, seed: int32) "
                          f"-> {outputs}"})
     return out_dir
+
+
+def _encoder_spec(rnn):
+    """The prior's input encoder settings (how its tokens read), or None."""
+    encoder = getattr(rnn, "input_encoder", None)
+    return encoder.spec() if encoder is not None and hasattr(encoder, "spec") else None
 
 
 def load_info(out_dir: str) -> dict:

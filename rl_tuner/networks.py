@@ -1,8 +1,9 @@
 """The three networks of KL-control RL, all with the architecture of the pre-trained RNN.
 
 * :class:`RecurrentQNetwork` -- a ``tf_agents.networks.Network`` whose outputs are one
-  value per token (Q, Psi or G, depending on the algorithm) and whose state is the LSTM
-  state. It wraps a :class:`rl_tuner.sequence_model.SequenceRNN` built from a config, so that
+  value per token (Q, Psi or G, depending on the algorithm) and whose state is the
+  sequence model's state (the LSTM states; an attention layer's window and an input
+  encoder's state too, see :func:`rl_tuner.sequence_model.state_spec`). It wraps a :class:`rl_tuner.sequence_model.SequenceRNN` built from a config, so that
   ``Network.copy()`` gives an independent network (used for the target network).
 * :class:`Prior` -- the frozen reward network: log p(a|s) as a true log-softmax of the
   pre-trained model's logits. Its variables are not trainable and its outputs are wrapped
@@ -33,14 +34,19 @@ class RecurrentQNetwork(network.Network):
       layer_sizes: LSTM units per layer.
       num_classes: number of tokens (actions).
       name: network name.
+      config: the full :class:`rl_tuner.sequence_model.SequenceRNNConfig` (input size,
+        attention); None: one-hot inputs with ``layer_sizes`` and ``num_classes``.
+      input_encoder: the prior's input encoder (an encoded-input model's).
     """
 
-    def __init__(self, layer_sizes=(100,), num_classes: int = 38, name: str = "q_network"):
-        config = model_lib.SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
+    def __init__(self, layer_sizes=(100,), num_classes: int = 38, name: str = "q_network", config=None,
+                 input_encoder=None):
+        if config is None:
+            config = model_lib.SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
         super().__init__(
-            input_tensor_spec=tensor_spec.BoundedTensorSpec([], tf.int32, 0, num_classes - 1, name="token"),
-            state_spec=lstm_state_spec(config.layer_sizes), name=name)
-        self._rnn = model_lib.SequenceRNN(config, name=f"{name}_rnn")
+            input_tensor_spec=tensor_spec.BoundedTensorSpec([], tf.int32, 0, config.num_classes - 1, name="token"),
+            state_spec=model_lib.state_spec(config, input_encoder), name=name)
+        self._rnn = model_lib.SequenceRNN(config, name=f"{name}_rnn", input_encoder=input_encoder)
 
     @property
     def rnn(self) -> model_lib.SequenceRNN:
@@ -64,7 +70,8 @@ class RecurrentQNetwork(network.Network):
 
 def q_network_from(pretrained: model_lib.SequenceRNN, name: str = "q_network") -> RecurrentQNetwork:
     """Builds a Q-network with the pre-trained model's architecture and weights."""
-    net = RecurrentQNetwork(pretrained.config.layer_sizes, pretrained.config.num_classes, name=name)
+    net = RecurrentQNetwork(pretrained.config.layer_sizes, pretrained.config.num_classes, name=name,
+                            config=pretrained.config, input_encoder=pretrained.input_encoder)
     net.create_variables()
     net.rnn.copy_weights_from(pretrained)
     return net
@@ -86,8 +93,8 @@ def mean_log_partition(rnn: model_lib.SequenceRNN, first_tokens=None, num: int =
     from rl_tuner import evaluate  # pylint: disable=import-outside-toplevel  (avoids a cycle)
     from rl_tuner.policy import Policy  # pylint: disable=import-outside-toplevel
     samples = evaluate.sample(Policy(rnn), num, length, seed=seed, end_token=end_token, first_tokens=first_tokens)
-    tokens, lengths = samples["tokens"], samples["lengths"]
-    logits = rnn(tf.constant(tokens)).numpy()  # the state after each sampled token
+    tokens, lengths = samples.get("model_tokens", samples["tokens"]), samples["lengths"]
+    logits = rnn.token_logits(tf.constant(tokens)).numpy()  # the state after each sampled token
     lse = tf.reduce_logsumexp(logits, axis=-1).numpy()
     valid = np.arange(tokens.shape[1])[None, :] < (np.asarray(lengths) - 1)[:, None]
     return float(lse[valid].mean()) if valid.any() else float(lse.mean())
@@ -116,7 +123,7 @@ class Prior:
     """
 
     def __init__(self, pretrained: model_lib.SequenceRNN):
-        self.rnn = model_lib.SequenceRNN(pretrained.config, name="reward_rnn")
+        self.rnn = model_lib.SequenceRNN(pretrained.config, name="reward_rnn", input_encoder=pretrained.input_encoder)
         self.rnn.copy_weights_from(pretrained)
         self.rnn.trainable = False
 
@@ -138,6 +145,6 @@ class Prior:
         Returns:
           [B, T - 1]: log p(tokens[:, t + 1] | tokens[:, :t + 1]).
         """
-        logits = self.rnn(tokens[:, :-1])
+        logits = self.rnn.token_logits(tokens[:, :-1])
         log_p = tf.nn.log_softmax(logits)
         return tf.stop_gradient(tf.gather(log_p, tf.cast(tokens[:, 1:], tf.int32), batch_dims=2))

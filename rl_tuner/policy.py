@@ -125,7 +125,8 @@ def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:
                                  f"{list(targets.ALGORITHMS)}")
             prior = _load_prior(os.path.join(candidate, "prior"), num_classes, task)
             q_rnn = checkpoint.load_model(os.path.join(candidate, "q_network"), name="q_rnn",
-                                          num_classes=prior.config.num_classes)
+                                          num_classes=prior.config.num_classes,
+                                          make_encoder=lambda spec, config, source: prior.input_encoder)
             return Policy(prior, q_rnn, algorithm)
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")) and not checkpoint.is_checkpoint(path):
         try:

@@ -19,7 +19,7 @@ import tensorflow as tf  # noqa: E402
 
 
 def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_classes: int, record_fn=None,
-                num_records: int = 0, primer=None, first_tokens=None):
+                num_records: int = 0, primer=None, first_tokens=None, return_first: bool = False):
     """Samples token sequences in a TensorFlow loop (usable inside ``tf.function``).
 
     Without a primer every sequence starts from ``initial_state`` and a priming token drawn
@@ -50,9 +50,13 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
         :meth:`rl_tuner.tasks.Task.first_tokens`, e.g. only a begin token); None: all
         ``num_classes`` tokens (the same draws as before this option existed).
 
+      return_first: also return the first input token of every sequence (the priming token,
+        or the primer's first token).
+
     Returns:
       int32 [B, length] tokens (priming token excluded), followed, if ``record_fn`` is given,
-      by a list of ``num_records`` float32 [B, length] records.
+      by a list of ``num_records`` float32 [B, length] records, and, if ``return_first``, by
+      the first input tokens int32 [B].
     """
     seed = tf.cast(seed, tf.int64)
     primer = tf.zeros([0], tf.int32) if primer is None else tf.cast(tf.reshape(primer, [-1]), tf.int32)
@@ -83,7 +87,8 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
 
     _, _, _, arrays = tf.while_loop(lambda t, *_: t < length, body, (start, first, initial_state, arrays))
     out = [tf.transpose(a.stack()) for a in arrays]
-    return out[0] if record_fn is None else (out[0], out[1:])
+    result = (out[0],) + (() if record_fn is None else (out[1:],)) + ((first,) if return_first else ())
+    return result[0] if len(result) == 1 else result
 
 
 # Arguments of the exported SavedModel's generate(): every integer is int32 (TensorFlow's

@@ -8,10 +8,24 @@ The same weights serve two uses:
 * ``model(tokens)`` runs whole sequences through Keras ``LSTM`` layers (training, scoring);
 * ``model.step(tokens, state)`` advances B sequences by one token (RL acting, sampling).
 
-Both start from the zero state and compute exactly the same function. The first layer's
-input is a one-hot token, so its input projection is a row lookup of the kernel in ``step``.
-The LSTM uses Keras gate order (i, f, c, o), sigmoid gates and tanh activations, which is
-what Magenta's TF1 ``LSTMCell`` computes once its forget bias of 1.0 is folded into the bias.
+Both start from the zero state and compute exactly the same function. By default the first
+layer's input is a one-hot token, so its input projection is a row lookup of the kernel in
+``step``. The LSTM uses Keras gate order (i, f, c, o), sigmoid gates and tanh activations,
+which is what Magenta's TF1 ``LSTMCell`` computes once its forget bias of 1.0 is folded into
+the bias.
+
+Two generalisations serve priors whose input is not a one-hot of the last token (e.g.
+Magenta's lookback_rnn and attention_rnn):
+
+* ``input_size``: the model reads float feature vectors [B, T, input_size] computed from the
+  tokens so far by an *input encoder* (``model.input_encoder``, supplied by the task that
+  loads the model; see :class:`InputEncoder`). ``step`` still takes tokens: the encoder's
+  TensorFlow step turns them into features, and its state (what the features need of the
+  past) is the last element of the model's state;
+* ``attention_length``: layer 0 is wrapped in TF1's ``AttentionCellWrapper`` (Bahdanau-style
+  attention over a window of its last ``attention_length`` outputs, carried in the state), see
+  :func:`attention_cell_step`. Its state is ``(h, c, attns, attn_states)``; every other layer's
+  state is ``(h, c)``.
 """
 
 from __future__ import annotations
@@ -42,16 +56,39 @@ class SequenceRNNConfig:
       vocabulary: optional symbol of each token (``num_classes`` distinct strings), stored
         in the checkpoint so a model carries its own vocabulary (e.g. SMILES tokens); None
         for a task whose tokens need no table (melodies).
+      input_size: None (the input is a one-hot of the last token, ``num_classes`` long) or the
+        length of the float feature vector the model reads at each step (computed by an
+        :class:`InputEncoder`; 121 for Magenta's lookback_rnn, 74 for attention_rnn).
+      attention_length: 0, or the window of TF1's ``AttentionCellWrapper`` on layer 0 (40
+        for Magenta's attention_rnn).
     """
+
+    @property
+    def one_hot_inputs(self) -> bool:
+        """True when the model's input is a one-hot of the last token."""
+        return self.input_size is None
+
+    @property
+    def model_input_size(self) -> int:
+        """Length of the first layer's input vector."""
+        return self.num_classes if self.input_size is None else self.input_size
 
     num_classes: int
     layer_sizes: tuple[int, ...] = (100,)
     vocabulary: tuple[str, ...] | None = None
+    input_size: int | None = None
+    attention_length: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "layer_sizes", positive_ints(self.layer_sizes, "layer_sizes"))
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        if self.input_size is not None:
+            object.__setattr__(self, "input_size", positive_ints([self.input_size], "input_size")[0])
+        if isinstance(self.attention_length, bool) or not float(self.attention_length).is_integer() or \
+                self.attention_length < 0:
+            raise ValueError(f"attention_length must be an integer >= 0, got {self.attention_length}")
+        object.__setattr__(self, "attention_length", int(self.attention_length))
         if self.vocabulary is not None:
             vocabulary = tuple(str(v) for v in self.vocabulary)
             if len(vocabulary) != self.num_classes:
@@ -66,7 +103,13 @@ class SequenceRNNConfig:
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """Returns the expected shape of every weight, keyed by checkpoint name."""
         shapes = {}
-        inputs = self.num_classes
+        inputs = self.model_input_size
+        if self.attention_length:
+            h = self.layer_sizes[0]
+            shapes.update({"attention/input_kernel": (inputs + h, inputs), "attention/input_bias": (inputs,),
+                           "attention/attn_w": (h, h), "attention/attn_v": (h,),
+                           "attention/query_kernel": (2 * h, h), "attention/query_bias": (h,),
+                           "attention/output_kernel": (2 * h, h), "attention/output_bias": (h,)})
         for i, units in enumerate(self.layer_sizes):
             shapes[f"lstm_{i}/kernel"] = (inputs, 4 * units)
             shapes[f"lstm_{i}/recurrent_kernel"] = (units, 4 * units)
@@ -97,59 +140,211 @@ def lstm_cell_step(x_proj, h, c, recurrent_kernel, bias):
     return h, c
 
 
-class SequenceRNN(tf.keras.Model):
-    """Stacked LSTM language model over one-hot tokens.
+class InputEncoder:
+    """Interface of a task's input encoder for models whose input is not a one-hot of the last token.
 
-    Call it on int tokens [B, T] to get logits [B, T, num_classes]; position t holds the
-    distribution of token t + 1 given tokens 0..t, starting from the zero state.
+    A task that loads such a model sets ``model.input_encoder`` to an object with these
+    members; the generic core never looks inside it.
     """
 
-    def __init__(self, config: SequenceRNNConfig, name: str = "note_rnn", **kwargs):
+    input_size: int  # length of the feature vector at each position
+
+    def encode_tokens(self, tokens) -> np.ndarray:
+        """Features of token sequences.
+
+        Args:
+          tokens: int [B, T] in the model's classes.
+
+        Returns:
+          float32 [B, T, input_size]: row t is the model's input after tokens 0..t.
+        """
+        raise NotImplementedError
+
+    def zero_state(self, batch_size):
+        """The encoder's state before the first token (a tuple of tensors with batch ``batch_size``)."""
+        raise NotImplementedError
+
+    def state_spec(self):
+        """Unbatched ``tf.TensorSpec`` nest of :meth:`zero_state`."""
+        raise NotImplementedError
+
+    def step(self, tokens, state):
+        """TensorFlow ops: ``(tokens int [B], state) -> (features float32 [B, input_size], new state)``,
+        equal to :meth:`encode_tokens` position by position."""
+        raise NotImplementedError
+
+    def task_tokens(self, tokens) -> np.ndarray:
+        """The task's tokens meant by model tokens [N, T] (e.g. repeat classes decoded); same shape."""
+        raise NotImplementedError
+
+    def spec(self) -> dict | None:
+        """The encoder's settings, stored in a checkpoint's ``config.json`` (JSON)."""
+        raise NotImplementedError
+
+    def encode_events(self, events) -> np.ndarray:
+        """The model's inputs for one sequence of the task's raw events: float32 [T, input_size],
+        or int tokens [T] for a one-hot model."""
+        raise NotImplementedError
+
+
+ATTENTION_WEIGHTS = ("input_kernel", "input_bias", "attn_w", "attn_v", "query_kernel", "query_bias",
+                     "output_kernel", "output_bias")
+
+
+def attention_cell_step(x, state, cell):
+    """One step of TF1's ``AttentionCellWrapper`` around an LSTM (``state_is_tuple=True``).
+
+    Reproduces ``tf.contrib.rnn.AttentionCellWrapper.call`` (TF 1.x ``contrib/rnn/python/ops/
+    rnn_cell.py``, used by Magenta's attention_rnn with ``attn_size = attn_vec_size = H``)::
+
+        x' = [x, attns] @ input_kernel + input_bias             # _linear1, back to the input size
+        (h, c) = LSTM(x', (h, c))
+        y = [c, h] @ query_kernel + query_bias                  # _linear3 on the flattened (c, h)
+        s_j = sum(attn_v * tanh(window_j @ attn_w + y))         # j = 1..L (attn_w: 1x1 conv)
+        attns' = sum_j softmax(s)_j * window_j
+        out = [h, attns'] @ output_kernel + output_bias         # attn_output_projection
+        window' = window[1:] + [out]
+
+    Args:
+      x: float [B, in], the layer's input.
+      state: ``(h [B, H], c [B, H], attns [B, H], attn_states [B, L * H])``.
+      cell: an :class:`AttentionLSTMCell` (its variables).
+
+    Returns:
+      ``(out [B, H], new state)``.
+    """
+    h, c, attns, attn_states = state
+    length, units = cell.attention_length, cell.units
+    x = tf.matmul(tf.concat([x, attns], 1), cell.input_kernel) + cell.input_bias
+    h, c = lstm_cell_step(tf.matmul(x, cell.kernel), h, c, cell.recurrent_kernel, cell.bias)
+    window = tf.reshape(attn_states, [-1, length, units])
+    features = tf.einsum("blh,hv->blv", window, cell.attn_w)
+    y = tf.matmul(tf.concat([c, h], 1), cell.query_kernel) + cell.query_bias
+    scores = tf.reduce_sum(cell.attn_v * tf.tanh(features + y[:, None, :]), axis=2)
+    weights = tf.nn.softmax(scores)
+    attns = tf.reduce_sum(weights[:, :, None] * window, axis=1)
+    out = tf.matmul(tf.concat([h, attns], 1), cell.output_kernel) + cell.output_bias
+    window = tf.concat([window[:, 1:], out[:, None, :]], axis=1)
+    return out, (h, c, attns, tf.reshape(window, [-1, length * units]))
+
+
+class AttentionLSTMCell(tf.keras.layers.Layer):
+    """A Keras RNN cell: an LSTM wrapped in TF1's ``AttentionCellWrapper`` (see :func:`attention_cell_step`).
+
+    The LSTM's variables have the Keras ``LSTMCell`` names (``kernel``, ``recurrent_kernel``,
+    ``bias``); the wrapper's are the :data:`ATTENTION_WEIGHTS`.
+    """
+
+    def __init__(self, units: int, attention_length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.attention_length = int(attention_length)
+        self.state_size = [self.units, self.units, self.units, self.units * self.attention_length]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        n_in, h = int(input_shape[-1]), self.units
+        shapes = {"kernel": (n_in, 4 * h), "recurrent_kernel": (h, 4 * h), "bias": (4 * h,),
+                  "input_kernel": (n_in + h, n_in), "input_bias": (n_in,), "attn_w": (h, h), "attn_v": (h,),
+                  "query_kernel": (2 * h, h), "query_bias": (h,), "output_kernel": (2 * h, h), "output_bias": (h,)}
+        for name, shape in shapes.items():
+            init = "zeros" if len(shape) == 1 else "glorot_uniform"
+            setattr(self, name, self.add_weight(name=name, shape=shape, initializer=init))
+        super().build(input_shape)
+
+    def call(self, inputs, states):
+        out, new_state = attention_cell_step(inputs, tuple(states), self)
+        return out, list(new_state)
+
+
+class SequenceRNN(tf.keras.Model):
+    """Stacked LSTM language model over one-hot tokens (or encoded input features).
+
+    Call it on int tokens [B, T] (or, when ``config.input_size`` is set, on float features
+    [B, T, input_size]) to get logits [B, T, num_classes]; position t holds the distribution
+    of token t + 1 given tokens 0..t, starting from the zero state.
+
+    Attributes:
+      config: the :class:`SequenceRNNConfig`.
+      input_encoder: None for one-hot models, else the task's :class:`InputEncoder` mapping
+        tokens (and, for :meth:`event_distributions`, the task's raw events) to features.
+    """
+
+    def __init__(self, config: SequenceRNNConfig, name: str = "note_rnn", input_encoder=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.config = config
-        self.lstm_layers = [
-            tf.keras.layers.LSTM(
-                units, return_sequences=True, return_state=True, activation="tanh",
-                recurrent_activation="sigmoid", unit_forget_bias=True, name=f"lstm_{i}")
-            for i, units in enumerate(self.config.layer_sizes)
-        ]
+        self.input_encoder = input_encoder
+        self.lstm_layers = []
+        for i, units in enumerate(self.config.layer_sizes):
+            if i == 0 and self.config.attention_length:
+                self.lstm_layers.append(tf.keras.layers.RNN(
+                    AttentionLSTMCell(units, self.config.attention_length, name="attention_lstm_cell"),
+                    return_sequences=True, return_state=True, name=f"lstm_{i}"))
+            else:
+                self.lstm_layers.append(tf.keras.layers.LSTM(
+                    units, return_sequences=True, return_state=True, activation="tanh",
+                    recurrent_activation="sigmoid", unit_forget_bias=True, name=f"lstm_{i}"))
         self.dense = tf.keras.layers.Dense(self.config.num_classes, name="dense")
         self.build_weights()
 
     def build_weights(self) -> None:
         """Creates all variables (a one-token call)."""
-        self(tf.zeros([1, 1], tf.int32))
+        if self.config.one_hot_inputs:
+            self(tf.zeros([1, 1], tf.int32))
+        else:
+            self(tf.zeros([1, 1, self.config.input_size]))
+
+    def _inputs(self, inputs):
+        """One-hot tokens, or the given features (float32)."""
+        if self.config.one_hot_inputs:
+            return tf.one_hot(tf.cast(inputs, tf.int32), self.config.num_classes)
+        return tf.cast(inputs, tf.float32)
 
     def call(self, tokens, initial_state: State | None = None, return_state: bool = False, training=None):
         """Runs whole sequences.
 
         Args:
-          tokens: int [B, T].
+          tokens: int [B, T], or float features [B, T, input_size] for an encoded-input model.
           initial_state: optional state from :meth:`zero_state` or :meth:`step`.
           return_state: also return the final state.
 
         Returns:
           logits [B, T, num_classes], and the final state if ``return_state``.
         """
-        x = tf.one_hot(tf.cast(tokens, tf.int32), self.config.num_classes)
+        x = self._inputs(tokens)
         final = []
         for i, layer in enumerate(self.lstm_layers):
-            init = None
-            if initial_state is not None:
-                h0, c0 = initial_state[i]
-                init = [h0, c0]
-            x, h, c = layer(x, initial_state=init, training=training)
-            final.append((h, c))
+            init = None if initial_state is None else list(initial_state[i])
+            x, *layer_state = layer(x, initial_state=init, training=training)
+            final.append(tuple(layer_state))
         logits = self.dense(x)
         return (logits, tuple(final)) if return_state else logits
 
-    def zero_state(self, batch_size) -> State:
-        """Returns the all-zero initial state for ``batch_size`` sequences."""
-        return tuple((tf.zeros([batch_size, n]), tf.zeros([batch_size, n])) for n in self.config.layer_sizes)
+    @property
+    def has_encoder_state(self) -> bool:
+        """True when the state ends with the input encoder's state (encoded-input models)."""
+        return not self.config.one_hot_inputs
 
-    def state_size(self) -> tuple[tuple[int, int], ...]:
-        """Returns the (h, c) sizes of each layer."""
-        return tuple((n, n) for n in self.config.layer_sizes)
+    def zero_state(self, batch_size) -> State:
+        """Returns the initial state for ``batch_size`` sequences: zero layer states (and the
+        input encoder's initial state for an encoded-input model)."""
+        layers = tuple(tuple(tf.zeros([batch_size, n]) for n in sizes) for sizes in self.state_size())
+        return layers + ((self._encoder().zero_state(batch_size),) if self.has_encoder_state else ())
+
+    def state_spec(self):
+        """The unbatched ``tf.TensorSpec`` nest of one sequence's state (see :meth:`zero_state`)."""
+        return state_spec(self.config, self.input_encoder)
+
+    def state_size(self) -> tuple[tuple[int, ...], ...]:
+        """Returns the state sizes of each layer: (h, c), or (h, c, attns, attn_states) for an
+        attention layer."""
+        sizes = []
+        for i, n in enumerate(self.config.layer_sizes):
+            if i == 0 and self.config.attention_length:
+                sizes.append((n, n, n, n * self.config.attention_length))
+            else:
+                sizes.append((n, n))
+        return tuple(sizes)
 
     def step(self, tokens, state: State):
         """Advances B sequences by one token.
@@ -161,38 +356,103 @@ class SequenceRNN(tf.keras.Model):
         Returns:
           (logits [B, num_classes] of the next token, new state).
         """
-        tokens = tf.cast(tokens, tf.int32)
+        if not self.has_encoder_state:
+            return self.step_inputs(tokens, state)
+        inputs, encoder_state = self._encoder().step(tokens, state[-1])
+        logits, layers = self.step_inputs(inputs, state[:-1])
+        return logits, layers + (encoder_state,)
+
+    def step_inputs(self, tokens, state: State):
+        """:meth:`step` from the first layer's input: int tokens [B] for a one-hot model, float
+        features [B, input_size] otherwise; ``state`` holds the layer states only.
+
+        Returns:
+          (logits [B, num_classes], new layer states).
+        """
         new_state = []
         x = None
         for i, layer in enumerate(self.lstm_layers):
             cell = layer.cell
-            x_proj = tf.gather(cell.kernel, tokens) if i == 0 else tf.matmul(x, cell.kernel)
+            if i == 0:
+                x = self._inputs(tokens) if (isinstance(cell, AttentionLSTMCell) or not self.config.one_hot_inputs) \
+                    else None
+            if isinstance(cell, AttentionLSTMCell):
+                x, layer_state = attention_cell_step(x, tuple(state[i]), cell)
+                new_state.append(layer_state)
+                continue
+            if i == 0 and self.config.one_hot_inputs:
+                x_proj = tf.gather(cell.kernel, tf.cast(tokens, tf.int32))
+            else:
+                x_proj = tf.matmul(x, cell.kernel)
             h, c = lstm_cell_step(x_proj, state[i][0], state[i][1], cell.recurrent_kernel, cell.bias)
             new_state.append((h, c))
             x = h
         return self.dense(x), tuple(new_state)
 
+    def token_logits(self, tokens):
+        """Logits after each prefix of int tokens [B, T] from the zero state, as TensorFlow ops
+        (an encoded-input model's features come from its encoder's TensorFlow step)."""
+        if not self.has_encoder_state:
+            return self(tokens)
+        encoder = self._encoder()
+        tokens = tf.cast(tokens, tf.int32)
+
+        def body(carry, token):
+            features, state = encoder.step(token, carry[1])
+            return features, state
+        init = (tf.zeros([tf.shape(tokens)[0], self.config.input_size]), encoder.zero_state(tf.shape(tokens)[0]))
+        features, _ = tf.scan(body, tf.transpose(tokens), initializer=init)
+        return self(tf.transpose(features, [1, 0, 2]))
+
     def sequence_logits(self, tokens, batch_size: int = 4096) -> np.ndarray:
         """Returns the logits after each prefix as NumPy, from the zero state.
 
         Args:
-          tokens: int array-like [B, T] with values in 0..num_classes-1.
+          tokens: int array-like [B, T] with values in 0..num_classes-1 (an encoded-input
+            model computes its features with ``input_encoder.encode_tokens``).
           batch_size: sequences per forward pass.
 
         Returns:
           float32 [B, T, num_classes]; position t is the distribution of token t + 1.
 
         Raises:
-          ValueError: for a wrong rank or out-of-range tokens.
+          ValueError: for a wrong rank or out-of-range tokens, or an encoded-input model
+            without an input encoder.
         """
         tokens = check_tokens(tokens, self.config.num_classes, ndim=2)
         if tokens.shape[1] == 0:
             return np.zeros(tokens.shape + (self.config.num_classes,), np.float32)
-        chunks = [self._logits_fn(tf.constant(tokens[i:i + batch_size])).numpy()
-                  for i in range(0, len(tokens), batch_size)]
+        inputs = tokens if self.config.one_hot_inputs else self._encoder().encode_tokens(tokens)
+        chunks = [self._logits_fn(tf.constant(inputs[i:i + batch_size])).numpy()
+                  for i in range(0, len(inputs), batch_size)]
         if not chunks:
             return np.zeros(tokens.shape + (self.config.num_classes,), np.float32)
         return np.concatenate(chunks, axis=0)
+
+    def event_distributions(self, events) -> np.ndarray:
+        """The softmax after each prefix of one sequence of the task's raw events.
+
+        Args:
+          events: one sequence of events as the input encoder reads them (for melodies:
+            Magenta melody events, MIDI pitch, -2 hold, -1 note off).
+
+        Returns:
+          float32 [T, num_classes]: row t is the distribution of the event after event t,
+          from the zero state, over the model's own classes.
+
+        Raises:
+          ValueError: for events the encoder rejects, or a model without an input encoder.
+        """
+        inputs = np.asarray(self._encoder().encode_events(events))
+        if inputs.shape[0] == 0:
+            return np.zeros((0, self.config.num_classes), np.float32)
+        logits = self(tf.constant(inputs[None]))  # eager: one melody of any length, no retracing
+        return tf.nn.softmax(logits[0]).numpy()
+
+    def _encoder(self):
+        if self.input_encoder is None:
+            raise ValueError(f"model {self.name} has no input encoder (its task supplies one when loading it)")
+        return self.input_encoder
 
     @tf.function(reduce_retracing=True)
     def _logits_fn(self, tokens):
@@ -204,6 +464,8 @@ class SequenceRNN(tf.keras.Model):
         named = {}
         for i, layer in enumerate(self.lstm_layers):
             cell = layer.cell
+            if isinstance(cell, AttentionLSTMCell):
+                named.update({f"attention/{w}": getattr(cell, w) for w in ATTENTION_WEIGHTS})
             named[f"lstm_{i}/kernel"] = cell.kernel
             named[f"lstm_{i}/recurrent_kernel"] = cell.recurrent_kernel
             named[f"lstm_{i}/bias"] = cell.bias
@@ -228,6 +490,25 @@ class SequenceRNN(tf.keras.Model):
     def copy_weights_from(self, other: "SequenceRNN") -> None:
         """Copies all weights from a model of the same configuration."""
         self.set_named_weights(other.get_named_weights(), source=other.name)
+
+
+def state_spec(config: SequenceRNNConfig, input_encoder=None):
+    """The unbatched ``tf.TensorSpec`` nest of the state of a model of ``config``: (h, c) per
+    layer, (h, c, attns, attn_states) for an attention layer, then the input encoder's state
+    for an encoded-input model.
+
+    Raises:
+      ValueError: for an encoded-input config without an input encoder.
+    """
+    layers = []
+    for i, n in enumerate(config.layer_sizes):
+        sizes = (n, n, n, n * config.attention_length) if i == 0 and config.attention_length else (n, n)
+        layers.append(tuple(tf.TensorSpec([m], tf.float32) for m in sizes))
+    if config.one_hot_inputs:
+        return tuple(layers)
+    if input_encoder is None:
+        raise ValueError(f"a model with input_size {config.input_size} needs an input encoder")
+    return tuple(layers) + (input_encoder.state_spec(),)
 
 
 def positive_ints(values, name: str) -> tuple[int, ...]:
@@ -302,4 +583,5 @@ def layer_sizes_from_weights(weights: dict) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-__all__: Sequence[str] = ["SequenceRNNConfig", "SequenceRNN", "build", "check_tokens", "lstm_cell_step"]
+__all__: Sequence[str] = ["SequenceRNNConfig", "SequenceRNN", "InputEncoder", "AttentionLSTMCell", "build",
+                          "check_tokens", "lstm_cell_step", "attention_cell_step"]

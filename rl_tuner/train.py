@@ -71,7 +71,7 @@ class RunState:
         self.target_network = agent.build_target_network(self.q_network)
         spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes,
                                      next_log_prior=self.algorithm.uses_next_log_prior,
-                                     next_state=config.store_next_state)
+                                     next_state=config.store_next_state, state_spec=pretrained.state_spec())
         self.replay = replay.make_replay(config.replay, spec, config.replay_capacity, seed=config.seed + 1)
         self.learner = agent.KLControlLearner(
             self.q_network, self.target_network, self.algorithm, self.replay,
