@@ -176,6 +176,32 @@ def test_attention_and_mono_classes_by_hand():
         melody_configs.MelodyEncoder(melody_configs.CONFIGS["lookback_rnn"]).features([60, 84])
 
 
+
+@pytest.mark.parametrize("events, message", [
+    ([[60, 62], [64, -2]], r"melody event \[60, 62\] at position 0 is not an integer \(one melody is a flat list"),
+    (np.array([[60, -2, 62]]), r"melody event \[60, -2, 62\] at position 0 is not an integer"),
+    ([60, None], r"melody event None at position 1 is not an integer"),
+    (["60"], r"melody event '60' at position 0 is not an integer"),
+    ([True, 60], r"melody event True at position 0 is not an integer"),
+    (60, r"melody events must be one sequence of integers, got int"),
+    (None, r"melody events must be one sequence of integers, got NoneType"),
+    ("60", r"melody events must be one sequence of integers, got str"),
+])
+def test_events_must_be_one_flat_melody(events, message):
+    """A batch, a scalar or non-numbers are refused, not flattened or crashed on (TypeError)."""
+    for name in ("mono_rnn", "lookback_rnn"):  # mono: True would otherwise be MIDI pitch 1
+        encoder = melody_configs.MelodyEncoder(melody_configs.CONFIGS[name])
+        with pytest.raises(ValueError, match=message):
+            encoder.encode_events(events)
+
+
+def test_integral_floats_and_arrays_are_events():
+    encoder = melody_configs.MelodyEncoder(melody_configs.CONFIGS["attention_rnn"])
+    assert encoder.labels([60.0, 64.0, np.int64(62)]).tolist() == encoder.labels((60, 64, 62)).tolist() == [12, 16, 14]
+    assert encoder.labels(np.array([60, 61])).tolist() == [12, 13]
+    with pytest.raises(ValueError, match=r"melody event 62.5 at position 1 is not an integer"):
+        encoder.labels([60, 62.5])
+
 # --- choosing the configuration -----------------------------------------------------------------
 def _bundle_with_id(tmp_path, source, generator_id):
     from note_seq.protobuf import generator_pb2
