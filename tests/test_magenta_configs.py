@@ -230,8 +230,9 @@ def test_checkpoint_file_with_config_flag(reference, tmp_path):
     ckpt.parent.mkdir()
     ckpt.write_bytes(b.checkpoint_file[0])
     with pytest.raises(magenta.MagentaCheckpointError, match=r"kernel has shape \[145, 96\], expected \[38 \+ 24, "
-                                                             r"96\].*input size 121 is that of lookback_rnn: pass "
-                                                             r"--config lookback_rnn"):
+                                                             r"96\].*input size 121 is that of lookback_rnn: convert "
+                                                             r"it with `note-rnn import-magenta --config lookback_rnn` "
+                                                             r"\(or note_rnn.load\(path, config='lookback_rnn'\)\)"):
         note_rnn.load(str(ckpt))  # without --config: basic_rnn is assumed
     out = tmp_path / "out"
     assert cli.main(["import-magenta", str(ckpt.parent), "--config", "lookback_rnn", "--out", str(out)]) == 0
@@ -248,8 +249,25 @@ def test_attention_checkpoint_as_basic_is_refused(reference, tmp_path):
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b.checkpoint_file[0])
     with pytest.raises(magenta.MagentaCheckpointError, match=r"attention_cell_wrapper variables found, but the "
-                                                             r"configuration is basic_rnn"):
+                                                             r"configuration is basic_rnn \(an attention_rnn checkpoint\? "
+                                                             r"convert it with `note-rnn import-magenta --config "
+                                                             r"attention_rnn`"):
         magenta.read_magenta(str(ckpt))
+
+
+def test_config_hint_names_a_command_that_takes_it(reference, tmp_path, capsys):
+    """`rl-tuner train --prior` has no --config: the hint names import-magenta, which has."""
+    from rl_tuner import cli as rl_cli
+    _, b = _bundle_with_id(tmp_path, bundle("lookback_rnn"), "lookback_rnn")
+    ckpt = tmp_path / "ckpt" / "model.ckpt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b.checkpoint_file[0])
+    run = tmp_path / "run"
+    assert rl_cli.run_main(rl_cli.main, ["train", "--prior", str(ckpt.parent), "--steps", "256", "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {ckpt.parent}: layer 0")
+    assert "input size 121 is that of lookback_rnn: convert it with `note-rnn import-magenta --config lookback_rnn`" in err
+    assert not run.exists()
 
 
 def test_stored_encoder_must_fit_the_model(imported, tmp_path):
