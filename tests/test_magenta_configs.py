@@ -244,6 +244,16 @@ def test_checkpoint_file_with_config_flag(reference, tmp_path):
         note_rnn.load(str(ckpt), config="attention_rnn")
 
 
+def test_load_refuses_a_config_the_converted_checkpoint_contradicts(imported):
+    """As for a bundle: before, config= was silently ignored for a converted directory."""
+    with pytest.raises(ValueError, match=r"lookback_rnn: this checkpoint is a converted lookback_rnn model, but "
+                                         r"config='attention_rnn' was given"):
+        note_rnn.load(imported["lookback_rnn"], config="attention_rnn")
+    with pytest.raises(ValueError, match=r"converted basic_rnn model, but config='mono_rnn'"):
+        note_rnn.load(imported["basic_rnn"], config="mono_rnn")
+    assert note_rnn.load(imported["mono_rnn"], config="mono_rnn").input_encoder.config.name == "mono_rnn"
+
+
 def test_attention_checkpoint_as_basic_is_refused(reference, tmp_path):
     _, b = _bundle_with_id(tmp_path, bundle("attention_rnn"), "attention_rnn")
     ckpt = tmp_path / "model.ckpt"
