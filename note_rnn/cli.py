@@ -124,9 +124,10 @@ def main(argv=None) -> int:
         path = args.model or default_checkpoint()
 
         def sample(num, length, temperature, seed, primer):
-            import note_rnn
             from note_rnn import generate
-            return generate.sample_melodies(note_rnn.load(path), num, length, temperature, seed, primer=primer)
+            from note_rnn.task import MelodyTask
+            model = MelodyTask().load_prior(path)  # a non-melody model is refused naming the file
+            return generate.sample_melodies(model, num, length, temperature, seed, primer=primer)
         run_generation(args, sample, path, "note-rnn generate")
     elif args.command == "import-magenta":
         from note_rnn import magenta

@@ -409,8 +409,10 @@ def test_generate_with_broken_checkpoints(copy, tmp_path, capsys):
     out = tmp_path / "gen"
     assert _command_error(note_cli.main, ["generate", "--checkpoint", path, "--out", str(out)], capsys) == (
         f"error: {path}/weights.npz: it is a {LFS} (fetch the real file with `git lfs pull`)")
-    err = _command_error(note_cli.main, ["generate", "--checkpoint", copy("classes40"), "--out", str(out)], capsys)
-    assert err.endswith("the model has 40 classes, but this task needs 38 (the 38-token melody encoding)")
+    classes40 = copy("classes40")
+    err = _command_error(note_cli.main, ["generate", "--checkpoint", classes40, "--out", str(out)], capsys)
+    assert err == (f"error: {classes40}: the model has 40 classes and no melody encoder; this task needs a melody "
+                   "model (the 38-token encoding or a Magenta melody_rnn configuration)")
     mag = copy("mag")
     _truncate(mag, 0.3)
     assert "does not parse as a GeneratorBundle" in _command_error(
@@ -431,7 +433,8 @@ def test_rl_train_with_a_broken_or_unfit_prior(copy, tmp_path, capsys):
     assert err == f"error: {path}/{DATA_SHARD}: it is a {LFS} (fetch the real file with `git lfs pull`)"
     err = _command_error(rl_cli.main, ["train", "--note-rnn", copy("classes40"), "--out", str(tmp_path / "run2"),
                                        *TINY_RUN], capsys)
-    assert err.endswith("the model has 40 classes, but this task needs 38 (the 38-token melody encoding)")
+    assert err.endswith("the model has 40 classes and no melody encoder; this task needs a melody model (the "
+                        "38-token encoding or a Magenta melody_rnn configuration)")
     assert not os.path.exists(tmp_path / "run2" / "ckpt")
 
 
@@ -447,5 +450,6 @@ def test_rl_commands_with_a_broken_model(copy, tmp_path, capsys, command, extra)
     err = _command_error(rl_cli.main, [command, "--model", path, *extra], capsys)
     assert err.startswith(f"error: {path}/policy.json: the policy file is not valid JSON")
     err = _command_error(rl_cli.main, [command, "--model", copy("classes40"), *extra], capsys)
-    assert err.endswith("the model has 40 classes, but this task needs 38 (the 38-token melody encoding)")
+    assert err.endswith("the model has 40 classes and no melody encoder; this task needs a melody model (the "
+                        "38-token encoding or a Magenta melody_rnn configuration)")
     assert not os.path.exists(extra[-1])
