@@ -368,3 +368,14 @@ def test_generate_mono_writes_events_and_midi(reference, tmp_path):
 def test_corpus_evaluation_refuses_other_configurations(reference):
     with pytest.raises(ValueError, match=r"needs a basic_rnn model \(38 one-hot classes\); this is a lookback_rnn model"):
         note_rnn.evaluate(note_rnn.load(bundle("lookback_rnn")), [np.arange(2, 38)])
+
+
+def test_note_rnn_evaluate_names_the_checkpoint_of_another_configuration(reference, tmp_path, capsys):
+    """Refused before the data set is read (there is none here), naming the user's file."""
+    out = tmp_path / "stats.json"
+    argv = ["evaluate", "--checkpoint", bundle("attention_rnn"), "--data", str(tmp_path / "no_data"), "--out", str(out)]
+    assert cli.run_main(cli.main, argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {bundle('attention_rnn')}: evaluation on 38-token melodies needs a basic_rnn model (38 "
+                   "one-hot classes); this is a attention_rnn model")
+    assert not out.exists()
