@@ -156,8 +156,9 @@ def evaluate_command(args) -> dict:
     for key, value in settings.items():
         if value is None:
             settings[key] = card.get("hyperparameters", {}).get(key, getattr(defaults, key))
-    melodies = corpus.load_split(args.data, args.split)
     model = note_rnn.load(path)
+    train.check_evaluable(model, path)  # before reading the data set
+    melodies = corpus.load_split(args.data, args.split)
     metrics = train.evaluate_model(model, melodies, **settings)
     result = {"checkpoint": path, "data": args.data, "split": args.split, **settings, **metrics,
               "melodies": len(melodies)}

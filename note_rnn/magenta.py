@@ -300,7 +300,7 @@ def plan_network(shapes: dict, dtypes: dict | None = None, scope: str | None = N
                     f"(missing: {missing or ['attention_cell_wrapper/<cell>']}) under scope {chosen!r}", shapes)
     if not has_attention and (wrapped or attention):
         fail(path, f"attention_cell_wrapper variables found, but the configuration is {config} (an attention_rnn "
-                    "checkpoint? pass --config attention_rnn)", shapes)
+                    f"checkpoint? {_config_fix('attention_rnn')})", shapes)
     layers = [(cells[k]["kernel"], cells[k]["bias"]) for k in range(len(cells))]
     sizes = _check_shapes(layers, (fc["weights"], fc["fc_bias"]), shapes, path, encoder.input_size,
                           encoder.num_classes, layout)
@@ -326,7 +326,13 @@ def _config_hint(input_size: int) -> str:
     """Names the configurations whose input size is ``input_size`` (for a checkpoint read as another one)."""
     names = [n for n in melody_configs.CONFIGS
              if melody_configs.MelodyEncoder(melody_configs.CONFIGS[n]).input_size == input_size]
-    return f"; input size {input_size} is that of {' or '.join(names)}: pass --config {names[0]}" if names else ""
+    return (f"; input size {input_size} is that of {' or '.join(names)}: {_config_fix(names[0])}" if names
+            else "")
+
+
+def _config_fix(name: str) -> str:
+    """How to give the configuration (only ``import-magenta`` and ``note_rnn.load`` take one)."""
+    return f"convert it with `{IMPORT_COMMAND} --config {name}` (or note_rnn.load(path, config={name!r}))"
 
 
 def _check_shapes(layers, fc, shapes, path, n_in=NUM_CLASSES, num_classes=NUM_CLASSES, layout=EXPECTED_LAYOUT) -> tuple:

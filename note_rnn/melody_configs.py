@@ -227,11 +227,18 @@ class MelodyEncoder:
         """Returns ``events`` as a list of ints after checking each is encodable.
 
         Raises:
-          ValueError: naming the first event outside -2, -1, min_note..max_note-1.
+          ValueError: for anything but one flat sequence of integers (a nested or ragged
+            list, a scalar, None, strings, booleans), or naming the first event outside
+            -2, -1, min_note..max_note-1.
         """
+        if isinstance(events, (str, bytes)) or not isinstance(events, (list, tuple, np.ndarray)):
+            raise ValueError(f"melody events must be one sequence of integers, got {type(events).__name__}")
         out = []
-        for t, e in enumerate(np.asarray(events).reshape(-1).tolist()):
-            if isinstance(e, float) and not e.is_integer():
+        for t, e in enumerate(events.tolist() if isinstance(events, np.ndarray) else events):
+            if isinstance(e, (bool, np.bool_)) or not isinstance(e, (int, float, np.integer, np.floating)):
+                raise ValueError(f"melody event {e!r} at position {t} is not an integer (one melody is a flat "
+                                 "list of events)")
+            if isinstance(e, (float, np.floating)) and not float(e).is_integer():
                 raise ValueError(f"melody event {e} at position {t} is not an integer")
             e = int(e)
             if e not in (NO_EVENT, NOTE_OFF) and not self.config.min_note <= e < self.config.max_note:

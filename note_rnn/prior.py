@@ -22,7 +22,8 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None, conf
       name: Keras name of the model.
       num_classes: the vocabulary size the caller needs (38 for melodies); None accepts any.
       config: melody_rnn configuration of a Magenta checkpoint that is not a bundle
-        (:func:`note_rnn.magenta.read_magenta`).
+        (:func:`note_rnn.magenta.read_magenta`); for a bundle or a project checkpoint it
+        must be the one it records (None: any).
 
     Returns:
       A :class:`rl_tuner.sequence_model.SequenceRNN` whose ``input_encoder`` is the melody
@@ -30,14 +31,19 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None, conf
 
     Raises:
       FileNotFoundError: if nothing loadable is at ``path``.
-      ValueError: for a broken checkpoint (naming the file and the fault), or one whose
-        vocabulary size is not ``num_classes``.
+      ValueError: for a broken checkpoint (naming the file and the fault), one whose
+        vocabulary size is not ``num_classes``, or one of another configuration than ``config``.
     """
     from rl_tuner import checkpoint
     from note_rnn import melody_configs
     needs = MELODY_ENCODING if num_classes == tokens.NUM_CLASSES else None
     if checkpoint.has_checkpoint_files(checkpoint.model_path(path)):
-        return checkpoint.load_model(path, name, num_classes, needs=needs, make_encoder=melody_configs.encoder_for)
+        model = checkpoint.load_model(path, name, num_classes, needs=needs, make_encoder=melody_configs.encoder_for)
+        found = getattr(getattr(model.input_encoder, "config", None), "name", None)
+        if config is not None and config != found:  # as a bundle's contradicting --config is refused
+            raise ValueError(f"{checkpoint.model_path(path)}: this checkpoint is a converted "
+                             f"{found or 'non-melody'} model, but config={config!r} was given")
+        return model
     if not os.path.exists(path) and not _looks_like_tf_prefix(path):
         raise FileNotFoundError(f"no Note-RNN checkpoint at {path}")
     from note_rnn import magenta

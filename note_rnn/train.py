@@ -33,6 +33,16 @@ from note_rnn import corpus, tokens  # noqa: E402
 from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
 
 
+def check_evaluable(model, source: str | None = None) -> None:
+    """Raises ValueError (prefixed with ``source``, e.g. the checkpoint's path) unless ``model``
+    is a basic_rnn model, the only kind the 38-token corpus metrics apply to."""
+    name = getattr(getattr(getattr(model, "input_encoder", None), "config", None), "name", "basic_rnn")
+    if name != "basic_rnn" or model.config.num_classes != tokens.NUM_CLASSES:
+        name = name if name != "basic_rnn" else f"{model.config.num_classes}-class"
+        raise ValueError(f"{source + ': ' if source else ''}evaluation on {tokens.NUM_CLASSES}-token melodies needs "
+                         f"a basic_rnn model ({tokens.NUM_CLASSES} one-hot classes); this is a {name} model")
+
+
 def evaluate_model(model, melodies, max_length: int = 128, skip_first_n_losses: int = 8, min_window: int = 16,
                    batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """Validation metrics of any Note-RNN on melodies, computed as the trainer computes them.
@@ -53,11 +63,7 @@ def evaluate_model(model, melodies, max_length: int = 128, skip_first_n_losses: 
         leave no scored prediction, or the model is not a basic_rnn (38 one-hot classes).
     """
     TrainConfig(max_length=max_length, skip_first_n_losses=skip_first_n_losses, min_window=min_window)  # checks
-    name = getattr(getattr(getattr(model, "input_encoder", None), "config", None), "name", "basic_rnn")
-    if name != "basic_rnn" or model.config.num_classes != tokens.NUM_CLASSES:
-        name = name if name != "basic_rnn" else f"{model.config.num_classes}-class"
-        raise ValueError(f"evaluation on {tokens.NUM_CLASSES}-token melodies needs a basic_rnn model "
-                         f"({tokens.NUM_CLASSES} one-hot classes); this is a {name} model")
+    check_evaluable(model)
     arrays = evaluation_arrays(melodies, max_length, skip_first_n_losses, min_window)
     if len(arrays[0]) == 0:
         raise ValueError(f"no windows of at least {min_window} tokens to evaluate")

@@ -245,6 +245,25 @@ def check_num_classes(found: int, needed: int | None, source: str, needs: str | 
                          + (f" ({needs})" if needs else ""))
 
 
+def remove_interrupted_saves(directory: str) -> list[str]:
+    """Removes the ``ckpt-N_temp`` folders of saves a killed trainer left in ``directory``.
+
+    ``tf.train.CheckpointManager.save`` writes into ``<prefix>_temp/`` and renames at the
+    end; a ``kill -9`` in between leaves that folder (as big as a checkpoint, replay
+    included) for ever. Call it only while holding the run's lock (:mod:`rl_tuner.runs`),
+    so no other process can be writing it.
+
+    Returns:
+      The removed folder names.
+    """
+    try:
+        entries = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    return [e for e in entries if e.endswith("_temp") and os.path.isdir(os.path.join(directory, e))
+            and atomic.remove_entry(os.path.join(directory, e))]
+
+
 def restore_training_state(ckpt, prefix: str):
     """Restores a training run's ``tf.train.Checkpoint``; a one-line error if it is broken.
 

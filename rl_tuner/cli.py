@@ -174,7 +174,8 @@ def main(argv=None) -> int:
         export.export(pol, args.out, overwrite=args.overwrite, end_token=task.end_token, vocabulary=vocabulary,
                       task=task.name, first_tokens=task.first_tokens())
         print(f"exported {pol.algorithm} policy to {args.out} (tf.saved_model.load(...).generate(num_samples, "
-              f"max_length, temperature, seed) -> tokens, lengths{', strings' if vocabulary else ''})")
+              f"max_length, temperature, seed) -> tokens, lengths{', strings' if vocabulary else ''}"
+              f"{', model_tokens' if 'model_tokens' in export.load_info(args.out)['signature'] else ''})")
     else:
         return task_commands()[args.command][2](args)
     return 0

@@ -82,7 +82,7 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
       ValueError: see :func:`rl_tuner.sampling.check_sampling_args`.
     """
     parts = generate.sample_in_chunks(_compiled_sampler(policy, first_tokens), num, length, temperature, seed, batch_size,
-                                      primer)
+                                      primer, num_classes=policy.num_classes)
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     first = out.pop("first_tokens")
     out["tokens"], out["lengths"] = end_at_token(out["tokens"], end_token)

@@ -108,6 +108,7 @@ class Trainer:
 
     def restore(self) -> bool:
         """Restores the latest training checkpoint; returns True if one was found."""
+        checkpoint.remove_interrupted_saves(self.manager.directory)  # the caller holds the run's lock
         latest = self.manager.latest_checkpoint
         if latest is None:
             return False

@@ -102,17 +102,27 @@ CHUNK_SIGNATURE = SAMPLER_SIGNATURE[:3] + [tf.TensorSpec([], tf.int64, name="see
 
 
 def sample_in_chunks(compiled, num: int, length: int, temperature: float, seed: int, batch_size: int,
-                     primer=None) -> list:
+                     primer=None, num_classes: int | None = None) -> list:
     """Calls ``compiled(b, length, temperature, chunk_seed, primer)`` (see
     :data:`CHUNK_SIGNATURE`) over chunks of at most ``batch_size`` sequences and returns the
     outputs as NumPy (a nest per chunk).
 
     Chunk k uses seed + 1000003 k, so the same (seed, num, batch_size) gives the same sequences.
 
+    ``num_classes``: when given, the primer must be a flat list of integers 0..num_classes-1
+    (the model's classes; else the compiled gather fails with a TensorFlow error or, for an
+    encoded-input model, reads garbage).
+
     Raises:
-      ValueError: see :func:`check_sampling_args`.
+      ValueError: see :func:`check_sampling_args`; for a primer of other values.
     """
     check_sampling_args(num, length, temperature, primer)
+    if primer is not None and num_classes is not None:
+        from rl_tuner.sequence_model import check_tokens
+        try:
+            primer = check_tokens(primer, num_classes, ndim=1)
+        except ValueError as e:
+            raise ValueError(f"primer: {e}") from None
     primer = tf.constant(np.zeros(0, np.int32) if primer is None else np.asarray(primer, np.int32))
     outputs = []
     for k, start in enumerate(range(0, num, batch_size)):
@@ -140,11 +150,11 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
       int32 [num, length].
 
     Raises:
-      ValueError: for a non-positive num, length or temperature, or a primer that is empty
-        or not shorter than ``length``.
+      ValueError: for a non-positive num, length or temperature, or a primer that is empty,
+        not shorter than ``length``, or not of integers 0..C-1.
     """
-    return np.concatenate(sample_in_chunks(_sampler(model), num, length, temperature, seed, batch_size, primer),
-                          axis=0)
+    return np.concatenate(sample_in_chunks(_sampler(model), num, length, temperature, seed, batch_size, primer,
+                                           num_classes=model.config.num_classes), axis=0)
 
 
 def _sampler(model):

@@ -90,6 +90,7 @@ class RunState:
         self._policy = None
 
     def restore(self) -> bool:
+        checkpoint.remove_interrupted_saves(self.manager.directory)  # run() holds the run's lock
         if self.manager.latest_checkpoint is None:
             return False
         checkpoint.restore_training_state(self.ckpt, self.manager.latest_checkpoint)

@@ -115,6 +115,21 @@ def test_sample_refuses_primers_not_shorter_than_length(prior, primer, length, m
         generate.sample(prior, 2, length=length, primer=primer)
 
 
+
+@pytest.mark.parametrize("primer, message", [
+    ([14, 38], r"primer: token 38 at position \(1,\) is outside 0..37"),
+    ([-1], r"primer: token -1 at position \(0,\) is outside 0..37"),
+    ([14.5, 0], r"primer: tokens must be integers, got 14.5 at position \(0,\)"),
+    ([[14, 0]], r"primer: expected tokens of rank 1, got shape \(1, 2\)"),
+    ([True, False], r"primer: tokens must be integers, got dtype bool"),
+])
+def test_primer_tokens_must_be_the_models_classes(prior, tuned, primer, message):
+    """Before: a TensorFlow InvalidArgumentError (gather) or, for 14.5 and [True, False], silently 14 and [1, 0]."""
+    with pytest.raises(ValueError, match=message):
+        generate.sample(prior, 2, length=6, primer=primer)
+    with pytest.raises(ValueError, match=message):
+        evaluate.sample(tuned, 2, length=6, primer=primer)
+
 # --- the commands ------------------------------------------------------------------------------------
 def test_both_generate_commands_take_the_same_flags():
     argv = ["generate", "--num", "3", "--length", "20", "--temperature", "0.5", "--seed", "7", "--qpm", "100",

@@ -176,6 +176,32 @@ def test_attention_and_mono_classes_by_hand():
         melody_configs.MelodyEncoder(melody_configs.CONFIGS["lookback_rnn"]).features([60, 84])
 
 
+
+@pytest.mark.parametrize("events, message", [
+    ([[60, 62], [64, -2]], r"melody event \[60, 62\] at position 0 is not an integer \(one melody is a flat list"),
+    (np.array([[60, -2, 62]]), r"melody event \[60, -2, 62\] at position 0 is not an integer"),
+    ([60, None], r"melody event None at position 1 is not an integer"),
+    (["60"], r"melody event '60' at position 0 is not an integer"),
+    ([True, 60], r"melody event True at position 0 is not an integer"),
+    (60, r"melody events must be one sequence of integers, got int"),
+    (None, r"melody events must be one sequence of integers, got NoneType"),
+    ("60", r"melody events must be one sequence of integers, got str"),
+])
+def test_events_must_be_one_flat_melody(events, message):
+    """A batch, a scalar or non-numbers are refused, not flattened or crashed on (TypeError)."""
+    for name in ("mono_rnn", "lookback_rnn"):  # mono: True would otherwise be MIDI pitch 1
+        encoder = melody_configs.MelodyEncoder(melody_configs.CONFIGS[name])
+        with pytest.raises(ValueError, match=message):
+            encoder.encode_events(events)
+
+
+def test_integral_floats_and_arrays_are_events():
+    encoder = melody_configs.MelodyEncoder(melody_configs.CONFIGS["attention_rnn"])
+    assert encoder.labels([60.0, 64.0, np.int64(62)]).tolist() == encoder.labels((60, 64, 62)).tolist() == [12, 16, 14]
+    assert encoder.labels(np.array([60, 61])).tolist() == [12, 13]
+    with pytest.raises(ValueError, match=r"melody event 62.5 at position 1 is not an integer"):
+        encoder.labels([60, 62.5])
+
 # --- choosing the configuration -----------------------------------------------------------------
 def _bundle_with_id(tmp_path, source, generator_id):
     from note_seq.protobuf import generator_pb2
@@ -204,8 +230,9 @@ def test_checkpoint_file_with_config_flag(reference, tmp_path):
     ckpt.parent.mkdir()
     ckpt.write_bytes(b.checkpoint_file[0])
     with pytest.raises(magenta.MagentaCheckpointError, match=r"kernel has shape \[145, 96\], expected \[38 \+ 24, "
-                                                             r"96\].*input size 121 is that of lookback_rnn: pass "
-                                                             r"--config lookback_rnn"):
+                                                             r"96\].*input size 121 is that of lookback_rnn: convert "
+                                                             r"it with `note-rnn import-magenta --config lookback_rnn` "
+                                                             r"\(or note_rnn.load\(path, config='lookback_rnn'\)\)"):
         note_rnn.load(str(ckpt))  # without --config: basic_rnn is assumed
     out = tmp_path / "out"
     assert cli.main(["import-magenta", str(ckpt.parent), "--config", "lookback_rnn", "--out", str(out)]) == 0
@@ -217,13 +244,40 @@ def test_checkpoint_file_with_config_flag(reference, tmp_path):
         note_rnn.load(str(ckpt), config="attention_rnn")
 
 
+def test_load_refuses_a_config_the_converted_checkpoint_contradicts(imported):
+    """As for a bundle: before, config= was silently ignored for a converted directory."""
+    with pytest.raises(ValueError, match=r"lookback_rnn: this checkpoint is a converted lookback_rnn model, but "
+                                         r"config='attention_rnn' was given"):
+        note_rnn.load(imported["lookback_rnn"], config="attention_rnn")
+    with pytest.raises(ValueError, match=r"converted basic_rnn model, but config='mono_rnn'"):
+        note_rnn.load(imported["basic_rnn"], config="mono_rnn")
+    assert note_rnn.load(imported["mono_rnn"], config="mono_rnn").input_encoder.config.name == "mono_rnn"
+
+
 def test_attention_checkpoint_as_basic_is_refused(reference, tmp_path):
     _, b = _bundle_with_id(tmp_path, bundle("attention_rnn"), "attention_rnn")
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b.checkpoint_file[0])
     with pytest.raises(magenta.MagentaCheckpointError, match=r"attention_cell_wrapper variables found, but the "
-                                                             r"configuration is basic_rnn"):
+                                                             r"configuration is basic_rnn \(an attention_rnn checkpoint\? "
+                                                             r"convert it with `note-rnn import-magenta --config "
+                                                             r"attention_rnn`"):
         magenta.read_magenta(str(ckpt))
+
+
+def test_config_hint_names_a_command_that_takes_it(reference, tmp_path, capsys):
+    """`rl-tuner train --prior` has no --config: the hint names import-magenta, which has."""
+    from rl_tuner import cli as rl_cli
+    _, b = _bundle_with_id(tmp_path, bundle("lookback_rnn"), "lookback_rnn")
+    ckpt = tmp_path / "ckpt" / "model.ckpt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b.checkpoint_file[0])
+    run = tmp_path / "run"
+    assert rl_cli.run_main(rl_cli.main, ["train", "--prior", str(ckpt.parent), "--steps", "256", "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {ckpt.parent}: layer 0")
+    assert "input size 121 is that of lookback_rnn: convert it with `note-rnn import-magenta --config lookback_rnn`" in err
+    assert not run.exists()
 
 
 def test_stored_encoder_must_fit_the_model(imported, tmp_path):
@@ -314,3 +368,14 @@ def test_generate_mono_writes_events_and_midi(reference, tmp_path):
 def test_corpus_evaluation_refuses_other_configurations(reference):
     with pytest.raises(ValueError, match=r"needs a basic_rnn model \(38 one-hot classes\); this is a lookback_rnn model"):
         note_rnn.evaluate(note_rnn.load(bundle("lookback_rnn")), [np.arange(2, 38)])
+
+
+def test_note_rnn_evaluate_names_the_checkpoint_of_another_configuration(reference, tmp_path, capsys):
+    """Refused before the data set is read (there is none here), naming the user's file."""
+    out = tmp_path / "stats.json"
+    argv = ["evaluate", "--checkpoint", bundle("attention_rnn"), "--data", str(tmp_path / "no_data"), "--out", str(out)]
+    assert cli.run_main(cli.main, argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {bundle('attention_rnn')}: evaluation on 38-token melodies needs a basic_rnn model (38 "
+                   "one-hot classes); this is a attention_rnn model")
+    assert not out.exists()

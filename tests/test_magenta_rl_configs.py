@@ -130,6 +130,17 @@ def test_export_generates_without_the_package(tmp_path):
     assert result == expected
 
 
+def test_export_message_names_model_tokens(tmp_path, capsys):
+    """The command's one line names every output of the signature (policy.json's)."""
+    from rl_tuner import cli as rl_cli
+    from rl_tuner import export
+    out = str(tmp_path / "lookback")
+    assert rl_cli.main(["export", "--model", bundle("lookback_rnn"), "--out", out]) == 0
+    assert "'model_tokens': int32" in export.load_info(out)["signature"]
+    assert capsys.readouterr().out.strip().endswith("generate(num_samples, max_length, temperature, seed) -> "
+                                                    "tokens, lengths, model_tokens)")
+
+
 def test_rl_tuner_generate_primes_in_the_models_classes(tmp_path):
     from rl_tuner import cli as rl_cli
     out = tmp_path / "gen"

@@ -187,6 +187,24 @@ def test_resume_after_interrupt_is_identical_to_an_uninterrupted_run(note_rnn_di
     assert resumed["after"]["mean_log_prior"] == full["after"]["mean_log_prior"]
 
 
+def test_rerun_removes_the_temporary_folder_of_a_save_killed_midway(note_rnn_dir, tmp_path):
+    """kill -9 during CheckpointManager.save leaves ckpt/ckpt-N_temp (as big as a checkpoint, replay
+    included); the next run of the same directory (which holds the lock) removes it, nothing else."""
+    config = small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_samples=20)
+    out = tmp_path / "run"
+    first, _ = run(config, out)
+    stale = out / "ckpt" / f"ckpt-{2 * EPISODE}_temp"
+    stale.mkdir()
+    (stale / "part-00000-of-00001.data-00000-of-00001.tempstate123").write_bytes(b"x" * 1000)
+    (out / "ckpt" / "notes_temp.txt").write_text("a file of the user's")  # not a save folder: kept
+    before = sorted(os.listdir(out / "ckpt"))
+    again, lines = run(config, out)  # the finished run: shows its results
+    assert any("is complete" in line for line in lines), lines
+    assert again["after"] == first["after"]
+    assert sorted(os.listdir(out / "ckpt")) == [e for e in before if e != stale.name]
+    assert checkpoint.remove_interrupted_saves(str(tmp_path / "missing")) == []
+
+
 def test_extend_a_finished_run_and_reject_changed_settings(note_rnn_dir, tmp_path, caplog):
     out = tmp_path / "run"
     first, _ = run(small_config(note_rnn_dir, steps=EPISODE, num_samples=0, final_eval_samples=20), out)
