@@ -108,10 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and not getattr(args, "runner", None):  # Beam's options come only with --runner
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     if args.command == "prepare":
         from note_rnn import corpus
-        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite)
+        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite,
+                       pipeline_args=beam_args)
     elif args.command == "train":
         from note_rnn import train
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),
