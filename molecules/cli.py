@@ -34,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_overwrite_flag(p)
 
     from molecules.prior_config import PriorConfig, TOKENIZERS  # pylint: disable=import-outside-toplevel
+    from rl_tuner.choices import STRATEGIES  # pylint: disable=import-outside-toplevel
     p = sub.add_parser("train-prior", help="train a SMILES-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=PriorConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, PriorConfig, rename={"out_dir": "out", "data_dir": "data"},
-                            choices={"tokenizer": TOKENIZERS})
+                            choices={"tokenizer": TOKENIZERS, "strategy": STRATEGIES})
     p.add_argument("--quiet", action="store_true", help="no progress bar (the one line per epoch stays)")
 
     for name, help_text in (("sample", "sample SMILES from a SMILES-RNN or a tuned run (one per line)"),

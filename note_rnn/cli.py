@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
-    add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"})
+    from rl_tuner.choices import STRATEGIES  # pylint: disable=import-outside-toplevel
+    add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"},
+                            choices={"strategy": STRATEGIES})
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (the one line per epoch stays)")
 

@@ -19,6 +19,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import uuid
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 DEAD_LETTERS = "dead_letters"
@@ -105,8 +106,8 @@ def map_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], runner: str,
       pipeline_args: Beam's own pipeline options, e.g. ``["--direct_num_workers", "2",
         "--direct_running_mode", "multi_processing"]``.
       work_dir: where the workers write their results (on a cluster: a path every worker and
-        the driver can reach, e.g. ``gs://bucket/tmp``); default a local temporary folder,
-        removed afterwards.
+        the driver can reach); default: a new folder under Beam's ``--temp_location`` when
+        given (e.g. ``gs://bucket/tmp``), else a local temporary folder; removed afterwards.
 
     Returns:
       (results, dead_letters): ``results[i]`` is ``fn(jobs[i])``, or None for a job whose
@@ -125,11 +126,15 @@ def map_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], runner: str,
         path = os.environ.get("PYTHONPATH", "")
         if here not in path.split(os.pathsep):
             os.environ["PYTHONPATH"] = here + (os.pathsep + path if path else "")
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
     options = PipelineOptions(["--runner", runner, *pipeline_args])
     own_dir = work_dir is None
-    work_dir = tempfile.mkdtemp(prefix="beam_map_") if own_dir else work_dir
-    results_prefix = os.path.join(work_dir, "results")
-    dead_prefix = os.path.join(work_dir, DEAD_LETTERS)
+    if own_dir:
+        temp_location = options.get_all_options().get("temp_location")
+        work_dir = (FileSystems.join(temp_location, f"beam_map_{uuid.uuid4().hex}") if temp_location
+                    else tempfile.mkdtemp(prefix="beam_map_"))
+    results_prefix = FileSystems.join(work_dir, "results")
+    dead_prefix = FileSystems.join(work_dir, DEAD_LETTERS)
     try:
         with beam.Pipeline(runner=_runner(runner), options=options) as pipeline:
             outputs = (pipeline
@@ -143,5 +148,11 @@ def map_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], runner: str,
         dead = sorted(_read_shards(dead_prefix))
     finally:
         if own_dir:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            if os.path.isdir(work_dir):
+                shutil.rmtree(work_dir, ignore_errors=True)
+            else:
+                try:
+                    FileSystems.delete([work_dir])
+                except Exception:  # pylint: disable=broad-except  # only clean-up
+                    pass
     return results, dead
