@@ -357,8 +357,8 @@ def _run_jobs_on_beam(jobs: list, runner: str, pipeline_args: Sequence[str]) -> 
     from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
     results, dead = beam_map.map_jobs(_process_chunk, jobs, runner, pipeline_args)
     for index, reason in dead:
-        results[index] = _ChunkResult([], [(number, text, "dead_letter", reason, ()) for number, text in jobs[index][1]],
-                                      {}, collections.Counter())
+        rejected = [(number, text, "dead_letter", reason, ()) for number, text in jobs[index][1]]
+        results[index] = _ChunkResult([], rejected, {}, collections.Counter())
     return results
 
 
@@ -511,8 +511,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
         "rdkit_version": rdkit.__version__,
         "lines_read": total + sum(len(inp.malformed) for inp in inputs),
         "splits": {s: {"file": f"{s}.smi.gz", "molecules": len(kept[s])} for s in SPLITS if kept[s]},
-        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "tokenizer",
-                                                       "duplicate") + (("dead_letter",) if skipped["dead_letter"] else ())},
+        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "tokenizer", "duplicate")
+                    + (("dead_letter",) if skipped["dead_letter"] else ())},
         "rdkit_problems": dict(rdkit_problems.most_common()),
         "unknown_symbols": dict(unknown_lines.most_common()),
         "paper_vocabulary_misses": dict(paper_misses.most_common()),

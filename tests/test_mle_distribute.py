@@ -58,3 +58,22 @@ def test_strategy_names_and_multi_worker_needs_tf_config(monkeypatch):
         mle.make_strategy("multi_worker")
     with pytest.raises(ValueError, match="unknown strategy 'tpu'; choose from default, mirrored, multi_worker"):
         mle.make_strategy("tpu")
+
+
+def test_a_run_may_resume_with_another_strategy_or_from_before_strategies(tmp_path):
+    """The checkpoints are the same on every strategy; a stored config of an earlier version
+    (no ``strategy``) must not block a resume."""
+    import dataclasses  # pylint: disable=import-outside-toplevel
+    from molecules import prior  # pylint: disable=import-outside-toplevel
+    from molecules.prior_config import PriorConfig  # pylint: disable=import-outside-toplevel
+    from note_rnn import train  # pylint: disable=import-outside-toplevel
+    from note_rnn.train_config import TrainConfig  # pylint: disable=import-outside-toplevel
+    from rl_tuner import atomic, runs  # pylint: disable=import-outside-toplevel
+    for module, cls, name in ((train, TrainConfig, "train_config.json"), (prior, PriorConfig, "prior_config.json")):
+        stored = dataclasses.asdict(cls(out_dir=str(tmp_path)))
+        del stored["strategy"]
+        atomic.write_json(str(tmp_path / name), stored)
+        config = cls(out_dir=str(tmp_path), strategy="mirrored")
+        assert runs.changed_settings(str(tmp_path), name, config, may_change=module.RESUMABLE) == {}
+        assert runs.changed_settings(str(tmp_path), name, config, may_change=("epochs", "out_dir", "card_samples")) \
+            == {"strategy": (None, "mirrored")}  # without the exemption it would block the resume
