@@ -46,6 +46,10 @@ setup(
         # 4.17.2 and later need typing-extensions >= 4.9, which tf-agents' pin (4.5.0) forbids.
         "test": ["pytest", "Flask>=3.1", "selenium>=4.10,<4.17"],
         "data": ["music21>=9,<11"],  # the bundled folk corpora used to train the Note-RNN
+        # `--runner NAME` of `molecules prepare`/`score` and `note-rnn prepare`. Beam 2.77 needs
+        # protobuf 6, pillow 12 and python-dateutil 2.9: install it with constraints-beam.txt,
+        # not constraints.txt (BUILD.md).
+        "beam": ["apache-beam==2.77.*"],
     },
     entry_points={
         "console_scripts": [

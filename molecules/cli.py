@@ -15,6 +15,9 @@ from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_over
                                 dataclass_from_args, run_main)
 
 SCORE_COMMAND = "molecules score"
+SCORE_CHUNK = 1000  # lines per job of `molecules score --runner`
+RUNNER_HELP = ("run as an Apache Beam pipeline on this runner (DirectRunner, FlinkRunner, DataflowRunner, ...); "
+               "Beam's own pipeline options may follow (default: no Beam)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_overwrite_flag(p)
 
     from molecules.prior_config import PriorConfig, TOKENIZERS  # pylint: disable=import-outside-toplevel
+    from rl_tuner.choices import STRATEGIES  # pylint: disable=import-outside-toplevel
     p = sub.add_parser("train-prior", help="train a SMILES-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=PriorConfig.__doc__.split("\n\n")[0])
     add_dataclass_arguments(p, PriorConfig, rename={"out_dir": "out", "data_dir": "data"},
-                            choices={"tokenizer": TOKENIZERS})
+                            choices={"tokenizer": TOKENIZERS, "strategy": STRATEGIES})
     p.add_argument("--quiet", action="store_true", help="no progress bar (the one line per epoch stays)")
 
     for name, help_text in (("sample", "sample SMILES from a SMILES-RNN or a tuned run (one per line)"),
@@ -54,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True,
                    help="output JSON file: {\"written_by\": \"molecules score\", \"molecules\": [one object per "
                         "input line]}")
+    p.add_argument("--runner", default=None, help=RUNNER_HELP)
     add_overwrite_flag(p, "file")
     return parser
 
@@ -97,8 +102,30 @@ def read_lines(path: str) -> list:
         return f.read().decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
 
 
-def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None, overwrite: bool = False) -> list:
+def score_lines(job) -> list:
+    """The per-molecule work of ``molecules score`` (both the default path and Beam's).
+
+    Args:
+      job: ``(preset name, data statistics or None, lines)``; each line's first field is
+        its SMILES (as a .smi file: SMILES, then optionally a name).
+
+    Returns:
+      One :meth:`molecules.rewards.DomainReward.score` record per line.
+    """
+    from molecules import rewards  # pylint: disable=import-outside-toplevel
+    preset_name, statistics, lines = job
+    reward = rewards.DomainReward(rewards.make_preset(preset_name, statistics))
+    return [reward.score(line.split()[0] if line.split() else "") for line in lines]
+
+
+def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None, overwrite: bool = False,
+               runner=None, pipeline_args=()) -> list:
     """Scores every line of ``smiles_path`` and writes the records to ``out_path``.
+
+    With ``runner`` the scoring runs as an Apache Beam pipeline (``pipeline_args``: Beam's
+    options) in jobs of ``SCORE_CHUNK`` lines; the records are the same. The lines of a job
+    that failed get a record with ``"valid": False``, None properties and reward and
+    ``"dead_letter": reason``.
 
     ``out_path`` follows :mod:`rl_tuner.outputs` (checked before any work): never an input,
     an existing file only if it is this command's earlier output or with ``overwrite``. It
@@ -110,7 +137,7 @@ def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None,
     Raises:
       rl_tuner.outputs.OutputError: if ``out_path`` may not be written.
     """
-    from molecules import data, rewards  # pylint: disable=import-outside-toplevel
+    from molecules import data  # pylint: disable=import-outside-toplevel
     from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
 
     inputs = [smiles_path, data_dir]
@@ -118,9 +145,18 @@ def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None,
     if data_dir and preset_name == "paper":
         raise ValueError("--data sets the default preset's limits; the paper preset has fixed ones")
     statistics = data.load_summary(data_dir)["statistics"] if data_dir else None
-    reward = rewards.DomainReward(rewards.make_preset(preset_name, statistics))
-    # the first field of each line, as a .smi file (SMILES, then optionally a name)
-    records = [reward.score(line.split()[0] if line.split() else "") for line in read_lines(smiles_path)]
+    lines = read_lines(smiles_path)
+    if runner:
+        from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
+        jobs = [(preset_name, statistics, lines[i:i + SCORE_CHUNK]) for i in range(0, len(lines), SCORE_CHUNK)]
+        results, dead = beam_map.map_jobs(score_lines, jobs, runner, pipeline_args)
+        for index, reason in dead:
+            results[index] = [{"smiles": line.split()[0] if line.split() else "", "valid": False, "logp": None,
+                               "qed": None, "sa": None, "ring_penalty": None, "reward": None, "dead_letter": reason}
+                              for line in jobs[index][2]]
+        records = [record for chunk in results for record in chunk]
+    else:
+        records = score_lines((preset_name, statistics, lines))
     outputs.write_json(out_path, {"molecules": records}, SCORE_COMMAND, overwrite, inputs=inputs)
     return records
 
@@ -134,10 +170,13 @@ def main(argv=None) -> int:
     Returns:
       0 on success.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and not getattr(args, "runner", None):  # Beam's options come only with --runner
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     if args.command == "prepare":
         from molecules import data  # pylint: disable=import-outside-toplevel
-        data.prepare(dataclass_from_args(data.PrepareConfig, args), overwrite=args.overwrite)
+        data.prepare(dataclass_from_args(data.PrepareConfig, args), overwrite=args.overwrite, pipeline_args=beam_args)
     elif args.command == "train-prior":
         from molecules import prior  # pylint: disable=import-outside-toplevel  (TensorFlow)
         history = prior.train(dataclass_from_args(prior.PriorConfig, args), command=command_line(),
@@ -162,9 +201,12 @@ def main(argv=None) -> int:
             print(f"wrote {args.out} ({args.num} molecules, sampled in {result['sampling_seconds']:.1f} s, "
                   f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":
-        records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite)
+        records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite, args.runner, beam_args)
         valid = sum(r["valid"] for r in records)
         print(f"scored {len(records)} SMILES ({valid} valid) with the {args.preset} preset -> {args.out}")
+        dead = [r for r in records if "dead_letter" in r]
+        if dead:
+            print(f"dead letters: {len(dead)} lines not scored (failed jobs), e.g. {dead[0]['dead_letter']}")
     return 0
 
 

@@ -67,6 +67,10 @@ class PrepareConfig:
         hash of the canonical SMILES).
       seed: salt of the split hash; the same seed gives the same split.
       workers: RDKit processes; default: the number of CPUs. 1 works in this process.
+      runner: run the RDKit work as an Apache Beam pipeline on this runner (DirectRunner,
+        FlinkRunner, DataflowRunner, ...; Beam's own options follow on the command line);
+        default: no Beam. Same output; lines of a failed job are skipped as "dead_letter",
+        and every skipped line is listed in DIR/dead_letters.jsonl.
       limit: read at most this many lines of each input file; None reads all. For tests.
       progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.
@@ -81,6 +85,7 @@ class PrepareConfig:
     validation_fraction: float = 0.1
     seed: int = 0
     workers: int = dataclasses.field(default_factory=_cpu_count)
+    runner: Optional[str] = None
     limit: Optional[int] = None
     progress: bool = True
     verbose: bool = True
@@ -271,42 +276,67 @@ class _ChunkResult:
 MAX_SMILES_CHARS = 2000
 
 
-def _process_chunk(job) -> _ChunkResult:
-    """Canonicalises one chunk of lines (runs in a worker process)."""
+def canonicalise_line(number: int, text: str, split: str, tokenizer_kind: str, seed: int, fraction: float,
+                      paper=None) -> tuple:
+    """The per-molecule work of ``molecules prepare`` (both the default path and Beam's).
+
+    Args:
+      number: the line number in its file (kept in the result).
+      text: the SMILES text of the line.
+      split: the input's split, "train" (divided by :func:`split_of`) or "test".
+      tokenizer_kind: "atom" or "char" (see :class:`PrepareConfig`).
+      seed, fraction: the split hash's salt and validation fraction.
+      paper: the paper's 35-character tokenizer (made if None; pass one to reuse it).
+
+    Returns:
+      ``("kept", number, target split, canonical SMILES, atom tokens (list, empty for
+      "char"), symbols outside the paper's 35 characters)`` or ``("rejected", number, text,
+      kind, detail, unknown symbols, symbols outside the paper's 35 characters)`` with kind
+      one of "empty", "too_long", "rdkit", "tokenizer". Never raises for a bad line (an RDKit
+      exception is a rejection).
+    """
     from molecules import chem  # pylint: disable=import-outside-toplevel  # RDKit per worker
+    paper = paper or tokenizers.paper_tokenizer()
+    if not text.strip():
+        return ("rejected", number, text, "empty", "empty line", (), [])
+    if len(text) > MAX_SMILES_CHARS:  # RDKit segfaults on ~20,000 C and hangs on longer lines
+        return ("rejected", number, text[:80] + "...", "too_long",
+                f"{len(text):,} characters (more than {MAX_SMILES_CHARS:,})", (), [])
+    try:
+        canonical = chem.canonical(text)
+        problem = "" if canonical is not None else chem.parse_problem(text)
+    except Exception as e:  # pylint: disable=broad-except  # one odd line must not stop the run
+        canonical, problem = None, f"{type(e).__name__}: {e}"
+    if canonical is None:
+        return ("rejected", number, text, "rdkit", problem or "sanitization", (), [])
+    paper_unknown = paper.unknown_symbols(canonical)
+    tokens = []
+    if tokenizer_kind == "char":
+        unknown = paper_unknown
+    else:
+        unknown = []
+        for token, bad in tokenizers.atom_matches(canonical):
+            (unknown if bad else tokens).append(token)
+    if unknown:
+        symbols = tuple(dict.fromkeys(unknown))
+        return ("rejected", number, text, "tokenizer", "outside the vocabulary: " + " ".join(map(repr, symbols)),
+                symbols, paper_unknown)
+    target = split if split == "test" else split_of(canonical, seed, fraction)
+    return ("kept", number, target, canonical, tokens, paper_unknown)
+
+
+def _process_chunk(job) -> _ChunkResult:
+    """Canonicalises one chunk of lines with :func:`canonicalise_line` (runs in a worker)."""
     split, items, tokenizer_kind, seed, fraction = job
     paper = tokenizers.paper_tokenizer()
     out = _ChunkResult([], [], collections.defaultdict(collections.Counter), collections.Counter())
     for number, text in items:
-        if not text.strip():
-            out.rejected.append((number, text, "empty", "empty line", ()))
+        result = canonicalise_line(number, text, split, tokenizer_kind, seed, fraction, paper)
+        out.paper_misses.update(result[-1])
+        if result[0] == "rejected":
+            out.rejected.append(result[1:6])
             continue
-        if len(text) > MAX_SMILES_CHARS:  # RDKit segfaults on ~20,000 C and hangs on longer lines
-            out.rejected.append((number, text[:80] + "...", "too_long",
-                                 f"{len(text):,} characters (more than {MAX_SMILES_CHARS:,})", ()))
-            continue
-        try:
-            canonical = chem.canonical(text)
-            problem = "" if canonical is not None else chem.parse_problem(text)
-        except Exception as e:  # pylint: disable=broad-except  # one odd line must not stop the run
-            canonical, problem = None, f"{type(e).__name__}: {e}"
-        if canonical is None:
-            out.rejected.append((number, text, "rdkit", problem or "sanitization", ()))
-            continue
-        paper_unknown = paper.unknown_symbols(canonical)
-        out.paper_misses.update(paper_unknown)
-        if tokenizer_kind == "char":
-            unknown = paper_unknown
-        else:
-            tokens, unknown = [], []
-            for token, bad in tokenizers.atom_matches(canonical):
-                (unknown if bad else tokens).append(token)
-        if unknown:
-            symbols = tuple(dict.fromkeys(unknown))
-            out.rejected.append((number, text, "tokenizer", "outside the vocabulary: " + " ".join(map(repr, symbols)),
-                                 symbols))
-            continue
-        target = split if split == "test" else split_of(canonical, seed, fraction)
+        _, number, target, canonical, tokens, _ = result
         if tokenizer_kind == "atom":
             out.tokens[target].update(tokens)
         out.kept.append((number, target, canonical))
@@ -319,6 +349,17 @@ def _chunks(inputs: Sequence[Input], config: PrepareConfig):
         for start in range(0, len(inp.items), CHUNK_LINES):
             yield (inp.split, inp.items[start:start + CHUNK_LINES], config.tokenizer, config.seed,
                    config.validation_fraction)
+
+
+def _run_jobs_on_beam(jobs: list, runner: str, pipeline_args: Sequence[str]) -> List[_ChunkResult]:
+    """:func:`_process_chunk` of every job on a Beam runner; a failed job's lines become
+    "dead_letter" rejections."""
+    from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
+    results, dead = beam_map.map_jobs(_process_chunk, jobs, runner, pipeline_args)
+    for index, reason in dead:
+        rejected = [(number, text, "dead_letter", reason, ()) for number, text in jobs[index][1]]
+        results[index] = _ChunkResult([], rejected, {}, collections.Counter())
+    return results
 
 
 def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[_ChunkResult]:
@@ -345,7 +386,7 @@ def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[
 # The job
 
 
-def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
+def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Sequence[str] = ()) -> dict:
     """Builds the data set described in the module docstring.
 
     The output folder follows :mod:`rl_tuner.outputs`, checked before any work: a non-empty
@@ -355,6 +396,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
     Args:
       config: the settings.
       overwrite: write into a non-empty folder that is not an earlier ``molecules prepare``.
+      pipeline_args: Beam's pipeline options (with ``config.runner`` only).
 
     Returns:
       The summary (also written to ``out_dir/summary.json``).
@@ -369,6 +411,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
     import rdkit  # pylint: disable=import-outside-toplevel
 
     sources = [config.wheel] + ([config.source] if config.source != "moses" else [])
+    if pipeline_args and not config.runner:
+        raise ValueError(f"unrecognized arguments: {' '.join(pipeline_args)} (Beam options need --runner)")
     outputs.check_dir(config.out_dir, PREPARE_COMMAND, overwrite, inputs=sources)
 
     start = time.time()
@@ -390,9 +434,12 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
     tokens: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     paper_misses = collections.Counter()
     kept_lines: Dict[str, List[Tuple[str, int]]] = {s: [] for s in SPLITS}  # (file, line)
+    dead_letters: List[dict] = []  # every skipped line, written with a Beam runner
 
     def reject(file: str, number: int, text: str, kind: str, detail: str) -> None:
         skipped[kind] += 1
+        if config.runner:
+            dead_letters.append({"file": file, "line": number, "text": text, "kind": kind, "reason": detail})
         if len(examples[kind]) < MAX_EXAMPLES:
             examples[kind].append({"file": file, "line": number, "text": text, "reason": detail})
 
@@ -402,7 +449,11 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
 
     job_inputs = [names[job[0]] for job in jobs]
     # the generator first, so that it runs to its end (closing the pool and the bar) before zip stops
-    for result, file in zip(_run_jobs(jobs, config.workers, config.progress, total), job_inputs):
+    if config.runner:
+        results = _run_jobs_on_beam(jobs, config.runner, pipeline_args)
+    else:
+        results = _run_jobs(jobs, config.workers, config.progress, total)
+    for result, file in zip(results, job_inputs):
         for number, text, kind, detail, symbols in result.rejected:
             reject(file, number, text, kind, detail)
             if kind == "rdkit":
@@ -460,8 +511,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
         "rdkit_version": rdkit.__version__,
         "lines_read": total + sum(len(inp.malformed) for inp in inputs),
         "splits": {s: {"file": f"{s}.smi.gz", "molecules": len(kept[s])} for s in SPLITS if kept[s]},
-        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "tokenizer",
-                                                       "duplicate")},
+        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "tokenizer", "duplicate")
+                    + (("dead_letter",) if skipped["dead_letter"] else ())},
         "rdkit_problems": dict(rdkit_problems.most_common()),
         "unknown_symbols": dict(unknown_lines.most_common()),
         "paper_vocabulary_misses": dict(paper_misses.most_common()),
@@ -470,12 +521,18 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> dict:
         "char_statistics": char_statistics,
         "wall_time_s": 0.0,
     }
+    if config.runner:  # the one key the default path does not write
+        summary["beam"] = {"runner": config.runner, "pipeline_args": list(pipeline_args),
+                           "dead_letters": {"file": "dead_letters.jsonl", "lines": len(dead_letters)}}
     with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite) as tmp:
         for split in SPLITS:
             if kept[split]:
                 with gzip.open(os.path.join(tmp, f"{split}.smi.gz"), "wt", compresslevel=6) as f:
                     f.write("\n".join(kept[split]) + "\n")
         tokenizers.save(tokenizer, os.path.join(tmp, "tokenizer.json"))
+        if config.runner:
+            with open(os.path.join(tmp, "dead_letters.jsonl"), "w") as f:
+                f.writelines(json.dumps(d) + "\n" for d in dead_letters)
         summary["wall_time_s"] = round(time.time() - start, 1)
         atomic.write_json(os.path.join(tmp, "summary.json"), summary)
     if config.verbose:
@@ -504,6 +561,10 @@ def format_summary(summary: dict, out_dir: str) -> str:
     lines.append(f"{summary['tokenizer']} vocabulary: {summary['vocab_size']} symbols; train length "
                  f"{st['length']['mean']:.2f} +- {st['length']['std']:.2f} atom tokens "
                  f"(min {st['length']['min']}, max {st['length']['max']}), longest C run {st['max_consecutive_c']}")
+    if "beam" in summary:
+        beam = summary["beam"]
+        lines.append(f"Beam {beam['runner']} {' '.join(beam['pipeline_args'])}".rstrip() +
+                     f": {beam['dead_letters']['lines']:,} skipped lines in {out_dir}/{beam['dead_letters']['file']}")
     for kind, items in summary["examples"].items():
         for e in items[:3]:
             lines.append(f"  {kind}: {e['file']} line {e['line']}: {e['text']!r} ({e['reason']})")

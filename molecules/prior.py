@@ -30,7 +30,7 @@ from molecules import tokenizers
 from molecules.prior_config import PriorConfig
 
 COMMAND = "molecules train-prior"
-RESUMABLE = ("epochs", "out_dir", "card_samples")  # may change between sessions
+RESUMABLE = ("epochs", "out_dir", "card_samples", "strategy")  # may change between sessions
 
 
 def tokenizer_of(vocabulary) -> tokenizers.Tokenizer:

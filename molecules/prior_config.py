@@ -46,6 +46,9 @@ class PriorConfig:
       seed: seed of initialisation, subsets and shuffling.
       card_samples: when the run ends, this many molecules are sampled from the best model
         and its card gets their valid, unique and novel fractions (0: none).
+      strategy: tf.distribute strategy: "default" (one device), "mirrored" (MirroredStrategy
+        over the visible devices) or "multi_worker" (MultiWorkerMirroredStrategy from the
+        TF_CONFIG environment variable); the global batch_size is split over the replicas.
     """
 
     data_dir: str = "data/moses"
@@ -64,6 +67,7 @@ class PriorConfig:
     l2_reg: float = 0.0
     seed: int = 0
     card_samples: int = 10_000
+    strategy: str = "default"
 
     RANGES = {
         "layer_sizes": COUNT, "batch_size": COUNT, "epochs": COUNT, "max_train": at_least(1, optional=True),

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
                        formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
-    add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"})
+    from rl_tuner.choices import STRATEGIES  # pylint: disable=import-outside-toplevel
+    add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"},
+                            choices={"strategy": STRATEGIES})
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (the one line per epoch stays)")
 
@@ -108,10 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and not getattr(args, "runner", None):  # Beam's options come only with --runner
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     if args.command == "prepare":
         from note_rnn import corpus
-        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite)
+        corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite,
+                       pipeline_args=beam_args)
     elif args.command == "train":
         from note_rnn import train
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),

@@ -80,6 +80,13 @@ class PrepareConfig:
       worker_memory_mb: address-space limit of each parsing process in MiB (a file that
         needs more is skipped, MemoryError); 0: no limit. A worker killed by the system is
         also only a skipped file.
+      runner: parse the tunes as an Apache Beam pipeline on this runner (DirectRunner,
+        FlinkRunner, DataflowRunner, ...; Beam's own options follow on the command line)
+        with the same per-tune function; default: no Beam. Same output; a tune whose job
+        fails is skipped and named like any bad file (the dead letters are ``skipped``). On
+        Beam ``workers``, ``task_timeout`` and ``worker_memory_mb`` do not apply (the
+        runner's own settings do): the time limit needs the main thread of a process, and a
+        parser crash is the runner's to retry.
       progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.
     """
@@ -100,6 +107,7 @@ class PrepareConfig:
     limit: Optional[int] = None
     task_timeout: float = 120.0
     worker_memory_mb: int = 4096
+    runner: Optional[str] = None
     progress: bool = True
     verbose: bool = True
 
@@ -338,7 +346,16 @@ def _run_task(job: Tuple[_Task, ExtractionOptions, float, Callable]) -> _Result:
         return _Result(task.source_id, [], display_name(reason[:300]))  # printable, whatever the path
 
 
-def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:
+def _parse_on_beam(jobs: list, tasks: List[_Task], runner: str, pipeline_args) -> List[_Result]:
+    """:func:`_run_task` of every job on a Beam runner; a failed job is a skipped tune."""
+    from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
+    results, dead = beam_map.map_jobs(_run_task, jobs, runner, pipeline_args)
+    for index, reason in dead:
+        results[index] = _Result(tasks[index].source_id, [], display_name(reason[:300]))
+    return results
+
+
+def _parse_all(tasks: List[_Task], config: PrepareConfig, pipeline_args=()) -> List[_Result]:
     """Parses the tasks in ``config.workers`` processes; returns results in task order.
 
     A task whose worker dies or hangs becomes a result with an error (see
@@ -348,6 +365,8 @@ def _parse_all(tasks: List[_Task], config: PrepareConfig) -> List[_Result]:
     # _parse_task is looked up at call time, so a test can replace it (also in the workers).
     jobs = [(task, config.extraction_options(), config.task_timeout, _parse_task)
             for task in tasks]
+    if config.runner and jobs:
+        return _parse_on_beam(jobs, tasks, config.runner, pipeline_args)
     results: List[Optional[_Result]] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="parsing", unit="tune", file=sys.stderr,
                disable=not (config.progress and sys.stderr.isatty()))  # no bar in a log file
@@ -429,7 +448,7 @@ PREPARE_COMMAND = "note-rnn prepare"
 PREPARE_FILES = ("train.npz", "validation.npz", "summary.json")
 
 
-def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
+def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) -> PrepareSummary:
     """Builds the data set described by ``config`` (see the module docstring).
 
     A file or tune that cannot be read or parsed is skipped and named in the summary;
@@ -439,6 +458,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
     Args:
       config: where to read, what to keep and where to write.
       overwrite: write into a non-empty folder that is not an earlier ``prepare`` output.
+      pipeline_args: Beam's pipeline options (with ``config.runner`` only).
 
     Returns:
       The summary, also written to ``<out_dir>/summary.json``.
@@ -449,6 +469,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
       rl_tuner.outputs.OutputError: if the output folder may not be written (it holds other
         files and no --overwrite, it is or contains the source, or it is a training run).
     """
+    if pipeline_args and not config.runner:
+        raise ValueError(f"unrecognized arguments: {' '.join(pipeline_args)} (Beam options need --runner)")
     outputs.check_dir(config.out_dir, PREPARE_COMMAND, overwrite,
                       inputs=[] if config.source == "music21" else [config.source])
     started = time.perf_counter()
@@ -457,13 +479,17 @@ def prepare(config: PrepareConfig, overwrite: bool = False) -> PrepareSummary:
     tasks = _collect_tasks(config, summary)
     # The temporary output folder is made before the long parse: an unwritable --out fails at once.
     with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=PREPARE_FILES) as tmp:
-        splits = _assign_splits(_parse_all(tasks, config), config, summary)
+        splits = _assign_splits(_parse_all(tasks, config, pipeline_args), config, summary)
         out_dir = pathlib.Path(tmp)
         summary.train = _write_split(out_dir / "train.npz", splits["train"])
         summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
         summary.token_histogram = token_histogram([m for _, m in splits["train"]])
         summary.wall_time_s = round(time.perf_counter() - started, 2)
         settings = dict(dataclasses.asdict(config), source=summary.source, out_dir=summary.out_dir)
+        if config.runner:  # the default path's summary stays as it was
+            settings["pipeline_args"] = list(pipeline_args)
+        else:
+            del settings["runner"]
         record = {"config": settings, "summary": dataclasses.asdict(summary), "versions": _library_versions()}
         (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     if config.verbose:

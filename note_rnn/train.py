@@ -99,7 +99,7 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
 
 
 COMMAND = "note-rnn train"
-RESUMABLE = ("epochs", "out_dir")  # may change between sessions
+RESUMABLE = ("epochs", "out_dir", "strategy")  # may change between sessions (same checkpoints on any strategy)
 
 
 def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bool) -> dict:

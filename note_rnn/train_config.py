@@ -32,6 +32,9 @@ class TrainConfig:
         released config: 32; the paper: 8).
       seed: seed of initialisation and shuffling.
       min_window: windows shorter than this many tokens are dropped.
+      strategy: tf.distribute strategy: "default" (one device), "mirrored" (MirroredStrategy
+        over the visible devices) or "multi_worker" (MultiWorkerMirroredStrategy from the
+        TF_CONFIG environment variable); the global batch_size is split over the replicas.
     """
 
     data_dir: str = "data/folk"
@@ -49,6 +52,7 @@ class TrainConfig:
     skip_first_n_losses: int = 8
     seed: int = 0
     min_window: int = 16
+    strategy: str = "default"
 
     # Allowed values of every numeric setting (checked here and by the command line).
     RANGES = {

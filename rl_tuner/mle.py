@@ -93,14 +93,17 @@ class Trainer:
 
     def __init__(self, config, num_classes: int, vocabulary=None):
         self.config = config
+        self.strategy = make_strategy(getattr(config, "strategy", "default"))
+        self.distributed = getattr(config, "strategy", "default") != "default"
         tf.keras.utils.set_random_seed(config.seed)
-        self.model = model_lib.SequenceRNN(model_lib.SequenceRNNConfig(
-            num_classes=num_classes, layer_sizes=tuple(config.layer_sizes), vocabulary=vocabulary))
-        schedule = tf.keras.optimizers.schedules.ExponentialDecay(
-            config.learning_rate, config.decay_steps, config.decay_rate, staircase=config.staircase)
-        self.optimizer = tf.keras.optimizers.Adam(schedule)
-        self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
-        self.best_val_loss = tf.Variable(np.inf, dtype=tf.float32, name="best_val_loss")
+        with self.strategy.scope():
+            self.model = model_lib.SequenceRNN(model_lib.SequenceRNNConfig(
+                num_classes=num_classes, layer_sizes=tuple(config.layer_sizes), vocabulary=vocabulary))
+            schedule = tf.keras.optimizers.schedules.ExponentialDecay(
+                config.learning_rate, config.decay_steps, config.decay_rate, staircase=config.staircase)
+            self.optimizer = tf.keras.optimizers.Adam(schedule)
+            self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
+            self.best_val_loss = tf.Variable(np.inf, dtype=tf.float32, name="best_val_loss")
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
                                         best_val_loss=self.best_val_loss)
         self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(config.out_dir, "ckpt"), max_to_keep=2)
@@ -138,6 +141,32 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, variables))
         return loss, nll_sum, correct, count, grad_norm
 
+    def _replica_step(self, inputs, targets, weights):
+        """One replica's share of :meth:`train_step`: gradients summed over the replicas, then
+        clipped and applied once, so the update equals the single-device one on the global batch."""
+        context = tf.distribute.get_replica_context()
+        replicas = float(context.num_replicas_in_sync)
+        global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(weights))
+        with tf.GradientTape() as tape:
+            logits = self.model(inputs, training=True)
+            nll_sum, correct, count = masked_metrics(logits, targets, weights)
+            loss = nll_sum / tf.maximum(global_count, 1.0)
+            loss += self.config.l2_reg * tf.add_n([tf.nn.l2_loss(k) for k in self._kernels]) / replicas
+        variables = self.model.trainable_variables
+        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, tape.gradient(loss, variables))
+        grads, grad_norm = tf.clip_by_global_norm(grads, self.config.clip_norm)
+        self.optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=True)
+        return loss, nll_sum, correct, count, grad_norm
+
+    @tf.function
+    def distributed_train_step(self, inputs, targets, weights):
+        """:meth:`train_step` of a global batch split over the strategy's replicas (the batch
+        as given by ``strategy.experimental_distribute_dataset``); same returns, summed."""
+        per_replica = self.strategy.run(self._replica_step, args=(inputs, targets, weights))
+        loss, nll_sum, correct, count, grad_norm = [
+            self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in per_replica]
+        return loss, nll_sum, correct, count, grad_norm / float(self.strategy.num_replicas_in_sync)
+
     @tf.function
     def eval_step(self, inputs, targets, weights):
         return masked_metrics(self.model(inputs), targets, weights)
@@ -174,6 +203,32 @@ def evaluate_arrays(eval_step, arrays, batch_size: int = EVAL_BATCH_SIZE) -> dic
     nll, correct, count = totals
     count = max(count, 1.0)
     return {"accuracy": correct / count, "log_perplexity": nll / count, "tokens": int(totals[2])}
+
+
+from rl_tuner.choices import STRATEGIES  # noqa: E402  (pure Python)
+
+
+def make_strategy(name: str):
+    """The ``tf.distribute`` strategy called ``name``.
+
+    "default": one device, as without a strategy. "mirrored": ``MirroredStrategy`` over the
+    visible devices (GPUs, or the logical CPU devices a test configures). "multi_worker":
+    ``MultiWorkerMirroredStrategy``, its cluster and this worker's index from the ``TF_CONFIG``
+    environment variable (every worker runs the same command; worker 0 is the chief).
+
+    Raises:
+      ValueError: an unknown name, or "multi_worker" without ``TF_CONFIG``.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("--strategy multi_worker needs the TF_CONFIG environment variable (the cluster's "
+                             "workers and this one's index; see BUILD.md)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
 
 
 def _dataset(arrays, batch_size: int, seed: int):
@@ -226,11 +281,15 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
     for epoch in range(start_epoch, config.epochs):
         t0 = time.time()
         dataset = _dataset(train_arrays, config.batch_size, config.seed + epoch)
+        step_fn = trainer.train_step
+        if trainer.distributed:  # the global batch split over the replicas
+            dataset = trainer.strategy.experimental_distribute_dataset(dataset)
+            step_fn = trainer.distributed_train_step
         totals = np.zeros(3)
         bar = tqdm(dataset, total=math.ceil(len(train_arrays[0]) / config.batch_size),
                    desc=f"epoch {epoch + 1}/{config.epochs}", disable=not show_bar, file=sys.stderr)
         for inputs, targets, weights in bar:
-            loss, nll, correct, count, grad_norm = trainer.train_step(inputs, targets, weights)
+            loss, nll, correct, count, grad_norm = step_fn(inputs, targets, weights)
             loss = float(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(

@@ -1,0 +1,117 @@
+"""``note-rnn prepare`` on Apache Beam (the ``beam`` extra): the default path's data set.
+
+The Beam tests skip where apache_beam is not installed; the argument check runs everywhere.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from note_rnn import cli, corpus, encoding
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TWO_WORKERS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+ABC = """X:1
+T:Good
+M:4/4
+L:1/8
+K:G
+GABc dedB|dBGB d2g2|f2ed cBAG|FGAF D4|GABc dedB|dBGB d2g2|fedc AFDF|G2B2 G4|
+
+X:2
+T:Broken
+M:4/4
+L:1/8
+K:G
+|: ((( [[[ ]]] |
+"""
+
+
+@pytest.fixture
+def beam(monkeypatch):
+    """apache_beam, or a skip; the Beam workers import this checkout."""
+    module = pytest.importorskip("apache_beam")
+    monkeypatch.setenv("PYTHONPATH", REPO)
+    return module
+
+
+def _tune(variant):
+    """An 8-bar C-major melody of 32 quarter notes (tokens); each variant differs."""
+    rng = np.random.default_rng(variant)
+    return [x for t in rng.choice([14, 16, 18, 19, 21, 23, 25, 26], size=32).tolist() for x in (t, 0, 0, 0)]
+
+
+def _source(tmp_path):
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    for i in range(4):
+        encoding.write_midi(_tune(i), source / f"tune{i}.mid")
+    encoding.write_midi(_tune(0), source / "sub" / "copy.midi")  # a duplicate melody
+    (source / "corrupt.mid").write_bytes(np.random.default_rng(1).bytes(300))
+    (source / "book.abc").write_text(ABC)
+    return source
+
+
+def _arrays(out):
+    result = {}
+    for split in corpus.SPLITS:
+        with np.load(out / f"{split}.npz") as data:
+            result[split] = {key: data[key] for key in ("tokens", "lengths", "sources")}
+    return result
+
+
+def test_prepare_on_beam_gives_the_default_data_set(tmp_path, beam, capsys):
+    source = _source(tmp_path)
+    common = ["prepare", "--source", str(source), "--validation-fraction", "0.4", "--seed", "1", "--no-progress"]
+    assert cli.main(common + ["--out", str(tmp_path / "plain"), "--workers", "0"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "beam")] + TWO_WORKERS) == 0
+    plain, on_beam = _arrays(tmp_path / "plain"), _arrays(tmp_path / "beam")
+    for split in corpus.SPLITS:
+        for key in ("tokens", "lengths", "sources"):
+            np.testing.assert_array_equal(on_beam[split][key], plain[split][key])
+    assert sorted(plain["train"]["sources"].tolist() + plain["validation"]["sources"].tolist()) == [
+        "book.abc#1", "sub/copy.midi", "tune1.mid", "tune2.mid", "tune3.mid"]  # copy.midi first: tune0 is the duplicate
+    assert len(plain["validation"]["sources"]) >= 1
+    records = [json.loads((tmp_path / name / "summary.json").read_text()) for name in ("plain", "beam")]
+    for record in records:
+        record["summary"].pop("wall_time_s"), record["summary"].pop("out_dir"), record["config"].pop("out_dir")
+        record["config"].pop("workers")
+    assert records[1]["config"].pop("runner") == "DirectRunner"
+    assert records[1]["config"].pop("pipeline_args") == TWO_WORKERS[2:]
+    assert "runner" not in records[0]["config"]
+    assert records[1] == records[0]
+    summary = records[0]["summary"]
+    assert (summary["files_read"], summary["tunes_parsed"], summary["duplicates_dropped"]) == (7, 6, 1)
+    assert [s["source"] for s in summary["skipped"]] == ["book.abc#2", "corrupt.mid"]
+
+
+_RUN_TASK = corpus._run_task  # pylint: disable=protected-access
+
+
+def _failing_run_task(job):
+    if job[0].source_id == "tune1.mid":
+        raise RuntimeError("worker lost")
+    return _RUN_TASK(job)
+
+
+def test_a_failed_job_is_a_skipped_file_not_a_failed_pipeline(tmp_path, beam, monkeypatch):
+    source = tmp_path / "src"
+    source.mkdir()
+    for i in range(3):
+        encoding.write_midi(_tune(i), source / f"tune{i}.mid")
+    monkeypatch.setattr(corpus, "_run_task", _failing_run_task)  # in-process DirectRunner: the patch holds
+    config = corpus.PrepareConfig(source=str(source), out_dir=str(tmp_path / "out"), validation_fraction=0.0,
+                                  runner="DirectRunner", progress=False, verbose=False)
+    summary = corpus.prepare(config)
+    assert summary.skipped == [{"source": "tune1.mid", "reason": "RuntimeError: worker lost"}]
+    assert summary.train.melodies == 2
+    assert corpus.load_split(tmp_path / "out", "train")[1].tolist() == _tune(2)  # already C major in 48..83
+
+
+def test_beam_options_need_a_runner(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["prepare", "--source", str(tmp_path), "--out", str(tmp_path / "o"), "--direct_num_workers", "2"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: --direct_num_workers 2" in capsys.readouterr().err
