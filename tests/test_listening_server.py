@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import threading
 import urllib.error
 import urllib.parse
@@ -206,11 +207,17 @@ def test_ctrl_c_stops_the_server_and_says_what_is_stored(tmp_path):
     make_study(db)
     port = free_port()
     proc = start_server(db, port)
+    idle = socket.create_connection(("127.0.0.1", port))  # a browser's idle keep-alive connection
     try:
         rater = Rater(port)
         rater.rate(rater.page(), 1)
+        time.sleep(0.5)  # the server's thread for ``idle`` now waits for a request that never comes
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+            idle.close()
     assert (proc.returncode, out, err) == (0, f"stopped; 1 ratings in {db} (rerun the same command to continue)\n", "")
     assert len(stored(db)) == 1
