@@ -202,11 +202,23 @@ def test_the_page_in_a_real_browser(tmp_path):
     assert store.count("pairs") == len(answers) + 1  # the rated ones and the one on screen
 
 
-def test_ctrl_c_stops_the_server_and_says_what_is_stored(tmp_path):
+@pytest.mark.parametrize("inherited", ["default", "ignored", "blocked"])
+def test_ctrl_c_stops_the_server_and_says_what_is_stored(tmp_path, inherited):
     db = tmp_path / "ratings.sqlite"
     make_study(db)
     port = free_port()
-    proc = start_server(db, port)
+    # A server started by a process that ignores or blocks SIGINT inherits that; Ctrl+C must
+    # still stop it.
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if inherited == "ignored" else None
+    if inherited == "blocked":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        proc = start_server(db, port)
+    finally:
+        if inherited == "ignored":
+            signal.signal(signal.SIGINT, old)
+        if inherited == "blocked":
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     idle = socket.create_connection(("127.0.0.1", port))  # a browser's idle keep-alive connection
     try:
         rater = Rater(port)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 from rl_tuner.cli_utils import add_overwrite_flag, range_type
 from rl_tuner.ranges import COUNT, SEED, Range, positive
@@ -247,6 +248,10 @@ def serve(store, host: str, port: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"serving the listening study at http://{shown}:{server.server_port}/ (Ctrl+C stops; rerun the same "
           f"command to continue; `rl-tuner listen-report --db {store.path} --out DIR` analyses it)", flush=True)
+    # Ctrl+C must stop the server even if this process inherited SIGINT ignored or blocked
+    # (as a child of a process that ignores or masks it): restore Python's handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     server.serve_forever()  # Werkzeug's returns on Ctrl+C (KeyboardInterrupt) after closing the socket
     print(f"stopped; {store.count('ratings')} ratings in {store.path} (rerun the same command to continue)",
           flush=True)
