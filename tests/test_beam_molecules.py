@@ -15,20 +15,12 @@ import pytest
 from molecules import cli, data
 from rl_tuner.cli_utils import run_main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from beam_fixture import REPO, beam  # noqa: E402,F401  (beam: a fixture)
 TWO_WORKERS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 # 13 data lines: kept molecules, a duplicate, an empty line, a malformed row, RDKit rejects,
 # a line too long for RDKit and an atom outside the atom vocabulary.
 CSV = ("id,SMILES\n1,CCO\n2,\n3,C1CC\n4,OCC\n5\n6,C(C)(C)(C)(C)C\n7,Clc1ccccc1\n8,[nH]1cccc1\n9,CC.[Na+]\n"
        "10,CX\n11,c1ccccc1O\n12,CC(=O)Nc1ccc(O)cc1\n13," + "C" * 2001 + "\n14,CCN(CC)CC\n")
-
-
-@pytest.fixture
-def beam(monkeypatch):
-    """apache_beam, or a skip; the Beam workers import this checkout."""
-    module = pytest.importorskip("apache_beam")
-    monkeypatch.setenv("PYTHONPATH", REPO)
-    return module
 
 
 def _files(out):

@@ -11,7 +11,7 @@ import pytest
 
 from note_rnn import cli, corpus, encoding
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from beam_fixture import REPO, beam  # noqa: E402,F401  (beam: a fixture)
 TWO_WORKERS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 ABC = """X:1
 T:Good
@@ -27,14 +27,6 @@ L:1/8
 K:G
 |: ((( [[[ ]]] |
 """
-
-
-@pytest.fixture
-def beam(monkeypatch):
-    """apache_beam, or a skip; the Beam workers import this checkout."""
-    module = pytest.importorskip("apache_beam")
-    monkeypatch.setenv("PYTHONPATH", REPO)
-    return module
 
 
 def _tune(variant):
