@@ -15,7 +15,7 @@ import pytest
 from molecules import cli, data
 from rl_tuner.cli_utils import run_main
 
-from beam_fixture import REPO, beam  # noqa: E402,F401  (beam: a fixture)
+from beam_fixture import beam  # noqa: E402,F401  (beam: a fixture)
 TWO_WORKERS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 # 13 data lines: kept molecules, a duplicate, an empty line, a malformed row, RDKit rejects,
 # a line too long for RDKit and an atom outside the atom vocabulary.

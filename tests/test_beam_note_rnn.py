@@ -11,7 +11,7 @@ import pytest
 
 from note_rnn import cli, corpus, encoding
 
-from beam_fixture import REPO, beam  # noqa: E402,F401  (beam: a fixture)
+from beam_fixture import beam  # noqa: E402,F401  (beam: a fixture)
 TWO_WORKERS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 ABC = """X:1
 T:Good
