@@ -1,7 +1,7 @@
 """Figures of the paper study: Figure 2 (training curves over seeds) and the c trade-off.
 
 Both read only what runs wrote (``history.json`` and ``stats.json``) and write PNGs through
-:func:`note_rnn.media._save_figure` (atomic).
+:func:`note_rnn.figures.save_png` (atomic).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from note_rnn import media
+from note_rnn import figures
 
 COLORS = {"q": "tab:blue", "psi": "tab:orange", "g": "tab:green", "pure_rl": "tab:red"}
 
@@ -43,7 +43,7 @@ def plot_figure2(histories: Mapping[str, Sequence[Mapping]], path: str, names: M
 
     Lines are the mean over seeds, bands the range (min to max) over seeds.
     """
-    plt = media._pyplot()
+    plt = figures.pyplot()
     names = dict(names or {})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for algorithm, runs in histories.items():
@@ -62,7 +62,7 @@ def plot_figure2(histories: Mapping[str, Sequence[Mapping]], path: str, names: M
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    media._save_figure(fig, path)
+    figures.save_png(fig, path)
     plt.close(fig)
 
 
@@ -75,7 +75,7 @@ def plot_tradeoff(points: Mapping[str, Sequence[Mapping]], path: str, reference:
       path: the PNG to write.
       reference: the prior's statistics (the MLE point), or None.
     """
-    plt = media._pyplot()
+    plt = figures.pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for label, runs in points.items():
         x = np.array([r["mean_log_prior"] for r in runs])
@@ -93,5 +93,5 @@ def plot_tradeoff(points: Mapping[str, Sequence[Mapping]], path: str, reference:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    media._save_figure(fig, path)
+    figures.save_png(fig, path)
     plt.close(fig)

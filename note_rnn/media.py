@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 from note_rnn.audio import SAMPLE_RATE, synthesize, write_wav  # noqa: E402,F401  (re-exported)
+from note_rnn.figures import pyplot, save_png  # noqa: E402
 
 
 def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer=None, step: int = 0) -> np.ndarray:
@@ -49,7 +48,7 @@ def write_melodies(melodies, out_dir: str, policy=None, seed: int = 0, writer=No
             tf.summary.text("samples/tokens", "\n\n".join(" ".join(map(str, m)) for m in melodies), step=step)
         if policy is not None:
             tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
-            plt = _pyplot()
+            plt = pyplot()
             fig = next_note_figure(tokens, probs, policy.algorithm, _class_names(policy))
             image = figure_rgb(fig)
             plt.close(fig)
@@ -65,19 +64,12 @@ def _class_names(policy):
     return encoder.class_names()
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def plot_training_curves(history: dict, path: str) -> None:
     """Mean log p and r_MT of sampled melodies at each evaluation (the paper's Figure 2)."""
     evals = history.get("evaluations", [])
     if not evals:
         return
-    plt = _pyplot()
+    plt = pyplot()
     steps = [e["step"] for e in evals]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     axes[0].plot(steps, [e["mean_log_prior"] for e in evals], marker="o")
@@ -88,7 +80,7 @@ def plot_training_curves(history: dict, path: str) -> None:
         ax.set_xlabel("environment steps")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_png(fig, path)
     plt.close(fig)
 
 
@@ -108,7 +100,7 @@ def next_note_figure(tokens: np.ndarray, probs: np.ndarray, algorithm: str, clas
       probability with a colour bar from 0 to 1.
     """
     from note_rnn import tokens as tok
-    plt = _pyplot()
+    plt = pyplot()
     num_classes, length = probs.shape
     fig, ax = plt.subplots(figsize=(9, 7.5))
     image = ax.imshow(probs, origin="lower", aspect="auto", cmap="Reds", vmin=0.0, vmax=1.0,
@@ -141,15 +133,8 @@ def figure_rgb(fig) -> np.ndarray:
 def plot_next_note_probabilities(policy, path: str, length: int = 32, seed: int = 0) -> None:
     """Writes the paper's Figure 4 for ``policy`` as a PNG (see :func:`next_note_figure`)."""
     from rl_tuner import evaluate
-    plt = _pyplot()
+    plt = pyplot()
     tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
     fig = next_note_figure(tokens, probs, policy.algorithm, _class_names(policy))
-    _save_figure(fig, path)
+    save_png(fig, path)
     plt.close(fig)
-
-
-def _save_figure(fig, path: str) -> None:
-    from rl_tuner import atomic
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic.write_bytes(path, buf.getvalue())

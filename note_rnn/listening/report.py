@@ -145,9 +145,8 @@ def markdown(result: dict, models) -> str:
 
 def plot(result: dict, models, path: str) -> None:
     """Figure 3: wins per model (bars) with the binomial standard deviation (error bars), as PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from note_rnn.figures import pyplot, save_png
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.6 * len(models) + 2, 3.6))
     wins = [result["per_model"][m]["wins"] for m in models]
     ax.bar(range(len(models)), wins, yerr=[result["per_model"][m]["binomial_std"] for m in models],
@@ -159,7 +158,7 @@ def plot(result: dict, models, path: str) -> None:
     ax.set_title(f"Listening study: {result['num_ratings']} ratings")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
+    save_png(fig, path)
     plt.close(fig)
 
 
