@@ -184,14 +184,14 @@ def collect(cfg: StudyConfig) -> dict:
     return models
 
 
-def build_results(cfg: StudyConfig, times: dict, out_dir: str, log=print) -> dict:
-    """Writes every result file into ``out_dir`` (a fresh folder); returns the summary."""
+def build_results(cfg: StudyConfig, models: dict, times: dict, out_dir: str, log=print) -> dict:
+    """Writes every result file into ``out_dir`` (a fresh folder) from the finished runs
+    (``models``: :func:`collect`); returns the summary."""
     from experiments import openings, paper_numbers, study_figures, study_tables
     from note_rnn import media
     from rl_tuner import atomic, evaluate, policy as policy_lib
 
     t0 = time.time()
-    models = collect(cfg)
     main = {m: models[m] for m in cfg.algorithms}
     mle = [r["stats"]["before"] for r in models[cfg.algorithms[0]]]
     table = study_tables.build_table({m: [r["stats"]["after"] for r in rs] for m, rs in main.items()}, mle)
@@ -303,15 +303,19 @@ def copy_checkpoints(cfg: StudyConfig, models: dict) -> list[str]:
         r = rs[0]
         target = os.path.join(cfg.checkpoints_dir, f"melody_{model}")
         source = os.path.join(cfg.runs_dir, r["run"].name, "policy")
+        prior = _prior_name(cfg, r["run"])
         with atomic.directory(target, command=COMMAND, owned=("q_network", "prior", "policy.json", "card.json")) as tmp:
             for entry in ("q_network", "prior", "policy.json"):
                 copy = shutil.copytree if os.path.isdir(os.path.join(source, entry)) else shutil.copy2
                 copy(os.path.join(source, entry), os.path.join(tmp, entry))
+            q_card = os.path.join(tmp, "q_network", "card.json")  # the run's, naming the prior as given
+            if os.path.isfile(q_card):
+                atomic.write_json(q_card, {**_read_json(q_card), "prior": prior})
             atomic.write_json(os.path.join(tmp, "card.json"), {
                 "model": f"Sequence Tutor melody policy ({NAMES.get(r['run'].algorithm)}, c = {r['run'].c:g}, "
                          f"seed {r['run'].seed}), a `rl-tuner train --preset paper` run's policy/ folder",
                 "task": "melody", "algorithm": r["run"].algorithm, "c": r["run"].c, "seed": r["run"].seed,
-                "prior": _prior_name(cfg, r["run"]), "steps": r["stats"]["steps"], "train_steps": r["stats"]["train_steps"],
+                "prior": prior, "steps": r["stats"]["steps"], "train_steps": r["stats"]["train_steps"],
                 "final_statistics": {k: r["stats"]["after"][k] for k in sorted(r["stats"]["after"])
                                   if isinstance(r["stats"]["after"][k], float)},
                 "command": "rl-tuner " + " ".join(train_argv(r["run"], cfg)),
@@ -332,10 +336,11 @@ def run_study(cfg: StudyConfig, log=print) -> dict:
     """Trains what is missing and rebuilds ``results/`` (and the tuned checkpoints)."""
     from rl_tuner import atomic
     times = train_all(cfg, log)
+    models = collect(cfg)
     with atomic.directory(cfg.results_dir, command=COMMAND) as tmp:
-        summary = build_results(cfg, times, tmp, log)
+        summary = build_results(cfg, models, times, tmp, log)
     if cfg.checkpoints_dir:
-        copy_checkpoints(cfg, collect(cfg))
+        copy_checkpoints(cfg, models)
     log(f"[study] results in {cfg.results_dir}")
     return summary
 

@@ -148,6 +148,8 @@ def test_the_study_ships_loadable_seed0_policies_with_cards(tiny_study):
     root, _ = tiny_study
     card = read(root / "tuned" / "melody_psi_c2" / "card.json")
     assert (card["algorithm"], card["c"], card["seed"], card["prior"]) == ("psi", 2.0, 0, "tiny_prior")
+    # No machine path in a shipped card: the run's q_network card names the prior as the study does.
+    assert read(root / "tuned" / "melody_psi_c2" / "q_network" / "card.json")["prior"] == "tiny_prior"
     assert card["final_statistics"]["notes_not_in_key"] == read(root / "runs" / "psi_c2_s0" / "stats.json")["after"]["notes_not_in_key"]
     out = root / "eval.json"
     assert cli.main(["evaluate", "--model", str(root / "tuned" / "melody_psi"), "--num-samples", "8",
