@@ -148,6 +148,21 @@ class SmilesEnvironment:
         return StepResult(total, done, components=parts,
                           episode_metrics={"valid": valid, "episode_length": lengths, "final_reward": total.copy()})
 
+    def end_rewards(self, rows) -> np.ndarray:
+        """The domain reward the end token would earn now in the episodes ``rows``.
+
+        Args:
+          rows: int [K] episode indices.
+
+        Returns:
+          float64 [K]: the terminal step's total of :meth:`molecules.rewards.DomainReward.step`
+          for the end token appended to each episode's tokens so far (the finished molecule's
+          reward: validity, properties, length; no carbon penalty). Nothing is changed.
+        """
+        return np.array([self.reward.step(self.generated[int(i)], self.end, self.end, max_length=self.max_length,
+                                          known_invalid=cheap_invalid)["total"] for i in np.asarray(rows)],
+                        np.float64)
+
     def _valid(self, generated) -> bool:
         text = "".join(t for t in generated if t != self.end)
         return not cheap_invalid(text) and self.reward.properties(text) is not None

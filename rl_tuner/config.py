@@ -73,6 +73,14 @@ class RLConfig:
         'zero' (all outputs 0: for g, whose policy is p exp(G), the run starts exactly at the
         prior and at the fixed point of a zero task reward; Psi-learning in the
         parametrisation Psi = log p + G, BUILD.md).
+      end_transitions: fraction of the episodes that, at every step, also store the
+        transition of the end token played in their current state (terminal, with the task
+        reward it would earn there: ``end_rewards`` of the environment protocol) beside the
+        transition they really play; 0 (the default) stores none. For tasks with an end token:
+        the value of ending is learned in every state the policy visits, not only in those
+        where it happens to end, so the end token's value does not carry over from states
+        where ending pays to states where it does not (BUILD.md, "End transitions"). The
+        extra transitions share the replay and its batches; the step count is unchanged.
       eval_every: environment steps between evaluations and checkpoints.
       eval_samples: sequences (melodies) sampled at each evaluation during training
         (``--eval-melodies`` is an alias).
@@ -107,6 +115,7 @@ class RLConfig:
     num_envs: int = 256
     bootstrap_final_note: bool = False
     head_init: str = "prior"
+    end_transitions: float = 0.0
     eval_every: int = 50_000
     eval_samples: int = 1000
     final_eval_samples: int = 10_000
@@ -118,7 +127,7 @@ class RLConfig:
         "steps": COUNT, "c": positive(), "discount": UNIT, "batch_size": COUNT, "train_every": COUNT,
         "replay_capacity": COUNT, "learning_rate": positive(), "target_update_rate": between(0.0, 1.0, low_open=True),
         "clip_norm": positive(), "exploration_fraction": UNIT, "epsilon_start": UNIT, "epsilon_end": UNIT,
-        "num_notes": COUNT, "num_envs": COUNT, "eval_every": COUNT, "eval_samples": COUNT,
+        "num_notes": COUNT, "num_envs": COUNT, "end_transitions": UNIT, "eval_every": COUNT, "eval_samples": COUNT,
         "final_eval_samples": COUNT, "num_samples": at_least(0), "seed": SEED,
     }
 
@@ -126,7 +135,7 @@ class RLConfig:
     LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies"}
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
-                       "store_next_state": True, "head_init": "prior"}
+                       "store_next_state": True, "head_init": "prior", "end_transitions": 0.0}
 
     def __post_init__(self):
         if not self.reward_mode:
@@ -168,6 +177,13 @@ class RLConfig:
             raise ValueError(f"unknown new_priority {self.new_priority!r}; choose one of {', '.join(NEW_PRIORITIES)}")
         tasks.get_task(self.task).check_settings(self)
         check_ranges(self, self.RANGES)
+        if self.end_transitions > 0:
+            if tasks.get_task(self.task).end_token is None:
+                raise ValueError(f"end_transitions needs a task whose sequences end with an end token; the "
+                                 f"{self.task} task's have a fixed length")
+            if self.bootstrap_final_note:
+                raise ValueError("end_transitions store terminal transitions; they do not go with "
+                                 "bootstrap_final_note (the last step bootstraps)")
         for name in ("eval_samples", "final_eval_samples", "num_samples"):  # refused now, not at the end
             check_token_count(getattr(self, name), self.num_notes, f"samples (--{name.replace('_', '-')})")
         if self.replay_capacity < max(self.batch_size, self.num_envs):

@@ -12,7 +12,11 @@ The training loop is domain-free; it talks to a task's environment through this 
   Only environments whose episodes can end before ``num_notes`` steps need ``mask``;
 * ``step(actions [B]) -> StepResult``: plays one token in every episode and returns the
   task reward r_T of each, the terminal flags, reward components and monitors for logging,
-  and per-episode quantities (read where an episode ended).
+  and per-episode quantities (read where an episode ended);
+* optionally ``end_rewards(rows [K]) -> float [K]``: for a task with an end token, the task
+  reward r_T the end token would earn if it were played now (before :meth:`step`) in the
+  episodes ``rows``; the training loop's end transitions (``RLConfig.end_transitions``) need
+  it. It must not change the environment.
 
 Episodes follow tf-agents' conventions (``tf_agents.trajectories.StepType``): the step after
 a reset is FIRST, a step returning ``done`` is LAST (terminated: its transition does not
@@ -72,5 +76,10 @@ class BatchedEnvironment(Protocol):
     def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> np.ndarray: ...
 
     def step(self, actions: np.ndarray) -> StepResult: ...
+
+
+def supports_end_rewards(env) -> bool:
+    """Whether ``env`` implements the optional ``end_rewards`` of the protocol."""
+    return callable(getattr(env, "end_rewards", None))
 
 

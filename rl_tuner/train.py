@@ -41,7 +41,7 @@ import tensorflow as tf  # noqa: E402
 
 from rl_tuner import atomic, checkpoint, runs, tasks  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
-from rl_tuner import agent, evaluate, exploration, hparams, networks, policy, replay, targets  # noqa: E402
+from rl_tuner import agent, environment, evaluate, exploration, hparams, networks, policy, replay, targets  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 
 # Scalars of every run under train/ (besides the environment's monitors and reward_{component}).
@@ -157,6 +157,9 @@ def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dic
       FloatingPointError: if the TD loss becomes NaN (the last checkpoint is kept).
     """
     config.validate()
+    if config.end_transitions > 0 and not environment.supports_end_rewards(make_environment(config)):
+        raise ValueError(f"end_transitions needs an environment that reports end rewards; the {config.task} "
+                         "task's does not")  # before the run directory is made
     with runs.run_directory(out_dir, COMMAND) as run_dir:
         state = RunState(config, out_dir)
         run_dir.start("config.json", config, may_change=RESUMABLE, inputs={"prior": state.prior_fingerprint})
@@ -302,10 +305,14 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     obs = tf.constant(env.reset(rng))
     q_state, log_prior, prior_state = state.actor.start(obs)
     explore_steps = config.exploration_steps
+    num_end = int(round(config.end_transitions * env.num_envs))
     for t in range(config.num_notes):
         epsilon = exploration.linear_epsilon(step, explore_steps, config.epsilon_start, config.epsilon_end)
         out = state.actor.act(obs, q_state, log_prior, prior_state, tf.constant(epsilon))
         action = out["action"].numpy()
+        if num_end:  # before the step: the end token's reward in the state the action was chosen in
+            end_rows = np.sort(rng.choice(env.num_envs, size=num_end, replace=False))
+            end_task_reward = env.end_rewards(end_rows)
         result = env.step(action)
         log_p_a = out["log_prior_action"].numpy()
         reward = state.algorithm.reward(result.task_reward, log_p_a, config.c, env.adds_log_prior)
@@ -314,6 +321,11 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
         transitions = {"obs": obs, "state": q_state, "action": out["action"], "reward": reward,
                        "next_state": out["next_q_state"], "next_log_prior": out["next_log_prior"],
                        "done": done.astype(np.float32)}
+        if num_end:
+            end_reward = state.algorithm.reward(end_task_reward, log_prior.numpy()[end_rows, state.task.end_token],
+                                                config.c, env.adds_log_prior).astype(np.float32)
+            transitions = with_end_transitions(transitions, end_rows, state.task.end_token, end_reward)
+            tally.add("end_transition_reward", float(end_reward.mean()), num_end)
         new_step = step + env.num_envs
         num_train = new_step // config.train_every - step // config.train_every
         loss, target_value = state.learner.add_and_train(transitions, tf.constant(num_train))
@@ -348,6 +360,32 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
         raise FloatingPointError(f"the TD loss became {loss_mean} near step {step}; the last checkpoint "
                                  f"({state.manager.latest_checkpoint}) is kept. Try a smaller --learning-rate or larger --c.")
     return step
+
+
+def with_end_transitions(transitions: dict, rows, end_token: int, reward) -> dict:
+    """The batch of transitions followed by the end token's transitions in episodes ``rows``.
+
+    Args:
+      transitions: {field: [B, ...]} the transitions played (:func:`rl_tuner.agent.transition_spec`).
+      rows: int [K] episodes whose current state also gets an end transition.
+      end_token: the task's end token.
+      reward: float32 [K] the stored reward r of playing ``end_token`` there (the algorithm's
+        combination of the task's end reward and log p(end|s); :meth:`rl_tuner.targets.Algorithm.reward`).
+
+    Returns:
+      {field: [B + K, ...]}: the K extra transitions share the played ones' observation and
+      states, take ``end_token`` as action, ``reward``, and are terminal (``done`` 1), so their
+      target is the reward alone and the next-state fields are never used.
+    """
+    index = tf.constant(np.asarray(rows, np.int32))
+    k = len(rows)
+    extra = {"action": tf.fill([k], tf.constant(end_token, tf.int32)), "reward": tf.constant(reward, tf.float32),
+             "done": tf.ones([k], tf.float32)}
+    for name, value in transitions.items():
+        if name not in extra:
+            extra[name] = tf.nest.map_structure(lambda x: tf.gather(x, index), value)
+    return {name: tf.nest.map_structure(lambda a, b: tf.concat([tf.convert_to_tensor(a), b], 0), value, extra[name])
+            for name, value in transitions.items()}
 
 
 def _restart(actor, mask: np.ndarray, obs, q_state, log_prior, prior_state):

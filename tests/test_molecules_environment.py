@@ -202,3 +202,36 @@ def test_a_batch_of_three_gives_the_rewards_of_three_single_runs():
         for name in ("valid", "episode_length", "final_reward"):
             assert together[-1].episode_metrics[name][i] == alone[-1].episode_metrics[name][0]
     assert together[-1].done.all() and not any(r.done.any() for r in together[:-1])
+
+
+# --- end rewards (the training loop's end transitions) ----------------------------------
+
+
+def test_end_rewards_are_the_rewards_of_playing_the_end_token_now_and_change_nothing():
+    tok = tokenizers.paper_tokenizer()
+    env = SmilesEnvironment(3, 120, tok, rewards.DomainReward(rewards.paper_preset()))
+    env.reset(np.random.default_rng(0))
+    _play(env, [list("SNCc1ccccc1"), list("CCCCOc1cccc"), list("C1CC(C)CC1C")])
+    before = [list(g) for g in env.generated]
+    got = env.end_rewards(np.array([2, 0, 1]))
+    assert got.dtype == np.float64 and got.shape == (3,)
+    # SNCc1ccccc1 + end: 12 tokens < 19 (-200) + 600 + 10 P; an open ring: 0 + the length penalty -200
+    assert got[1] == pytest.approx(10 * paper_p("SNCc1ccccc1") - 200 + 600)
+    assert got[2] == -200.0
+    assert got[0] == pytest.approx(10 * paper_p("C1CC(C)CC1C") - 200 + 600)
+    assert env.generated == before  # nothing played
+    # the same numbers the real end step then pays
+    results = env.step(np.array([tok.index[" "]] * 3))
+    np.testing.assert_allclose(results.task_reward, got[[1, 2, 0]])
+
+
+def test_end_rewards_of_the_default_preset_use_atom_tokens_and_its_length_rules():
+    tok = tokenizers.AtomTokenizer.fit(["CCO", "c1ccccc1Cl"])
+    preset = rewards.default_preset()
+    reward = rewards.DomainReward(preset)
+    env = SmilesEnvironment(1, 80, tok, reward)
+    env.reset(np.random.default_rng(0))
+    _play(env, [["C", "C", "O"]])
+    # 3 atom tokens < 13 (the MOSES minimum): -1000, + 600 + 10 P of ethanol
+    assert env.end_rewards([0])[0] == pytest.approx(reward.finished("CCO")) \
+        == pytest.approx(-1000 + 600 + 10 * reward.property_sum(reward.properties("CCO")))

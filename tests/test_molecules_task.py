@@ -236,3 +236,11 @@ def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
     assert mol_cli.main(["evaluate", "--model", model, "--num", "10", "--out", str(stats_path), "--workers", "1"]) == 0
     assert run_main(mol_cli.main, ["evaluate", "--model", model, "--num", "10", "--out", str(out)]) == 2
     assert out.read_text().split("\n")[:30] == expected  # nothing lost
+
+
+def test_end_transitions_refuse_the_paper_presets_bootstrapped_last_step():
+    from rl_tuner.config import from_preset  # pylint: disable=import-outside-toplevel
+    with pytest.raises(ValueError, match=r"^end_transitions store terminal transitions; they do not go with "
+                                         r"bootstrap_final_note \(the last step bootstraps\)$"):
+        from_preset("paper", task="smiles", end_transitions=0.25)
+    assert from_preset("default", task="smiles", end_transitions=0.25).end_transitions == 0.25

@@ -128,6 +128,7 @@ ACCEPTED = [
     ("rl-tuner train", "--discount", "1"), ("rl-tuner train", "--target-update-rate", "1"),
     ("rl-tuner train", "--learning-rate", "1e-9"), ("rl-tuner train", "--exploration-fraction", "0"),
     ("rl-tuner train", "--epsilon-start", "1"), ("rl-tuner train", "--epsilon-end", "0"),
+    ("rl-tuner train", "--end-transitions", "0"), ("rl-tuner train", "--end-transitions", "1"),
     ("rl-tuner train", "--num-samples", "0"), ("rl-tuner train", "--seed", "0"),
     ("rl-tuner train", "--seed", str(SEED_MAX)), ("rl-tuner train", "--intra-op-threads", "0"),
     ("rl-tuner evaluate", "--temperature", "1e-3"), ("rl-tuner generate", "--num", "1"),
@@ -230,6 +231,9 @@ def test_every_numeric_config_field_has_a_range(cls):
     (dict(num_samples=-1), "num_samples must be an integer >= 0, got -1"),
     (dict(seed=-1), f"seed must be an integer in [0, {SEED_MAX}], got -1"),
     (dict(replay_capacity=16, num_envs=32), "replay_capacity (16) must be at least batch_size (32) and num_envs (32)"),
+    (dict(end_transitions=1.5), "end_transitions must be in [0, 1], got 1.5"),
+    (dict(end_transitions=0.25), "end_transitions needs a task whose sequences end with an end token; the melody "
+     "task's have a fixed length"),
     # Counts that would sample for days or exhaust memory, refused before training instead of at its end.
     (dict(final_eval_samples=10**12), "1000000000000 samples (--final-eval-samples) of 32 steps are "
      "32,000,000,000,000 tokens, more than one run samples (at most 268,435,456 = 2^28); use fewer or shorter ones"),

@@ -90,3 +90,72 @@ def test_the_toy_task_trains_through_the_command_and_its_reward_rises(tmp_path, 
     with open(tmp_path / "eval.json") as f:
         result = json.load(f)
     assert result["task"] == "toy_ascending" and "ascending_share" in result
+
+
+class _EndRewardEnvironment:
+    """The toy environment plus ``end_rewards``: the end token would earn -2 anywhere."""
+
+    END_REWARD = -2.0
+
+    def __init__(self, env):
+        self._env = env
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+    def end_rewards(self, rows):
+        return np.full(len(rows), self.END_REWARD)
+
+
+def _stored_replay(out):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    reader = tf.train.load_checkpoint(os.path.join(out, "ckpt"))
+    names = reader.get_variable_to_shape_map()
+
+    def value(part):
+        (key,) = [k for k in names if k.startswith("replay/") and part in k and "OPTIMIZER" not in k]
+        return reader.get_tensor(key)
+    return {name: value(f"/{name}/") for name in ("action", "reward", "done")}, int(value("num_added"))
+
+
+def test_end_transitions_store_the_end_token_in_a_share_of_the_states(tmp_path, toy_prior, monkeypatch):
+    from rl_tuner import train  # pylint: disable=import-outside-toplevel
+    task = tasks.get_task("toy_ascending")
+    made = task.make_environment
+    monkeypatch.setattr(type(task), "make_environment", lambda self, config: _EndRewardEnvironment(made(config)))
+    out = str(tmp_path / "run")
+    num_envs, num_notes, rollouts = 8, 4, 2
+    steps = num_envs * num_notes * rollouts
+    assert cli.main(["train", "--task", "toy_ascending", "--prior", toy_prior, "--out", out, "--algorithm", "g",
+                     "--c", "0.5", "--end-transitions", "0.25", "--steps", str(steps), "--num-envs", str(num_envs),
+                     "--num-notes", str(num_notes), "--train-every", "4", "--batch-size", "8",
+                     "--eval-every", str(steps), "--eval-samples", "10", "--final-eval-samples", "10",
+                     "--num-samples", "0", "--replay-capacity", "1000", "--quiet"]) == 0
+    stored, num_added = _stored_replay(out)
+    per_step = 2  # round(0.25 x 8) episodes a step
+    assert num_added == steps + per_step * num_notes * rollouts
+    n = num_added
+    action, reward, done = stored["action"][:n], stored["reward"][:n], stored["done"][:n]
+    end = reward == _EndRewardEnvironment.END_REWARD / 0.5  # g: r = r_T / c; played steps earn 0 or 2
+    assert end.sum() == per_step * num_notes * rollouts
+    assert (action[end] == 0).all() and (done[end] == 1).all()
+    # each step's batch: the 8 played transitions, then the 2 end transitions
+    np.testing.assert_array_equal(end, np.tile([False] * num_envs + [True] * per_step, num_notes * rollouts))
+    with open(os.path.join(out, "history.json")) as f:
+        history = json.load(f)
+    assert history["train"][-1]["end_transition_reward"] == -4.0
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["end_transitions"] == 0.25
+    assert train.with_end_transitions  # the public helper the loop uses
+
+
+def test_end_transitions_need_an_environment_that_reports_end_rewards(tmp_path, toy_prior, capsys):
+    from rl_tuner.cli_utils import run_main  # pylint: disable=import-outside-toplevel
+    code = run_main(cli.main, ["train", "--task", "toy_ascending", "--prior", toy_prior, "--out", str(tmp_path / "run"),
+                     "--end-transitions", "0.5", "--steps", "32", "--num-envs", "8", "--num-notes", "4",
+                     "--eval-every", "32", "--eval-samples", "10", "--final-eval-samples", "10", "--quiet"])
+    assert code == 2
+    assert "error: end_transitions needs an environment that reports end rewards; the toy_ascending task's does " \
+           "not" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "run")  # refused before the run directory is made
