@@ -89,7 +89,7 @@ def test_store_round_trip_and_restart(tmp_path):
     store = make_study(tmp_path / "s.sqlite")
     pair = store.next_pair("r1", random.Random(0))
     assert store.next_pair("r1") == pair  # an unanswered pair is handed out again, not a new one
-    assert pair["number"] == 1
+    assert pair["number"] == 1 and pair["total"] == 12 == schedule.max_pairs(3, 2)  # 3 model pairs x 2 x 2 clips
     store.rate("r1", pair["id"], "2")
     again = Store(str(tmp_path / "s.sqlite"))  # a new server process on the same file
     assert again.study()["models"] == {m: f"/models/{m}" for m in MODELS}
@@ -99,7 +99,7 @@ def test_store_round_trip_and_restart(tmp_path):
     assert (row["rater"], row["pair"], row["answer"]) == ("r1", pair["id"], 2)
     assert MODELS[a[4]] == row["model_a"] and MODELS[b[4]] == row["model_b"]
     assert row["model_a"] != row["model_b"]
-    assert again.next_pair("r1")["number"] == 2
+    assert again.next_pair("r1")["number"] == 2 and again.next_pair("r1")["total"] == 12
     with pytest.raises(ValueError, match="already holds a study"):
         make_study(tmp_path / "s.sqlite")
 
@@ -231,7 +231,7 @@ def test_page_rates_and_refuses_bad_posts(client):
     response = c.post("/rate", data={"pair": pair["id"], "answer": "1"})
     assert response.status_code == 400 and "already rated" in response.get_data(as_text=True)
     assert [(r["rater"], r["answer"]) for r in store.ratings()] == [(rater, -2)]
-    assert "Pair 2" in c.get("/").get_data(as_text=True)
+    assert "Pair 2 of 12 (stop whenever you like)" in c.get("/").get_data(as_text=True)
     from note_rnn.listening.app import create_app
     fresh = create_app(store).test_client()  # no cookie yet
     response = fresh.post("/rate", data={"pair": pair["id"], "answer": "1"})

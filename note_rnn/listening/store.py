@@ -218,15 +218,20 @@ class Store:
         """The pair this rater should rate now: the one handed out and not yet rated, else a
         new one chosen by :func:`note_rnn.listening.schedule.choose_pair` (stored in the same
         transaction). Returns {"id", "clip_a", "clip_b", "number" (1-based count of this
-        rater's pairs)} or None when the rater has heard every pair."""
+        rater's pairs), "total" (how many different pairs one rater can hear: every clip of
+        a model with every clip of each other model)} or None when the rater has heard every
+        pair."""
         rng = rng or random.Random(secrets.randbits(64))
         with self._connect(write=True) as db:
             pending = db.execute(
                 "SELECT p.id, p.clip_a, p.clip_b FROM pairs p LEFT JOIN ratings r ON r.pair = p.id "
                 "WHERE p.rater = ? AND r.pair IS NULL ORDER BY p.handed_out LIMIT 1", (rater,)).fetchone()
             done = db.execute("SELECT COUNT(*) FROM ratings WHERE rater = ?", (rater,)).fetchone()[0]
+            sizes = [n for (n,) in db.execute("SELECT COUNT(*) FROM clips GROUP BY model")]
+            total = (sum(sizes) ** 2 - sum(n * n for n in sizes)) // 2
             if pending:
-                return {"id": pending[0], "clip_a": pending[1], "clip_b": pending[2], "number": done + 1}
+                return {"id": pending[0], "clip_a": pending[1], "clip_b": pending[2], "number": done + 1,
+                        "total": total}
             clips: dict[str, list[str]] = {}
             model_of = {}
             for clip, model in db.execute("SELECT id, model FROM clips ORDER BY model, idx"):
@@ -247,7 +252,7 @@ class Store:
             lo, hi = schedule.clip_pair(*chosen)
             db.execute("INSERT INTO pairs (id, rater, clip_a, clip_b, clip_lo, clip_hi, handed_out) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (pair, rater, chosen[0], chosen[1], lo, hi, now()))
-        return {"id": pair, "clip_a": chosen[0], "clip_b": chosen[1], "number": done + 1}
+        return {"id": pair, "clip_a": chosen[0], "clip_b": chosen[1], "number": done + 1, "total": total}
 
     def rate(self, rater: str, pair: str, answer) -> None:
         """Stores one answer, in one transaction.
