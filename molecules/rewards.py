@@ -360,9 +360,13 @@ def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
     loses more than a valid end wins; the original's -200, 0, 0 make "C" + end worth +452). The carbon rule fires at a ``C`` that makes a run longer than the longest run
     of ``C`` tokens in the data (the paper's wording; the original's hard-coded rule fires one
     ``C`` later). The ring
-    penalty uses RDKit's ring perception (independent of the atom order). The property sum is
-    paid for the finished molecule only (x10 at a valid end), not at every valid prefix as the
-    original does: paid per prefix it rewards long runs of valid prefixes over the molecule
+    penalty uses RDKit's ring perception (independent of the atom order). Only the finished
+    molecule is rewarded: the property sum (x10 at a valid end) is not paid at every valid
+    prefix as the original does (paid per prefix it rewards long runs of valid prefixes over
+    the molecule), and neither is the original's +-5 for a valid or invalid prefix: most
+    atom-level prefixes are invalid only because a ring or branch is still open (the -5
+    averaged -3.0 a step in a tuned run), so it charges a molecule by the tokens inside its
+    rings and branches, and tuned policies shortened their molecules and lost validity
     (BUILD.md, Table 2).
 
     Args:
@@ -387,7 +391,7 @@ def default_preset(statistics: Optional[Mapping] = None) -> RewardPreset:
         length=LengthParams(short=low, shortish=mean - 2 * std, longish=mean + 2 * std, long=high,
                             count_end=False, **DEFAULT_LENGTH_PENALTIES),
         carbon=CarbonParams(max_run=max_run - 1),  # fires when a run gets longer than any in the data
-        steps=StepParams(property_on_prefix=False))
+        steps=StepParams(valid_step=0.0, invalid_step=0.0, property_on_prefix=False))
 
 
 # name -> builder taking the data statistics (the paper preset ignores them).

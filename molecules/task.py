@@ -45,7 +45,8 @@ DEFAULT_PRESET = dict(
     train_every=25, replay="prioritized", new_priority="max", replay_capacity=200_000, store_next_state=False,
     save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
     exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, num_notes=80, num_envs=256,
-    bootstrap_final_note=False, head_init="zero", eval_every=50_000, eval_samples=1000, final_eval_samples=10_000)
+    bootstrap_final_note=False, head_init="zero", end_transitions=0.25, eval_every=50_000, eval_samples=1000,
+    final_eval_samples=10_000)
 
 
 class SmilesTask(Task):

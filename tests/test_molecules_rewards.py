@@ -219,6 +219,11 @@ def test_data_statistics_and_default_preset():
     assert r.properties("CCCOOOOOO") is not None
     assert r.finished("CCCOOOOOO") == pytest.approx(  # 9 tokens > long (8)
         10 * r.property_sum(r.properties("CCCOOOOOO")) + 600 - 1000)
+    # no +-5 per prefix (the paper preset's), no property sum before the end
+    assert preset.steps == rewards.StepParams(valid_step=0.0, invalid_step=0.0, property_on_prefix=False)
+    assert r.step(["C"], "C", "<eos>") == {"validity": 0.0, "property": 0.0, "length": 0.0, "end": 0.0,
+                                           "carbon": 0.0, "total": 0.0}
+    assert r.step(["C", "1"], "C", "<eos>")["total"] == 0.0  # an open ring costs nothing either
     assert r.step(["C"] * 4, "C", "<eos>")["carbon"] == -150.0
     assert r.step(["C"] * 3, "C", "<eos>")["carbon"] == 0.0
     with pytest.raises(ValueError, match="data_statistics: no SMILES"):
