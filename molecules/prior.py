@@ -125,7 +125,7 @@ def _train(config: PriorConfig, run, command, progress) -> dict:
                  else tokenizers.paper_tokenizer())
     splits = {}
     data_lib.load_summary(config.data_dir)  # a missing data set says how to build one
-    if not os.path.isfile(os.path.join(config.data_dir, "validation.smi.gz")):
+    if not data_lib.split_files(config.data_dir, "validation"):
         raise FileNotFoundError(f"{config.data_dir} has no validation split (validation.smi.gz): `molecules prepare` "
                                 "put no molecule there; prepare it with more molecules or a larger --validation-fraction")
     for split, limit in (("train", config.max_train), ("validation", config.max_validation)):
@@ -137,7 +137,7 @@ def _train(config: PriorConfig, run, command, progress) -> dict:
     max_length = max(len(s) for seqs, _ in splits.values() for s in seqs)
     arrays = {split: mle.evaluation_arrays(seqs, max_length, config.skip_first_n_losses, config.min_window)
               for split, (seqs, _) in splits.items()}
-    files = [os.path.join(config.data_dir, f) for f in ("train.smi.gz", "validation.smi.gz")]
+    files = data_lib.split_files(config.data_dir, "train") + data_lib.split_files(config.data_dir, "validation")
     run.start("prior_config.json", config, may_change=RESUMABLE, inputs={"data_dir": runs.fingerprint_files(files)})
 
     def make_card(record):

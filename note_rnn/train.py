@@ -110,7 +110,7 @@ def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bo
     for name, arrays in (("training", train_arrays), ("validation", val_arrays)):
         if len(arrays[0]) == 0:
             raise ValueError(f"no {name} windows of at least {config.min_window} tokens in {config.data_dir}")
-    data_files = [os.path.join(config.data_dir, f"{split}.npz") for split in ("train", "validation")]
+    data_files = [path for split in corpus.SPLITS for path in corpus.split_files(config.data_dir, split)]
     run.start("train_config.json", config, may_change=RESUMABLE,
               inputs={"data_dir": runs.fingerprint_files(data_files)})
 
