@@ -184,7 +184,8 @@ def main(argv=None) -> int:
         history = prior.train(dataclass_from_args(prior.PriorConfig, args), command=command_line(),
                               progress=not args.quiet)
         from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
-        print(best_line(history, args.out_dir))
+        from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+        print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command in ("sample", "evaluate"):
         from molecules import sampling  # pylint: disable=import-outside-toplevel
         from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel

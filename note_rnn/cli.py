@@ -125,7 +125,8 @@ def main(argv=None) -> int:
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),
                               progress=not args.quiet)
         from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
-        print(best_line(history, args.out_dir))
+        from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+        print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command == "evaluate":
         evaluate_command(args)
     elif args.command == "generate":

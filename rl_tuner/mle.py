@@ -109,8 +109,20 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(config.out_dir, "ckpt"), max_to_keep=2)
         self._kernels = [v for v in self.model.trainable_variables if "kernel" in v.name]
 
-    def restore(self) -> bool:
-        """Restores the latest training checkpoint; returns True if one was found."""
+    def restore(self, restore_from: str | None = None) -> bool:
+        """Restores the latest training checkpoint; returns True if one was found.
+
+        Args:
+          restore_from: another run directory to restore from, read only (a non-chief worker
+            of a multi-worker run restores the chief's ``--out``, :mod:`rl_tuner.workers`);
+            default: this run's own checkpoints.
+        """
+        if restore_from is not None:
+            latest = tf.train.latest_checkpoint(os.path.join(restore_from, "ckpt"))
+            if latest is None:
+                return False
+            self._restore_status = checkpoint.restore_training_state(self.ckpt, latest)
+            return True
         checkpoint.remove_interrupted_saves(self.manager.directory)  # the caller holds the run's lock
         latest = self.manager.latest_checkpoint
         if latest is None:
@@ -238,7 +250,7 @@ def _dataset(arrays, batch_size: int, seed: int):
 
 
 def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabulary=None, name: str = "model",
-        progress: bool = True) -> dict:
+        progress: bool = True, restore_from: str | None = None) -> dict:
     """Trains (or resumes) the epochs of a run whose directory is ``config.out_dir``.
 
     Args:
@@ -249,6 +261,9 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
       vocabulary: optional symbol of each token, stored with the model.
       name: what the model is called in messages (e.g. "Note-RNN").
       progress: show a progress bar (only when stderr is a terminal).
+      restore_from: resume from this run directory's checkpoints and history (read only)
+        instead of ``config.out_dir``'s: a non-chief worker of a multi-worker run, which
+        writes into a temporary ``config.out_dir`` (:func:`rl_tuner.workers.output_dir`).
 
     Returns:
       The history dict (also written to ``out_dir/history.json``).
@@ -260,9 +275,10 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
     from tqdm import tqdm
 
     trainer = Trainer(config, num_classes, vocabulary)
-    resumed = trainer.restore()
+    resumed = trainer.restore(restore_from)
     history_path = os.path.join(config.out_dir, "history.json")
-    history = (atomic.read_json(history_path) if resumed else None) or {"epochs": []}
+    history = (atomic.read_json(os.path.join(restore_from or config.out_dir, "history.json")) if resumed
+               else None) or {"epochs": []}
     history["epochs"] = history["epochs"][: int(trainer.epoch.numpy())]
     writer = tf.summary.create_file_writer(os.path.join(config.out_dir, "logs"))
     if not resumed:
