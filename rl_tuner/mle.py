@@ -130,6 +130,27 @@ class Trainer:
         self._restore_status = checkpoint.restore_training_state(self.ckpt, latest)
         return True
 
+    def check_workers_agree(self) -> None:
+        """Raises ValueError unless every worker of the strategy holds the same epoch (after
+        :meth:`restore`): a resumed multi-worker run whose non-chief workers could not read the
+        chief's checkpoints would otherwise run different numbers of epochs and hang.
+
+        The workers all-reduce (epoch, epoch squared, 1); the epochs are equal iff their
+        variance n * sum(e^2) - (sum e)^2 is 0, which every worker computes alike, so all of
+        them stop (none waits for the others in a collective).
+        """
+        def replica_totals():
+            epoch = tf.cast(self.epoch, tf.float64)
+            return tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.stack([epoch, epoch * epoch, tf.constant(1.0, tf.float64)]))
+
+        totals = tf.function(lambda: self.strategy.run(replica_totals))()
+        total, squares, count = self.strategy.experimental_local_results(totals)[0].numpy()
+        if count * squares != total * total:
+            raise ValueError(f"the workers of this multi-worker run restored different epochs (this one: "
+                             f"{int(self.epoch.numpy())}); to resume, every worker must read the chief's --out "
+                             "(put it on a file system all workers share)")
+
     def expect_partial(self) -> None:
         """Declares the restored optimiser state unused (a finished run trains no more).
 
@@ -276,6 +297,8 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
 
     trainer = Trainer(config, num_classes, vocabulary)
     resumed = trainer.restore(restore_from)
+    if getattr(config, "strategy", "default") == "multi_worker":
+        trainer.check_workers_agree()
     history_path = os.path.join(config.out_dir, "history.json")
     history = (atomic.read_json(os.path.join(restore_from or config.out_dir, "history.json")) if resumed
                else None) or {"epochs": []}

@@ -84,7 +84,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _two_workers(tmp_path, outs, data_dir, epochs):
+def _two_workers(tmp_path, outs, data_dir, epochs, expect=0):
     """Runs `note-rnn train --strategy multi_worker` as worker 0 and 1 of one localhost cluster."""
     cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}
     processes = []
@@ -93,9 +93,9 @@ def _two_workers(tmp_path, outs, data_dir, epochs):
         tmp.mkdir(exist_ok=True)
         env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp),
                    TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        code = ("import sys; from note_rnn import cli; sys.exit(cli.main(['train', '--data', sys.argv[1], '--out', "
-                "sys.argv[2], '--layer-sizes', '8', '--batch-size', '8', '--max-length', '24', '--epochs', sys.argv[3], "
-                "'--strategy', 'multi_worker', '--quiet']))")
+        code = ("import sys; from note_rnn import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+                "cli.main, ['train', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', '--batch-size', "
+                "'8', '--max-length', '24', '--epochs', sys.argv[3], '--strategy', 'multi_worker', '--quiet']))")
         processes.append(subprocess.Popen([sys.executable, "-c", code, data_dir, str(out), str(epochs)], env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = []
@@ -108,7 +108,7 @@ def _two_workers(tmp_path, outs, data_dir, epochs):
             if process.poll() is None:
                 process.kill()
     for code, stdout, stderr in results:
-        assert code == 0, stderr[-3000:]
+        assert code == expect, stderr[-3000:]
     return results
 
 
@@ -135,3 +135,9 @@ def test_two_workers_on_localhost_only_the_chief_writes_and_both_resume_from_it(
     assert [e["step"] for e in resumed["epochs"]] == [4, 8] and resumed["epochs"][0] == history["epochs"][0]
     assert os.listdir(tmp_path / "tmp1") == []
     assert np.isfinite(resumed["epochs"][1]["train_log_perplexity"])
+    # Worker 1 cannot read the chief's run (its own --out, as on another machine's disk): both stop, no hang.
+    results = _two_workers(tmp_path, (chief_out, other_out), data_dir, 3, expect=2)
+    for _, _, stderr in results:
+        assert "error: the workers of this multi-worker run restored different epochs (this one: " in stderr
+    assert json.loads((chief_out / "history.json").read_text()) == resumed and not os.path.exists(other_out)
+    assert os.listdir(tmp_path / "tmp1") == []
