@@ -516,6 +516,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
         (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     if config.verbose:
         print(summary.format())
+        if config.format == records.TFRECORD:
+            print(f"TFRecord shards: {config.shards} per split in {summary.out_dir}")
     return summary
 
 
