@@ -131,7 +131,8 @@ def _train(config: PriorConfig, run, command, progress, restore_from=None) -> di
     splits = {}
     data_lib.load_summary(config.data_dir)  # a missing data set says how to build one
     if not data_lib.split_files(config.data_dir, "validation"):
-        raise FileNotFoundError(f"{config.data_dir} has no validation split (validation.smi.gz): `molecules prepare` "
+        name = "validation-*.tfrecord" if data_lib.data_format(config.data_dir) == "tfrecord" else "validation.smi.gz"
+        raise FileNotFoundError(f"{config.data_dir} has no validation split ({name}): `molecules prepare` "
                                 "put no molecule there; prepare it with more molecules or a larger --validation-fraction")
     for split, limit in (("train", config.max_train), ("validation", config.max_validation)):
         lines = _subset(data_lib.load_split(config.data_dir, split), limit, config.seed)

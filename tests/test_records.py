@@ -268,6 +268,20 @@ def test_a_truncated_molecule_shard_stops_train_prior_with_its_name(molecule_set
     assert f"error: {shard}: corrupt or truncated TFRecord shard" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_tfrecord_data_set_without_validation_split_says_so(molecule_sets, tmp_path, capsys):
+    data = tmp_path / "noval"
+    data.mkdir()
+    for name in os.listdir(molecule_sets[1]):
+        if not name.startswith("validation-"):
+            (data / name).write_bytes(open(os.path.join(molecule_sets[1], name), "rb").read())
+    assert run_main(molecules_cli.main, ["train-prior", "--data", str(data), "--out", str(tmp_path / "r"),
+                                         "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {data} has no validation split (validation-*.tfrecord): `molecules prepare` put no molecule there; "
+        "prepare it with more molecules or a larger --validation-fraction")
+    assert not os.path.exists(tmp_path / "r")
+
+
 def test_more_shards_than_molecules_writes_empty_shards(tmp_path):
     src = tmp_path / "in.smi"
     src.write_text("CCO\nc1ccccc1O\n")
