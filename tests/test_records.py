@@ -292,3 +292,10 @@ def test_more_shards_than_molecules_writes_empty_shards(tmp_path):
     assert files == [f"train-0000{k}-of-00005.tfrecord" for k in range(5)]  # no validation: no molecule there
     assert [os.path.getsize(out / n) > 0 for n in files] == [False, False, True, False, True]  # floor(2k / 5)
     assert molecules_data.load_split(str(out), "train") == ["CCO", "Oc1ccccc1"]
+
+
+def test_melody_shards_with_tokens_outside_the_encoding_are_refused(tmp_path):
+    for split in corpus.SPLITS:
+        records.write_split(str(tmp_path), split, [[0, 5, 40]], 1, "source", ["x.mid"])
+    with pytest.raises(ValueError, match=f"^{tmp_path}/train-\\*.tfrecord: tokens must lie in 0..37, found 0..40$"):
+        corpus.load_split(tmp_path, "train")
