@@ -113,7 +113,6 @@ def _two_workers(tmp_path, outs, data_dir, epochs, expect=0):
 
 
 def test_two_workers_on_localhost_only_the_chief_writes_and_both_resume_from_it(tmp_path):
-    sys.path.insert(0, os.path.join(REPO, "tests"))
     from test_note_rnn_train import _melodies, write_dataset  # pylint: disable=import-outside-toplevel
     data_dir = write_dataset(tmp_path / "data", _melodies(16, 0), _melodies(4, 3))
     chief_out, other_out = tmp_path / "chief", tmp_path / "other"
