@@ -29,8 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="build the SMILES data set (MOSES or a .smi/.csv file)",
                        formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
-    add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"},
+    add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"}, skip=("format", "shards"),
                             choices={"tokenizer": ("atom", "char")})
+    from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    records.add_arguments(p, native="smi.gz")
     add_overwrite_flag(p)
 
     from molecules.prior_config import PriorConfig, TOKENIZERS  # pylint: disable=import-outside-toplevel
@@ -182,7 +184,8 @@ def main(argv=None) -> int:
         history = prior.train(dataclass_from_args(prior.PriorConfig, args), command=command_line(),
                               progress=not args.quiet)
         from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
-        print(best_line(history, args.out_dir))
+        from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+        print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command in ("sample", "evaluate"):
         from molecules import sampling  # pylint: disable=import-outside-toplevel
         from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel

@@ -12,6 +12,11 @@ hash of the canonical SMILES; and writes
     DIR/tokenizer.json                                            the fitted tokenizer
     DIR/summary.json                                              counts, problems, statistics
 
+With ``format="tfrecord"`` each split is written as ``shards`` TFRecord files instead
+(``train-00000-of-0000N.tfrecord`` ..., one tf.train.Example per molecule: its token ids under
+the fitted tokenizer and its canonical SMILES; :mod:`rl_tuner.records`); :func:`load_split`
+reads either format.
+
 ``summary.json``'s ``statistics`` (:func:`molecules.rewards.data_statistics` of the train
 split, atom-level tokens) holds the limits of the ``default`` reward preset.
 """
@@ -38,6 +43,8 @@ from molecules import tokenizers
 MOSES_REQUIREMENT = "molsets==0.3.1"
 MOSES_MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
 SPLITS = ("train", "validation", "test")
+NATIVE_FORMAT = "smi.gz"  # the default output format (rl_tuner.records.TFRECORD the other)
+SMILES_FEATURE = "smiles"  # the bytes feature of a molecule's Example: its canonical SMILES
 PREPARE_COMMAND = "molecules prepare"
 CHUNK_LINES = 4000
 MAX_EXAMPLES = 20  # example lines kept in summary.json per kind of problem
@@ -72,6 +79,9 @@ class PrepareConfig:
         default: no Beam. Same output; lines of a failed job are skipped as "dead_letter",
         and every skipped line is listed in DIR/dead_letters.jsonl.
       limit: read at most this many lines of each input file; None reads all. For tests.
+      format: "smi.gz" (one gzipped text file per split) or "tfrecord" (``shards`` TFRecord
+        files per split, one tf.train.Example per molecule: token ids and canonical SMILES).
+      shards: TFRecord files per split (with format "tfrecord" only).
       progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.
     """
@@ -87,6 +97,8 @@ class PrepareConfig:
     workers: int = dataclasses.field(default_factory=_cpu_count)
     runner: Optional[str] = None
     limit: Optional[int] = None
+    format: str = "smi.gz"
+    shards: int = 1
     progress: bool = True
     verbose: bool = True
 
@@ -99,6 +111,8 @@ class PrepareConfig:
             raise ValueError(f"tokenizer must be 'atom' or 'char', got {self.tokenizer!r}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
+        from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+        records.check_format(self.format, NATIVE_FORMAT, self.shards)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,7 +421,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
       rl_tuner.outputs.OutputError: if ``out_dir`` may not be written.
     """
     from molecules import rewards  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, outputs  # pylint: disable=import-outside-toplevel  # no TensorFlow
+    from rl_tuner import atomic, outputs, records  # pylint: disable=import-outside-toplevel  # no TensorFlow
     import rdkit  # pylint: disable=import-outside-toplevel
 
     sources = [config.wheel] + ([config.source] if config.source != "moses" else [])
@@ -511,6 +525,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
         "rdkit_version": rdkit.__version__,
         "lines_read": total + sum(len(inp.malformed) for inp in inputs),
         "splits": {s: {"file": f"{s}.smi.gz", "molecules": len(kept[s])} for s in SPLITS if kept[s]},
+        # (with format "tfrecord": "files", the shard names, instead of "file")
         "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "tokenizer", "duplicate")
                     + (("dead_letter",) if skipped["dead_letter"] else ())},
         "rdkit_problems": dict(rdkit_problems.most_common()),
@@ -525,10 +540,19 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
         summary["beam"] = {"runner": config.runner, "pipeline_args": list(pipeline_args),
                            "dead_letters": {"file": "dead_letters.jsonl", "lines": len(dead_letters)}}
     with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite) as tmp:
+        shard_files = {}
         for split in SPLITS:
-            if kept[split]:
+            if not kept[split]:
+                continue
+            if config.format == records.TFRECORD:
+                shard_files[split] = records.write_split(tmp, split, [tokenizer.encode(s) for s in kept[split]],
+                                                         config.shards, SMILES_FEATURE, kept[split])
+                summary["splits"][split] = {"files": shard_files[split], "molecules": len(kept[split])}
+            else:
                 with gzip.open(os.path.join(tmp, f"{split}.smi.gz"), "wt", compresslevel=6) as f:
                     f.write("\n".join(kept[split]) + "\n")
+        if shard_files:
+            summary["records"] = records.summary_entry(config.shards, shard_files, SMILES_FEATURE)
         tokenizers.save(tokenizer, os.path.join(tmp, "tokenizer.json"))
         if config.runner:
             with open(os.path.join(tmp, "dead_letters.jsonl"), "w") as f:
@@ -561,6 +585,8 @@ def format_summary(summary: dict, out_dir: str) -> str:
     lines.append(f"{summary['tokenizer']} vocabulary: {summary['vocab_size']} symbols; train length "
                  f"{st['length']['mean']:.2f} +- {st['length']['std']:.2f} atom tokens "
                  f"(min {st['length']['min']}, max {st['length']['max']}), longest C run {st['max_consecutive_c']}")
+    if "records" in summary:
+        lines.append(f"TFRecord shards: {summary['records']['shards']} per split in {out_dir}")
     if "beam" in summary:
         beam = summary["beam"]
         lines.append(f"Beam {beam['runner']} {' '.join(beam['pipeline_args'])}".rstrip() +
@@ -588,14 +614,48 @@ def load_summary(data_dir: str) -> dict:
         return json.load(f)
 
 
-def load_split(data_dir: str, split: str) -> List[str]:
-    """Returns the canonical SMILES of one split of a prepared data set.
+def data_format(data_dir: str) -> str:
+    """The format of a prepared data set: "smi.gz" or "tfrecord" (from the files present;
+    "smi.gz" when there are none, so that the loader names the missing file).
 
     Raises:
-      ValueError: unknown split. FileNotFoundError: the split was not written.
+      ValueError: the folder holds both .smi.gz splits and TFRecord shards.
     """
+    from rl_tuner import records  # pylint: disable=import-outside-toplevel
+    return records.detect_format(data_dir, NATIVE_FORMAT, [f"{split}.smi.gz" for split in SPLITS])
+
+
+def split_files(data_dir: str, split: str) -> List[str]:
+    """The files holding one split (``split.smi.gz``, or its TFRecord shards in order; [] when
+    the data set has no such split): what a training run fingerprints as its data.
+
+    Raises:
+      ValueError: both formats in the folder, or a missing shard.
+    """
+    from rl_tuner import records  # pylint: disable=import-outside-toplevel
+    if data_format(data_dir) == records.TFRECORD:
+        return records.split_files(data_dir, split)
+    path = os.path.join(data_dir, f"{split}.smi.gz")
+    return [path] if os.path.isfile(path) else []
+
+
+def load_split(data_dir: str, split: str) -> List[str]:
+    """Returns the canonical SMILES of one split of a prepared data set, in either format
+    (:func:`data_format`), in the order they were written.
+
+    Raises:
+      ValueError: unknown split, both formats in the folder, or a corrupt, truncated or
+        missing shard (the message names the file). FileNotFoundError: the split was not
+        written.
+    """
+    from rl_tuner import records  # pylint: disable=import-outside-toplevel
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
+    if data_format(data_dir) == records.TFRECORD:
+        if not records.split_files(data_dir, split):
+            raise FileNotFoundError(f"{data_dir} has no {split} split ({split}-*{records.SUFFIX}); build the data "
+                                    f"set with 'molecules prepare --out {data_dir}'")
+        return records.read_split(data_dir, split, SMILES_FEATURE)[1]
     path = os.path.join(data_dir, f"{split}.smi.gz")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist; build the data set with 'molecules prepare --out {data_dir}'")

@@ -99,6 +99,9 @@ def _subset(items: list, limit, seed: int) -> list:
 def train(config: PriorConfig, command: str | None = None, progress: bool = True) -> dict:
     """Trains (or resumes training of) a SMILES-RNN.
 
+    Under ``strategy="multi_worker"`` only the chief writes ``out_dir``; the other workers
+    write into temporary directories they remove at the end (:mod:`rl_tuner.workers`).
+
     Args:
       config: the run's settings.
       command: the command line that started the run (recorded in the model card).
@@ -113,20 +116,23 @@ def train(config: PriorConfig, command: str | None = None, progress: bool = True
         directory that is not such a run, or no trainable molecule.
       FloatingPointError: the loss became NaN (the last good checkpoint is kept).
     """
-    from rl_tuner import runs  # pylint: disable=import-outside-toplevel
-    with runs.run_directory(config.out_dir, COMMAND) as run:
-        return _train(config, run, command, progress)
+    from rl_tuner import runs, workers  # pylint: disable=import-outside-toplevel
+    with workers.output_dir(config.out_dir, config.strategy) as (write_dir, restore_from):
+        run_config = config if restore_from is None else dataclasses.replace(config, out_dir=write_dir)
+        with runs.run_directory(run_config.out_dir, COMMAND) as run:
+            return _train(run_config, run, command, progress, restore_from)
 
 
-def _train(config: PriorConfig, run, command, progress) -> dict:
+def _train(config: PriorConfig, run, command, progress, restore_from=None) -> dict:
     from rl_tuner import mle, runs  # pylint: disable=import-outside-toplevel
 
     tokenizer = (data_lib.load_tokenizer(config.data_dir) if config.tokenizer == "data"
                  else tokenizers.paper_tokenizer())
     splits = {}
     data_lib.load_summary(config.data_dir)  # a missing data set says how to build one
-    if not os.path.isfile(os.path.join(config.data_dir, "validation.smi.gz")):
-        raise FileNotFoundError(f"{config.data_dir} has no validation split (validation.smi.gz): `molecules prepare` "
+    if not data_lib.split_files(config.data_dir, "validation"):
+        name = "validation-*.tfrecord" if data_lib.data_format(config.data_dir) == "tfrecord" else "validation.smi.gz"
+        raise FileNotFoundError(f"{config.data_dir} has no validation split ({name}): `molecules prepare` "
                                 "put no molecule there; prepare it with more molecules or a larger --validation-fraction")
     for split, limit in (("train", config.max_train), ("validation", config.max_validation)):
         lines = _subset(data_lib.load_split(config.data_dir, split), limit, config.seed)
@@ -137,7 +143,7 @@ def _train(config: PriorConfig, run, command, progress) -> dict:
     max_length = max(len(s) for seqs, _ in splits.values() for s in seqs)
     arrays = {split: mle.evaluation_arrays(seqs, max_length, config.skip_first_n_losses, config.min_window)
               for split, (seqs, _) in splits.items()}
-    files = [os.path.join(config.data_dir, f) for f in ("train.smi.gz", "validation.smi.gz")]
+    files = data_lib.split_files(config.data_dir, "train") + data_lib.split_files(config.data_dir, "validation")
     run.start("prior_config.json", config, may_change=RESUMABLE, inputs={"data_dir": runs.fingerprint_files(files)})
 
     def make_card(record):
@@ -158,9 +164,9 @@ def _train(config: PriorConfig, run, command, progress) -> dict:
         }
 
     history = mle.fit(config, arrays["train"], arrays["validation"], tokenizer.vocab_size, make_card,
-                      vocabulary=tokenizer.symbols, name="SMILES-RNN", progress=progress)
+                      vocabulary=tokenizer.symbols, name="SMILES-RNN", progress=progress, restore_from=restore_from)
     model_dir = os.path.join(config.out_dir, "model")
-    if config.card_samples and os.path.isdir(model_dir):
+    if config.card_samples and os.path.isdir(model_dir) and restore_from is None:  # (not a non-chief worker's copy)
         add_sample_metrics(model_dir, config.data_dir, config.card_samples, seed=config.seed)
     return history
 

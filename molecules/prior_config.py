@@ -24,8 +24,8 @@ class PriorConfig:
     is ``--tokenizer char --layer-sizes 100 --learning-rate 0.01``.
 
     Attributes:
-      data_dir: data set written by ``molecules prepare`` (train/validation.smi.gz,
-        tokenizer.json).
+      data_dir: data set written by ``molecules prepare`` (train/validation.smi.gz or their
+        TFRecord shards, tokenizer.json).
       out_dir: run directory (checkpoints, logs, the best model in ``model/``); rerun to
         resume.
       tokenizer: "data" (the data set's own tokenizer, atom-level by default) or "char" (the

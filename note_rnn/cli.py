@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="build a melody data set from music21's folk corpus or a MIDI folder",
                        formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
-    add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"})
+    add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"}, skip=("format", "shards"))
+    from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    records.add_arguments(p, native="npz")
     add_overwrite_flag(p)
 
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkpoint card's hyperparameters (else the training defaults).")
     p.add_argument("--checkpoint", "--model", dest="model", default=None, metavar="PATH",
                    help=CHECKPOINT_HELP)
-    p.add_argument("--data", required=True, help="data set written by `note-rnn prepare` (train.npz, validation.npz)")
+    p.add_argument("--data", required=True, help="data set written by `note-rnn prepare` (train.npz, validation.npz, or TFRecord shards)")
     p.add_argument("--split", default="validation", choices=("validation", "train"),
                    help="which split to evaluate (default: %(default)s)")
     p.add_argument("--max-length", type=range_type(int, COUNT), default=None, help="tokens per window (default: the card's, else 128)")
@@ -123,7 +125,8 @@ def main(argv=None) -> int:
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),
                               progress=not args.quiet)
         from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
-        print(best_line(history, args.out_dir))
+        from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+        print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command == "evaluate":
         evaluate_command(args)
     elif args.command == "generate":

@@ -4,8 +4,9 @@
 or a folder of MIDI/ABC files, extracts monophonic melodies like Magenta's melody_rnn
 pipeline (quantize to 16th notes, extract per instrument, transpose to C major / A minor,
 fold into MIDI 48..83, drop short ones), splits them into train and validation by a hash of
-each tune's source id and writes ``train.npz``, ``validation.npz`` and ``summary.json``.
-``load_split(out_dir, "train")`` reads a split back as a list of token arrays.
+each tune's source id and writes ``train.npz``, ``validation.npz`` and ``summary.json`` (or,
+with ``format="tfrecord"``, sharded TFRecord files: :mod:`rl_tuner.records`).
+``load_split(out_dir, "train")`` reads a split back as a list of token arrays, in either format.
 
 Multi-tune ABC files are split into single tunes in this process; the tunes (and MIDI
 files) are then parsed in ``workers`` processes, each catching every error of its tune.
@@ -29,15 +30,17 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from rl_tuner import atomic, file_checks, outputs
+from rl_tuner import atomic, file_checks, outputs, records
 from note_rnn import encoding, isolated_pool
 from note_rnn.encoding import ExtractionOptions
-from rl_tuner.ranges import SEED, at_least, between, check_ranges, positive
+from rl_tuner.ranges import COUNT, SEED, at_least, between, check_ranges, positive
 from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF, NUM_CLASSES
 
 DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 ESSEN_COLLECTION = "essenFolksong"
 SPLITS = ("train", "validation")
+NATIVE_FORMAT = "npz"  # the default output format (records.TFRECORD the other)
+SOURCE_FEATURE = "source"  # the bytes feature of a melody's Example: its tune's source id
 MIDI_SUFFIXES = (".mid", ".midi")
 MIN_WORKER_MEMORY_MB = 1024
 
@@ -87,6 +90,10 @@ class PrepareConfig:
         Beam ``workers``, ``task_timeout`` and ``worker_memory_mb`` do not apply (the
         runner's own settings do): the time limit needs the main thread of a process, and a
         parser crash is the runner's to retry.
+      format: "npz" (train.npz, validation.npz) or "tfrecord" (``shards`` TFRecord files per
+        split, ``train-00000-of-0000N.tfrecord`` ..., one tf.train.Example per melody: its
+        tokens and source id; see :mod:`rl_tuner.records`).
+      shards: TFRecord files per split (with format "tfrecord" only).
       progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.
     """
@@ -108,6 +115,8 @@ class PrepareConfig:
     task_timeout: float = 120.0
     worker_memory_mb: int = 4096
     runner: Optional[str] = None
+    format: str = "npz"
+    shards: int = 1
     progress: bool = True
     verbose: bool = True
 
@@ -117,12 +126,13 @@ class PrepareConfig:
         "min_bars": at_least(0.0, integer=False), "max_steps": at_least(0, optional=True),
         "min_unique_pitches": at_least(0), "gap_bars": positive(),
         "transpose_to_key": between(-1, 11, integer=True, optional=True), "limit": at_least(1, optional=True),
-        "task_timeout": at_least(0.0, integer=False), "worker_memory_mb": at_least(0),
+        "task_timeout": at_least(0.0, integer=False), "worker_memory_mb": at_least(0), "shards": COUNT,
     }
 
     def __post_init__(self):
         self.collections = tuple(self.collections)
         check_ranges(self, self.RANGES)
+        records.check_format(self.format, NATIVE_FORMAT, self.shards)
         if self.worker_memory_mb != 0 and self.worker_memory_mb < MIN_WORKER_MEMORY_MB:
             raise ValueError(f"worker_memory_mb must be 0 (no limit) or >= {MIN_WORKER_MEMORY_MB} (a worker "
                              f"needs about 500 MiB to start), got {self.worker_memory_mb}")
@@ -481,8 +491,16 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
     with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=PREPARE_FILES) as tmp:
         splits = _assign_splits(_parse_all(tasks, config, pipeline_args), config, summary)
         out_dir = pathlib.Path(tmp)
-        summary.train = _write_split(out_dir / "train.npz", splits["train"])
-        summary.validation = _write_split(out_dir / "validation.npz", splits["validation"])
+        shard_files = {}
+        for split in SPLITS:
+            if config.format == records.TFRECORD:
+                items = splits[split]
+                shard_files[split] = records.write_split(tmp, split, [m for _, m in items], config.shards,
+                                                         SOURCE_FEATURE, [source for source, _ in items])
+                stats = SplitStats(melodies=len(items), tokens=sum(len(m) for _, m in items))
+            else:
+                stats = _write_split(out_dir / f"{split}.npz", splits[split])
+            setattr(summary, split, stats)
         summary.token_histogram = token_histogram([m for _, m in splits["train"]])
         summary.wall_time_s = round(time.perf_counter() - started, 2)
         settings = dict(dataclasses.asdict(config), source=summary.source, out_dir=summary.out_dir)
@@ -490,10 +508,16 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
             settings["pipeline_args"] = list(pipeline_args)
         else:
             del settings["runner"]
+        if config.format == NATIVE_FORMAT:  # so does the default format's
+            del settings["format"], settings["shards"]
         record = {"config": settings, "summary": dataclasses.asdict(summary), "versions": _library_versions()}
+        if shard_files:
+            record["records"] = records.summary_entry(config.shards, shard_files, SOURCE_FEATURE)
         (out_dir / "summary.json").write_text(json.dumps(record, indent=2) + "\n")
     if config.verbose:
         print(summary.format())
+        if config.format == records.TFRECORD:
+            print(f"TFRecord shards: {config.shards} per split in {summary.out_dir}")
     return summary
 
 
@@ -508,24 +532,59 @@ def _library_versions() -> Dict[str, str]:
     return versions
 
 
+def data_format(data_dir: os.PathLike | str) -> str:
+    """The format of a data set written by :func:`prepare`: "npz" or "tfrecord" (from the files
+    present; "npz" when there are none, so that the loader names the missing file).
+
+    Raises:
+      ValueError: the folder holds both train/validation.npz and TFRecord shards.
+    """
+    return records.detect_format(str(data_dir), NATIVE_FORMAT, [f"{split}.npz" for split in SPLITS])
+
+
+def split_files(data_dir: os.PathLike | str, split: str) -> List[str]:
+    """The files holding one split (``split.npz``, or its TFRecord shards in order): what a
+    training run fingerprints as its data.
+
+    Raises:
+      ValueError: both formats in the folder, or a missing shard.
+    """
+    if data_format(data_dir) == records.TFRECORD:
+        return records.split_files(str(data_dir), split)
+    return [os.path.join(str(data_dir), f"{split}.npz")]
+
+
+def _check_tokens(path, tokens: np.ndarray) -> None:
+    if tokens.size and not (tokens.min() >= 0 and tokens.max() < NUM_CLASSES):
+        raise ValueError(f"{path}: tokens must lie in 0..{NUM_CLASSES - 1}, found {int(tokens.min())}.."
+                         f"{int(tokens.max())}")
+
+
 def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
-    """Reads one split written by :func:`prepare`.
+    """Reads one split written by :func:`prepare`, in either format (:func:`data_format`).
 
     Args:
       data_dir: the ``out_dir`` of a ``prepare`` run.
       split: "train" or "validation".
 
     Returns:
-      The melodies as a list of 1-D ``np.int8`` token arrays.
+      The melodies as a list of 1-D ``np.int8`` token arrays, in the order they were written
+      (the same list from ``train.npz`` as from the TFRecord shards of the same data).
 
     Raises:
-      ValueError: for an unknown split name, or a split file that is broken (empty,
-        truncated, a git-lfs pointer, missing arrays, lengths that do not add up, tokens
-        outside 0..37); the message names the file.
+      ValueError: for an unknown split name, a folder holding both formats, or a split file
+        that is broken (empty, truncated, a git-lfs pointer, missing arrays, lengths that do
+        not add up, tokens outside 0..37; a corrupt, truncated or missing shard); the message
+        names the file.
       FileNotFoundError: if the split file is missing.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if data_format(data_dir) == records.TFRECORD:
+        melodies, _ = records.read_split(str(data_dir), split, SOURCE_FEATURE)
+        _check_tokens(os.path.join(str(data_dir), f"{split}-*{records.SUFFIX}"),
+                      np.concatenate(melodies) if melodies else np.zeros(0, np.int64))
+        return [melody.astype(np.int8) for melody in melodies]
     path = pathlib.Path(data_dir) / f"{split}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: build the data set first with "
@@ -542,8 +601,6 @@ def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
     if np.any(lengths < 0) or int(lengths.sum()) != tokens.size:
         raise ValueError(f"{path}: the melody lengths add up to {int(lengths.sum())} tokens, but the file holds "
                          f"{tokens.size}")
-    if tokens.size and not (tokens.min() >= 0 and tokens.max() < NUM_CLASSES):
-        raise ValueError(f"{path}: tokens must lie in 0..{NUM_CLASSES - 1}, found {int(tokens.min())}.."
-                         f"{int(tokens.max())}")
+    _check_tokens(path, tokens)
     return [part.astype(np.int8) for part in np.split(tokens, np.cumsum(lengths)[:-1])] \
         if lengths.size else []

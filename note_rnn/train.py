@@ -26,7 +26,7 @@ from rl_tuner._tf_setup import use_legacy_keras
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import atomic, runs  # noqa: E402
+from rl_tuner import atomic, runs, workers  # noqa: E402
 from rl_tuner.mle import (EVAL_BATCH_SIZE, Trainer, epoch_line, evaluate_arrays, evaluation_arrays, fit,  # noqa: E402,F401
                           make_windows, masked_metrics, window_arrays)  # (re-exported: the core's MLE trainer)
 from note_rnn import corpus, tokens  # noqa: E402
@@ -75,7 +75,9 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
     """Trains (or resumes training of) a Note-RNN.
 
     The run directory is locked while training and its config is written once the data has
-    loaded (see :mod:`rl_tuner.runs`). Resuming needs the same settings except ``epochs``
+    loaded (see :mod:`rl_tuner.runs`). Under ``strategy="multi_worker"`` only the chief
+    writes ``out_dir``; the other workers write into temporary directories they remove at
+    the end (:mod:`rl_tuner.workers`). Resuming needs the same settings except ``epochs``
     (and the spelling of ``out_dir``); the data counts as the same if its files are.
 
     Args:
@@ -94,15 +96,18 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
       ValueError: for a directory that is not a Note-RNN run, a run with different
         settings, a run another process is training, or data without training windows.
     """
-    with runs.run_directory(config.out_dir, COMMAND) as run:
-        return _train(config, run, command, progress)
+    with workers.output_dir(config.out_dir, config.strategy) as (write_dir, restore_from):
+        run_config = config if restore_from is None else dataclasses.replace(config, out_dir=write_dir)
+        with runs.run_directory(run_config.out_dir, COMMAND) as run:
+            return _train(run_config, run, command, progress, restore_from)
 
 
 COMMAND = "note-rnn train"
 RESUMABLE = ("epochs", "out_dir", "strategy")  # may change between sessions (same checkpoints on any strategy)
 
 
-def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bool) -> dict:
+def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bool,
+           restore_from: str | None = None) -> dict:
     train_mel = corpus.load_split(config.data_dir, "train")
     val_mel = corpus.load_split(config.data_dir, "validation")
     train_arrays = evaluation_arrays(train_mel, config.max_length, config.skip_first_n_losses, config.min_window)
@@ -110,13 +115,13 @@ def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bo
     for name, arrays in (("training", train_arrays), ("validation", val_arrays)):
         if len(arrays[0]) == 0:
             raise ValueError(f"no {name} windows of at least {config.min_window} tokens in {config.data_dir}")
-    data_files = [os.path.join(config.data_dir, f"{split}.npz") for split in ("train", "validation")]
+    data_files = [path for split in corpus.SPLITS for path in corpus.split_files(config.data_dir, split)]
     run.start("train_config.json", config, may_change=RESUMABLE,
               inputs={"data_dir": runs.fingerprint_files(data_files)})
 
     return fit(config, train_arrays, val_arrays, tokens.NUM_CLASSES,
                lambda record: make_card(config, record, len(train_mel), len(val_mel), command), name="Note-RNN",
-               progress=progress)
+               progress=progress, restore_from=restore_from)
 
 
 def make_card(config: TrainConfig, metrics: dict, num_train: int, num_val: int, command: str | None) -> dict:

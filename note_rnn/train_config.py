@@ -16,7 +16,8 @@ class TrainConfig:
     """Hyperparameters of a Note-RNN training run.
 
     Attributes:
-      data_dir: data set written by ``note-rnn prepare`` (train.npz, validation.npz).
+      data_dir: data set written by ``note-rnn prepare`` (train.npz, validation.npz, or their
+        TFRecord shards).
       out_dir: run directory (checkpoints, logs, exported model); rerun to resume.
       layer_sizes: LSTM units per layer (the paper: one layer of 100).
       batch_size: windows per batch (Magenta: 128).

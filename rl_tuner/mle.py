@@ -109,14 +109,47 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(config.out_dir, "ckpt"), max_to_keep=2)
         self._kernels = [v for v in self.model.trainable_variables if "kernel" in v.name]
 
-    def restore(self) -> bool:
-        """Restores the latest training checkpoint; returns True if one was found."""
+    def restore(self, restore_from: str | None = None) -> bool:
+        """Restores the latest training checkpoint; returns True if one was found.
+
+        Args:
+          restore_from: another run directory to restore from, read only (a non-chief worker
+            of a multi-worker run restores the chief's ``--out``, :mod:`rl_tuner.workers`);
+            default: this run's own checkpoints.
+        """
+        if restore_from is not None:
+            latest = tf.train.latest_checkpoint(os.path.join(restore_from, "ckpt"))
+            if latest is None:
+                return False
+            self._restore_status = checkpoint.restore_training_state(self.ckpt, latest)
+            return True
         checkpoint.remove_interrupted_saves(self.manager.directory)  # the caller holds the run's lock
         latest = self.manager.latest_checkpoint
         if latest is None:
             return False
         self._restore_status = checkpoint.restore_training_state(self.ckpt, latest)
         return True
+
+    def check_workers_agree(self) -> None:
+        """Raises ValueError unless every worker of the strategy holds the same epoch (after
+        :meth:`restore`): a resumed multi-worker run whose non-chief workers could not read the
+        chief's checkpoints would otherwise run different numbers of epochs and hang.
+
+        The workers all-reduce (epoch, epoch squared, 1); the epochs are equal iff their
+        variance n * sum(e^2) - (sum e)^2 is 0, which every worker computes alike, so all of
+        them stop (none waits for the others in a collective).
+        """
+        def replica_totals():
+            epoch = tf.cast(self.epoch, tf.float64)
+            return tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.stack([epoch, epoch * epoch, tf.constant(1.0, tf.float64)]))
+
+        totals = tf.function(lambda: self.strategy.run(replica_totals))()
+        total, squares, count = self.strategy.experimental_local_results(totals)[0].numpy()
+        if count * squares != total * total:
+            raise ValueError(f"the workers of this multi-worker run restored different epochs (this one: "
+                             f"{int(self.epoch.numpy())}); to resume, every worker must read the chief's --out "
+                             "(put it on a file system all workers share)")
 
     def expect_partial(self) -> None:
         """Declares the restored optimiser state unused (a finished run trains no more).
@@ -238,7 +271,7 @@ def _dataset(arrays, batch_size: int, seed: int):
 
 
 def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabulary=None, name: str = "model",
-        progress: bool = True) -> dict:
+        progress: bool = True, restore_from: str | None = None) -> dict:
     """Trains (or resumes) the epochs of a run whose directory is ``config.out_dir``.
 
     Args:
@@ -249,6 +282,9 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
       vocabulary: optional symbol of each token, stored with the model.
       name: what the model is called in messages (e.g. "Note-RNN").
       progress: show a progress bar (only when stderr is a terminal).
+      restore_from: resume from this run directory's checkpoints and history (read only)
+        instead of ``config.out_dir``'s: a non-chief worker of a multi-worker run, which
+        writes into a temporary ``config.out_dir`` (:func:`rl_tuner.workers.output_dir`).
 
     Returns:
       The history dict (also written to ``out_dir/history.json``).
@@ -260,9 +296,12 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
     from tqdm import tqdm
 
     trainer = Trainer(config, num_classes, vocabulary)
-    resumed = trainer.restore()
+    resumed = trainer.restore(restore_from)
+    if getattr(config, "strategy", "default") == "multi_worker":
+        trainer.check_workers_agree()
     history_path = os.path.join(config.out_dir, "history.json")
-    history = (atomic.read_json(history_path) if resumed else None) or {"epochs": []}
+    history = (atomic.read_json(os.path.join(restore_from or config.out_dir, "history.json")) if resumed
+               else None) or {"epochs": []}
     history["epochs"] = history["epochs"][: int(trainer.epoch.numpy())]
     writer = tf.summary.create_file_writer(os.path.join(config.out_dir, "logs"))
     if not resumed:

@@ -126,3 +126,23 @@ def test_beam_options_need_a_runner_and_a_runner_needs_beam(tmp_path, monkeypatc
     assert "error: --runner needs Apache Beam: pip install -c constraints-beam.txt 'sequence-tutor[beam]'" \
         in capsys.readouterr().err
     assert not os.path.exists(out)
+
+
+def _shards(out):
+    return {n: (out / n).read_bytes() for n in sorted(os.listdir(out)) if n.endswith(".tfrecord")}
+
+
+def test_prepare_tfrecord_on_beam_writes_the_default_paths_shards(tmp_path, beam, monkeypatch):
+    src = tmp_path / "mols.csv"
+    src.write_text(CSV)
+    monkeypatch.setattr(data, "CHUNK_LINES", 3)
+    common = ["prepare", "--source", str(src), "--validation-fraction", "0.3", "--seed", "2", "--no-progress",
+              "--format", "tfrecord", "--shards", "2"]
+    assert cli.main(common + ["--out", str(tmp_path / "plain"), "--workers", "1"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "beam")] + TWO_WORKERS) == 0
+    plain, on_beam = _shards(tmp_path / "plain"), _shards(tmp_path / "beam")
+    assert sorted(plain) == ["train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord",
+                             "validation-00000-of-00002.tfrecord", "validation-00001-of-00002.tfrecord"]
+    assert on_beam == plain  # byte for byte (the driver writes the shards)
+    assert data.load_split(str(tmp_path / "beam"), "train") == data.load_split(str(tmp_path / "plain"), "train")
+    assert data.load_summary(str(tmp_path / "beam"))["records"] == data.load_summary(str(tmp_path / "plain"))["records"]

@@ -107,3 +107,19 @@ def test_beam_options_need_a_runner(tmp_path, capsys):
         cli.main(["prepare", "--source", str(tmp_path), "--out", str(tmp_path / "o"), "--direct_num_workers", "2"])
     assert e.value.code == 2
     assert "unrecognized arguments: --direct_num_workers 2" in capsys.readouterr().err
+
+
+def test_prepare_tfrecord_on_beam_writes_the_default_paths_shards(tmp_path, beam):
+    source = _source(tmp_path)
+    common = ["prepare", "--source", str(source), "--validation-fraction", "0.4", "--seed", "1", "--no-progress",
+              "--format", "tfrecord", "--shards", "3"]
+    assert cli.main(common + ["--out", str(tmp_path / "plain"), "--workers", "0"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "beam")] + TWO_WORKERS) == 0
+    names = sorted(n for n in os.listdir(tmp_path / "plain") if n.endswith(".tfrecord"))
+    assert names == [f"{split}-0000{k}-of-00003.tfrecord" for split in ("train", "validation") for k in range(3)]
+    assert sorted(n for n in os.listdir(tmp_path / "beam") if n.endswith(".tfrecord")) == names
+    for name in names:  # byte for byte (the driver writes the shards)
+        assert (tmp_path / "beam" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+    for split in corpus.SPLITS:
+        assert [m.tolist() for m in corpus.load_split(tmp_path / "beam", split)] == [
+            m.tolist() for m in corpus.load_split(tmp_path / "plain", split)]

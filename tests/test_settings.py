@@ -108,6 +108,7 @@ REFUSED = [
     ("note-rnn prepare", "--transpose-to-key", "-2", "an integer in [-1, 11]"),
     ("note-rnn prepare", "--limit", "0", "an integer >= 1"),
     ("note-rnn prepare", "--task-timeout", "-1", ">= 0"),
+    ("note-rnn prepare", "--shards", "0", "an integer > 0"),
     # note-rnn generate
     ("note-rnn generate", "--num", "0", "an integer > 0"),
     ("note-rnn generate", "--length", "0", "an integer > 0"),

@@ -1,0 +1,142 @@
+"""Chief-only writing of multi-worker training (rl_tuner.workers): which TF_CONFIG task is
+the chief, where the other workers write, and two real MultiWorkerMirroredStrategy workers
+on localhost (two processes, a tiny Note-RNN): only the chief's --out gets files, the other
+worker's temporary directory is gone, and a resumed run restores the chief's checkpoints on
+both workers."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rl_tuner import workers
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLUSTER = {"worker": ["host0:2222", "host1:2222"]}
+WITH_CHIEF = {"chief": ["host0:2222"], "worker": ["host1:2222", "host2:2222"]}
+
+
+@pytest.mark.parametrize("tf_config, chief", [
+    ({}, True),  # no cluster: one process writes its output
+    (None, True),
+    ({"cluster": CLUSTER}, True),  # no task: not part of a cluster
+    ({"cluster": CLUSTER, "task": {"type": "worker", "index": 0}}, True),  # worker 0 without a chief job
+    ({"cluster": CLUSTER, "task": {"type": "worker", "index": 1}}, False),
+    ({"cluster": WITH_CHIEF, "task": {"type": "chief", "index": 0}}, True),
+    ({"cluster": WITH_CHIEF, "task": {"type": "worker", "index": 0}}, False),  # the chief job is the chief
+    ({"cluster": WITH_CHIEF, "task": {"type": "worker", "index": 1}}, False),
+    ({"cluster": dict(CLUSTER, evaluator=["host2:2222"]), "task": {"type": "evaluator", "index": 0}}, False),
+    ({"cluster": dict(CLUSTER, ps=["host2:2222"]), "task": {"type": "ps", "index": 0}}, False),
+])
+def test_is_chief_for_every_tf_config_shape(tf_config, chief):
+    assert workers.is_chief(tf_config) is chief
+
+
+def test_tf_config_is_parsed_or_refused_with_its_text():
+    assert workers.tf_config({}) == {} and workers.tf_config({"TF_CONFIG": "  "}) == {}
+    assert workers.tf_config({"TF_CONFIG": '{"task": {"type": "worker", "index": 1}}'}) == {
+        "task": {"type": "worker", "index": 1}}
+    with pytest.raises(ValueError, match=r"^TF_CONFIG is not valid JSON \(.*\): '\{cluster'$"):
+        workers.tf_config({"TF_CONFIG": "{cluster"})
+    with pytest.raises(ValueError, match=r"^TF_CONFIG must be a JSON object with \"cluster\" and \"task\", got '\[1\]'"):
+        workers.tf_config({"TF_CONFIG": "[1]"})
+
+
+def _env(index, cluster=CLUSTER):
+    return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+
+
+def test_output_dir_of_the_chief_and_of_another_worker(tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "run")
+    for strategy, env in (("default", _env(1)), ("mirrored", _env(1)), ("multi_worker", _env(0))):
+        with workers.output_dir(out, strategy, env) as dirs:
+            assert dirs == (out, None)  # TF_CONFIG matters only to multi_worker; worker 0 is the chief
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    os.mkdir(tmp_path / "tmp")
+    import tempfile  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    with workers.output_dir(out, "multi_worker", _env(1)) as (write_dir, restore_from):
+        assert os.path.isdir(write_dir) and os.path.dirname(write_dir) == str(tmp_path / "tmp")
+        assert os.path.basename(write_dir).startswith("run.worker-1.") and restore_from == out
+        with open(os.path.join(write_dir, "x"), "w") as f:
+            f.write("copy")
+    assert os.listdir(tmp_path / "tmp") == [] and not os.path.exists(out)  # removed; --out never created
+    assert f"worker-1 is not the chief: writing its copies to {write_dir} (removed at the end)" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="boom"):
+        with workers.output_dir(out, "multi_worker", _env(0, WITH_CHIEF)) as (write_dir, _):
+            raise RuntimeError("boom")
+    assert os.listdir(tmp_path / "tmp") == []  # removed on an error too
+    assert workers.final_line("multi_worker", out, "best ...", _env(0, WITH_CHIEF)) == (
+        f"worker-0 done; the chief's {out} holds the run (this worker's copies are removed)")
+    assert workers.final_line("multi_worker", out, "best ...", _env(0)) == "best ..."
+
+
+# Two real workers
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _two_workers(tmp_path, outs, data_dir, epochs, expect=0):
+    """Runs `note-rnn train --strategy multi_worker` as worker 0 and 1 of one localhost cluster."""
+    cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}
+    processes = []
+    for index, out in enumerate(outs):
+        tmp = tmp_path / f"tmp{index}"
+        tmp.mkdir(exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp),
+                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        code = ("import sys; from note_rnn import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+                "cli.main, ['train', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', '--batch-size', "
+                "'8', '--max-length', '24', '--epochs', sys.argv[3], '--strategy', 'multi_worker', '--quiet']))")
+        processes.append(subprocess.Popen([sys.executable, "-c", code, data_dir, str(out), str(epochs)], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = []
+    try:
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=300)
+            results.append((process.returncode, stdout, stderr))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    for code, stdout, stderr in results:
+        assert code == expect, stderr[-3000:]
+    return results
+
+
+def test_two_workers_on_localhost_only_the_chief_writes_and_both_resume_from_it(tmp_path):
+    from test_note_rnn_train import _melodies, write_dataset  # pylint: disable=import-outside-toplevel
+    data_dir = write_dataset(tmp_path / "data", _melodies(16, 0), _melodies(4, 3))
+    chief_out, other_out = tmp_path / "chief", tmp_path / "other"
+    results = _two_workers(tmp_path, (chief_out, other_out), data_dir, 1)
+    assert not os.path.exists(other_out)  # worker 1 wrote nothing to its --out
+    assert os.listdir(tmp_path / "tmp1") == []  # and its temporary copies are gone
+    assert sorted(os.listdir(chief_out)) == [".lock", ".sequence-tutor.json", "ckpt", "history.json", "logs", "model",
+                                             "train_config.json"]
+    assert "worker-1 is not the chief: writing its copies to " + str(tmp_path / "tmp1") in results[1][2]
+    assert results[1][1].strip() == f"worker-1 done; the chief's {other_out} holds the run (this worker's copies are " \
+                                    "removed)"
+    assert results[0][1].startswith("best validation accuracy")
+    history = json.loads((chief_out / "history.json").read_text())
+    assert [e["step"] for e in history["epochs"]] == [4]  # 32 windows, global batch 8 over the two workers
+    # Resume (as on a shared file system: both workers name the chief's run): worker 1 restores it too.
+    results = _two_workers(tmp_path, (chief_out, chief_out), data_dir, 2)
+    assert all("resuming at epoch 2" in stderr for _, _, stderr in results)
+    resumed = json.loads((chief_out / "history.json").read_text())
+    assert [e["step"] for e in resumed["epochs"]] == [4, 8] and resumed["epochs"][0] == history["epochs"][0]
+    assert os.listdir(tmp_path / "tmp1") == []
+    assert np.isfinite(resumed["epochs"][1]["train_log_perplexity"])
+    # Worker 1 cannot read the chief's run (its own --out, as on another machine's disk): both stop, no hang.
+    results = _two_workers(tmp_path, (chief_out, other_out), data_dir, 3, expect=2)
+    for _, _, stderr in results:
+        assert "error: the workers of this multi-worker run restored different epochs (this one: " in stderr
+    assert json.loads((chief_out / "history.json").read_text()) == resumed and not os.path.exists(other_out)
+    assert os.listdir(tmp_path / "tmp1") == []
