@@ -48,6 +48,7 @@ REFUSED = [
     ("rl-tuner train", "--epsilon-start", "1.5", "in [0, 1]"),
     ("rl-tuner train", "--epsilon-start", "nan", "in [0, 1]"),
     ("rl-tuner train", "--epsilon-end", "-0.1", "in [0, 1]"),
+    ("rl-tuner train", "--end-transitions", "1.5", "in [0, 1]"),
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
     ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # an alias of --num-notes
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
