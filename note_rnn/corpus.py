@@ -31,7 +31,7 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from rl_tuner import atomic, file_checks, outputs, records
-from note_rnn import encoding, isolated_pool
+from note_rnn import abc, encoding, isolated_pool
 from note_rnn.encoding import ExtractionOptions
 from rl_tuner.ranges import COUNT, SEED, at_least, between, check_ranges, positive
 from note_rnn.tokens import FIRST_PITCH_TOKEN, NO_EVENT, NOTE_OFF, NUM_CLASSES
@@ -338,7 +338,7 @@ def _parse_task(task: _Task, options: ExtractionOptions) -> List[np.ndarray]:
     if task.kind == "midi":
         sequence = encoding.read_note_sequence(task.payload)
     else:
-        sequence = encoding.abc_to_note_sequence(task.payload)
+        sequence = abc.abc_to_note_sequence(task.payload)
     return encoding.note_sequence_to_melodies(sequence, options)
 
 

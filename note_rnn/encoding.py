@@ -15,22 +15,18 @@ stored as holds (both are silence), and melodies read from a NoteSequence or MID
 start at the bar of their first note and end when their last note ends (trailing rests are
 dropped).
 
-ABC tunes (:func:`abc_to_note_sequence`) are converted directly from the music21 stream,
-not through music21's MIDI export: measured on O'Neill tunes that takes 22 ms per tune
-against 41 ms, and the MIDI export of music21 10 fails on about a quarter of those tunes.
+ABC tunes are read by :mod:`note_rnn.abc` (music21).
 
-No TensorFlow here; note_seq, numpy and (lazily, for ABC) music21.
+No TensorFlow here; note_seq and numpy.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import os
-import re
 import warnings
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional
 
 import numpy as np
 
@@ -48,8 +44,6 @@ from note_rnn.tokens import (DEFAULT_QPM, MAX_NOTE, MIN_NOTE, NUM_CLASSES,
                              STEPS_PER_QUARTER)
 
 _ENCODING = MelodyOneHotEncoding(MIN_NOTE, MAX_NOTE)
-ABC_QPM = 120.0  # any constant tempo works: ABC durations are in quarter notes
-ABC_VERSION = (2, 1, 0)  # accidentals hold to the bar line
 STEPS_PER_BAR_4_4 = 4 * STEPS_PER_QUARTER
 # pretty_midi's MAX_TICK: "If max_tick is huge, the MIDI file is probably corrupt and creating
 # the __tick_to_time array will thrash memory" (80 MB of float64 at this limit).
@@ -417,146 +411,3 @@ def largest_tick(midi) -> int:
             tick += message.time
         largest = max(largest, tick)
     return largest
-
-
-# ABC (through music21) -> NoteSequence
-
-
-def abc_to_note_sequence(abc_text: str):
-    """Parses one ABC tune with music21 and converts it to a NoteSequence.
-
-    Every part becomes an instrument; chord symbols and grace notes are ignored, tied
-    notes are merged, and a pickup bar is shifted so that the first full bar starts at a
-    multiple of the bar length. Tempo marks are ignored (one constant tempo), so that
-    quantization is exact. An accidental holds to the end of its bar (ABC 2.1 and
-    standard notation); music21 would otherwise read the tune as ABC 1.3, where it applies
-    to one note only, which turns e.g. ``_B2B2`` (B flat twice) into B flat, B. Repeats
-    are not expanded (each section once, as written). Known music21 parser faults are
-    worked around first (:func:`rewrite_abc_for_music21`). music21 makes a new part at every
-    ``V:`` line, so a tune that alternates voices line by line yields fragments.
-
-    Args:
-      abc_text: a single ABC tune (one ``X:`` field).
-
-    Returns:
-      A ``NoteSequence`` (unquantized, seconds at 120 qpm).
-
-    Raises:
-      Exception: whatever music21 raises for a tune it cannot parse.
-    """
-    from music21 import abcFormat  # pylint: disable=import-outside-toplevel
-    handler = abcFormat.ABCHandler(abcVersion=ABC_VERSION)
-    handler.process(rewrite_abc_for_music21(abc_text))
-    with _without_beaming():
-        score = abcFormat.translate.abcToStreamScore(handler)
-    return _stream_to_note_sequence(score)
-
-
-# A note letter directly followed by the repeat bar "::" (e.g. "G2 A::"), outside a field line.
-_NOTE_BEFORE_DOUBLE_REPEAT = re.compile(r"(?<=[A-Z])::(?!:)")
-_FIELD_LINE = re.compile(r"^\s*(?:[A-Za-z+]:|%)")
-
-
-def rewrite_abc_for_music21(abc_text: str) -> str:
-    """Rewrites ABC notation that music21 10 misreads into an equivalent it reads correctly.
-
-    music21's tokenizer takes an upper-case letter followed by ``:`` and anything but
-    ``|`` for the start of a header field (``A:``, ``B:``, ...) wherever it occurs, so in
-    ``G2 A::`` (a note A, then the repeat bar ``::``) the note A and the rest of its line
-    are read as a field and silently dropped (20 of the 180 tunes of the default
-    collections with a note before ``::``). ``::`` is the shorthand of ``:|:`` (end one
-    repeat, start the next; music21 itself splits it into ``:|`` and ``|:``), so the
-    shorthand is written out in full after a note letter. Field lines (``X:``, ``K:``...)
-    and comments are left alone.
-
-    Args:
-      abc_text: ABC text (one tune or a whole file).
-
-    Returns:
-      The text with each note-letter ``::`` replaced by ``:|:``; identical when there is none.
-    """
-    lines = abc_text.split("\n")
-    return "\n".join(line if _FIELD_LINE.match(line) else _NOTE_BEFORE_DOUBLE_REPEAT.sub(":|:", line)
-                     for line in lines)
-
-
-@contextlib.contextmanager
-def _without_beaming():
-    """Skips music21's beaming of parsed ABC (notation only) for the duration of the block.
-
-    Beaming is 40% of music21's ABC translation time and changes no note: on 580 tunes of
-    the four default collections the NoteSequences were identical with and without it
-    (38 -> 23 ms per tune). The original method is restored on exit.
-    """
-    from music21 import stream  # pylint: disable=import-outside-toplevel
-    original = stream.Stream.makeBeams
-    stream.Stream.makeBeams = lambda self, *args, **kwargs: None
-    try:
-        yield
-    finally:
-        stream.Stream.makeBeams = original
-
-
-def _stream_to_note_sequence(score):
-    """Converts a music21 Score (or Part) into a NoteSequence, see abc_to_note_sequence."""
-    sequence = music_pb2.NoteSequence(ticks_per_quarter=220)
-    sequence.tempos.add(time=0.0, qpm=ABC_QPM)
-    parts = list(score.parts) or [score]
-    measures = parts[0].getElementsByClass("Measure")
-    shift = float(measures[0].paddingLeft) if measures else 0.0
-    seconds = 60.0 / ABC_QPM
-    for offset, numerator, denominator in _meter_changes(measures, parts[0].highestTime):
-        sequence.time_signatures.add(time=(offset + shift) * seconds if offset else 0.0,
-                                     numerator=numerator, denominator=denominator)
-    for instrument, part in enumerate(parts):
-        _add_part_notes(sequence, part, instrument, shift, seconds)
-    sequence.total_time = max((n.end_time for n in sequence.notes), default=0.0)
-    return sequence
-
-
-def _meter_changes(measures, end: float) -> List[Tuple[float, int, int]]:
-    """Returns the (offset, numerator, denominator) meter changes worth a split.
-
-    music21 gives an over- or under-full bar of a faulty tune its own meter (e.g. 1/16 for
-    one extra 16th note). A change that lasts less than two bars of its own meter is such
-    a patch and is ignored, and so is a restatement of the current meter; the first meter
-    is always kept.
-    """
-    written = [(float(m.offset), m.timeSignature) for m in measures if m.timeSignature]
-    kept: List[Tuple[float, int, int]] = []
-    for i, (offset, meter) in enumerate(written):
-        until = written[i + 1][0] if i + 1 < len(written) else float(end)
-        if kept and (until - offset < 2 * float(meter.barDuration.quarterLength)
-                     or (meter.numerator, meter.denominator) == kept[-1][1:]):
-            continue
-        kept.append((offset, meter.numerator, meter.denominator))
-    return kept
-
-
-def _add_part_notes(sequence, part, instrument: int, shift: float, seconds: float) -> None:
-    """Adds the notes of one music21 part to ``sequence``, merging tied notes."""
-    from music21 import harmony  # pylint: disable=import-outside-toplevel
-    open_ties = {}  # MIDI pitch -> NoteSequence note waiting for its tie to continue
-    for element in part.flatten().notes:
-        length = float(element.duration.quarterLength)
-        if isinstance(element, harmony.ChordSymbol) or length <= 0:
-            continue
-        start = (float(element.offset) + shift) * seconds
-        end = start + length * seconds
-        members = element.notes if element.isChord else [element]
-        for member in members:
-            pitch = getattr(member, "pitch", None)
-            if pitch is None or not 0 <= pitch.midi <= 127:
-                continue
-            tie = (member.tie or element.tie)
-            tie_type = tie.type if tie is not None else None
-            held = open_ties.pop(pitch.midi, None)
-            if held is not None and tie_type in ("stop", "continue") \
-                    and abs(held.end_time - start) < 1e-6:
-                held.end_time = end
-                note = held
-            else:
-                note = sequence.notes.add(pitch=pitch.midi, velocity=100, start_time=start,
-                                          end_time=end, instrument=instrument)
-            if tie_type in ("start", "continue"):
-                open_ties[pitch.midi] = note

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from note_rnn import cli, corpus, encoding
+from note_rnn import abc, cli, corpus, encoding
 from note_rnn.corpus import PrepareConfig
 
 C_MAJOR_PITCH_CLASSES = {0, 2, 4, 5, 7, 9, 11}
@@ -138,13 +138,13 @@ def test_g_major_tunes_come_out_in_c_major(tmp_path):
 
 def test_abc_accidentals_hold_to_the_bar_line():
     tune = "X:1\nM:4/4\nL:1/4\nK:C\n^F F G F | F4 |\n"
-    sequence = encoding.abc_to_note_sequence(tune)
+    sequence = abc.abc_to_note_sequence(tune)
     assert [n.pitch for n in sequence.notes] == [66, 66, 67, 66, 65]
 
 
 def test_abc_pickup_is_aligned_to_the_bar_grid_and_ties_are_merged():
     tune = "X:1\nM:4/4\nL:1/4\nK:C\nG | c2 e2- | e4 |\n"
-    notes = [(n.pitch, n.start_time, n.end_time) for n in encoding.abc_to_note_sequence(tune).notes]
+    notes = [(n.pitch, n.start_time, n.end_time) for n in abc.abc_to_note_sequence(tune).notes]
     # 120 qpm: 0.5 s per quarter. The pickup G fills beat 4 of bar 0 (1.5-2.0 s); c2 is a
     # half note (2.0-3.0 s); e2- tied to e4 is one note of 2 + 4 quarters (3.0-6.0 s).
     assert notes == [(67, 1.5, 2.0), (72, 2.0, 3.0), (76, 3.0, 6.0)]
@@ -453,7 +453,7 @@ def test_display_name_keeps_valid_names_and_escapes_bad_bytes():
 
 
 def _abc_notes(body, header="X:1\nM:4/4\nL:1/4\nK:C\n"):
-    return [(n.pitch, n.start_time, n.end_time) for n in encoding.abc_to_note_sequence(header + body).notes]
+    return [(n.pitch, n.start_time, n.end_time) for n in abc.abc_to_note_sequence(header + body).notes]
 
 
 @pytest.mark.parametrize("body", [
@@ -471,9 +471,9 @@ def test_a_note_before_a_double_repeat_bar_is_kept(body):
 
 def test_double_repeat_rewrite_leaves_fields_comments_and_inline_fields_alone():
     text = "X:1\nT:A::B\nK:C\nAGFG ABcA::\n% c::\nG2 A::B|[P:A]D2 d2::\n"
-    assert encoding.rewrite_abc_for_music21(text) == (
+    assert abc.rewrite_abc_for_music21(text) == (
         "X:1\nT:A::B\nK:C\nAGFG ABcA:|:\n% c::\nG2 A:|:B|[P:A]D2 d2::\n")
-    assert encoding.rewrite_abc_for_music21("abc|d2::e|") == "abc|d2::e|"  # already read correctly
+    assert abc.rewrite_abc_for_music21("abc|d2::e|") == "abc|d2::e|"  # already read correctly
 
 
 def test_a_default_collection_tune_with_a_note_before_double_repeat_is_complete():
@@ -482,8 +482,8 @@ def test_a_default_collection_tune_with_a_note_before_double_repeat_is_complete(
     path = pathlib.Path(common.getCorpusFilePath()) / "ryansMammoth" / "LoveLinksJig.abc"
     tune = corpus.split_abc_tunes(path.read_text())[0]
     assert "BcB BGE::\n" in tune
-    notes = [n.pitch for n in encoding.abc_to_note_sequence(tune).notes]
-    assert notes == [n.pitch for n in encoding.abc_to_note_sequence(tune.replace("::", ":|:")).notes]
+    notes = [n.pitch for n in abc.abc_to_note_sequence(tune).notes]
+    assert notes == [n.pitch for n in abc.abc_to_note_sequence(tune.replace("::", ":|:")).notes]
     # 16 bars of 6/8, each of six eighth notes (grace notes are ignored): 96 notes; music21
     # alone gave 95 (the E before "::" was lost).
     assert len(notes) == 96
