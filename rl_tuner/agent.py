@@ -146,7 +146,7 @@ class KLControlLearner(tf.Module):
         """The target network's values ``target_network(tokens, network_state=state)[0]``.
 
         Computed layer by layer as ``SequenceRNN.step`` does
-        (``rl_tuner.sequence_model.lstm_cell_step``), except that the first layer's input
+        (``rl_tuner.cells.lstm_cell_step``), except that the first layer's input
         projection is ``one_hot(tokens) @ kernel`` rather than a row gather of the kernel: the
         same numbers (each sum has one product by 1, the
         others are 0 for finite weights), but inside the compiled train loop XLA fuses a gather

@@ -36,7 +36,7 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 from rl_tuner import atomic  # noqa: E402
-from rl_tuner.sequence_model import ATTENTION_WEIGHTS, attention_cell_step, lstm_cell_step  # noqa: E402
+from rl_tuner.cells import ATTENTION_WEIGHTS, attention_cell_step, lstm_cell_step  # noqa: E402
 from rl_tuner import evaluate  # noqa: E402
 from rl_tuner.policy import MLE, Policy  # noqa: E402
 
