@@ -39,6 +39,7 @@ import zipfile
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from molecules import tokenizers
+from rl_tuner.ranges import COUNT, SEED, at_least, between, check_ranges
 
 MOSES_REQUIREMENT = "molsets==0.3.1"
 MOSES_MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
@@ -102,15 +103,14 @@ class PrepareConfig:
     progress: bool = True
     verbose: bool = True
 
+    # Allowed values of every numeric setting (checked here and, naming the flag, by the command line).
+    RANGES = {"validation_fraction": between(0.0, 1.0, high_open=True), "seed": SEED, "workers": COUNT,
+              "limit": at_least(1, optional=True), "shards": COUNT}
+
     def __post_init__(self):
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        check_ranges(self, self.RANGES)
         if self.tokenizer not in ("atom", "char"):
             raise ValueError(f"tokenizer must be 'atom' or 'char', got {self.tokenizer!r}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
         from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
         records.check_format(self.format, NATIVE_FORMAT, self.shards)
 

@@ -191,14 +191,16 @@ def test_undecodable_and_all_bad_lines(tmp_path):
 
 
 def test_config_and_loader_errors(tmp_path):
-    with pytest.raises(ValueError, match="validation_fraction must be in"):
+    with pytest.raises(ValueError, match=r"^validation_fraction must be in \[0, 1\), got 1.0$"):
         PrepareConfig(validation_fraction=1.0)
     with pytest.raises(ValueError, match="tokenizer must be 'atom' or 'char', got 'bpe'"):
         PrepareConfig(tokenizer="bpe")
-    with pytest.raises(ValueError, match="workers must be >= 1"):
+    with pytest.raises(ValueError, match=r"^workers must be an integer > 0, got 0$"):
         PrepareConfig(workers=0)
-    with pytest.raises(ValueError, match="limit must be >= 1"):
+    with pytest.raises(ValueError, match=r"^limit must be an integer >= 1, got 0$"):
         PrepareConfig(limit=0)
+    with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, 4294967295\], got -1$"):
+        PrepareConfig(seed=-1)
     with pytest.raises(FileNotFoundError, match="summary.json does not exist; build the data set with 'molecules prepare"):
         data.load_summary(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="train.smi.gz does not exist"):

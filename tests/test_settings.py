@@ -14,6 +14,7 @@ import pytest
 
 import rl_tuner  # noqa: F401
 from note_rnn import cli as note_cli
+from molecules import cli as molecules_cli
 from rl_tuner import ranges
 from rl_tuner.cli_utils import range_type
 from note_rnn.corpus import PrepareConfig
@@ -122,6 +123,25 @@ REFUSED = [
     ("note-rnn evaluate", "--max-length", "0", "an integer > 0"),
     ("note-rnn evaluate", "--skip-first-n-losses", "-1", "an integer >= 0"),
     ("note-rnn evaluate", "--min-window", "0", "an integer > 0"),
+    ("molecules prepare", "--validation-fraction", "1", "in [0, 1)"), ("molecules prepare", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
+    ("molecules prepare", "--workers", "0", "an integer > 0"), ("molecules prepare", "--limit", "0", "an integer >= 1"),
+    ("molecules prepare", "--shards", "0", "an integer > 0"),
+    ("molecules train-prior", "--layer-sizes", "0", "an integer > 0"),
+    ("molecules train-prior", "--batch-size", "0", "an integer > 0"),
+    ("molecules train-prior", "--epochs", "0", "an integer > 0"),
+    ("molecules train-prior", "--max-train", "0", "an integer >= 1"),
+    ("molecules train-prior", "--max-validation", "0", "an integer >= 1"),
+    ("molecules train-prior", "--learning-rate", "0", "> 0"),
+    ("molecules train-prior", "--decay-steps", "0", "an integer > 0"),
+    ("molecules train-prior", "--decay-rate", "0", "in (0, 1]"),
+    ("molecules train-prior", "--clip-norm", "0", "> 0"), ("molecules train-prior", "--l2-reg", "-1", ">= 0"),
+    ("molecules train-prior", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
+    ("molecules train-prior", "--card-samples", "-1", "an integer >= 0"),
+    ("molecules sample", "--num", "0", "an integer > 0"), ("molecules sample", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
+    ("molecules sample", "--temperature", "0", "> 0"), ("molecules sample", "--max-length", "0", "an integer > 0"),
+    ("molecules evaluate", "--num", "0", "an integer > 0"), ("molecules evaluate", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
+    ("molecules evaluate", "--temperature", "0", "> 0"), ("molecules evaluate", "--max-length", "0", "an integer > 0"),
+    ("molecules evaluate", "--workers", "-1", "an integer >= 0"),
 ]
 
 # (command, flag, value at the edge of its range): accepted, and parsed to that value.
@@ -149,8 +169,9 @@ ACCEPTED = [
 
 def parse(command, flag, value):
     program, sub = command.split()
-    parser = (rl_cli if program == "rl-tuner" else note_cli).build_parser()
-    required = {"rl-tuner train": ["--out", "x"], "rl-tuner listen": ["--model", "a=x", "--model", "b=y", "--db", "d"]}
+    parser = {"rl-tuner": rl_cli, "note-rnn": note_cli, "molecules": molecules_cli}[program].build_parser()
+    required = {"rl-tuner train": ["--out", "x"], "rl-tuner listen": ["--model", "a=x", "--model", "b=y", "--db", "d"],
+                "molecules sample": ["--out", "x"], "molecules evaluate": ["--out", "x"]}
     argv = [sub, flag, value] + required.get(command, [])
     return parser.parse_args(argv)
 
@@ -181,14 +202,15 @@ def test_values_at_the_edge_of_a_range_are_accepted(command, flag, value):
 
 def _subparser(command):
     program, sub = command.split()
-    parser = (rl_cli if program == "rl-tuner" else note_cli).build_parser()
+    parser = {"rl-tuner": rl_cli, "note-rnn": note_cli, "molecules": molecules_cli}[program].build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return action.choices[sub]
 
 
 ALL_COMMANDS = ["rl-tuner train", "rl-tuner evaluate", "rl-tuner score", "rl-tuner stats", "rl-tuner generate",
                 "rl-tuner export", "rl-tuner listen", "rl-tuner listen-report", "note-rnn prepare", "note-rnn train", "note-rnn evaluate", "note-rnn generate",
-                "note-rnn import-magenta"]
+                "note-rnn import-magenta", "molecules prepare", "molecules train-prior", "molecules sample",
+                "molecules evaluate", "molecules score"]
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS)
