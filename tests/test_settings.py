@@ -15,6 +15,8 @@ import pytest
 import rl_tuner  # noqa: F401
 from note_rnn import cli as note_cli
 from molecules import cli as molecules_cli
+from molecules.data import PrepareConfig as MoleculesPrepareConfig
+from molecules.prior_config import PriorConfig
 from rl_tuner import ranges
 from rl_tuner.cli_utils import range_type
 from note_rnn.corpus import PrepareConfig
@@ -237,7 +239,7 @@ def _numeric_fields(cls):
     return out
 
 
-@pytest.mark.parametrize("cls", [RLConfig, TrainConfig, PrepareConfig])
+@pytest.mark.parametrize("cls", [RLConfig, TrainConfig, PrepareConfig, MoleculesPrepareConfig, PriorConfig])
 def test_every_numeric_config_field_has_a_range(cls):
     assert set(cls.RANGES) == set(_numeric_fields(cls))
 
