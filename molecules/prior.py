@@ -126,6 +126,8 @@ def train(config: PriorConfig, command: str | None = None, progress: bool = True
 def _train(config: PriorConfig, run, command, progress, restore_from=None) -> dict:
     from rl_tuner import mle, runs  # pylint: disable=import-outside-toplevel
 
+    if config.strategy == "multi_worker":
+        mle.make_strategy(config.strategy)  # before tf.data reads TFRecord shards (see make_strategy)
     tokenizer = (data_lib.load_tokenizer(config.data_dir) if config.tokenizer == "data"
                  else tokenizers.paper_tokenizer())
     splits = {}

@@ -28,7 +28,7 @@ import tensorflow as tf  # noqa: E402
 
 from rl_tuner import atomic, runs, workers  # noqa: E402
 from rl_tuner.mle import (EVAL_BATCH_SIZE, Trainer, epoch_line, evaluate_arrays, evaluation_arrays, fit,  # noqa: E402,F401
-                          make_windows, masked_metrics, window_arrays)  # (re-exported: the core's MLE trainer)
+                          make_strategy, make_windows, masked_metrics, window_arrays)  # (re-exported: the core's MLE trainer)
 from note_rnn import corpus, tokens  # noqa: E402
 from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
 
@@ -108,6 +108,8 @@ RESUMABLE = ("epochs", "out_dir", "strategy")  # may change between sessions (sa
 
 def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bool,
            restore_from: str | None = None) -> dict:
+    if config.strategy == "multi_worker":
+        make_strategy(config.strategy)  # before tf.data reads TFRecord shards (see make_strategy)
     train_mel = corpus.load_split(config.data_dir, "train")
     val_mel = corpus.load_split(config.data_dir, "validation")
     train_arrays = evaluation_arrays(train_mel, config.max_length, config.skip_first_n_losses, config.min_window)

@@ -241,6 +241,9 @@ def evaluate_arrays(eval_step, arrays, batch_size: int = EVAL_BATCH_SIZE) -> dic
 from rl_tuner.choices import STRATEGIES  # noqa: E402  (pure Python)
 
 
+_STRATEGIES: dict = {}  # the process's MultiWorkerMirroredStrategy (see make_strategy)
+
+
 def make_strategy(name: str):
     """The ``tf.distribute`` strategy called ``name``.
 
@@ -248,6 +251,10 @@ def make_strategy(name: str):
     visible devices (GPUs, or the logical CPU devices a test configures). "multi_worker":
     ``MultiWorkerMirroredStrategy``, its cluster and this worker's index from the ``TF_CONFIG``
     environment variable (every worker runs the same command; worker 0 is the chief).
+
+    A process has one "multi_worker" strategy (TensorFlow configures its collective ops once,
+    before the first TensorFlow op): the first call makes it, later calls return it, so a
+    trainer calls this before it reads a TFRecord data set through ``tf.data``.
 
     Raises:
       ValueError: an unknown name, or "multi_worker" without ``TF_CONFIG``.
@@ -260,7 +267,9 @@ def make_strategy(name: str):
         if not os.environ.get("TF_CONFIG"):
             raise ValueError("--strategy multi_worker needs the TF_CONFIG environment variable (the cluster's "
                              "workers and this one's index; see BUILD.md)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        if "multi_worker" not in _STRATEGIES:
+            _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
+        return _STRATEGIES["multi_worker"]
     raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
 
 

@@ -140,3 +140,28 @@ def test_two_workers_on_localhost_only_the_chief_writes_and_both_resume_from_it(
         assert "error: the workers of this multi-worker run restored different epochs (this one: " in stderr
     assert json.loads((chief_out / "history.json").read_text()) == resumed and not os.path.exists(other_out)
     assert os.listdir(tmp_path / "tmp1") == []
+
+
+def test_one_worker_trains_on_tfrecord_shards_read_before_the_strategy_exists(tmp_path):
+    """Reading TFRecord shards runs TensorFlow ops, after which MultiWorkerMirroredStrategy
+    could no longer configure its collective ops ("Collective ops must be configured at program
+    startup"): the trainer makes the strategy first."""
+    from rl_tuner import records  # pylint: disable=import-outside-toplevel
+    from test_note_rnn_train import SUMMARY, _melodies  # pylint: disable=import-outside-toplevel
+    data_dir = tmp_path / "tfr"
+    data_dir.mkdir()
+    for split, melodies in (("train", _melodies(16, 0)), ("validation", _melodies(4, 3))):
+        records.write_split(str(data_dir), split, melodies, 2, "source", [f"{split}{i}" for i in range(len(melodies))])
+    (data_dir / "summary.json").write_text(json.dumps(SUMMARY))
+    cluster = {"worker": [f"localhost:{_free_port()}"]}
+    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp_path),
+               TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    code = ("import sys; from note_rnn import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+            "cli.main, ['train', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', '--batch-size', "
+            "'8', '--max-length', '24', '--epochs', '1', '--strategy', 'multi_worker', '--quiet']))")
+    done = subprocess.run([sys.executable, "-c", code, str(data_dir), str(tmp_path / "run")], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("best validation accuracy")
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [e["step"] for e in history["epochs"]] == [4]  # 32 windows, global batch 8 on the one worker
