@@ -96,6 +96,8 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
       ValueError: for a directory that is not a Note-RNN run, a run with different
         settings, a run another process is training, or data without training windows.
     """
+    if config.strategy == "multi_worker":  # before tf.data reads TFRecord shards, and before anything is written
+        make_strategy(config.strategy)  # (waits for the other workers: see make_strategy)
     with workers.output_dir(config.out_dir, config.strategy) as (write_dir, restore_from):
         run_config = config if restore_from is None else dataclasses.replace(config, out_dir=write_dir)
         with runs.run_directory(run_config.out_dir, COMMAND) as run:
@@ -108,8 +110,6 @@ RESUMABLE = ("epochs", "out_dir", "strategy")  # may change between sessions (sa
 
 def _train(config: TrainConfig, run: runs.Run, command: str | None, progress: bool,
            restore_from: str | None = None) -> dict:
-    if config.strategy == "multi_worker":
-        make_strategy(config.strategy)  # before tf.data reads TFRecord shards (see make_strategy)
     train_mel = corpus.load_split(config.data_dir, "train")
     val_mel = corpus.load_split(config.data_dir, "validation")
     train_arrays = evaluation_arrays(train_mel, config.max_length, config.skip_first_n_losses, config.min_window)

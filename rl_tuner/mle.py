@@ -254,10 +254,13 @@ def make_strategy(name: str):
 
     A process has one "multi_worker" strategy (TensorFlow configures its collective ops once,
     before the first TensorFlow op): the first call makes it, later calls return it, so a
-    trainer calls this before it reads a TFRecord data set through ``tf.data``.
+    trainer calls this before it reads a TFRecord data set through ``tf.data``. While the
+    strategy waits for the other workers, :func:`rl_tuner.workers.waiting_for_cluster` bounds
+    the wait (a one-line error and exit code 2 after ``RL_TUNER_CLUSTER_TIMEOUT`` seconds).
 
     Raises:
-      ValueError: an unknown name, or "multi_worker" without ``TF_CONFIG``.
+      ValueError: an unknown name, or "multi_worker" without ``TF_CONFIG`` or with an invalid
+        one.
     """
     if name == "default":
         return tf.distribute.get_strategy()
@@ -268,7 +271,9 @@ def make_strategy(name: str):
             raise ValueError("--strategy multi_worker needs the TF_CONFIG environment variable (the cluster's "
                              "workers and this one's index; see BUILD.md)")
         if "multi_worker" not in _STRATEGIES:
-            _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
+            from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+            with workers.waiting_for_cluster():  # a missing worker ends the process after a time limit
+                _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
         return _STRATEGIES["multi_worker"]
     raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
 
