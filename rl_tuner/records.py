@@ -31,7 +31,7 @@ import numpy as np
 TFRECORD = "tfrecord"
 SUFFIX = ".tfrecord"
 TOKENS = "tokens"  # the int64 feature of every Example
-_SHARD = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
+_SHARD = re.compile(r"^(?P<split>.+)-(?P<index>\d{5,})-of-(?P<count>\d{5,})\.tfrecord$")  # 5 digits or more
 READ_BATCH = 4096  # Examples parsed per tf.io.parse_example call
 
 

@@ -80,6 +80,17 @@ def test_a_missing_shard_or_mixed_counts_are_errors_naming_the_file(tmp_path):
         records.split_files(str(tmp_path), "train")
 
 
+def test_shard_counts_of_more_than_five_digits_are_read_back(tmp_path):
+    """--shards 100000 names its files train-00000-of-100000.tfrecord (format width 5 is a minimum)."""
+    assert records.shard_name("train", 7, 100000) == "train-00007-of-100000.tfrecord"
+    assert records.shard_name("train", 123456, 200000) == "train-123456-of-200000.tfrecord"
+    (tmp_path / "train-00000-of-100000.tfrecord").write_bytes(b"")
+    assert records.has_shards(str(tmp_path))
+    with pytest.raises(ValueError, match=f"^{tmp_path}/train-00001-of-100000.tfrecord is missing: the train split "
+                                         "has 100000 shards"):
+        records.split_files(str(tmp_path), "train")
+
+
 def test_format_detection_and_settings_checks(tmp_path):
     assert records.detect_format(str(tmp_path), "npz", ["train.npz"]) == "npz"  # nothing: the loader names the file
     (tmp_path / "train.npz").write_bytes(b"")
