@@ -214,8 +214,9 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
 
     Raises:
       FileNotFoundError: the split has no shard.
-      ValueError: a missing, corrupt or truncated shard, or a record that is not such an
-        Example (the message names the shard file).
+      ValueError: a missing, corrupt or truncated shard (also one cut at a record boundary or
+        emptied, seen from the shard sizes, which :func:`write_split` balances), or a record
+        that is not such an Example (the message names the shard file).
     """
     files = split_files(data_dir, split)
     if not files:
@@ -225,6 +226,7 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
     spec = {TOKENS: tf.io.RaggedFeature(tf.int64), text_key: tf.io.FixedLenFeature([], tf.string)}
     tokens: List[np.ndarray] = []
     texts: List[str] = []
+    sizes = []
     for path in files:
         dataset = tf.data.TFRecordDataset(path).batch(READ_BATCH).map(lambda records: tf.io.parse_example(records, spec))
         try:
@@ -237,7 +239,21 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
             reason = (e.message or type(e).__name__).strip().splitlines()[0]
             raise ValueError(f"{path}: corrupt or truncated TFRecord shard ({reason}); prepare the data set "
                              "again") from None
+        sizes.append(len(texts) - sum(sizes))
+    _check_sizes(files, sizes)
     return tokens, texts
+
+
+def _check_sizes(files: Sequence[str], sizes: Sequence[int]) -> None:
+    """Raises ValueError naming the smallest shard unless the shard sizes are those
+    :func:`write_split` writes for their total (:func:`shard_bounds`): a shard cut at a record
+    boundary, or emptied, reads without a CRC error but loses sequences."""
+    expected = [stop - start for start, stop in shard_bounds(sum(sizes), len(sizes))]
+    if list(sizes) != expected:
+        k = int(np.argmin(sizes))
+        raise ValueError(f"{files[k]}: truncated TFRecord shard (it holds {sizes[k]} sequences, the split's other "
+                         f"shards {min(sizes[:k] + sizes[k + 1:])} to {max(sizes[:k] + sizes[k + 1:])}; the shards "
+                         "of a split differ by at most one); prepare the data set again")
 
 
 def summary_entry(shards: int, files: Dict[str, List[str]], text_key: str) -> dict:

@@ -59,6 +59,24 @@ def test_a_corrupt_or_truncated_shard_is_an_error_naming_it(tmp_path):
         records.read_split(str(tmp_path), "train", "source")
 
 
+def test_a_shard_emptied_or_cut_at_a_record_boundary_is_an_error_naming_it(tmp_path):
+    """Such a shard has no CRC error; its size gives it away (shards hold 2, 2, 3 of 7)."""
+    records.write_split(str(tmp_path), "train", [[k] for k in range(7)], 3, "source", [str(k) for k in range(7)])
+    first, second = (tmp_path / f"train-0000{k}-of-00003.tfrecord" for k in (0, 1))
+    data = first.read_bytes()
+    length = int.from_bytes(data[:8], "little")  # a record: length (8 bytes), CRC (4), data, CRC (4)
+    first.write_bytes(data[:16 + length])  # its first record only
+    with pytest.raises(ValueError, match=f"^{first}: truncated TFRecord shard \\(it holds 1 sequences, the split's "
+                                         r"other shards 2 to 3; the shards of a split differ by at most one\); "
+                                         "prepare the data set again$"):
+        records.read_split(str(tmp_path), "train", "source")
+    first.write_bytes(data)
+    second.write_bytes(b"")  # emptied (a valid TFRecord file)
+    with pytest.raises(ValueError, match=f"^{second}: truncated TFRecord shard \\(it holds 0 sequences, the split's "
+                                         "other shards 2 to 3;"):
+        records.read_split(str(tmp_path), "train", "source")
+
+
 def test_a_record_that_is_not_such_an_example_is_an_error_naming_the_shard(tmp_path):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     path = tmp_path / "train-00000-of-00001.tfrecord"
