@@ -185,14 +185,15 @@ def detect_format(data_dir: str, native: str, native_files: Sequence[str]) -> st
       native_files: the file names of the default format (e.g. "train.npz", "validation.npz").
 
     Returns:
-      "tfrecord" if the folder holds shard files, else ``native`` (also when it holds nothing:
-      the caller's loader then names the missing file).
+      "tfrecord" if the folder holds shard files of the splits of ``native_files``, else
+      ``native`` (also when it holds nothing: the caller's loader then names the missing file).
 
     Raises:
       ValueError: the folder holds files of both formats (the message names the folder).
     """
     present = [name for name in native_files if os.path.isfile(os.path.join(data_dir, name))]
-    if not has_shards(data_dir):
+    splits = {name[:-len(native) - 1] for name in native_files if name.endswith("." + native)}
+    if not set(_shards(data_dir)) & splits:  # (a user's own mine-00000-of-00001.tfrecord is no split)
         return native
     if present:
         raise ValueError(f"{data_dir} holds both {native} files ({', '.join(present)}) and TFRecord shards "

@@ -234,6 +234,23 @@ def test_prepare_replaces_its_own_earlier_output_of_the_other_format_and_keeps_o
     assert corpus.data_format(out) == "npz"
 
 
+def test_a_users_own_tfrecord_file_kept_in_the_output_is_no_split(melody_sets, tmp_path):
+    """prepare keeps other files in --out; one named like a shard, but of no split, must not
+    make the data set 'hold both formats'."""
+    source = melody_sets / "src"
+    out = tmp_path / "out"
+    out.mkdir()
+    records.write_split(str(out), "mine", [[1, 2]], 1, "source", ["x"])  # mine-00000-of-00001.tfrecord
+    assert note_cli.main(["prepare", "--source", str(source), "--workers", "0", "--no-progress", "--out", str(out),
+                          "--overwrite"]) == 0
+    assert "mine-00000-of-00001.tfrecord" in os.listdir(out)
+    assert corpus.data_format(out) == "npz" and len(corpus.load_split(out, "train")) > 0
+    records.write_split(str(out), "train", [[1, 2]], 1, "source", ["x"])  # a train shard beside train.npz: refused
+    with pytest.raises(ValueError, match=f"^{out} holds both npz files \\(train.npz, validation.npz\\) and TFRecord "
+                                         "shards"):
+        corpus.data_format(out)
+
+
 # molecules prepare / train-prior
 
 
