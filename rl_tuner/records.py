@@ -238,6 +238,7 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
                 texts += [t.decode("utf-8") for t in batch[text_key].numpy()]
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
             reason = (e.message or type(e).__name__).strip().splitlines()[0]
+            reason = re.sub(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:.*)?$", "", reason)  # TF's wrapping
             raise ValueError(f"{path}: corrupt or truncated TFRecord shard ({reason}); prepare the data set "
                              "again") from None
         sizes.append(len(texts) - sum(sizes))

@@ -50,8 +50,9 @@ def test_a_corrupt_or_truncated_shard_is_an_error_naming_it(tmp_path):
     second = tmp_path / "train-00001-of-00002.tfrecord"
     data = second.read_bytes()
     second.write_bytes(data[:-5])  # truncated
-    with pytest.raises(ValueError, match=f"^{second}: corrupt or truncated TFRecord shard \\(.*truncated"):
+    with pytest.raises(ValueError, match=f"^{second}: corrupt or truncated TFRecord shard \\(.*truncated") as info:
         records.read_split(str(tmp_path), "train", "source")
+    assert "function_node" not in str(info.value) and "[Op:" not in str(info.value)  # TF's wrapping is cut
     flipped = bytearray(data)
     flipped[20] ^= 0xFF  # a byte of the first record's data: its checksum fails
     second.write_bytes(bytes(flipped))
