@@ -149,6 +149,17 @@ def _shards(data_dir: str) -> Dict[str, Dict[int, set]]:
     return found
 
 
+def shard_files_of(data_dir: str, splits: Sequence[str]) -> List[str]:
+    """The names of the shard files of ``splits`` in ``data_dir``, of any shard count: the
+    names a prepare command writes, so a replaced output (``--overwrite``) keeps none of
+    another writer's shards beside its own (which would make a split of mixed counts)."""
+    try:
+        names = os.listdir(data_dir)
+    except OSError:
+        return []
+    return sorted(name for name in names if (match := _SHARD.match(name)) and match["split"] in splits)
+
+
 def has_shards(data_dir: str) -> bool:
     """True if ``data_dir`` holds any ``SPLIT-iiiii-of-nnnnn.tfrecord`` file."""
     return bool(_shards(data_dir))

@@ -346,3 +346,26 @@ def test_melody_shards_with_tokens_outside_the_encoding_are_refused(tmp_path):
         records.write_split(str(tmp_path), split, [[0, 5, 40]], 1, "source", ["x.mid"])
     with pytest.raises(ValueError, match=f"^{tmp_path}/train-\\*.tfrecord: tokens must lie in 0..37, found 0..40$"):
         corpus.load_split(tmp_path, "train")
+
+
+def test_overwrite_replaces_another_writers_shards_of_the_splits(molecule_sets, melody_sets, tmp_path):
+    """`note-rnn prepare --overwrite` into a `molecules prepare` TFRecord folder (and back):
+    the other command's train/validation shards went on beside the new files, so the data set
+    was unreadable ("holds both formats" or "shards of different counts")."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    out = tmp_path / "out"
+    shutil.copytree(molecule_sets[1], out)  # molecules' 3 shards per split
+    (out / "notes.txt").write_text("mine")
+    note = ["prepare", "--source", str(melody_sets / "src"), "--workers", "0", "--no-progress", "--out", str(out),
+            "--overwrite"]
+    assert note_cli.main(note) == 0
+    assert sorted(n for n in os.listdir(out) if "tfrecord" in n) == []
+    assert corpus.data_format(out) == "npz" and len(corpus.load_split(out, "train")) > 0
+    assert note_cli.main(note + ["--format", "tfrecord", "--shards", "2"]) == 0
+    assert molecules_cli.main(["prepare", "--source", os.path.join(os.path.dirname(molecule_sets[0]), "tiny.smi"),
+                               "--out", str(out), "--workers", "1", "--no-progress", "--validation-fraction", "0.2",
+                               "--overwrite", "--format", "tfrecord", "--shards", "3"]) == 0
+    assert sorted(n for n in os.listdir(out) if "tfrecord" in n) == [
+        f"{split}-0000{k}-of-00003.tfrecord" for split in ("train", "validation") for k in range(3)]
+    assert molecules_data.load_split(str(out), "train") == molecules_data.load_split(molecule_sets[1], "train")
+    assert (out / "notes.txt").read_text() == "mine"  # other files are kept
