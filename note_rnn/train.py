@@ -28,7 +28,8 @@ import tensorflow as tf  # noqa: E402
 
 from rl_tuner import atomic, runs, workers  # noqa: E402
 from rl_tuner.mle import (EVAL_BATCH_SIZE, Trainer, epoch_line, evaluate_arrays, evaluation_arrays, fit,  # noqa: E402,F401
-                          make_strategy, make_windows, masked_metrics, window_arrays)  # (re-exported: the core's MLE trainer)
+                          make_strategy, make_windows, masked_metrics,  # (re-exported: the core's MLE trainer)
+                          window_arrays)
 from note_rnn import corpus, tokens  # noqa: E402
 from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
 

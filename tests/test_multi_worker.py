@@ -179,7 +179,8 @@ def test_tf_config_of_the_wrong_shape_and_the_cluster_timeout_are_refused_with_t
     assert workers.tf_config({"TF_CONFIG": '{"task": {"type": "worker", "index": "1"}}'})["task"]["index"] == "1"
     assert workers.cluster_timeout({}) == 600.0 and workers.cluster_timeout({"RL_TUNER_CLUSTER_TIMEOUT": "2.5"}) == 2.5
     for text in ("abc", "0", "-1", "nan", "inf"):
-        with pytest.raises(ValueError, match=f"^RL_TUNER_CLUSTER_TIMEOUT must be a number of seconds > 0, got '{text}'$"):
+        with pytest.raises(ValueError,
+                           match=f"^RL_TUNER_CLUSTER_TIMEOUT must be a number of seconds > 0, got '{text}'$"):
             workers.cluster_timeout({"RL_TUNER_CLUSTER_TIMEOUT": text})
 
 
@@ -189,7 +190,8 @@ def _lone_worker(tmp_path, timeout):
     from test_note_rnn_train import _melodies, write_dataset  # pylint: disable=import-outside-toplevel
     data_dir = write_dataset(tmp_path / "data", _melodies(16, 0), _melodies(4, 3))
     cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}
-    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp_path), RL_TUNER_CLUSTER_TIMEOUT=timeout,
+    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp_path),
+               RL_TUNER_CLUSTER_TIMEOUT=timeout,
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
     code = ("import sys; from note_rnn import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
             "cli.main, ['train', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', '--epochs', '1', "

@@ -40,7 +40,8 @@ def test_a_run_that_predates_a_setting_names_the_flags_that_resume_it(tmp_path):
         with runs.run_directory(out, "test") as run:
             run.start("config.json", Settings(), may_change=("steps",))
     with runs.run_directory(out, "test") as run:  # the flags it names resume it
-        assert run.start("config.json", Settings(steps=20, end_transitions=0.0, save_replay=True), may_change=("steps",))
+        assert run.start("config.json", Settings(steps=20, end_transitions=0.0, save_replay=True),
+                         may_change=("steps",))
     with pytest.raises(ValueError, match=r"different settings \(end_transitions: 0.0 -> 0.5\); use a new --out "
                                          r"directory or the same settings to resume$"):  # now stored: no hint
         with runs.run_directory(out, "test") as run:
