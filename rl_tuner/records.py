@@ -226,9 +226,10 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
 
     Raises:
       FileNotFoundError: the split has no shard.
-      ValueError: a missing, corrupt or truncated shard (also one cut at a record boundary or
-        emptied, seen from the shard sizes, which :func:`write_split` balances), or a record
-        that is not such an Example (the message names the shard file).
+      ValueError: a missing, unreadable, corrupt or truncated shard (also one cut at a record
+        boundary or emptied, seen from the shard sizes, which :func:`write_split` balances), or
+        a record that is not such an Example or whose text is not UTF-8 (the message names the
+        shard file).
     """
     files = split_files(data_dir, split)
     if not files:
@@ -247,10 +248,15 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
                 values, splits = ragged.flat_values.numpy(), ragged.row_splits.numpy()
                 tokens += np.split(values, splits[1:-1])
                 texts += [t.decode("utf-8") for t in batch[text_key].numpy()]
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+        except tf.errors.OpError as e:  # DataLoss, InvalidArgument; FailedPrecondition (a folder), PermissionDenied
             reason = (e.message or type(e).__name__).strip().splitlines()[0]
             reason = re.sub(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:.*)?$", "", reason)  # TF's wrapping
-            raise ValueError(f"{path}: corrupt or truncated TFRecord shard ({reason}); prepare the data set "
+            what = ("corrupt or truncated TFRecord shard" if isinstance(e, (tf.errors.DataLossError,
+                                                                            tf.errors.InvalidArgumentError))
+                    else "cannot read the TFRecord shard")
+            raise ValueError(f"{path}: {what} ({reason}); prepare the data set again") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: a record's {text_key} is not UTF-8 text ({e.reason}); prepare the data set "
                              "again") from None
         sizes.append(len(texts) - sum(sizes))
     _check_sizes(files, sizes)

@@ -87,6 +87,24 @@ def test_a_record_that_is_not_such_an_example_is_an_error_naming_the_shard(tmp_p
         records.read_split(str(tmp_path), "train", "source")
 
 
+def test_a_folder_in_place_of_a_shard_or_text_that_is_not_utf8_is_an_error_naming_the_shard(tmp_path):
+    os.mkdir(tmp_path / "train-00000-of-00001.tfrecord")
+    with pytest.raises(ValueError, match=f"^{tmp_path}/train-00000-of-00001.tfrecord: cannot read the TFRecord shard "
+                                         r"\(.*Is a directory\); prepare the data set again$"):
+        records.read_split(str(tmp_path), "train", "source")
+    os.rmdir(tmp_path / "train-00000-of-00001.tfrecord")
+    records.write_split(str(tmp_path), "train", [[1]], 1, "source", ["x"])
+    path = tmp_path / "train-00000-of-00001.tfrecord"
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    with tf.io.TFRecordWriter(str(path)) as writer:  # a record written by another tool, its text in Latin-1
+        feature = {"tokens": tf.train.Feature(int64_list=tf.train.Int64List(value=[1])),
+                   "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=["é".encode("latin-1")]))}
+        writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    with pytest.raises(ValueError, match=f"^{path}: a record's source is not UTF-8 text \\(unexpected end of data\\); "
+                                         "prepare the data set again$"):
+        records.read_split(str(tmp_path), "train", "source")
+
+
 def test_a_missing_shard_or_mixed_counts_are_errors_naming_the_file(tmp_path):
     records.write_split(str(tmp_path), "train", [[1]] * 3, 3, "source", ["x"] * 3)
     os.remove(tmp_path / "train-00001-of-00003.tfrecord")
