@@ -51,8 +51,6 @@ REFUSED = [
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
     ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # an alias of --num-notes
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
-    ("rl-tuner train", "--end-transitions", "1.5", "in [0, 1]"),
-    ("rl-tuner train", "--end-transitions", "nan", "in [0, 1]"),
     ("rl-tuner train", "--eval-every", "-1", "an integer > 0"),
     ("rl-tuner train", "--eval-samples", "0", "an integer > 0"),
     ("rl-tuner train", "--final-eval-samples", "0", "an integer > 0"),
