@@ -169,6 +169,28 @@ def test_one_worker_trains_on_tfrecord_shards_read_before_the_strategy_exists(tm
     assert [e["step"] for e in history["epochs"]] == [4]  # 32 windows, global batch 8 on the one worker
 
 
+def test_one_worker_trains_a_smiles_prior_on_tfrecord_shards(tmp_path):
+    """The same for `molecules train-prior --strategy multi_worker` (its card's samples included)."""
+    from molecules import cli as molecules_cli  # pylint: disable=import-outside-toplevel
+    from molecule_fixtures import prepare_tiny  # pylint: disable=import-outside-toplevel
+    src = os.path.join(os.path.dirname(prepare_tiny(tmp_path)), "tiny.smi")
+    data_dir = str(tmp_path / "tfr")
+    assert molecules_cli.main(["prepare", "--source", src, "--out", data_dir, "--workers", "1", "--no-progress",
+                               "--validation-fraction", "0.2", "--format", "tfrecord", "--shards", "2"]) == 0
+    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp_path),
+               TF_CONFIG=json.dumps({"cluster": {"worker": [f"localhost:{_free_port()}"]},
+                                     "task": {"type": "worker", "index": 0}}))
+    code = ("import sys; from molecules import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+            "cli.main, ['train-prior', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', "
+            "'--epochs', '1', '--max-validation', '20', '--card-samples', '5', '--strategy', 'multi_worker', "
+            "'--quiet']))")
+    done = subprocess.run([sys.executable, "-c", code, data_dir, str(tmp_path / "run")], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1].startswith("best validation accuracy")
+    assert [e["epoch"] for e in json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]] == [1]
+
+
 def test_tf_config_of_the_wrong_shape_and_the_cluster_timeout_are_refused_with_their_text():
     for text in ('{"cluster": "x", "task": 5}', '{"cluster": {"worker": "h:1"}}',
                  '{"task": {"type": "worker", "index": -1}}', '{"task": {"type": 0}}'):
