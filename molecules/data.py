@@ -539,7 +539,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
     if config.runner:  # the one key the default path does not write
         summary["beam"] = {"runner": config.runner, "pipeline_args": list(pipeline_args),
                            "dead_letters": {"file": "dead_letters.jsonl", "lines": len(dead_letters)}}
-    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite) as tmp:
+    owned = [f"{split}.smi.gz" for split in SPLITS] + records.shard_files_of(config.out_dir, SPLITS)  # both formats
+    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
         shard_files = {}
         for split in SPLITS:
             if not kept[split]:

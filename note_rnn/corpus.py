@@ -488,7 +488,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
                              out_dir=display_name(str(config.out_dir)))
     tasks = _collect_tasks(config, summary)
     # The temporary output folder is made before the long parse: an unwritable --out fails at once.
-    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=PREPARE_FILES) as tmp:
+    owned = PREPARE_FILES + tuple(records.shard_files_of(config.out_dir, SPLITS))  # both formats
+    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
         splits = _assign_splits(_parse_all(tasks, config, pipeline_args), config, summary)
         out_dir = pathlib.Path(tmp)
         shard_files = {}

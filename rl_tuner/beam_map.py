@@ -94,6 +94,22 @@ def _runner(name: str):
     return name
 
 
+def check_options(options) -> None:
+    """Refuses pipeline options no Beam options class defines (Beam itself only logs
+    "Unparseable argument" and runs without them, so ``--direct_num_worker 2`` would be ignored).
+
+    Args:
+      options: an ``apache_beam.options.pipeline_options.PipelineOptions``.
+
+    Raises:
+      ValueError: naming the unknown options.
+    """
+    unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(options.get_all_options()))
+    if unknown:
+        raise ValueError(f"unknown Beam pipeline option{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join('--' + name for name in unknown)} (see the runner's pipeline options)")
+
+
 def map_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], runner: str,
              pipeline_args: Sequence[str] = (), work_dir: Optional[str] = None
              ) -> Tuple[List[Any], List[Tuple[int, str]]]:
@@ -116,7 +132,7 @@ def map_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], runner: str,
 
     Raises:
       BeamUnavailableError: apache_beam is not installed.
-      ValueError: an unknown pipeline option (Beam's message).
+      ValueError: an unknown pipeline option (:func:`check_options`) or runner (Beam's message).
     """
     beam = import_beam()
     from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
@@ -128,6 +144,7 @@ def map_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], runner: str,
             os.environ["PYTHONPATH"] = here + (os.pathsep + path if path else "")
     from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
     options = PipelineOptions(["--runner", runner, *pipeline_args])
+    check_options(options)
     own_dir = work_dir is None
     if own_dir:
         temp_location = options.get_all_options().get("temp_location")

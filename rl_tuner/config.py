@@ -157,7 +157,8 @@ class RLConfig:
 
         Raises:
           ValueError: naming the setting, for an unknown task, algorithm, exploration,
-            replay or reward mode, a reward mode the algorithm does not take, a numeric setting
+            replay or reward mode, a reward mode the algorithm does not take, end transitions
+            that round to none of ``num_envs`` rows a step, a numeric setting
             outside its ``RANGES`` entry (NaN and infinity included), or a replay smaller
             than a batch or than one step of all melodies, or evaluations or samples of more
             than ``rl_tuner.sampling_args.MAX_TOKENS`` tokens.
@@ -184,6 +185,10 @@ class RLConfig:
             if self.bootstrap_final_note:
                 raise ValueError("end_transitions store terminal transitions; they do not go with "
                                  "bootstrap_final_note (the last step bootstraps)")
+            if int(round(self.end_transitions * self.num_envs)) == 0:  # the rows a step stores (rl_tuner.train)
+                raise ValueError(f"end_transitions {self.end_transitions:g} of num_envs {self.num_envs} stores no end "
+                                 f"transition (round({self.end_transitions:g} x {self.num_envs}) = 0); give at least "
+                                 f"{1 / self.num_envs:g}, or 0")
         for name in ("eval_samples", "final_eval_samples", "num_samples"):  # refused now, not at the end
             check_token_count(getattr(self, name), self.num_notes, f"samples (--{name.replace('_', '-')})")
         if self.replay_capacity < max(self.batch_size, self.num_envs):

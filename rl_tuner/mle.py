@@ -241,6 +241,9 @@ def evaluate_arrays(eval_step, arrays, batch_size: int = EVAL_BATCH_SIZE) -> dic
 from rl_tuner.choices import STRATEGIES  # noqa: E402  (pure Python)
 
 
+_STRATEGIES: dict = {}  # the process's MultiWorkerMirroredStrategy (see make_strategy)
+
+
 def make_strategy(name: str):
     """The ``tf.distribute`` strategy called ``name``.
 
@@ -249,8 +252,15 @@ def make_strategy(name: str):
     ``MultiWorkerMirroredStrategy``, its cluster and this worker's index from the ``TF_CONFIG``
     environment variable (every worker runs the same command; worker 0 is the chief).
 
+    A process has one "multi_worker" strategy (TensorFlow configures its collective ops once,
+    before the first TensorFlow op): the first call makes it, later calls return it, so a
+    trainer calls this before it reads a TFRecord data set through ``tf.data``. While the
+    strategy waits for the other workers, :func:`rl_tuner.workers.waiting_for_cluster` bounds
+    the wait (a one-line error and exit code 2 after ``RL_TUNER_CLUSTER_TIMEOUT`` seconds).
+
     Raises:
-      ValueError: an unknown name, or "multi_worker" without ``TF_CONFIG``.
+      ValueError: an unknown name, or "multi_worker" without ``TF_CONFIG`` or with an invalid
+        one.
     """
     if name == "default":
         return tf.distribute.get_strategy()
@@ -260,7 +270,11 @@ def make_strategy(name: str):
         if not os.environ.get("TF_CONFIG"):
             raise ValueError("--strategy multi_worker needs the TF_CONFIG environment variable (the cluster's "
                              "workers and this one's index; see BUILD.md)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        if "multi_worker" not in _STRATEGIES:
+            from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+            with workers.waiting_for_cluster():  # a missing worker ends the process after a time limit
+                _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
+        return _STRATEGIES["multi_worker"]
     raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
 
 

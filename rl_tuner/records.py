@@ -31,7 +31,7 @@ import numpy as np
 TFRECORD = "tfrecord"
 SUFFIX = ".tfrecord"
 TOKENS = "tokens"  # the int64 feature of every Example
-_SHARD = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
+_SHARD = re.compile(r"^(?P<split>.+)-(?P<index>\d{5,})-of-(?P<count>\d{5,})\.tfrecord$")  # 5 digits or more
 READ_BATCH = 4096  # Examples parsed per tf.io.parse_example call
 
 
@@ -149,6 +149,17 @@ def _shards(data_dir: str) -> Dict[str, Dict[int, set]]:
     return found
 
 
+def shard_files_of(data_dir: str, splits: Sequence[str]) -> List[str]:
+    """The names of the shard files of ``splits`` in ``data_dir``, of any shard count: the
+    names a prepare command writes, so a replaced output (``--overwrite``) keeps none of
+    another writer's shards beside its own (which would make a split of mixed counts)."""
+    try:
+        names = os.listdir(data_dir)
+    except OSError:
+        return []
+    return sorted(name for name in names if (match := _SHARD.match(name)) and match["split"] in splits)
+
+
 def has_shards(data_dir: str) -> bool:
     """True if ``data_dir`` holds any ``SPLIT-iiiii-of-nnnnn.tfrecord`` file."""
     return bool(_shards(data_dir))
@@ -185,14 +196,15 @@ def detect_format(data_dir: str, native: str, native_files: Sequence[str]) -> st
       native_files: the file names of the default format (e.g. "train.npz", "validation.npz").
 
     Returns:
-      "tfrecord" if the folder holds shard files, else ``native`` (also when it holds nothing:
-      the caller's loader then names the missing file).
+      "tfrecord" if the folder holds shard files of the splits of ``native_files``, else
+      ``native`` (also when it holds nothing: the caller's loader then names the missing file).
 
     Raises:
       ValueError: the folder holds files of both formats (the message names the folder).
     """
     present = [name for name in native_files if os.path.isfile(os.path.join(data_dir, name))]
-    if not has_shards(data_dir):
+    splits = {name[:-len(native) - 1] for name in native_files if name.endswith("." + native)}
+    if not set(_shards(data_dir)) & splits:  # (a user's own mine-00000-of-00001.tfrecord is no split)
         return native
     if present:
         raise ValueError(f"{data_dir} holds both {native} files ({', '.join(present)}) and TFRecord shards "
@@ -214,8 +226,10 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
 
     Raises:
       FileNotFoundError: the split has no shard.
-      ValueError: a missing, corrupt or truncated shard, or a record that is not such an
-        Example (the message names the shard file).
+      ValueError: a missing, unreadable, corrupt or truncated shard (also one cut at a record
+        boundary or emptied, seen from the shard sizes, which :func:`write_split` balances), or
+        a record that is not such an Example or whose text is not UTF-8 (the message names the
+        shard file).
     """
     files = split_files(data_dir, split)
     if not files:
@@ -225,6 +239,7 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
     spec = {TOKENS: tf.io.RaggedFeature(tf.int64), text_key: tf.io.FixedLenFeature([], tf.string)}
     tokens: List[np.ndarray] = []
     texts: List[str] = []
+    sizes = []
     for path in files:
         dataset = tf.data.TFRecordDataset(path).batch(READ_BATCH).map(lambda records: tf.io.parse_example(records, spec))
         try:
@@ -233,11 +248,31 @@ def read_split(data_dir: str, split: str, text_key: str) -> Tuple[List[np.ndarra
                 values, splits = ragged.flat_values.numpy(), ragged.row_splits.numpy()
                 tokens += np.split(values, splits[1:-1])
                 texts += [t.decode("utf-8") for t in batch[text_key].numpy()]
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+        except tf.errors.OpError as e:  # DataLoss, InvalidArgument; FailedPrecondition (a folder), PermissionDenied
             reason = (e.message or type(e).__name__).strip().splitlines()[0]
-            raise ValueError(f"{path}: corrupt or truncated TFRecord shard ({reason}); prepare the data set "
+            reason = re.sub(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:.*)?$", "", reason)  # TF's wrapping
+            what = ("corrupt or truncated TFRecord shard" if isinstance(e, (tf.errors.DataLossError,
+                                                                            tf.errors.InvalidArgumentError))
+                    else "cannot read the TFRecord shard")
+            raise ValueError(f"{path}: {what} ({reason}); prepare the data set again") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: a record's {text_key} is not UTF-8 text ({e.reason}); prepare the data set "
                              "again") from None
+        sizes.append(len(texts) - sum(sizes))
+    _check_sizes(files, sizes)
     return tokens, texts
+
+
+def _check_sizes(files: Sequence[str], sizes: Sequence[int]) -> None:
+    """Raises ValueError naming the smallest shard unless the shard sizes are those
+    :func:`write_split` writes for their total (:func:`shard_bounds`): a shard cut at a record
+    boundary, or emptied, reads without a CRC error but loses sequences."""
+    expected = [stop - start for start, stop in shard_bounds(sum(sizes), len(sizes))]
+    if list(sizes) != expected:
+        k = int(np.argmin(sizes))
+        raise ValueError(f"{files[k]}: truncated TFRecord shard (it holds {sizes[k]} sequences, the split's other "
+                         f"shards {min(sizes[:k] + sizes[k + 1:])} to {max(sizes[:k] + sizes[k + 1:])}; the shards "
+                         "of a split differ by at most one); prepare the data set again")
 
 
 def summary_entry(shards: int, files: Dict[str, List[str]], text_key: str) -> dict:

@@ -98,9 +98,14 @@ class Run:
         resumed = os.path.isfile(config_path)
         changed = changed_settings(self.path, config_file, config, may_change, inputs)
         if changed:
+            stored = atomic.read_json(config_path) or {}
+            legacy = {k: old for k, (old, _) in changed.items()  # fields the run predates (their old meaning)
+                      if k not in stored and getattr(type(config), "LEGACY_NAMES", {}).get(k) not in stored}
+            hint = ("" if not legacy else "; the run predates " + ", ".join(legacy) + ": give "
+                    + " ".join(_flag(k, v) for k, v in legacy.items()) + " to resume it")
             raise ValueError(f"{self.path} holds a run with different settings "
                              f"({', '.join(f'{k}: {old} -> {new}' for k, (old, new) in changed.items())}); "
-                             "use a new --out directory or the same settings to resume")
+                             f"use a new --out directory or the same settings to resume{hint}")
         atomic.write_json(config_path, dataclasses.asdict(config))
         atomic.write_json(os.path.join(self.path, outputs.MANIFEST), outputs.manifest(
             self.command, [], inputs={k: {"path": os.path.abspath(getattr(config, k)), "sha256": v}
@@ -170,6 +175,15 @@ def _unstart(path: str, before: set) -> None:
     :func:`run_directory`: a new run that failed before its first checkpoint)."""
     for entry in set(os.listdir(path)) - before:
         atomic.remove_entry(os.path.join(path, entry))
+
+
+def _flag(field: str, value) -> str:
+    """The command-line spelling of a setting: ``--end-transitions 0.0``, ``--save-replay`` or
+    ``--no-save-replay`` for a boolean."""
+    name = field.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no-{name}"
+    return f"--{name} {value}"
 
 
 def changed_settings(run_dir: str, config_file: str, config, may_change=(), inputs: dict | None = None) -> dict:

@@ -22,3 +22,15 @@ def test_a_runner_without_beam_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "apache_beam", None)
     with pytest.raises(beam_map.BeamUnavailableError, match=r"pip install -c constraints-beam.txt"):
         beam_map.map_jobs(os.path.basename, ["a"], "DirectRunner")
+
+
+def test_an_unknown_pipeline_option_is_refused_not_ignored(tmp_path):
+    pytest.importorskip("apache_beam")
+    with pytest.raises(ValueError, match=r"^unknown Beam pipeline options --direct_num_worker, --no_such_flag \(see "
+                                         r"the runner's pipeline options\)$"):
+        beam_map.map_jobs(os.path.basename, ["a/b"], "DirectRunner",
+                          ["--direct_num_worker", "2", "--no_such_flag", "--temp_location", str(tmp_path)])
+    assert os.listdir(tmp_path) == []
+    results, _ = beam_map.map_jobs(os.path.basename, ["a/b"], "DirectRunner",  # Beam's own options still pass
+                                   ["--direct_num_workers", "1", "--direct_running_mode", "in_memory"])
+    assert results == ["b"]

@@ -244,3 +244,16 @@ def test_end_transitions_refuse_the_paper_presets_bootstrapped_last_step():
                                          r"bootstrap_final_note \(the last step bootstraps\)$"):
         from_preset("paper", task="smiles", end_transitions=0.25)
     assert from_preset("default", task="smiles", end_transitions=0.25).end_transitions == 0.25
+
+
+def test_end_transitions_that_round_to_no_row_a_step_are_refused():
+    """--end-transitions 1e-9 (or the preset's 0.25 of --num-envs 1) stored no end transition at all."""
+    from rl_tuner.config import from_preset  # pylint: disable=import-outside-toplevel
+    for fraction, num_envs, least in ((1e-9, 256, "0.00390625"), (0.25, 1, "1"), (0.0625, 8, "0.125")):
+        with pytest.raises(ValueError, match=f"^end_transitions {fraction:g} of num_envs {num_envs} stores no end "
+                                             rf"transition \(round\({fraction:g} x {num_envs}\) = 0\); give at least "
+                                             f"{least}, or 0$"):
+            from_preset("default", task="smiles", end_transitions=fraction, num_envs=num_envs)
+    assert from_preset("default", task="smiles", end_transitions=1.0, num_envs=8).end_transitions == 1.0
+    assert from_preset("default", task="smiles", end_transitions=0.07, num_envs=8).end_transitions == 0.07  # 1 row
+    assert from_preset("default", task="smiles", end_transitions=0.0, num_envs=1).end_transitions == 0.0

@@ -50,12 +50,31 @@ def test_a_corrupt_or_truncated_shard_is_an_error_naming_it(tmp_path):
     second = tmp_path / "train-00001-of-00002.tfrecord"
     data = second.read_bytes()
     second.write_bytes(data[:-5])  # truncated
-    with pytest.raises(ValueError, match=f"^{second}: corrupt or truncated TFRecord shard \\(.*truncated"):
+    with pytest.raises(ValueError, match=f"^{second}: corrupt or truncated TFRecord shard \\(.*truncated") as info:
         records.read_split(str(tmp_path), "train", "source")
+    assert "function_node" not in str(info.value) and "[Op:" not in str(info.value)  # TF's wrapping is cut
     flipped = bytearray(data)
     flipped[20] ^= 0xFF  # a byte of the first record's data: its checksum fails
     second.write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match=f"^{second}: corrupt or truncated TFRecord shard \\(.*corrupted record"):
+        records.read_split(str(tmp_path), "train", "source")
+
+
+def test_a_shard_emptied_or_cut_at_a_record_boundary_is_an_error_naming_it(tmp_path):
+    """Such a shard has no CRC error; its size gives it away (shards hold 2, 2, 3 of 7)."""
+    records.write_split(str(tmp_path), "train", [[k] for k in range(7)], 3, "source", [str(k) for k in range(7)])
+    first, second = (tmp_path / f"train-0000{k}-of-00003.tfrecord" for k in (0, 1))
+    data = first.read_bytes()
+    length = int.from_bytes(data[:8], "little")  # a record: length (8 bytes), CRC (4), data, CRC (4)
+    first.write_bytes(data[:16 + length])  # its first record only
+    with pytest.raises(ValueError, match=f"^{first}: truncated TFRecord shard \\(it holds 1 sequences, the split's "
+                                         r"other shards 2 to 3; the shards of a split differ by at most one\); "
+                                         "prepare the data set again$"):
+        records.read_split(str(tmp_path), "train", "source")
+    first.write_bytes(data)
+    second.write_bytes(b"")  # emptied (a valid TFRecord file)
+    with pytest.raises(ValueError, match=f"^{second}: truncated TFRecord shard \\(it holds 0 sequences, the split's "
+                                         "other shards 2 to 3;"):
         records.read_split(str(tmp_path), "train", "source")
 
 
@@ -68,6 +87,24 @@ def test_a_record_that_is_not_such_an_example_is_an_error_naming_the_shard(tmp_p
         records.read_split(str(tmp_path), "train", "source")
 
 
+def test_a_folder_in_place_of_a_shard_or_text_that_is_not_utf8_is_an_error_naming_the_shard(tmp_path):
+    os.mkdir(tmp_path / "train-00000-of-00001.tfrecord")
+    with pytest.raises(ValueError, match=f"^{tmp_path}/train-00000-of-00001.tfrecord: cannot read the TFRecord shard "
+                                         r"\(.*Is a directory\); prepare the data set again$"):
+        records.read_split(str(tmp_path), "train", "source")
+    os.rmdir(tmp_path / "train-00000-of-00001.tfrecord")
+    records.write_split(str(tmp_path), "train", [[1]], 1, "source", ["x"])
+    path = tmp_path / "train-00000-of-00001.tfrecord"
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    with tf.io.TFRecordWriter(str(path)) as writer:  # a record written by another tool, its text in Latin-1
+        feature = {"tokens": tf.train.Feature(int64_list=tf.train.Int64List(value=[1])),
+                   "source": tf.train.Feature(bytes_list=tf.train.BytesList(value=["é".encode("latin-1")]))}
+        writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    with pytest.raises(ValueError, match=f"^{path}: a record's source is not UTF-8 text \\(unexpected end of data\\); "
+                                         "prepare the data set again$"):
+        records.read_split(str(tmp_path), "train", "source")
+
+
 def test_a_missing_shard_or_mixed_counts_are_errors_naming_the_file(tmp_path):
     records.write_split(str(tmp_path), "train", [[1]] * 3, 3, "source", ["x"] * 3)
     os.remove(tmp_path / "train-00001-of-00003.tfrecord")
@@ -77,6 +114,17 @@ def test_a_missing_shard_or_mixed_counts_are_errors_naming_the_file(tmp_path):
     records.write_split(str(tmp_path), "train", [[1]], 2, "source", ["x"])
     with pytest.raises(ValueError, match="the train split has shards of different counts "
                                          r"\(train-00000-of-00002.tfrecord, train-00000-of-00003.tfrecord\)"):
+        records.split_files(str(tmp_path), "train")
+
+
+def test_shard_counts_of_more_than_five_digits_are_read_back(tmp_path):
+    """--shards 100000 names its files train-00000-of-100000.tfrecord (format width 5 is a minimum)."""
+    assert records.shard_name("train", 7, 100000) == "train-00007-of-100000.tfrecord"
+    assert records.shard_name("train", 123456, 200000) == "train-123456-of-200000.tfrecord"
+    (tmp_path / "train-00000-of-100000.tfrecord").write_bytes(b"")
+    assert records.has_shards(str(tmp_path))
+    with pytest.raises(ValueError, match=f"^{tmp_path}/train-00001-of-100000.tfrecord is missing: the train split "
+                                         "has 100000 shards"):
         records.split_files(str(tmp_path), "train")
 
 
@@ -205,6 +253,23 @@ def test_prepare_replaces_its_own_earlier_output_of_the_other_format_and_keeps_o
     assert corpus.data_format(out) == "npz"
 
 
+def test_a_users_own_tfrecord_file_kept_in_the_output_is_no_split(melody_sets, tmp_path):
+    """prepare keeps other files in --out; one named like a shard, but of no split, must not
+    make the data set 'hold both formats'."""
+    source = melody_sets / "src"
+    out = tmp_path / "out"
+    out.mkdir()
+    records.write_split(str(out), "mine", [[1, 2]], 1, "source", ["x"])  # mine-00000-of-00001.tfrecord
+    assert note_cli.main(["prepare", "--source", str(source), "--workers", "0", "--no-progress", "--out", str(out),
+                          "--overwrite"]) == 0
+    assert "mine-00000-of-00001.tfrecord" in os.listdir(out)
+    assert corpus.data_format(out) == "npz" and len(corpus.load_split(out, "train")) > 0
+    records.write_split(str(out), "train", [[1, 2]], 1, "source", ["x"])  # a train shard beside train.npz: refused
+    with pytest.raises(ValueError, match=f"^{out} holds both npz files \\(train.npz, validation.npz\\) and TFRecord "
+                                         "shards"):
+        corpus.data_format(out)
+
+
 # molecules prepare / train-prior
 
 
@@ -299,3 +364,26 @@ def test_melody_shards_with_tokens_outside_the_encoding_are_refused(tmp_path):
         records.write_split(str(tmp_path), split, [[0, 5, 40]], 1, "source", ["x.mid"])
     with pytest.raises(ValueError, match=f"^{tmp_path}/train-\\*.tfrecord: tokens must lie in 0..37, found 0..40$"):
         corpus.load_split(tmp_path, "train")
+
+
+def test_overwrite_replaces_another_writers_shards_of_the_splits(molecule_sets, melody_sets, tmp_path):
+    """`note-rnn prepare --overwrite` into a `molecules prepare` TFRecord folder (and back):
+    the other command's train/validation shards went on beside the new files, so the data set
+    was unreadable ("holds both formats" or "shards of different counts")."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    out = tmp_path / "out"
+    shutil.copytree(molecule_sets[1], out)  # molecules' 3 shards per split
+    (out / "notes.txt").write_text("mine")
+    note = ["prepare", "--source", str(melody_sets / "src"), "--workers", "0", "--no-progress", "--out", str(out),
+            "--overwrite"]
+    assert note_cli.main(note) == 0
+    assert sorted(n for n in os.listdir(out) if "tfrecord" in n) == []
+    assert corpus.data_format(out) == "npz" and len(corpus.load_split(out, "train")) > 0
+    assert note_cli.main(note + ["--format", "tfrecord", "--shards", "2"]) == 0
+    assert molecules_cli.main(["prepare", "--source", os.path.join(os.path.dirname(molecule_sets[0]), "tiny.smi"),
+                               "--out", str(out), "--workers", "1", "--no-progress", "--validation-fraction", "0.2",
+                               "--overwrite", "--format", "tfrecord", "--shards", "3"]) == 0
+    assert sorted(n for n in os.listdir(out) if "tfrecord" in n) == [
+        f"{split}-0000{k}-of-00003.tfrecord" for split in ("train", "validation") for k in range(3)]
+    assert molecules_data.load_split(str(out), "train") == molecules_data.load_split(molecule_sets[1], "train")
+    assert (out / "notes.txt").read_text() == "mine"  # other files are kept
