@@ -129,7 +129,9 @@ def write_split(directory: str, split: str, tokens: Sequence[Sequence[int]], sha
                     TOKENS: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(t) for t in tokens[k]])),
                     text_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[texts[k].encode("utf-8")])),
                 }
-                writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+                example = tf.train.Example(features=tf.train.Features(feature=feature))
+                # deterministic: the features' map in key order, the same bytes under every protobuf version
+                writer.write(example.SerializeToString(deterministic=True))
         os.replace(temporary, os.path.join(directory, name))
         names.append(name)
     return names
