@@ -256,7 +256,8 @@ def make_strategy(name: str):
     before the first TensorFlow op): the first call makes it, later calls return it, so a
     trainer calls this before it reads a TFRecord data set through ``tf.data``. While the
     strategy waits for the other workers, :func:`rl_tuner.workers.waiting_for_cluster` bounds
-    the wait (a one-line error and exit code 2 after ``RL_TUNER_CLUSTER_TIMEOUT`` seconds).
+    the wait (after ``RL_TUNER_CLUSTER_TIMEOUT`` seconds, or on Ctrl+C, a one-line message and
+    the process ends: SIGKILL, exit status 137, since the wait holds Python's lock).
 
     Raises:
       ValueError: an unknown name, or "multi_worker" without ``TF_CONFIG`` or with an invalid
