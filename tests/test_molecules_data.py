@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from molecules import data, rewards, tokenizers
+from molecules import data, rewards, sources, tokenizers
 from molecules.data import PrepareConfig
 
 CSV = """id,SMILES
@@ -132,20 +132,20 @@ def test_moses_wheel_lookup_and_download(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "molsets-0.3.1-py3-none-any.whl").write_bytes(b"x")
-    assert data.moses_wheel(None, str(cache)) == str(cache / "molsets-0.3.1-py3-none-any.whl")
+    assert sources.moses_wheel(None, str(cache)) == str(cache / "molsets-0.3.1-py3-none-any.whl")
     with pytest.raises(FileNotFoundError, match="MOSES wheel 'nope.whl' does not exist"):
-        data.moses_wheel("nope.whl", str(cache))
+        sources.moses_wheel("nope.whl", str(cache))
     calls = []
 
     def fake_run(command, **kw):
         calls.append(command)
         return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found\n")
 
-    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(sources.subprocess, "run", fake_run)
     empty = tmp_path / "empty"
     with pytest.raises(ValueError, match=r"could not download molsets==0.3.1 \(ERROR: No matching distribution "
                                          r"found\); run 'pip download molsets==0.3.1 --no-deps -d .*empty' or pass --wheel PATH"):
-        data.moses_wheel(None, str(empty))
+        sources.moses_wheel(None, str(empty))
     assert calls[0][1:] == ["-m", "pip", "download", "molsets==0.3.1", "--no-deps", "-d", str(empty)]
 
 
@@ -153,33 +153,33 @@ def test_bad_wheels_and_sources(tmp_path):
     bad = tmp_path / "bad.whl"
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match=f"{bad}: not a readable wheel"):
-        data.read_moses(str(bad))
+        sources.read_moses(str(bad))
     other = tmp_path / "other.whl"
     with zipfile.ZipFile(other, "w") as z:
         z.writestr("x.txt", "x")
     with pytest.raises(ValueError, match=f"{other}: has no moses/dataset/data/train.csv.gz; is it the molsets 0.3.1 wheel"):
-        data.read_moses(str(other))
+        sources.read_moses(str(other))
     with pytest.raises(FileNotFoundError, match="SMILES source .*missing.smi' does not exist"):
-        data.read_source(str(tmp_path / "missing.smi"))
+        sources.read_source(str(tmp_path / "missing.smi"))
     csv = tmp_path / "a.csv"
     csv.write_text("id,smiles_string\n1,CCO\n")
     with pytest.raises(ValueError, match=f"{csv}: no column 'SMILES'; columns: id, smiles_string"):
-        data.read_source(str(csv))
-    assert data.read_source(str(csv), column="SMILES_STRING").items == [(2, "CCO")]
+        sources.read_source(str(csv))
+    assert sources.read_source(str(csv), column="SMILES_STRING").items == [(2, "CCO")]
     tsv = tmp_path / "a.tsv"
     tsv.write_text("name\tSMILES\nethanol\tCCO\n\n")
-    assert data.read_source(str(tsv)).items == [(2, "CCO"), (3, "")]
+    assert sources.read_source(str(tsv)).items == [(2, "CCO"), (3, "")]
     empty = tmp_path / "e.csv"
     empty.write_text("")
     with pytest.raises(ValueError, match="empty CSV file"):
-        data.read_source(str(empty))
+        sources.read_source(str(empty))
     gz = tmp_path / "a.smi.gz"
     gz.write_bytes(gzip.compress(b"CCO\n\xff\xfe\n"))
-    assert data.read_source(str(gz)).items == [(1, "CCO"), (2, "\ufffd\ufffd")]
+    assert sources.read_source(str(gz)).items == [(1, "CCO"), (2, "\ufffd\ufffd")]
     broken = tmp_path / "b.smi.gz"
     broken.write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(ValueError, match=f"{broken}: not a readable gzip file"):
-        data.read_source(str(broken))
+        sources.read_source(str(broken))
 
 
 def test_undecodable_and_all_bad_lines(tmp_path):
