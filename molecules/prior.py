@@ -116,13 +116,9 @@ def train(config: PriorConfig, command: str | None = None, progress: bool = True
         directory that is not such a run, or no trainable molecule.
       FloatingPointError: the loss became NaN (the last good checkpoint is kept).
     """
-    from rl_tuner import mle, runs, workers  # pylint: disable=import-outside-toplevel
-    if config.strategy == "multi_worker":  # before tf.data reads TFRecord shards, and before anything is written
-        mle.make_strategy(config.strategy)  # (waits for the other workers: see make_strategy)
-    with workers.output_dir(config.out_dir, config.strategy) as (write_dir, restore_from):
-        run_config = config if restore_from is None else dataclasses.replace(config, out_dir=write_dir)
-        with runs.run_directory(run_config.out_dir, COMMAND) as run:
-            return _train(run_config, run, command, progress, restore_from)
+    from rl_tuner import mle  # pylint: disable=import-outside-toplevel
+    with mle.training_run(config, COMMAND) as (run_config, run, restore_from):
+        return _train(run_config, run, command, progress, restore_from)
 
 
 def _train(config: PriorConfig, run, command, progress, restore_from=None) -> dict:

@@ -26,9 +26,9 @@ from rl_tuner._tf_setup import use_legacy_keras
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import atomic, runs, workers  # noqa: E402
+from rl_tuner import atomic, runs  # noqa: E402
 from rl_tuner.mle import (EVAL_BATCH_SIZE, Trainer, epoch_line, evaluate_arrays, evaluation_arrays, fit,  # noqa: E402,F401
-                          make_strategy, make_windows, masked_metrics,  # (re-exported: the core's MLE trainer)
+                          make_windows, masked_metrics, training_run,  # (re-exported: the core's MLE trainer)
                           window_arrays)
 from note_rnn import corpus, tokens  # noqa: E402
 from note_rnn.train_config import TrainConfig  # noqa: E402,F401  (kept importable from here)
@@ -97,12 +97,8 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
       ValueError: for a directory that is not a Note-RNN run, a run with different
         settings, a run another process is training, or data without training windows.
     """
-    if config.strategy == "multi_worker":  # before tf.data reads TFRecord shards, and before anything is written
-        make_strategy(config.strategy)  # (waits for the other workers: see make_strategy)
-    with workers.output_dir(config.out_dir, config.strategy) as (write_dir, restore_from):
-        run_config = config if restore_from is None else dataclasses.replace(config, out_dir=write_dir)
-        with runs.run_directory(run_config.out_dir, COMMAND) as run:
-            return _train(run_config, run, command, progress, restore_from)
+    with training_run(config, COMMAND) as (run_config, run, restore_from):
+        return _train(run_config, run, command, progress, restore_from)
 
 
 COMMAND = "note-rnn train"

@@ -13,6 +13,7 @@ best model by validation loss), a task's recipe loads the data (``note_rnn.train
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -277,6 +278,36 @@ def make_strategy(name: str):
                 _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
         return _STRATEGIES["multi_worker"]
     raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+
+
+@contextlib.contextmanager
+def training_run(config, command: str):
+    """The run directory of an MLE training run, for every strategy.
+
+    Under "multi_worker" the strategy is made first (:func:`make_strategy`: before ``tf.data``
+    reads TFRecord shards, and before anything is written; it waits for the other workers).
+    The chief writes ``config.out_dir``; any other worker writes into a temporary directory it
+    removes at the end and resumes from the chief's (:func:`rl_tuner.workers.output_dir`).
+
+    Args:
+      config: the trainer's config dataclass (``out_dir`` and ``strategy`` fields).
+      command: the training command, e.g. "note-rnn train" (:func:`rl_tuner.runs.run_directory`).
+
+    Yields:
+      ``(run_config, run, restore_from)``: ``config`` with the ``out_dir`` this process writes,
+      the locked :class:`rl_tuner.runs.Run`, and the chief's run directory to restore from
+      (None for the chief or a single process).
+
+    Raises:
+      ValueError: as :func:`rl_tuner.runs.run_directory`, or an invalid ``TF_CONFIG``.
+    """
+    from rl_tuner import runs, workers  # pylint: disable=import-outside-toplevel
+    if config.strategy == "multi_worker":
+        make_strategy(config.strategy)
+    with workers.output_dir(config.out_dir, config.strategy) as (write_dir, restore_from):
+        run_config = config if restore_from is None else dataclasses.replace(config, out_dir=write_dir)
+        with runs.run_directory(run_config.out_dir, command) as run:
+            yield run_config, run, restore_from
 
 
 def _dataset(arrays, batch_size: int, seed: int):
