@@ -12,7 +12,7 @@ import os
 import sys
 
 from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
-                                dataclass_from_args, run_main)
+                                dataclass_from_args, parse_with_pipeline_options, run_main)
 
 SCORE_COMMAND = "molecules score"
 SCORE_CHUNK = 1000  # lines per job of `molecules score --runner`
@@ -173,9 +173,7 @@ def main(argv=None) -> int:
       0 on success.
     """
     parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
-    if beam_args and not getattr(args, "runner", None):  # Beam's options come only with --runner
-        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    args, beam_args = parse_with_pipeline_options(parser, argv)
     if args.command == "prepare":
         from molecules import data  # pylint: disable=import-outside-toplevel
         data.prepare(dataclass_from_args(data.PrepareConfig, args), overwrite=args.overwrite, pipeline_args=beam_args)

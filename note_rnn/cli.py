@@ -7,7 +7,7 @@ import os
 import sys
 
 from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
-                                dataclass_from_args, range_type, run_main)
+                                dataclass_from_args, parse_with_pipeline_options, range_type, run_main)
 from note_rnn.generate_cli import add_generation_arguments, run_generation
 from rl_tuner.ranges import COUNT, at_least
 from note_rnn.melody_configs import CONFIGS as _MELODY_CONFIGS
@@ -113,9 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
-    if beam_args and not getattr(args, "runner", None):  # Beam's options come only with --runner
-        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    args, beam_args = parse_with_pipeline_options(parser, argv)
     if args.command == "prepare":
         from note_rnn import corpus
         corpus.prepare(dataclass_from_args(corpus.PrepareConfig, args), overwrite=args.overwrite,

@@ -153,6 +153,22 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=34, width=100)
 
 
+def parse_with_pipeline_options(parser: argparse.ArgumentParser, argv=None):
+    """Parses ``argv``, keeping the arguments the parser does not know as Apache Beam pipeline
+    options, which only a command given ``--runner`` takes.
+
+    Returns:
+      ``(args, pipeline_args)``: the namespace and the unknown arguments ([] without them).
+
+    Raises:
+      SystemExit: (``parser.error``, exit code 2) unknown arguments without ``--runner``.
+    """
+    args, pipeline_args = parser.parse_known_args(argv)
+    if pipeline_args and not getattr(args, "runner", None):
+        parser.error(f"unrecognized arguments: {' '.join(pipeline_args)}")
+    return args, pipeline_args
+
+
 def add_overwrite_flag(parser: argparse.ArgumentParser, kind: str = "directory") -> None:
     """Adds ``--overwrite`` (see :mod:`rl_tuner.outputs`) for an output ``kind``: directory or file."""
     if kind == "directory":
