@@ -162,11 +162,6 @@ def shard_files_of(data_dir: str, splits: Sequence[str]) -> List[str]:
     return sorted(name for name in names if (match := _SHARD.match(name)) and match["split"] in splits)
 
 
-def has_shards(data_dir: str) -> bool:
-    """True if ``data_dir`` holds any ``SPLIT-iiiii-of-nnnnn.tfrecord`` file."""
-    return bool(_shards(data_dir))
-
-
 def split_files(data_dir: str, split: str) -> List[str]:
     """The shard paths of one split in index order ([] when the split has none).
 

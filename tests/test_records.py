@@ -133,7 +133,7 @@ def test_shard_counts_of_more_than_five_digits_are_read_back(tmp_path):
     assert records.shard_name("train", 7, 100000) == "train-00007-of-100000.tfrecord"
     assert records.shard_name("train", 123456, 200000) == "train-123456-of-200000.tfrecord"
     (tmp_path / "train-00000-of-100000.tfrecord").write_bytes(b"")
-    assert records.has_shards(str(tmp_path))
+    assert records.shard_files_of(str(tmp_path), ["train"]) == ["train-00000-of-100000.tfrecord"]
     with pytest.raises(ValueError, match=f"^{tmp_path}/train-00001-of-100000.tfrecord is missing: the train split "
                                          "has 100000 shards"):
         records.split_files(str(tmp_path), "train")
