@@ -84,6 +84,8 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
                        help="`molecules prepare` data set whose train split defines `novel` (default: no novel)")
         p.add_argument("--workers", type=range_type(int, at_least(0)), default=0,
                        help="RDKit processes, 0 = one per CPU (default: %(default)s)")
+        p.add_argument("--reward-mode", choices=("default", "paper"), default=None,
+                       help="reward preset of mean_reward (default: a tuned run's own, else default)")
         p.add_argument("--out", required=True, help="output JSON file")
     else:
         p.add_argument("--out", required=True, help="output SMILES file, one molecule a line")
@@ -195,8 +197,9 @@ def main(argv=None) -> int:
         else:
             from molecules.evaluation import TABLE_2_KEYS, MOSES_KEYS  # pylint: disable=import-outside-toplevel
             result = sampling.evaluate(model, args.num, args.out, args.seed, args.temperature, args.max_length,
-                                       args.data, args.workers, overwrite=args.overwrite)
-            for key in TABLE_2_KEYS + MOSES_KEYS + ("mean_log_prior", "mean_length"):
+                                       args.data, args.workers, overwrite=args.overwrite,
+                                       reward_mode=args.reward_mode)
+            for key in ("mean_reward",) + TABLE_2_KEYS + MOSES_KEYS + ("mean_log_prior", "mean_length"):
                 if key in result:
                     print(f"{key:20s} {result[key]:10.4f}")
             print(f"wrote {args.out} ({args.num} molecules, sampled in {result['sampling_seconds']:.1f} s, "

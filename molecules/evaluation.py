@@ -65,18 +65,45 @@ def score_all(smiles: Sequence[str], workers: int = 0) -> list:
     CPU; 1 or a small set: this process), in input order. If a worker process dies, the
     molecules are scored in this process instead (with a warning on stderr): a dead worker
     never ends a training run or an evaluation."""
+    return _map_chunks(_records, smiles, workers)
+
+
+def _map_chunks(function, smiles: Sequence[str], workers: int) -> list:
+    """``function(smiles)`` computed over chunks in spawned processes (see :func:`score_all`)."""
     workers = workers or (os.cpu_count() or 1)
     if workers <= 1 or len(smiles) < PARALLEL_FROM:
-        return _records(smiles)
+        return function(smiles)
     chunks = [smiles[i:i + CHUNK] for i in range(0, len(smiles), CHUNK)]
     context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
     try:
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            return [r for part in pool.map(_records, chunks) for r in part]
+            return [r for part in pool.map(function, chunks) for r in part]
     except concurrent.futures.process.BrokenProcessPool as e:  # a worker died (killed, out of memory, ...)
         print(f"warning: an RDKit worker process died ({e}); scoring the {len(smiles)} molecules in this process",
               file=sys.stderr)
-        return _records(smiles)
+        return function(smiles)
+
+
+def _finished_rewards(reward_mode: str, smiles: Sequence[str]) -> list:
+    from molecules import rewards  # pylint: disable=import-outside-toplevel
+    reward = rewards.DomainReward(rewards.make_preset(reward_mode))
+    return [reward.finished(s) for s in smiles]
+
+
+def finished_rewards(smiles: Sequence[str], reward_mode: str, workers: int = 0) -> list:
+    """The reward preset's reward of each SMILES as a finished molecule (its terminal step:
+    :meth:`molecules.rewards.DomainReward.finished`), invalid ones included, in input order.
+
+    For the ``default`` preset this is the whole reward of the sequence (it pays only the
+    finished molecule); for ``paper`` the per-prefix terms (+-5 and P at every valid prefix)
+    are left out. Scored in ``workers`` spawned processes as :func:`score_all`.
+
+    Raises:
+      ValueError: an unknown preset.
+    """
+    from molecules import rewards  # pylint: disable=import-outside-toplevel
+    rewards.make_preset(reward_mode)  # an unknown name is refused here, not in a worker
+    return _map_chunks(functools.partial(_finished_rewards, reward_mode), list(smiles), workers)
 
 
 def internal_diversity(fingerprints: Sequence[bytes]) -> float:
@@ -97,7 +124,8 @@ def internal_diversity(fingerprints: Sequence[bytes]) -> float:
 
 
 def statistics(smiles: Sequence[str], training: Optional[Iterable[str]] = None, workers: int = 0,
-               diversity_sample: int = 5000, seed: int = 0, records: Optional[list] = None) -> dict:
+               diversity_sample: int = 5000, seed: int = 0, records: Optional[list] = None,
+               reward_mode: Optional[str] = None) -> dict:
     """Table 2 and the MOSES metrics of sampled SMILES (see the module docstring).
 
     Args:
@@ -108,10 +136,13 @@ def statistics(smiles: Sequence[str], training: Optional[Iterable[str]] = None, 
       diversity_sample: valid molecules ``internal_diversity`` is computed over at most.
       seed: seed of that subset.
       records: precomputed :func:`score_all` of ``smiles``.
+      reward_mode: a reward preset (``default``, ``paper``): adds ``mean_reward``, the mean of
+        :func:`finished_rewards` over all samples, invalid ones included (None: left out).
 
     Returns:
       {key: float} with :data:`TABLE_2_KEYS`, ``unique``, ``duplicate``, ``internal_diversity``,
-      ``no_large_ring``, ``num_samples``, ``num_valid`` and, with ``training``, ``novel``.
+      ``no_large_ring``, ``num_samples``, ``num_valid`` and, with ``training``, ``novel``,
+      with ``reward_mode``, ``mean_reward``.
       Means over no valid molecule are NaN.
     """
     records = score_all(list(smiles), workers) if records is None else records
@@ -134,4 +165,6 @@ def statistics(smiles: Sequence[str], training: Optional[Iterable[str]] = None, 
         keep = np.random.default_rng(seed).choice(len(fps), size=diversity_sample, replace=False)
         fps = [fps[i] for i in sorted(keep)]
     out["internal_diversity"] = internal_diversity(fps)
+    if reward_mode is not None:
+        out["mean_reward"] = float(np.mean(finished_rewards(list(smiles), reward_mode, workers))) if n else float("nan")
     return out

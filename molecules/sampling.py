@@ -57,7 +57,7 @@ def sample_smiles(path: str, num: int, seed: int = 0, temperature: float = 1.0,
 
 def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 1.0,
              max_length: int = DEFAULT_MAX_LENGTH, data_dir: str | None = None, workers: int = 0,
-             overwrite: bool = False) -> dict:
+             overwrite: bool = False, reward_mode: str | None = None) -> dict:
     """Table 2 and the MOSES metrics of ``num`` SMILES sampled from PATH, written to ``out``.
 
     Args:
@@ -69,6 +69,8 @@ def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 
         (None: ``novel`` is left out).
       workers: RDKit processes (0: one per CPU).
       overwrite: replace an ``out`` that is not this command's earlier output.
+      reward_mode: the reward preset of ``mean_reward`` (None: the tuned run's own, read from
+        its config.json, else ``default``).
 
     Returns:
       The statistics (:func:`molecules.evaluation.statistics` plus the per-token means of
@@ -86,15 +88,31 @@ def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 
     smiles, samples, pol, sampling_seconds = sample_smiles(path, num, seed, temperature, max_length)
     from rl_tuner import evaluate as core  # pylint: disable=import-outside-toplevel
     t0 = time.time()
-    result = evaluation.statistics(smiles, training=training, workers=workers, seed=seed)
+    reward_mode = reward_mode or run_reward_mode(path)
+    result = evaluation.statistics(smiles, training=training, workers=workers, seed=seed, reward_mode=reward_mode)
     result.update(core.measure(samples, task=None))
-    result.update({"model": path, "algorithm": pol.algorithm, "seed": seed, "temperature": temperature,
+    result.update({"model": path, "algorithm": pol.algorithm, "reward_mode": reward_mode, "seed": seed, "temperature": temperature,
                    "max_length": max_length, "sampling_seconds": sampling_seconds,
                    "scoring_seconds": time.time() - t0,
                    "definitions": "fractions 0..1; Table-2 means over valid molecules (spec/molecules.md "
                                   "section 4); unique, novel, internal_diversity as MOSES"})
     outputs.write_json(out, result, EVALUATE_COMMAND, overwrite, inputs=inputs)
     return result
+
+
+def run_reward_mode(path: str) -> str:
+    """The reward preset of a tuned run at ``path`` (its config.json's ``reward_mode``, also
+    for PATH/policy or a policy folder inside the run), else ``default``."""
+    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    for folder in (path, os.path.dirname(os.path.abspath(path))):
+        config = os.path.join(folder, "config.json")
+        try:
+            stored = atomic.read_json(config) if os.path.isfile(config) else None
+        except ValueError:
+            stored = None
+        if isinstance(stored, dict) and stored.get("task") == "smiles" and stored.get("reward_mode"):
+            return str(stored["reward_mode"])
+    return "default"
 
 
 def write_samples(path: str, num: int, out: str, seed: int = 0, temperature: float = 1.0,

@@ -59,7 +59,7 @@ class SmilesTask(Task):
     headline = (("valid", "valid"), ("mean_logp", "logP"), ("mean_qed", "QED"))
     statistics_title = "Table-2 statistics"
     prior_title = "SMILES-RNN"
-    table_keys = ("valid", "mean_logp", "mean_qed", "mean_sa_penalty", "mean_ring_penalty", "unique",
+    table_keys = ("mean_reward", "valid", "mean_logp", "mean_qed", "mean_sa_penalty", "mean_ring_penalty", "unique",
                   "internal_diversity", "mean_log_prior", "mean_kl", "mean_entropy", "mean_length")
     reward_modes = ("default", "paper")
     presets = {"paper": PAPER_PRESET, "default": DEFAULT_PRESET}
@@ -67,6 +67,7 @@ class SmilesTask(Task):
     def __init__(self):
         self.tokenizer = None
         self.num_classes = 0
+        self.reward_mode = "default"  # the reward :meth:`measure` reports (``mean_reward``); a run's own
 
     def default_prior(self) -> str:
         return default_checkpoint()
@@ -105,6 +106,7 @@ class SmilesTask(Task):
                 "an atom-level prior (checkpoints/smiles_rnn)"
             raise ValueError(f"the {preset.name} reward counts {preset.tokenizer} tokens but the prior has "
                              f"{tokenizer.describe()}; use {need} or the other --reward-mode")
+        self.reward_mode = config.reward_mode
         return SmilesEnvironment(config.num_envs, config.num_notes, tokenizer, rewards.DomainReward(preset),
                                  adds_log_prior=config.algorithm in ("q", "psi"))
 
@@ -136,9 +138,11 @@ class SmilesTask(Task):
         return [self.decode(t[:n]) for t, n in zip(np.asarray(tokens), np.asarray(lengths))]
 
     def measure(self, tokens, lengths) -> dict:
-        """Table 2, unique, internal diversity (see :mod:`molecules.evaluation`)."""
+        """Table 2, unique, internal diversity and ``mean_reward`` under :attr:`reward_mode`
+        (the run's reward once :meth:`make_environment` has seen its settings; see
+        :mod:`molecules.evaluation`)."""
         from molecules import evaluation  # pylint: disable=import-outside-toplevel
-        return evaluation.statistics(self.smiles(tokens, lengths))
+        return evaluation.statistics(self.smiles(tokens, lengths), reward_mode=self.reward_mode)
 
     def write_samples(self, tokens, lengths, out_dir: str, writer=None, step: int = 0, policy=None,
                       seed: int = 0) -> None:

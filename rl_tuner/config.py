@@ -13,7 +13,7 @@ import dataclasses
 from rl_tuner.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
 from rl_tuner import tasks
 from rl_tuner.sampling_args import check_token_count
-from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, HEAD_INITS, NEW_PRIORITIES, REPLAY_KINDS
+from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, HEAD_INITS, NEW_PRIORITIES, REPLAY_KINDS, VALUE_OFFSETS
 
 
 @dataclasses.dataclass
@@ -73,6 +73,14 @@ class RLConfig:
         'zero' (all outputs 0: for g, whose policy is p exp(G), the run starts exactly at the
         prior and at the fixed point of a zero task reward; Psi-learning in the
         parametrisation Psi = log p + G, BUILD.md).
+      value_offset: a constant added to every initial value (the output layer's bias; a shift
+        of all values of a state changes no policy): 'none', or 'prior_return', the mean
+        discounted task return sum_t gamma^t r_T / c of 256 episodes the prior plays in the
+        training environment before training (:func:`rl_tuner.train.prior_return`). With a large
+        reward paid when a sequence ends (molecules), values start near their scale instead
+        of at 0, so that the transient in which the reward of ending is learned before the
+        bootstrapped value of going on does not make the policy end every sequence at once
+        (BUILD.md, "The learner at small c").
       end_transitions: fraction of the episodes that, at every step, also store the
         transition of the end token played in their current state (terminal, with the task
         reward it would earn there: ``end_rewards`` of the environment protocol) beside the
@@ -115,6 +123,7 @@ class RLConfig:
     num_envs: int = 256
     bootstrap_final_note: bool = False
     head_init: str = "prior"
+    value_offset: str = "none"
     end_transitions: float = 0.0
     eval_every: int = 50_000
     eval_samples: int = 1000
@@ -135,7 +144,8 @@ class RLConfig:
     LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies"}
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
-                       "store_next_state": True, "head_init": "prior", "end_transitions": 0.0}
+                       "store_next_state": True, "head_init": "prior", "end_transitions": 0.0,
+                       "value_offset": "none"}
 
     def __post_init__(self):
         if not self.reward_mode:
@@ -174,6 +184,8 @@ class RLConfig:
         if self.head_init == "zero" and self.algorithm != "g":
             raise ValueError(f"head_init 'zero' makes the {self.algorithm} policy uniform (softmax of zeros); it is "
                              "for g, whose policy is p exp(G)")
+        if self.value_offset not in VALUE_OFFSETS:
+            raise ValueError(f"unknown value_offset {self.value_offset!r}; choose one of {', '.join(VALUE_OFFSETS)}")
         if self.new_priority not in NEW_PRIORITIES:
             raise ValueError(f"unknown new_priority {self.new_priority!r}; choose one of {', '.join(NEW_PRIORITIES)}")
         tasks.get_task(self.task).check_settings(self)

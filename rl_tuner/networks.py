@@ -104,7 +104,16 @@ def center_values(q_network: RecurrentQNetwork, offset: float) -> None:
     """Subtracts ``offset`` from every output of ``q_network`` (its output bias): the initial
     Q-values move near the prior's normalised log p(a|s) while softmax(Q), the initial policy,
     stays the same (a shift of all logits of a state changes no probability)."""
-    q_network.rnn.dense.bias.assign_sub(tf.fill(tf.shape(q_network.rnn.dense.bias), float(offset)))
+    shift_values(q_network, -float(offset))
+
+
+def shift_values(q_network: RecurrentQNetwork, offset: float) -> None:
+    """Adds ``offset`` (nats) to every output of ``q_network`` through its output bias.
+
+    No policy of any algorithm changes (softmax(Q), argmax Q and p exp(G) are invariant to
+    adding one constant to all values of a state); only where the values start.
+    """
+    q_network.rnn.dense.bias.assign_add(tf.fill(tf.shape(q_network.rnn.dense.bias), float(offset)))
 
 
 def zero_head(q_network: RecurrentQNetwork) -> None:

@@ -60,12 +60,12 @@ class RunState:
         self.algorithm = targets.get_algorithm(config.algorithm)
         self.prior = networks.Prior(pretrained)
         self.q_network = networks.q_network_from(pretrained)
-        self.value_offset = 0.0  # before the target copy; a resumed run's checkpoint overwrites both
+        self.log_partition_offset = 0.0  # before the target copy; a resumed run's checkpoint overwrites both
         if config.head_init == "centered":
-            self.value_offset = networks.mean_log_partition(
+            self.log_partition_offset = networks.mean_log_partition(
                 pretrained, self.task.first_tokens(), length=config.num_notes, seed=config.seed + 3,
                 end_token=self.task.end_token)
-            networks.center_values(self.q_network, self.value_offset)
+            networks.center_values(self.q_network, self.log_partition_offset)
         elif config.head_init == "zero":
             networks.zero_head(self.q_network)
         self.target_network = agent.build_target_network(self.q_network)
@@ -176,6 +176,13 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     writer = tf.summary.create_file_writer(out_dir)
     task = state.task
     env = task.make_environment(config)
+    if not resumed and config.value_offset == "prior_return":  # a resumed run's checkpoint holds its values
+        offset = prior_return(state.prior, env, config)
+        for net in (state.q_network, state.target_network):
+            networks.shift_values(net, offset)
+        history["value_offset"] = offset
+        log(f"Initial values shifted by {offset:+.4g} nats, the prior's mean scaled task return "
+            f"(--value-offset prior_return)")
 
     if "before" not in history:
         log(f"Evaluating the prior (before tuning) on {config.final_eval_samples} {task.nouns[1]} ...")
@@ -223,6 +230,53 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
             next_eval = (step // config.eval_every + 1) * config.eval_every
     bar.close()
     return _finish(state, config, out_dir, writer, history)
+
+
+PRIOR_RETURN_EPISODES = 256
+
+
+def prior_return(prior: networks.Prior, env, config: RLConfig) -> float:
+    """The prior's mean discounted task return: mean over episodes of sum_t gamma^t r_T,t / c.
+
+    The prior plays one episode in each of the environment's ``num_envs`` slots (at least
+    :data:`PRIOR_RETURN_EPISODES` episodes, in as many rollouts as that takes), sampling
+    from log p(.|s) with a NumPy generator seeded by ``config.seed``, for at most
+    ``config.num_notes`` tokens; an episode that has not ended by then counts with the return
+    it has. Only the task reward is summed (log p terms are the head's business: see
+    ``RLConfig.head_init``). Used by ``RLConfig.value_offset = 'prior_return'``.
+
+    Args:
+      prior: the frozen prior (:class:`rl_tuner.networks.Prior`).
+      env: the run's batched environment (:mod:`rl_tuner.environment`); its episodes are
+        reset here and again by training.
+      config: the run's settings (``c``, ``discount``, ``num_notes``, ``seed``).
+
+    Returns:
+      The mean return in nats (a Python float).
+    """
+    returns = []
+    rollout = 0
+    while len(returns) < PRIOR_RETURN_EPISODES:
+        rng = np.random.default_rng([config.seed, 1, rollout])
+        obs = env.reset(rng)
+        prior_state = prior.zero_state(env.num_envs)
+        total = np.zeros(env.num_envs)
+        weight = np.ones(env.num_envs)
+        alive = np.ones(env.num_envs, bool)
+        for _ in range(config.num_notes):
+            log_p, prior_state = prior.step(tf.constant(obs, tf.int32), prior_state)
+            gumbel = -np.log(-np.log(rng.uniform(np.finfo(np.float64).tiny, 1.0, size=log_p.shape)))
+            action = np.argmax(log_p.numpy() + gumbel, axis=-1).astype(np.int32)
+            result = env.step(action)
+            total += np.where(alive, weight * np.asarray(result.task_reward, np.float64), 0.0) / config.c
+            weight *= config.discount
+            alive &= ~np.asarray(result.done, bool)
+            if not alive.any():
+                break
+            obs = action
+        returns.extend(total.tolist())
+        rollout += 1
+    return float(np.mean(returns))
 
 
 def final_step_of(step: int, steps: int, episode_steps: int) -> int:

@@ -520,13 +520,13 @@ def _initial_values(tiny_prior, tmp_path, **settings):
 def test_head_init_prior_starts_from_the_prior_logits(tiny_prior, tmp_path):
     state, q, logits = _initial_values(tiny_prior, tmp_path, algorithm="psi", head_init="prior")
     np.testing.assert_allclose(q, logits, atol=1e-6)
-    assert state.value_offset == 0.0
+    assert state.log_partition_offset == 0.0
 
 
 def test_head_init_centered_lowers_every_value_by_the_mean_log_partition(tiny_prior, tmp_path):
     state, q, logits = _initial_values(tiny_prior, tmp_path, algorithm="psi", head_init="centered")
-    assert state.value_offset != 0.0
-    np.testing.assert_allclose(q, logits - state.value_offset, atol=1e-5)
+    assert state.log_partition_offset != 0.0
+    np.testing.assert_allclose(q, logits - state.log_partition_offset, atol=1e-5)
     # the same policy: softmax is unchanged by a shift of all logits of a state
     np.testing.assert_allclose(tf.nn.softmax(q).numpy(), tf.nn.softmax(logits).numpy(), atol=1e-6)
     # the target network starts as a copy
@@ -535,7 +535,7 @@ def test_head_init_centered_lowers_every_value_by_the_mean_log_partition(tiny_pr
     # the offset is the mean logsumexp of the prior's logits over its own samples (by hand)
     from rl_tuner import networks
     assert networks.mean_log_partition(state.prior.rnn, None, num=256, length=32, seed=3) == \
-        pytest.approx(state.value_offset, rel=1e-6)
+        pytest.approx(state.log_partition_offset, rel=1e-6)
 
 
 def test_head_init_zero_makes_g_start_exactly_at_the_prior_and_its_fixed_point(tiny_prior, tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from molecules import data, evaluation, media, task as task_lib, tokenizers  # noqa: E402
+from molecules import data, evaluation, media, rewards, task as task_lib, tokenizers  # noqa: E402
 from molecules.environment import SmilesEnvironment  # noqa: E402
 from rl_tuner import checkpoint, cli as rl_cli, tasks  # noqa: E402
 from rl_tuner import sequence_model as model_lib  # noqa: E402
@@ -92,8 +92,14 @@ def test_measure_is_the_statistics_of_the_decoded_smiles(priors):
     lengths = np.array([len(r) for r in rows])
     assert task.smiles(tokens, lengths) == texts
     stats = task.measure(tokens, lengths)
-    assert stats == evaluation.statistics(texts)
+    assert stats == evaluation.statistics(texts, reward_mode="default")
     assert stats["valid"] == 4 / 6 and stats["unique"] == 3 / 4
+    # mean_reward under the default preset, invalid ones included: "C1CC" and "" are invalid and
+    # shorter than 13 tokens (0 + the short penalty -1000); the valid ones pay 600 + 10 P - 1000
+    reward = rewards.DomainReward(rewards.make_preset("default"))
+    assert reward.finished("C1CC") == reward.finished("") == -1000.0
+    assert stats["mean_reward"] == pytest.approx(sum(reward.finished(t) for t in texts) / 6)
+    assert stats["mean_reward"] == pytest.approx(-472.2, abs=0.1)
 
 
 def test_make_environment_follows_the_reward_preset(priors):
