@@ -176,8 +176,9 @@ def test_a_command_killed_with_sigkill_at_a_random_moment_resumes_bit_identicall
     context = f"killed {delay:.2f} s after the checkpoint of step {after}"
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    process = subprocess.Popen(_command(priors["default"], out), env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(_command(priors["default"], out), env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 300
         while _last_checkpoint_step(out) < after and process.poll() is None and time.time() < deadline:
@@ -186,7 +187,7 @@ def test_a_command_killed_with_sigkill_at_a_random_moment_resumes_bit_identicall
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, context  # it was still training
+    assert process.returncode == -signal.SIGKILL, (context, log.read_text()[-2000:])  # it was still training
     assert not os.path.exists(out / "stats.json"), context
     resume_at = int(tf.train.latest_checkpoint(str(out / "ckpt")).rsplit("-", 1)[1])  # as the run reads it
     assert resume_at >= after, context
