@@ -33,17 +33,19 @@ def default_checkpoint(name: str = "smiles_rnn") -> str:
     return shipped_checkpoint(name)
 
 
-# The original's final run (spec/molecules.md section 3, with the paper's prior) and the default.
+# The original's final run (spec/molecules.md section 3, with the paper's prior) and the default. Both
+# keep the replay in their checkpoints (save_replay), so that a resumed run is bit-identical to an
+# uninterrupted one (BUILD.md, "Safe outputs, run locks and resume").
 PAPER_PRESET = dict(
     prior=default_checkpoint("smiles_rnn_paper"), algorithm="psi", reward_mode="paper", steps=2_500_000,
     c=1 / 0.35, discount=0.95, batch_size=512, train_every=50, replay="prioritized", new_priority="td", replay_capacity=500_000, store_next_state=False,
-    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="egreedy",
+    save_replay=True, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="egreedy",
     exploration_fraction=0.0, epsilon_start=0.01, epsilon_end=0.01, num_notes=120, num_envs=256,
     bootstrap_final_note=True, eval_every=100_000, eval_samples=1000, final_eval_samples=10_000)
 DEFAULT_PRESET = dict(
     algorithm="g", reward_mode="default", steps=500_000, c=100.0, discount=0.99, batch_size=256,
     train_every=25, replay="prioritized", new_priority="max", replay_capacity=200_000, store_next_state=False,
-    save_replay=False, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
+    save_replay=True, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
     exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, num_notes=80, num_envs=256,
     bootstrap_final_note=False, head_init="zero", end_transitions=0.25, eval_every=50_000, eval_samples=1000,
     final_eval_samples=10_000)

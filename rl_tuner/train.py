@@ -83,7 +83,9 @@ class RunState:
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
         saved = dict(q_network=self.q_network, target_network=self.target_network, optimizer=self.learner.optimizer,
                      train_steps=self.learner.train_steps, actor_rng=self.actor.rng, env_steps=self.env_steps)
-        if config.save_replay:  # else a resumed run starts with an empty replay (approximate resume)
+        # The replay's buffers, priorities, running max priority and sampling generator: without
+        # them a resumed run starts with an empty replay (an approximate resume, see start_line).
+        if config.save_replay:
             saved["replay"] = self.replay
         self.ckpt = tf.train.Checkpoint(**saved)
         self.manager = tf.train.CheckpointManager(self.ckpt, os.path.join(out_dir, "ckpt"), max_to_keep=1)
@@ -292,7 +294,8 @@ def final_step_of(step: int, steps: int, episode_steps: int) -> int:
 
 def start_line(config: RLConfig, step: int, final_step: int, resumed: bool,
                nouns=tasks.Task.nouns) -> str:
-    """The line printed when a run starts or resumes (the reward mode really used included).
+    """The line printed when a run starts or resumes (the reward mode really used included;
+    a resume without a saved replay says that it is approximate).
 
     ``nouns`` are the task's (one sequence, sequences, one token, tokens), see
     :attr:`rl_tuner.tasks.Task.nouns`.
@@ -300,8 +303,10 @@ def start_line(config: RLConfig, step: int, final_step: int, resumed: bool,
     rounded = f" (--steps {config.steps} rounded up to whole batches of {config.num_envs} {nouns[1]} x " \
               f"{config.num_notes} {nouns[3]})" if final_step != config.steps and step < config.steps else ""
     reward = f" ({config.reward_mode} reward)" if config.reward_mode else ""
+    approximate = ("; the replay was not saved (--no-save-replay), so it starts empty and the run will not be "
+                   "identical to an uninterrupted one") if resumed and not config.save_replay else ""
     return (f"{'Resuming' if resumed else 'Starting'} {config.algorithm}{reward} at step {step} "
-            f"of {final_step}{rounded}, {config.num_envs} {nouns[1]} in parallel")
+            f"of {final_step}{rounded}, {config.num_envs} {nouns[1]} in parallel{approximate}")
 
 
 def progress_line(step: int, final_step: int, evaluation: dict, train_means: dict,

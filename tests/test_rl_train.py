@@ -382,7 +382,10 @@ def test_without_save_replay_the_checkpoint_holds_no_replay_and_the_run_resumes(
     assert any("q_network" in name for name in names)
     final, lines = run(small_config(note_rnn_dir, steps=2 * EPISODE, save_replay=False), out)  # approximate resume
     assert final["steps"] == 2 * EPISODE
-    assert f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel" in lines
+    # The start line says that this resume is not exact (a resume with the replay says nothing more).
+    assert (f"Resuming q (music_theory_all reward) at step {EPISODE} of {2 * EPISODE}, 8 melodies in parallel; the "
+            "replay was not saved (--no-save-replay), so it starts empty and the run will not be identical to an "
+            "uninterrupted one") in lines
     with_replay = tmp_path / "with_replay"
     run(small_config(note_rnn_dir, steps=EPISODE), with_replay)
     names = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(with_replay / "ckpt")))]
