@@ -91,17 +91,32 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def read_lines(path: str) -> list:
-    """Lines of a text file without line ends (undecodable bytes become U+FFFD).
+    """The lines of a SMILES file for ``molecules score``, without line ends, streamed with
+    :func:`rl_tuner.file_checks.text_lines` (gzipped if the name ends with ``.gz``;
+    undecodable bytes become U+FFFD).
+
+    Every line's first field (its SMILES) must be at most ``molecules.chem.MAX_SMILES_CHARS``
+    long: a longer one is refused naming the file and line, before any scoring.
 
     Raises:
-      FileNotFoundError: no such file (named).
+      FileNotFoundError: no such file (named). ValueError: a path that is not a readable file
+      (said what it is), a line or SMILES over its cap (file and line named), a damaged or
+      over-large gzip file.
     """
-    if os.path.isdir(path):
-        raise ValueError(f"SMILES file {path!r} is a directory; give a text file, one SMILES per line")
-    if not os.path.isfile(path):
+    from molecules import chem  # pylint: disable=import-outside-toplevel
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    problem = file_checks.path_problem(path, "file")
+    if problem:
+        raise ValueError(f"SMILES file {path}: {problem}; give a text file, one SMILES per line")
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"SMILES file {path!r} does not exist")
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
+    out = []
+    with file_checks.text_lines(path) as lines:
+        for number, line in lines:
+            fields = line.split(maxsplit=1)
+            chem.check_length(fields[0] if fields else "", path, number)
+            out.append(line)
+    return out
 
 
 def score_lines(job) -> list:
