@@ -68,14 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
     from molecules.sampling import DEFAULT_MAX_LENGTH  # pylint: disable=import-outside-toplevel
     from rl_tuner.cli_utils import range_type  # pylint: disable=import-outside-toplevel
-    from rl_tuner.ranges import COUNT, SEED, at_least, positive  # pylint: disable=import-outside-toplevel
+    from rl_tuner.ranges import COUNT, SEED, at_least  # pylint: disable=import-outside-toplevel
+    from rl_tuner.sampling_args import TEMPERATURE  # pylint: disable=import-outside-toplevel
     p.add_argument("--model", default=None,
                    help="SMILES-RNN checkpoint, `molecules train-prior` run, or tuned `rl-tuner train --task smiles` "
                         "run (default: the shipped checkpoints/smiles_rnn)")
     p.add_argument("--num", type=range_type(int, COUNT), default=10_000 if command == "evaluate" else 100,
                    help="molecules to sample (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0, help="sampling seed (default: %(default)s)")
-    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+    p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
                    help="softmax temperature (default: %(default)s)")
     p.add_argument("--max-length", type=range_type(int, COUNT), default=DEFAULT_MAX_LENGTH,
                    help="tokens per molecule at most, the end token included (default: %(default)s)")

@@ -12,6 +12,7 @@ import signal
 
 from rl_tuner.cli_utils import add_overwrite_flag, range_type
 from rl_tuner.ranges import COUNT, SEED, Range, positive
+from rl_tuner.sampling_args import TEMPERATURE
 from note_rnn.tokens import DEFAULT_QPM
 
 LISTEN = "rl-tuner listen"
@@ -60,7 +61,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                         "continued if it holds this study")
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="16th-note steps per melody (default: %(default)s)")
-    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+    p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
                    help="softmax temperature, > 0 (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0,
                    help="random seed; model i samples with seed + i (default: %(default)s)")
