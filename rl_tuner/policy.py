@@ -116,6 +116,7 @@ def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:
         algorithm, networks of different vocabularies, or a vocabulary other than
         ``num_classes``.
     """
+    file_checks.check_path(path, "any")  # a FIFO, a link loop, a dangling link: said what it is
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model at {path}")
     for candidate in (path, os.path.join(path, "policy")):

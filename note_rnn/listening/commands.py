@@ -10,6 +10,7 @@ import argparse
 import os
 import signal
 
+from rl_tuner import file_checks
 from rl_tuner.cli_utils import add_overwrite_flag, range_type
 from rl_tuner.ranges import COUNT, SEED, Range, positive
 from rl_tuner.sampling_args import TEMPERATURE
@@ -213,6 +214,7 @@ def run_listen(args: argparse.Namespace) -> int:
     stored = store.study() if store else None
     if stored is None:
         for name, path in settings["models"].items():
+            file_checks.check_path(path, "any")
             if not os.path.exists(path):
                 raise FileNotFoundError(f"argument --model {name}={path}: no such file or directory")
         check_db_creatable(args.db)
