@@ -68,14 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
     from molecules.sampling import DEFAULT_MAX_LENGTH  # pylint: disable=import-outside-toplevel
     from rl_tuner.cli_utils import range_type  # pylint: disable=import-outside-toplevel
-    from rl_tuner.ranges import COUNT, SEED, at_least, positive  # pylint: disable=import-outside-toplevel
+    from rl_tuner.ranges import COUNT, SEED, at_least  # pylint: disable=import-outside-toplevel
+    from rl_tuner.sampling_args import TEMPERATURE  # pylint: disable=import-outside-toplevel
     p.add_argument("--model", default=None,
                    help="SMILES-RNN checkpoint, `molecules train-prior` run, or tuned `rl-tuner train --task smiles` "
                         "run (default: the shipped checkpoints/smiles_rnn)")
     p.add_argument("--num", type=range_type(int, COUNT), default=10_000 if command == "evaluate" else 100,
                    help="molecules to sample (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0, help="sampling seed (default: %(default)s)")
-    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+    p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
                    help="softmax temperature (default: %(default)s)")
     p.add_argument("--max-length", type=range_type(int, COUNT), default=DEFAULT_MAX_LENGTH,
                    help="tokens per molecule at most, the end token included (default: %(default)s)")
@@ -93,17 +94,32 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def read_lines(path: str) -> list:
-    """Lines of a text file without line ends (undecodable bytes become U+FFFD).
+    """The lines of a SMILES file for ``molecules score``, without line ends, streamed with
+    :func:`rl_tuner.file_checks.text_lines` (gzipped if the name ends with ``.gz``;
+    undecodable bytes become U+FFFD).
+
+    Every line's first field (its SMILES) must be at most ``molecules.chem.MAX_SMILES_CHARS``
+    long: a longer one is refused naming the file and line, before any scoring.
 
     Raises:
-      FileNotFoundError: no such file (named).
+      FileNotFoundError: no such file (named). ValueError: a path that is not a readable file
+      (said what it is), a line or SMILES over its cap (file and line named), a damaged or
+      over-large gzip file.
     """
-    if os.path.isdir(path):
-        raise ValueError(f"SMILES file {path!r} is a directory; give a text file, one SMILES per line")
-    if not os.path.isfile(path):
+    from molecules import chem  # pylint: disable=import-outside-toplevel
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    problem = file_checks.path_problem(path, "file")
+    if problem:
+        raise ValueError(f"SMILES file {path}: {problem}; give a text file, one SMILES per line")
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"SMILES file {path!r} does not exist")
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
+    out = []
+    with file_checks.text_lines(path) as lines:
+        for number, line in lines:
+            fields = line.split(maxsplit=1)
+            chem.check_length(fields[0] if fields else "", path, number)
+            out.append(line)
+    return out
 
 
 def score_lines(job) -> list:

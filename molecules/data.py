@@ -132,12 +132,6 @@ class _ChunkResult:
     paper_misses: collections.Counter          # symbol -> lines outside the 35 characters
 
 
-# Longest line RDKit is asked to parse. MOSES molecules have at most 57 characters; RDKit
-# crashed (segmentation fault) on a line of 20,000 C and did not return within minutes on
-# 2,000,000 (found by trying it).
-MAX_SMILES_CHARS = 2000
-
-
 def canonicalise_line(number: int, text: str, split: str, tokenizer_kind: str, seed: int, fraction: float,
                       paper=None) -> tuple:
     """The per-molecule work of ``molecules prepare`` (both the default path and Beam's).
@@ -154,23 +148,31 @@ def canonicalise_line(number: int, text: str, split: str, tokenizer_kind: str, s
       ``("kept", number, target split, canonical SMILES, atom tokens (list, empty for
       "char"), symbols outside the paper's 35 characters)`` or ``("rejected", number, text,
       kind, detail, unknown symbols, symbols outside the paper's 35 characters)`` with kind
-      one of "empty", "too_long", "rdkit", "tokenizer". Never raises for a bad line (an RDKit
-      exception is a rejection).
+      one of "empty", "too_long" (longer than ``molecules.chem.MAX_SMILES_CHARS``), "rdkit",
+      "round_trip" (RDKit cannot read its own canonical SMILES back, or reads it as another
+      canonical SMILES: such a line would enter the data set as no molecule), "tokenizer".
+      Never raises for a bad line (an RDKit exception is a rejection).
     """
     from molecules import chem  # pylint: disable=import-outside-toplevel  # RDKit per worker
     paper = paper or tokenizers.paper_tokenizer()
     if not text.strip():
         return ("rejected", number, text, "empty", "empty line", (), [])
-    if len(text) > MAX_SMILES_CHARS:  # RDKit segfaults on ~20,000 C and hangs on longer lines
-        return ("rejected", number, text[:80] + "...", "too_long",
-                f"{len(text):,} characters (more than {MAX_SMILES_CHARS:,})", (), [])
+    too_long = chem.length_problem(text)  # RDKit segfaults on ~20,000 C and hangs on longer lines
+    if too_long:
+        return ("rejected", number, text[:80] + "...", "too_long", too_long, (), [])
+    again = None
     try:
         canonical = chem.canonical(text)
         problem = "" if canonical is not None else chem.parse_problem(text)
+        again = None if canonical is None else chem.canonical(canonical)
     except Exception as e:  # pylint: disable=broad-except  # one odd line must not stop the run
         canonical, problem = None, f"{type(e).__name__}: {e}"
     if canonical is None:
         return ("rejected", number, text, "rdkit", problem or "sanitization", (), [])
+    if again != canonical:
+        detail = (f"RDKit cannot read back its canonical SMILES {canonical!r} ({chem.parse_problem(canonical)})"
+                  if again is None else f"its canonical SMILES {canonical!r} reads back as {again!r}")
+        return ("rejected", number, text, "round_trip", detail, (), [])
     paper_unknown = paper.unknown_symbols(canonical)
     tokens = []
     if tokenizer_kind == "char":
@@ -374,7 +376,8 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
         "lines_read": total + sum(len(inp.malformed) for inp in inputs),
         "splits": {s: {"file": f"{s}.smi.gz", "molecules": len(kept[s])} for s in SPLITS if kept[s]},
         # (with format "tfrecord": "files", the shard names, instead of "file")
-        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "tokenizer", "duplicate")
+        "skipped": {k: skipped.get(k, 0) for k in ("empty", "malformed", "too_long", "rdkit", "round_trip", "tokenizer",
+                                                    "duplicate")
                     + (("dead_letter",) if skipped["dead_letter"] else ())},
         "rdkit_problems": dict(rdkit_problems.most_common()),
         "unknown_symbols": dict(unknown_lines.most_common()),
@@ -454,13 +457,16 @@ def load_summary(data_dir: str) -> dict:
     """Reads ``data_dir/summary.json``.
 
     Raises:
-      FileNotFoundError: not a prepared data set (says how to make one).
+      FileNotFoundError: not a prepared data set (says how to make one). ValueError: a path
+      that is not a readable folder or file (said what it is), or a damaged summary.json.
     """
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    check_data_dir(data_dir)
     path = os.path.join(data_dir, "summary.json")
+    file_checks.check_path(path, "file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist; build the data set with 'molecules prepare --out {data_dir}'")
-    with open(path) as f:
-        return json.load(f)
+    return file_checks.read_json(path, "data set summary")
 
 
 def data_format(data_dir: str) -> str:
@@ -497,23 +503,50 @@ def load_split(data_dir: str, split: str) -> List[str]:
         missing shard (the message names the file). FileNotFoundError: the split was not
         written.
     """
-    from rl_tuner import records  # pylint: disable=import-outside-toplevel
+    from molecules import chem  # pylint: disable=import-outside-toplevel
+    from rl_tuner import file_checks, records  # pylint: disable=import-outside-toplevel
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
+    check_data_dir(data_dir)
     if data_format(data_dir) == records.TFRECORD:
-        if not records.split_files(data_dir, split):
+        files = records.split_files(data_dir, split)
+        if not files:
             raise FileNotFoundError(f"{data_dir} has no {split} split ({split}-*{records.SUFFIX}); build the data "
                                     f"set with 'molecules prepare --out {data_dir}'")
-        return records.read_split(data_dir, split, SMILES_FEATURE)[1]
+        smiles = records.read_split(data_dir, split, SMILES_FEATURE)[1]
+        for path, (start, stop) in zip(files, records.shard_bounds(len(smiles), len(files))):
+            for i in range(start, stop):
+                chem.check_length(smiles[i], f"{path} record", i - start + 1)
+        return smiles
     path = os.path.join(data_dir, f"{split}.smi.gz")
+    file_checks.check_path(path, "file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist; build the data set with 'molecules prepare --out {data_dir}'")
-    with gzip.open(path, "rt") as f:
-        return f.read().splitlines()
+    smiles = []
+    with file_checks.text_lines(path) as lines:
+        for number, line in lines:
+            chem.check_length(line, path, number)
+            smiles.append(line)
+    return smiles
+
+
+def check_data_dir(data_dir: str) -> None:
+    """Refuses a data-set path that is not a readable folder (a file, FIFO, symbolic-link
+    loop, ...: :func:`rl_tuner.file_checks.path_problem`); a missing one is left to the
+    loaders, which say how to build it.
+
+    Raises:
+      ValueError: ``"DIR: it is a file, not a folder; give a folder written by 'molecules prepare'"``.
+    """
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    problem = file_checks.path_problem(data_dir, "dir")
+    if problem:
+        raise ValueError(f"{data_dir}: {problem}; give a folder written by 'molecules prepare'")
 
 
 def load_tokenizer(data_dir: str):
     """Reads the tokenizer a prepared data set was built with."""
+    check_data_dir(data_dir)
     path = os.path.join(data_dir, "tokenizer.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist; build the data set with 'molecules prepare --out {data_dir}'")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import glob
-import gzip
 import os
 import subprocess
 import sys
@@ -51,10 +50,13 @@ def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
       The wheel's path.
 
     Raises:
-      FileNotFoundError: ``wheel`` does not exist. ValueError: pip failed (the message
-      gives pip's last line and the command to run by hand).
+      FileNotFoundError: ``wheel`` does not exist. ValueError: ``wheel`` is not a readable
+      file (:func:`rl_tuner.file_checks.path_problem`), or pip failed (the message gives
+      pip's last line and the command to run by hand).
     """
     if wheel is not None:
+        from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+        file_checks.check_path(wheel, "file")
         if not os.path.isfile(wheel):
             raise FileNotFoundError(f"MOSES wheel {wheel!r} does not exist")
         return wheel
@@ -74,11 +76,16 @@ def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
 
 
 def read_moses(wheel: str, limit: Optional[int] = None) -> List[Input]:
-    """Reads MOSES's train and test CSVs from inside the molsets wheel (no install).
+    """Reads MOSES's train and test CSVs from inside the molsets wheel (no install), streaming
+    each gzipped member (:func:`rl_tuner.file_checks.text_lines`: at most
+    ``MAX_DECOMPRESSED_BYTES`` decompressed, lines of at most ``MAX_LINE_CHARS``).
 
     Raises:
-      ValueError: the file is not a zip or lacks the data files (names the wheel).
+      ValueError: the file is not a zip, lacks the data files or holds a damaged or
+        over-large member (names the wheel and member).
     """
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    file_checks.check_path(wheel, "file")
     try:
         archive = zipfile.ZipFile(wheel)
     except (zipfile.BadZipFile, OSError) as e:
@@ -86,75 +93,91 @@ def read_moses(wheel: str, limit: Optional[int] = None) -> List[Input]:
     inputs = []
     with archive:
         for split, member in MOSES_MEMBERS.items():
+            name = f"{os.path.basename(wheel)}!{member}"
             try:
-                data = gzip.decompress(archive.read(member))
+                stream = archive.open(member)
             except KeyError:
                 raise ValueError(f"{wheel}: has no {member}; is it the molsets 0.3.1 wheel?") from None
             except (OSError, EOFError, zipfile.BadZipFile) as e:
                 raise ValueError(f"{wheel}: cannot read {member} ({e})") from None
-            inputs.append(_read_csv_text(_decode(data), f"{os.path.basename(wheel)}!{member}", split,
-                                         "SMILES", limit))
+            with stream, file_checks.text_lines(member, name=name, stream=stream, compressed=True) as lines:
+                inputs.append(_read_csv_lines(lines, name, split, "SMILES", limit))
     return inputs
 
 
 def read_source(path: str, column: str = "SMILES", limit: Optional[int] = None) -> Input:
-    """Reads a .smi or .csv file (optionally gzipped) of SMILES.
+    """Reads a .smi or .csv file (optionally gzipped) of SMILES, streaming it
+    (:func:`rl_tuner.file_checks.text_lines`).
 
     A ``.csv`` (or ``.tsv``) file needs a header with ``column``; any other file is read as
     SMILES lines whose first whitespace-separated field is the SMILES (a first line
     ``smiles`` is taken as a header). Blank lines are kept as empty SMILES (counted later).
+    A SMILES longer than ``molecules.chem.MAX_SMILES_CHARS`` is kept here and skipped as
+    ``too_long`` by :mod:`molecules.data`.
 
     Raises:
-      FileNotFoundError: no such file. ValueError: a CSV without ``column`` (the message lists
-      the columns it has).
+      FileNotFoundError: no such file. ValueError: a path that is not a readable file (a
+      directory, FIFO, socket, device, symbolic-link loop or dangling link: said so), a
+      damaged gzip file or one expanding beyond ``MAX_DECOMPRESSED_BYTES``, a line longer
+      than ``MAX_LINE_CHARS`` (file and line named), or a CSV without ``column`` (the
+      message lists a few of its columns).
     """
-    if os.path.isdir(path):
-        raise ValueError(f"SMILES source {path!r} is a directory; give a .smi/.csv file (or 'moses')")
-    if not os.path.isfile(path):
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    problem = file_checks.path_problem(path, "file")
+    if problem:
+        raise ValueError(f"SMILES source {path}: {problem}; give a .smi/.csv file (or 'moses')")
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"SMILES source {path!r} does not exist (use 'moses' or a .smi/.csv file)")
-    with open(path, "rb") as f:
-        data = f.read()
-    name = path
     base = path[:-3] if path.endswith(".gz") else path
-    if path.endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise ValueError(f"{path}: not a readable gzip file ({e})") from None
-    text = _decode(data)
-    if base.lower().endswith((".csv", ".tsv")):
-        return _read_csv_text(text, name, "train", column, limit, delimiter="\t" if base.lower().endswith(".tsv") else ",")
-    items = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        smiles = fields[0] if fields else ""
-        if number == 1 and smiles.lower() == "smiles":
-            continue
-        items.append((number, smiles))
-        if limit is not None and len(items) >= limit:
-            break
-    return Input(name, "train", items)
+    with file_checks.text_lines(path) as lines:
+        if base.lower().endswith((".csv", ".tsv")):
+            return _read_csv_lines(lines, path, "train", column, limit,
+                                   delimiter="\t" if base.lower().endswith(".tsv") else ",")
+        items = []
+        for number, line in lines:
+            fields = line.split()
+            smiles = fields[0] if fields else ""
+            if number == 1 and smiles.lower() == "smiles":
+                continue
+            items.append((number, smiles))
+            if limit is not None and len(items) >= limit:
+                break
+    return Input(path, "train", items)
 
 
-def _decode(data: bytes) -> str:
-    # Undecodable bytes become U+FFFD and the line is then rejected by RDKit (counted).
-    return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+def _read_csv_lines(lines, name: str, split: str, column: str, limit: Optional[int], delimiter: str = ",") -> Input:
+    """The SMILES column of CSV lines ((number, text) pairs of ``text_lines``)."""
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    if csv.field_size_limit() < file_checks.MAX_LINE_CHARS:  # 131,072 by default; lines are capped anyway
+        csv.field_size_limit(file_checks.MAX_LINE_CHARS)
+    where = [0]  # the number of the line the reader took last
 
+    def feed():
+        for number, line in lines:
+            where[0] = number
+            yield line
 
-def _read_csv_text(text: str, name: str, split: str, column: str, limit: Optional[int],
-                   delimiter: str = ",") -> Input:
-    lines = text.splitlines()
-    reader = csv.reader(lines, delimiter=delimiter)
+    reader = csv.reader(feed(), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         raise ValueError(f"{name}: empty CSV file (expected a header with a {column!r} column)") from None
+    except csv.Error as e:
+        raise ValueError(f"{name} line {where[0]}: not a CSV header ({e})") from None
     lowered = [h.strip().lower() for h in header]
     if column.lower() not in lowered:
-        raise ValueError(f"{name}: no column {column!r}; columns: {', '.join(header) or '(none)'}")
+        shown = file_checks.some_of(header) if header else "(none)"
+        raise ValueError(f"{name}: no column {column!r}; columns: {shown}")
     index = lowered.index(column.lower())
     out = Input(name, split, [])
-    for number, row in enumerate(reader, start=2):  # csv.reader over lines: row i is line i
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise ValueError(f"{name} line {where[0]}: not a CSV row ({e})") from None
+        number = where[0]
         if not row:
             out.items.append((number, ""))
         elif len(row) <= index:

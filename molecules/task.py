@@ -120,6 +120,13 @@ class SmilesTask(Task):
         from molecules.environment import first_tokens  # pylint: disable=import-outside-toplevel
         return first_tokens(self._need_tokenizer())
 
+    def never_sampled_tokens(self):
+        """``[<bos>]`` for the atom-level vocabulary (it only primes a sequence: a sampled
+        ``<bos>`` wrote the text ``<bos>`` inside a SMILES); None for the original's 35
+        characters (no begin token; ``' '`` is the end token)."""
+        begin = self._need_tokenizer().begin_id
+        return None if begin is None else [begin]
+
     def vocabulary(self):
         return None if self.tokenizer is None else self.tokenizer.symbols
 

@@ -30,8 +30,9 @@ def abc_to_note_sequence(abc_text: str):
     quantization is exact. An accidental holds to the end of its bar (ABC 2.1 and
     standard notation); music21 would otherwise read the tune as ABC 1.3, where it applies
     to one note only, which turns e.g. ``_B2B2`` (B flat twice) into B flat, B. Repeats
-    are not expanded (each section once, as written). Known music21 parser faults are
-    worked around first (:func:`rewrite_abc_for_music21`). music21 makes a new part at every
+    are not expanded (each section once, as written). A tune without an ``L:`` field gets
+    the standard's default unit note length (:func:`with_unit_note_length`). Known music21
+    parser faults are worked around first (:func:`rewrite_abc_for_music21`). music21 makes a new part at every
     ``V:`` line, so a tune that alternates voices line by line yields fragments.
 
     Args:
@@ -45,10 +46,71 @@ def abc_to_note_sequence(abc_text: str):
     """
     from music21 import abcFormat  # pylint: disable=import-outside-toplevel
     handler = abcFormat.ABCHandler(abcVersion=ABC_VERSION)
-    handler.process(rewrite_abc_for_music21(abc_text))
+    handler.process(rewrite_abc_for_music21(with_unit_note_length(abc_text)))
     with _without_beaming():
         score = abcFormat.translate.abcToStreamScore(handler)
     return _stream_to_note_sequence(score)
+
+
+_HEADER_FIELD = re.compile(r"^\s*([A-Za-z]):(.*)$")
+
+
+def default_unit_note_length(meter: str | None) -> str:
+    """The unit note length ABC 2.1 (section 3.1.7) assigns when a tune has no ``L:`` field.
+
+    "If there is no L: field defined, a unit note length is set by default, based on the
+    meter field M:. This default is calculated by computing the meter as a decimal: if it
+    is less than 0.75 the default unit note length is a sixteenth note; if it is 0.75 or
+    greater, it is an eighth note." Without ``M:`` (or with ``M:none``) it is an eighth
+    note. ``M:C`` is 4/4 and ``M:C|`` 2/2; a complex meter's numerator is summed
+    (``M:2+3/8`` is 5/8).
+
+    Args:
+      meter: the ``M:`` field's value (``"6/8"``, ``"C|"``, ``"none"``), or None.
+
+    Returns:
+      ``"1/16"`` or ``"1/8"`` (also for a meter that cannot be read).
+    """
+    text = (meter or "").split("%")[0].strip()
+    text = {"C": "4/4", "C|": "2/2"}.get(text, text)
+    match = re.fullmatch(r"\(?\s*(\d+(?:\s*\+\s*\d+)*)\s*\)?\s*/\s*(\d+)", text)
+    if not match or int(match.group(2)) == 0:
+        return "1/8"
+    numerator = sum(int(x) for x in match.group(1).split("+"))
+    return "1/16" if numerator / int(match.group(2)) < 0.75 else "1/8"
+
+
+def with_unit_note_length(abc_text: str) -> str:
+    """Adds the standard's default ``L:`` field to a tune header that has none.
+
+    music21 refuses a tune without ``L:`` and ``M:`` ("no active default note length") and
+    reads a complex meter such as ``M:2+3/8`` with the wrong default; ABC 2.1 defines the
+    default (:func:`default_unit_note_length` of the last ``M:`` before ``K:``), so it is
+    written out as an ``L:`` line right before the ``K:`` line that ends the header. Lines
+    before ``X:`` (a tunebook's file header, which :func:`note_rnn.corpus.split_abc_tunes`
+    prepends) count as header. A text that has an ``L:`` field in its header, or no ``K:``
+    line, is returned unchanged.
+
+    Args:
+      abc_text: one ABC tune (with its file header, if any).
+
+    Returns:
+      The tune, with ``L:1/16`` or ``L:1/8`` inserted when its header has no ``L:``.
+    """
+    lines = abc_text.split("\n")
+    meter = None
+    for i, line in enumerate(lines):
+        field = _HEADER_FIELD.match(line)
+        if field is None:
+            continue
+        name, value = field.group(1), field.group(2)
+        if name == "L":
+            return abc_text
+        if name == "M":
+            meter = value
+        elif name == "K":
+            return "\n".join(lines[:i] + [f"L:{default_unit_note_length(meter)}"] + lines[i:])
+    return abc_text
 
 
 # A note letter directly followed by the repeat bar "::" (e.g. "G2 A::"), outside a field line.

@@ -275,6 +275,10 @@ def display_name(name: str) -> str:
 
 def _folder_files(folder: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path]]:
     """Yields (source id, path) of every MIDI and ABC file under ``folder``."""
+    problem = file_checks.path_problem(str(folder), "dir")
+    if problem:
+        raise ValueError(f"source folder {display_name(str(folder))!r}: {problem} (use 'music21' or a folder of "
+                         "MIDI files)")
     if not folder.is_dir():
         raise FileNotFoundError(f"source folder {display_name(str(folder))!r} does not exist "
                                 "(use 'music21' or a folder of MIDI files)")
@@ -581,12 +585,14 @@ def load_split(data_dir: os.PathLike | str, split: str) -> List[np.ndarray]:
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    file_checks.check_path(str(data_dir), "dir")  # a file, a FIFO, a link loop: said what it is
     if data_format(data_dir) == records.TFRECORD:
         melodies, _ = records.read_split(str(data_dir), split, SOURCE_FEATURE)
         _check_tokens(os.path.join(str(data_dir), f"{split}-*{records.SUFFIX}"),
                       np.concatenate(melodies) if melodies else np.zeros(0, np.int64))
         return [melody.astype(np.int8) for melody in melodies]
     path = pathlib.Path(data_dir) / f"{split}.npz"
+    file_checks.check_path(str(path), "file")
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: build the data set first with "
                                 f"`note-rnn prepare --out {data_dir}`")

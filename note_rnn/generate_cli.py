@@ -12,6 +12,7 @@ import os
 
 from rl_tuner.cli_utils import add_overwrite_flag, range_type
 from rl_tuner.ranges import COUNT, SEED, positive
+from rl_tuner.sampling_args import TEMPERATURE
 from note_rnn.tokens import DEFAULT_QPM
 
 
@@ -25,7 +26,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -
     parser.add_argument("--length", type=range_type(int, COUNT), default=32,
                         help="16th-note steps per melody, a primer included (Magenta's --num_steps) "
                              "(default: %(default)s)")
-    parser.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+    parser.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
                         help="softmax temperature, > 0 (default: %(default)s)")
     parser.add_argument("--seed", type=range_type(int, SEED), default=0,
                         help="random seed; same seed, same melodies (default: %(default)s)")

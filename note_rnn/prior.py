@@ -44,6 +44,8 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None, conf
             raise ValueError(f"{checkpoint.model_path(path)}: this checkpoint is a converted "
                              f"{found or 'non-melody'} model, but config={config!r} was given")
         return model
+    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    file_checks.check_path(path, "any")  # a FIFO, a link loop, a dangling link: said what it is
     if not os.path.exists(path) and not _looks_like_tf_prefix(path):
         raise FileNotFoundError(f"no Note-RNN checkpoint at {path}")
     from note_rnn import magenta

@@ -56,6 +56,7 @@ def resolve_path(path: str) -> tuple[str, str]:
     if not path:
         raise FileNotFoundError("no Magenta checkpoint path given")
     path = path.rstrip(os.sep) or os.sep
+    file_checks.check_path(path, "any")  # a FIFO, a link loop, a dangling link: said what it is
     prefix = _DATA_SHARD_RE.sub("", path[:-len(".index")] if path.endswith(".index") else
                                 re.sub(r"\.meta$", "", path))  # a V2 .index/.data-* or a .meta file was named
     if prefix != path and (os.path.isfile(prefix + ".index") or os.path.isfile(prefix)):

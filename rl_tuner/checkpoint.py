@@ -112,6 +112,7 @@ def read(path: str) -> tuple[dict, dict]:
       ValueError: naming the file and the fault: empty, truncated or corrupt, a git-lfs
         pointer, malformed JSON, another format, impossible sizes, NaN or infinite weights.
     """
+    file_checks.check_path(path, "any")  # a FIFO, a link loop, a dangling link: said what it is
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     config_path = os.path.join(path, CONFIG_FILE)

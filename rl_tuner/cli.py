@@ -15,7 +15,8 @@ import sys
 from rl_tuner import tasks
 from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_hidden_aliases, add_overwrite_flag,
                                 range_type, run_main)
-from rl_tuner.ranges import COUNT, SEED, at_least, positive
+from rl_tuner.ranges import COUNT, SEED, at_least
+from rl_tuner.sampling_args import TEMPERATURE
 
 CORE_COMMANDS = ("train", "evaluate", "export")
 
@@ -105,7 +106,7 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_defau
     add_hidden_aliases(p, aliases, dest="num", type=range_type(int, COUNT))
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="tokens (notes) per sequence, the maximum with an end token (default: %(default)s)")
-    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+    p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
                    help="softmax temperature, > 0 (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0,
                    help="random seed; same seed, same sequences (default: %(default)s)")

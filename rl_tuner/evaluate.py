@@ -27,7 +27,7 @@ from rl_tuner import exploration  # noqa: E402
 RECORDS = ("log_prior", "entropy", "kl", "log_policy")
 
 
-def sample_loop(policy, num, length, temperature, seed, primer=None, first_tokens=None):
+def sample_loop(policy, num, length, temperature, seed, primer=None, first_tokens=None, never_sampled=None):
     """Samples from ``policy`` inside TensorFlow (stateless seeds, deterministic).
 
     Each sequence starts from the zero state and a priming token drawn uniformly from all
@@ -35,7 +35,8 @@ def sample_loop(policy, num, length, temperature, seed, primer=None, first_token
     the priming token is not part of the output (as :func:`rl_tuner.sampling.sample`).
     With ``primer`` (int32 [k]) every sequence starts with the primer instead, fed through
     both the Q-network and the prior, and continues from their states after it
-    (:func:`rl_tuner.sampling.sample_loop`).
+    (:func:`rl_tuner.sampling.sample_loop`). Tokens in ``never_sampled`` (a task's
+    :meth:`rl_tuner.tasks.Task.never_sampled_tokens`) are never drawn, at any temperature.
 
     Returns:
       dict of tokens int32 [num, length] and, per note, log p(note|s) under the prior,
@@ -49,22 +50,38 @@ def sample_loop(policy, num, length, temperature, seed, primer=None, first_token
 
     tokens, records, first = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature,
                                                   seed, policy.num_classes, record, len(RECORDS), primer=primer,
-                                                  first_tokens=first_tokens, return_first=True)
+                                                  first_tokens=first_tokens, return_first=True,
+                                                  never_sampled=never_sampled)
     return {"tokens": tokens, "first_tokens": first, **dict(zip(RECORDS, records))}
 
 
-def _compiled_sampler(policy, first_tokens=None):
-    """The policy's compiled sampler for one set of priming tokens (traced once per set)."""
-    key = None if first_tokens is None else tuple(int(t) for t in first_tokens)
+def never_sampled_of(policy, task=None, never_sampled=None):
+    """The tokens a sampler of ``policy`` never draws: ``never_sampled`` if given, else the
+    task's (:meth:`rl_tuner.tasks.Task.never_sampled_tokens`), else those the policy was
+    loaded with (``policy.never_sampled``, set by :func:`rl_tuner.policy.load_policy` from its
+    task); a sorted tuple, or None."""
+    for tokens in (never_sampled, None if task is None else task.never_sampled_tokens(),
+                   getattr(policy, "never_sampled", None)):
+        if tokens:
+            return tuple(sorted({int(t) for t in tokens}))
+    return None
+
+
+def _compiled_sampler(policy, first_tokens=None, never_sampled=None):
+    """The policy's compiled sampler for one set of priming and never-sampled tokens (traced
+    once per set)."""
+    key = (None if first_tokens is None else tuple(int(t) for t in first_tokens), never_sampled)
     cache = policy.__dict__.setdefault("_compiled_samplers", {})
     if key not in cache:
         cache[key] = tf.function(lambda num, length, temperature, seed, primer: sample_loop(
-            policy, num, length, temperature, seed, primer, key), input_signature=generate.CHUNK_SIGNATURE)
+            policy, num, length, temperature, seed, primer, key[0], never_sampled),
+            input_signature=generate.CHUNK_SIGNATURE)
     return cache[key]
 
 
 def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
-           batch_size: int = 25_000, primer=None, end_token: int | None = None, first_tokens=None) -> dict:
+           batch_size: int = 25_000, primer=None, end_token: int | None = None, first_tokens=None,
+           never_sampled=None) -> dict:
     """Samples ``num`` sequences of at most ``length`` tokens (a primer included); returns
     NumPy arrays (see :func:`sample_loop`) plus ``lengths``.
 
@@ -72,6 +89,8 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
       end_token: the task's end token, or None: a sequence stops at its first end token
         (see :func:`end_at_token`).
       first_tokens: the tokens the priming token is drawn from (None: all).
+      never_sampled: tokens never drawn (default: :func:`never_sampled_of` the policy, i.e.
+        those of the task it was loaded with).
 
     Returns:
       {"tokens": int32 [num, length], "lengths": int32 [num], "log_prior", "entropy", "log_policy",
@@ -81,8 +100,8 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
     Raises:
       ValueError: see :func:`rl_tuner.sampling.check_sampling_args`.
     """
-    parts = generate.sample_in_chunks(_compiled_sampler(policy, first_tokens), num, length, temperature, seed, batch_size,
-                                      primer, num_classes=policy.num_classes)
+    parts = generate.sample_in_chunks(_compiled_sampler(policy, first_tokens, never_sampled_of(policy, None, never_sampled)),
+                                      num, length, temperature, seed, batch_size, primer, num_classes=policy.num_classes)
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     first = out.pop("first_tokens")
     out["tokens"], out["lengths"] = end_at_token(out["tokens"], end_token)
@@ -149,7 +168,8 @@ def evaluate_policy(policy, num_samples: int, length: int = 32, seed: int = 0, t
     """
     t0 = time.time()
     samples = sample(policy, num_samples, length, temperature, seed, end_token=getattr(task, "end_token", None),
-                     first_tokens=task.first_tokens() if task is not None else None)
+                     first_tokens=task.first_tokens() if task is not None else None,
+                     never_sampled=never_sampled_of(policy, task))
     t1 = time.time()
     result = measure(samples, task)
     result.update({"num_samples": num_samples, "sampling_seconds": t1 - t0,

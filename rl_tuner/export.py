@@ -11,8 +11,11 @@ signature::
                 rl_tuner.evaluate.sample gives them, e.g. a lookback_rnn's repeat classes
                 decoded to melody tokens)}
 
-and the same function as a method, ``generate(...)``, returning the same dict. A task's end
-token ends a sequence: ``lengths`` counts it, later positions repeat it, and ``strings`` join
+and the same function as a method, ``generate(...)``, returning the same dict. A task's
+never-sampled tokens (a begin token) are never drawn, at any temperature, and ``temperature``
+must be > 0 and finite (NaN and infinity are refused with the same rule and words as the
+command line's ``--temperature``, :data:`rl_tuner.sampling_args.TEMPERATURE`; the call fails
+with an ``InvalidArgumentError``). A task's end token ends a sequence: ``lengths`` counts it, later positions repeat it, and ``strings`` join
 the vocabulary's symbols of the tokens before it (without an end token every length is
 ``max_length``). Every integer input is int32 (TensorFlow's default integer type: what
 ``tf.constant(4)`` makes); Python numbers are converted, so plain ``int``/``float`` arguments
@@ -39,6 +42,7 @@ from rl_tuner import atomic  # noqa: E402
 from rl_tuner.cells import ATTENTION_WEIGHTS, attention_cell_step, lstm_cell_step  # noqa: E402
 from rl_tuner import evaluate  # noqa: E402
 from rl_tuner.policy import MLE, Policy  # noqa: E402
+from rl_tuner.sampling_args import TEMPERATURE  # noqa: E402
 
 
 class _RawAttention(tf.Module):
@@ -123,9 +127,11 @@ def end_at_token(tokens, end_token: int | None):
 class _ExportedPolicy(Policy):
     """The policy with plain-variable networks and the serving functions."""
 
-    def __init__(self, policy: Policy, end_token: int | None = None, vocabulary=None, first_tokens=None):
+    def __init__(self, policy: Policy, end_token: int | None = None, vocabulary=None, first_tokens=None,
+                 never_sampled=None):
         q = None if policy.q_rnn is None else _RawRNN(policy.q_rnn, "q_network")
         super().__init__(_RawRNN(policy.prior_rnn, "prior"), q, policy.algorithm)
+        self.never_sampled = never_sampled
         self.end_token = end_token
         encoder = getattr(policy.prior_rnn, "input_encoder", None)
         self._task_tokens = getattr(encoder, "tf_task_tokens", None)
@@ -136,9 +142,12 @@ class _ExportedPolicy(Policy):
     def generate(self, num_samples, max_length, temperature, seed):
         tf.debugging.assert_positive(num_samples, message="num_samples must be > 0")
         tf.debugging.assert_positive(max_length, message="max_length must be > 0")
-        tf.debugging.assert_positive(temperature, message="temperature must be > 0")
+        check = tf.debugging.Assert(tf.logical_and(temperature > 0, tf.math.is_finite(temperature)),
+                                    [f"temperature must be {TEMPERATURE.describe()}, got", temperature])
+        with tf.control_dependencies([check]):  # before any sampling op can fail on NaN logits
+            temperature = tf.identity(temperature)
         samples = evaluate.sample_loop(self, num_samples, max_length, temperature, seed,
-                                       first_tokens=self.first_tokens)
+                                       first_tokens=self.first_tokens, never_sampled=self.never_sampled)
         tokens, lengths = end_at_token(samples["tokens"], self.end_token)
         out = {"tokens": tokens, "lengths": lengths}
         if self._task_tokens is not None:
@@ -156,7 +165,7 @@ COMMAND = "rl-tuner export"
 
 
 def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None = None, vocabulary=None,
-           task: str | None = None, first_tokens=None) -> str:
+           task: str | None = None, first_tokens=None, never_sampled=None) -> str:
     """Writes ``policy`` as a SavedModel directory (atomically) and returns ``out_dir``.
 
     Args:
@@ -168,12 +177,15 @@ def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None 
       task: the task's name, recorded in ``policy.json``.
       first_tokens: the tokens the (unreturned) priming token is drawn from (the task's
         :meth:`rl_tuner.tasks.Task.first_tokens`); None: all tokens.
+      never_sampled: tokens ``generate`` never draws (default: those the policy was loaded
+        with, :func:`rl_tuner.evaluate.never_sampled_of`).
 
     Raises:
       rl_tuner.outputs.OutputError: if ``out_dir`` is not empty and not an earlier export
         (without ``overwrite``), or is a training run directory.
     """
-    module = _ExportedPolicy(policy, end_token, vocabulary, first_tokens)
+    never_sampled = evaluate.never_sampled_of(policy, None, never_sampled)
+    module = _ExportedPolicy(policy, end_token, vocabulary, first_tokens, never_sampled)
     outputs = "{'tokens': int32 [num_samples, max_length], 'lengths': int32 [num_samples]" + (
         ", 'strings': string [num_samples]" if vocabulary is not None else "") + (
         ", 'model_tokens': int32 [num_samples, max_length]" if module._task_tokens is not None else "") + "}"
@@ -185,6 +197,7 @@ def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None 
             "task": task, "end_token": end_token,
             "encoder": _encoder_spec(policy.prior_rnn),
             "first_tokens": None if first_tokens is None else [int(t) for t in first_tokens],
+            "never_sampled": None if never_sampled is None else list(never_sampled),
             "signature": f"generate(num_samples: int32, max_length: int32, temperature: float32, seed: int32) "
                          f"-> {outputs}"})
     return out_dir

@@ -40,6 +40,7 @@ class Policy(tf.Module):
         self.algorithm = algorithm if q_rnn is not None else MLE
         self._policy_logits = None if q_rnn is None else targets.get_algorithm(algorithm).policy_logits
         self.num_classes = prior_rnn.config.num_classes
+        self.never_sampled = None  # tokens no sampler draws (load_policy sets the task's)
 
     def zero_state(self, batch_size):
         q_state = () if self.q_rnn is None else self.q_rnn.zero_state(batch_size)
@@ -105,7 +106,9 @@ def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:
       num_classes: the vocabulary size the caller needs; None accepts any (or the task's).
       task: the :class:`rl_tuner.tasks.Task` whose prior loader reads the prior (e.g. the
         melody task also reads Magenta checkpoints) and whose vocabulary size is needed;
-        None: this project's checkpoint format, any vocabulary.
+        None: this project's checkpoint format, any vocabulary. The policy's
+        ``never_sampled`` are the task's :meth:`~rl_tuner.tasks.Task.never_sampled_tokens`
+        (None without a task), which every sampler of the policy leaves out.
 
     Raises:
       FileNotFoundError: if nothing loadable is at ``path``.
@@ -113,6 +116,7 @@ def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:
         algorithm, networks of different vocabularies, or a vocabulary other than
         ``num_classes``.
     """
+    file_checks.check_path(path, "any")  # a FIFO, a link loop, a dangling link: said what it is
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model at {path}")
     for candidate in (path, os.path.join(path, "policy")):
@@ -127,7 +131,7 @@ def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:
             q_rnn = checkpoint.load_model(os.path.join(candidate, "q_network"), name="q_rnn",
                                           num_classes=prior.config.num_classes,
                                           make_encoder=lambda spec, config, source: prior.input_encoder)
-            return Policy(prior, q_rnn, algorithm)
+            return _with_task(Policy(prior, q_rnn, algorithm), task)
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json")) and not checkpoint.is_checkpoint(path):
         try:
             checkpoint.read_config(os.path.join(path, "config.json"))
@@ -135,7 +139,14 @@ def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:
             raise FileNotFoundError(
                 f"{path} looks like a run directory without a saved policy yet (the run has not reached its first "
                 "evaluation); run `rl-tuner train` with the same --out to continue it") from None
-    return Policy(_load_prior(path, num_classes, task))
+    return _with_task(Policy(_load_prior(path, num_classes, task)), task)
+
+
+def _with_task(pol: Policy, task) -> Policy:
+    """Records the task's never-sampled tokens on the policy (every sampler reads them)."""
+    tokens = None if task is None else task.never_sampled_tokens()
+    pol.never_sampled = tuple(sorted({int(t) for t in tokens})) if tokens else None
+    return pol
 
 
 def _load_prior(path: str, num_classes: int | None, task):

@@ -18,8 +18,45 @@ use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
 
+# How far below the best allowed logit a never-sampled token's logit is put (relative to the
+# logits' size): exp(-1e4) is 0 in float32 and float64, so the token's probability is exactly 0
+# at any temperature, while every logit stays finite (entropies and KL stay defined).
+MASK_GAP = 1e4
+
+
+def mask_logits(logits, blocked):
+    """Logits whose ``blocked`` tokens have probability exactly 0 under softmax.
+
+    Args:
+      logits: float [B, C] (already divided by the temperature).
+      blocked: bool [C], True for a token that must never be drawn (at least one False).
+
+    Returns:
+      float [B, C]: the allowed logits unchanged; each blocked one set to
+      ``m - MASK_GAP * (1 + |m|)`` with m the row's largest allowed logit.
+    """
+    blocked = tf.broadcast_to(blocked, tf.shape(logits))
+    best = tf.reduce_max(tf.where(blocked, tf.fill(tf.shape(logits), -np.inf), logits), axis=-1, keepdims=True)
+    return tf.where(blocked, best - MASK_GAP * (1.0 + tf.abs(best)), logits)
+
+
+def blocked_mask(never_sampled, num_classes: int):
+    """bool [C] constant of the tokens in ``never_sampled`` (None or empty: None).
+
+    Raises:
+      ValueError: a token outside 0..C-1, or every token blocked.
+    """
+    if not never_sampled:
+        return None
+    tokens = sorted({int(t) for t in never_sampled})
+    if tokens[0] < 0 or tokens[-1] >= num_classes or len(tokens) >= num_classes:
+        raise ValueError(f"never_sampled tokens {tokens} must be some of 0..{num_classes - 1}, not all")
+    return tf.constant(np.isin(np.arange(num_classes), tokens))
+
+
 def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_classes: int, record_fn=None,
-                num_records: int = 0, primer=None, first_tokens=None, return_first: bool = False):
+                num_records: int = 0, primer=None, first_tokens=None, return_first: bool = False,
+                never_sampled=None):
     """Samples token sequences in a TensorFlow loop (usable inside ``tf.function``).
 
     Without a primer every sequence starts from ``initial_state`` and a priming token drawn
@@ -52,6 +89,10 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
 
       return_first: also return the first input token of every sequence (the priming token,
         or the primer's first token).
+      never_sampled: optional tokens that are never drawn (a task's
+        :meth:`rl_tuner.tasks.Task.never_sampled_tokens`, e.g. a begin token): their tempered
+        logits are masked (:func:`mask_logits`) so that their probability is exactly 0 at
+        every temperature; ``record_fn`` sees the masked logits (the distribution sampled).
 
     Returns:
       int32 [B, length] tokens (priming token excluded), followed, if ``record_fn`` is given,
@@ -76,9 +117,13 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
     arrays = tf.cond(k > 0, lambda: [a.write(0, v) for a, v in zip(
         arrays, [first] + [tf.zeros([num], tf.float32)] * num_records)], lambda: arrays)
 
+    blocked = blocked_mask(never_sampled, num_classes)
+
     def body(t, tokens, state, arrays):
         logits, aux, state = step_fn(tokens, state)
         logits = logits / temperature
+        if blocked is not None:
+            logits = mask_logits(logits, blocked)
         step_seed = tf.stack([seed, tf.cast(t, tf.int64)])
         sampled = tf.random.stateless_categorical(logits, 1, seed=step_seed, dtype=tf.int32)[:, 0]
         nxt = tf.where(t < k, tf.fill([num], padded[tf.minimum(t, k)]), sampled)
@@ -133,7 +178,7 @@ def sample_in_chunks(compiled, num: int, length: int, temperature: float, seed: 
 
 
 def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
-           batch_size: int = 8192, primer=None) -> np.ndarray:
+           batch_size: int = 8192, primer=None, never_sampled=None) -> np.ndarray:
     """Samples token sequences from a sequence model.
 
     Args:
@@ -145,6 +190,7 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
       batch_size: sequences per compiled call.
       primer: optional tokens (0..C-1) every sequence starts with; the model continues from
         its state after the primer (see :func:`sample_loop`). Must be shorter than ``length``.
+      never_sampled: tokens never drawn (see :func:`sample_loop`), e.g. a begin token.
 
     Returns:
       int32 [num, length].
@@ -153,19 +199,20 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
       ValueError: for a non-positive num, length or temperature, or a primer that is empty,
         not shorter than ``length``, or not of integers 0..C-1.
     """
-    return np.concatenate(sample_in_chunks(_sampler(model), num, length, temperature, seed, batch_size, primer,
-                                           num_classes=model.config.num_classes), axis=0)
+    return np.concatenate(sample_in_chunks(_sampler(model, never_sampled), num, length, temperature, seed, batch_size,
+                                           primer, num_classes=model.config.num_classes), axis=0)
 
 
-def _sampler(model):
-    fn = getattr(model, "_compiled_sampler", None)
-    if fn is None:
+def _sampler(model, never_sampled=None):
+    key = tuple(sorted({int(t) for t in never_sampled})) if never_sampled else None
+    cache = model.__dict__.setdefault("_compiled_samplers", {})
+    if key not in cache:
         @tf.function(input_signature=CHUNK_SIGNATURE)
         def fn(num, length, temperature, seed, primer):
             def step(tokens, state):
                 logits, state = model.step(tokens, state)
                 return logits, (), state
             return sample_loop(step, model.zero_state(num), num, length, temperature, seed, model.config.num_classes,
-                               primer=primer)
-        model._compiled_sampler = fn
-    return fn
+                               primer=primer, never_sampled=key)
+        cache[key] = fn
+    return cache[key]

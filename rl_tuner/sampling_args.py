@@ -3,13 +3,16 @@ TensorFlow here, so that a command refuses bad flags before loading anything).""
 
 from __future__ import annotations
 
-import math
+from rl_tuner.ranges import positive
 
 # At most this many tokens are sampled by one call (2^28 int32 tokens = 1 GiB, before the
 # per-token records of an evaluation): 100,000 melodies of 2,684 steps; the paper's Table 1
 # (100,000 melodies of 32 notes) is 1.2% of it. A larger request would run for days or exhaust
 # memory before writing anything, so it is refused up front.
 MAX_TOKENS = 2**28
+# The one rule for a sampling temperature, everywhere: the --temperature flags, the samplers'
+# Python API and the exported SavedModel's generate() (which states it with these words).
+TEMPERATURE = positive()  # > 0; NaN and infinity are refused as by every Range
 
 
 def check_token_count(num: int, length: int, what: str = "melodies") -> None:
@@ -34,7 +37,7 @@ def check_sampling_args(num: int, length: int, temperature: float, primer=None) 
     Args:
       num: number of melodies (>= 1).
       length: tokens per melody (>= 1), a primer included.
-      temperature: softmax temperature (> 0 and finite).
+      temperature: softmax temperature (:data:`TEMPERATURE`: > 0 and finite).
       primer: optional primer tokens: at least one and fewer than ``length`` (Magenta's
         melody_rnn_generate refuses a primer that is not shorter than ``--num_steps``:
         something must be generated).
@@ -47,8 +50,7 @@ def check_sampling_args(num: int, length: int, temperature: float, primer=None) 
         raise ValueError(f"number of melodies must be >= 1, got {num}")
     if length < 1:
         raise ValueError(f"melody length must be >= 1, got {length}")
-    if not temperature > 0 or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    TEMPERATURE.check(temperature, "temperature")
     check_token_count(num, length)
     if primer is not None:
         if len(primer) == 0:

@@ -120,6 +120,12 @@ class Task:
         output. The training environment's ``reset`` chooses its own."""
         return None
 
+    def never_sampled_tokens(self) -> Sequence[int] | None:
+        """Tokens no sampler ever draws inside a sequence (evaluation, sampling, the exported
+        SavedModel, the Python API), at any temperature: e.g. a begin token, which only primes
+        a sequence (None: every token may be drawn). The end token is not one of them."""
+        return None
+
     # --- sampled sequences --------------------------------------------------------------
     def measure(self, tokens, lengths) -> dict:
         """The task's statistics of sampled sequences ({name: float}).

@@ -468,7 +468,8 @@ def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tall
                                     if k not in ("step", "num_melodies", "num_samples")}, step)
     if config.num_samples > 0:
         samples = evaluate.sample(pol, config.num_samples, config.num_notes, seed=config.seed + step,
-                                  end_token=state.task.end_token, first_tokens=state.task.first_tokens())
+                                  end_token=state.task.end_token, first_tokens=state.task.first_tokens(),
+                                  never_sampled=state.task.never_sampled_tokens())
         state.task.write_samples(samples["tokens"], samples["lengths"],
                                  os.path.join(out_dir, "samples", f"step_{step:08d}"), writer=writer, step=step,
                                  policy=pol, seed=config.seed + step)

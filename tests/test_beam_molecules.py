@@ -47,7 +47,7 @@ def test_prepare_on_beam_gives_the_default_data_set_and_lists_dead_letters(tmp_p
                                   "dead_letters": {"file": "dead_letters.jsonl", "lines": 6}}
     s_plain.pop("wall_time_s"), s_beam.pop("wall_time_s")
     assert s_beam == s_plain
-    assert s_plain["skipped"] == {"empty": 1, "malformed": 1, "too_long": 1, "rdkit": 3, "tokenizer": 0,
+    assert s_plain["skipped"] == {"empty": 1, "malformed": 1, "too_long": 1, "rdkit": 3, "round_trip": 0, "tokenizer": 0,
                                   "duplicate": 1}
     with open(tmp_path / "beam" / "dead_letters.jsonl") as f:
         dead = [json.loads(line) for line in f]

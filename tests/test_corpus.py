@@ -496,3 +496,35 @@ def test_prepare_shows_no_progress_bar_in_a_log_file(tmp_path, capsys):
     encoding.write_midi(_tune(), source / "good.mid")
     corpus.prepare(_config(source, tmp_path / "out", progress=True))
     assert "parsing" not in capsys.readouterr().err
+
+
+# --- ABC 2.1's default unit note length (issue 18) -----------------------------------------------
+
+def _durations(tune: str) -> list:
+    """(MIDI pitch, duration in quarter notes) of each note of a parsed tune (120 qpm)."""
+    sequence = abc.abc_to_note_sequence(tune)
+    return [(n.pitch, round((n.end_time - n.start_time) * abc.ABC_QPM / 60.0, 6)) for n in sequence.notes]
+
+
+@pytest.mark.parametrize("meter, unit", [
+    (None, 0.5), ("M:none", 0.5), ("M:2/4", 0.25), ("M:6/8", 0.5), ("M:3/4", 0.5), ("M:C", 0.5), ("M:C|", 0.5),
+    ("M:3/8", 0.25), ("M:2+3/8", 0.25), ("M:(2+2+3)/8", 0.5)])
+def test_a_tune_without_l_gets_the_standards_default_unit_note_length(meter, unit):
+    """ABC 2.1 section 3.1.7: 1/16 if the meter as a decimal is below 0.75, else 1/8; 1/8
+    without M: or with M:none. A tune without L: and M: was skipped with a music21 error."""
+    header = "X:1\nT:no unit\n" + (meter + "\n" if meter else "")
+    tune = header + "K:C\nC D2 E/ F|\n"
+    assert _durations(tune) == [(60, unit), (62, 2 * unit), (64, unit / 2), (65, unit)]
+    explicit = header + ("L:1/16" if unit == 0.25 else "L:1/8") + "\nK:C\nC D2 E/ F|\n"
+    assert _durations(explicit) == _durations(tune)
+
+
+def test_with_unit_note_length_inserts_before_k_and_leaves_an_l_field_alone():
+    assert abc.with_unit_note_length("X:1\nM:2/4\nK:G\nAB|\n") == "X:1\nM:2/4\nL:1/16\nK:G\nAB|\n"
+    assert abc.with_unit_note_length("X:1\nK:G\nAB|\n") == "X:1\nL:1/8\nK:G\nAB|\n"
+    for tune in ("X:1\nL:1/4\nM:2/4\nK:G\nAB|\n", "L:1/4\nX:1\nM:2/4\nK:G\nAB|\n", "X:1\nT:no key\nAB|\n"):
+        assert abc.with_unit_note_length(tune) == tune  # (an L: in the tunebook's file header counts)
+    # the tune's own M: (the last one before K:) decides, not the file header's
+    assert abc.with_unit_note_length("M:6/8\nX:1\nM:2/4\nK:G\nA|\n") == "M:6/8\nX:1\nM:2/4\nL:1/16\nK:G\nA|\n"
+    assert [abc.default_unit_note_length(m) for m in ("6/8", "2/4", "C", "C|", "none", None, "x/0", "3/4 % c")] \
+        == ["1/8", "1/16", "1/8", "1/8", "1/8", "1/8", "1/8", "1/8"]

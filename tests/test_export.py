@@ -41,6 +41,14 @@ CHILD = textwrap.dedent("""
         # int32 tensors (tf.constant's default) and Python numbers, mixed, as a user passes them
         e = m.generate(num_samples=tf.constant(NUM), max_length=LENGTH, temperature=TEMPERATURE,
                        seed=tf.constant(SEED, tf.int32))["tokens"]
+        hot = m.generate(num_samples=500, max_length=LENGTH, temperature=1e9, seed=SEED)
+        refused = {}
+        for bad in ("inf", "nan", "0.0", "-1.0"):
+            try:
+                m.generate(num_samples=2, max_length=3, temperature=float(bad), seed=0)
+                refused[bad] = None
+            except tf.errors.InvalidArgumentError as error:
+                refused[bad] = error.message
         specs = [(s.name, s.dtype.name) for s in
                  tf.nest.flatten(m.signatures["generate"].structured_input_signature)]
         out[name] = {"method": a.numpy().tolist(), "signature": b.numpy().tolist(),
@@ -48,7 +56,10 @@ CHILD = textwrap.dedent("""
                      "strings": [x.decode() for x in full["strings"].numpy()] if "strings" in full else None,
                      "other_seed": c.numpy().tolist(), "cold": cold.numpy().tolist(), "dtype": a.dtype.name, "sig_dtype": b.dtype.name,
                      "serving_shape": list(d["tokens"].shape), "int32_tensors": e.numpy().tolist(),
-                     "input_dtypes": sorted(specs)}
+                     "input_dtypes": sorted(specs), "hot": hot["tokens"].numpy().tolist(),
+                     "hot_lengths": hot["lengths"].numpy().tolist(),
+                     "hot_strings": [x.decode() for x in hot["strings"].numpy()] if "strings" in hot else None,
+                     "refused": refused}
     out["modules"] = sorted(k for k in sys.modules if k.split(".")[0] in ("note_rnn", "rl_tuner"))
     print("RESULT " + json.dumps(out))
 """).replace("NUM", str(NUM)).replace("LENGTH", str(LENGTH)).replace("TEMPERATURE", str(TEMPERATURE)) \
@@ -70,6 +81,10 @@ def exported(tmp_path_factory):
     small = model_lib.build(model_lib.SequenceRNNConfig(num_classes=4, layer_sizes=(8,)), seed=3, name="small")
     policies["ended"] = policy_lib.Policy(small)
     export.export(policies["ended"], str(root / "ended"), end_token=0, vocabulary=(".", "C", "c1", "O"), task="toy")
+    # A begin token (1) that only primes: never drawn by generate(), at any temperature.
+    policies["begin"] = policy_lib.Policy(small)
+    export.export(policies["begin"], str(root / "begin"), end_token=0, vocabulary=("<eos>", "<bos>", "C", "O"),
+                  task="toy", first_tokens=[1], never_sampled=[1])
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_USE_LEGACY_KERAS")}
     proc = subprocess.run([sys.executable, "-c", CHILD, *policies], cwd=str(root), env=env,
                           capture_output=True, text=True, timeout=240)
@@ -181,3 +196,39 @@ def test_an_end_token_gives_lengths_and_the_vocabulary_gives_strings(exported):
     assert (lengths < LENGTH).any() and (tokens[lengths < LENGTH, -1] == 0).all()  # some ended, padded with 0
     info = export.load_info(str(root / "ended"))
     assert info["end_token"] == 0 and info["task"] == "toy" and "'strings': string" in info["signature"]
+
+
+def test_never_sampled_tokens_are_never_drawn_by_the_savedmodel_even_at_temperature_1e9(exported):
+    """The SMILES SavedModel wrote ``<bos>`` inside molecules at high temperature (issue 18)."""
+    root, policies, result = exported
+    assert export.load_info(str(root / "begin"))["never_sampled"] == [1]
+    assert export.load_info(str(root / "ended"))["never_sampled"] is None
+    for name, masked in (("begin", True), ("ended", False)):
+        tokens, lengths = np.array(result[name]["hot"]), np.array(result[name]["hot_lengths"])
+        inside = np.arange(LENGTH)[None, :] < lengths[:, None]
+        drawn = set(tokens[inside].tolist())
+        if masked:
+            assert drawn == {0, 2, 3}  # everything but the begin token
+            assert not any("<bos>" in s for s in result[name]["hot_strings"])
+        else:
+            assert drawn == {0, 1, 2, 3}  # the same model without the mask draws token 1
+    # the same draws as the in-process sampler with the same never-sampled tokens
+    expected = evaluate.sample(policies["begin"], 500, LENGTH, 1e9, SEED, end_token=0, first_tokens=[1],
+                               never_sampled=[1])
+    np.testing.assert_array_equal(np.array(result["begin"]["hot"]), expected["tokens"])
+
+
+@pytest.mark.parametrize("name", ["g", "mle", "begin"])
+def test_savedmodel_refuses_the_temperatures_the_command_line_refuses(exported, name):
+    """The SavedModel accepted temperature=inf, which the CLI refuses: one rule for both."""
+    from rl_tuner import sampling_args
+    from rl_tuner.cli_utils import range_type
+    _, _, result = exported
+    for bad, message in result[name]["refused"].items():
+        assert message is not None, bad
+        assert "temperature must be > 0, got" in message, message
+        with pytest.raises(ValueError, match=r"^temperature must be > 0, got "):
+            sampling_args.check_sampling_args(2, 3, float(bad))
+        import argparse
+        with pytest.raises(argparse.ArgumentTypeError, match=r"^must be > 0, got "):
+            range_type(float, sampling_args.TEMPERATURE)(bad)

@@ -300,19 +300,26 @@ def _special(tmp_path, kind):
         os.mkfifo(path)
     elif kind == "devzero":
         os.symlink("/dev/zero", path)
+    elif kind == "loop":
+        os.symlink(path, path)
+    elif kind == "dangling":
+        os.symlink(tmp_path / "gone.mid", path)
     else:
         os.mkdir(path)
     return str(path)
 
 
 @pytest.mark.parametrize("kind, problem", [
-    ("fifo", "it is not a regular file (a FIFO, device or socket)"),
-    ("devzero", "it is not a regular file (a FIFO, device or socket)"),
+    ("fifo", "it is a FIFO (named pipe), not a file"),
+    ("devzero", "it is a character device, not a file"),
     ("dir", "it is a directory, not a file"),
+    ("loop", "it is a symbolic link loop (too many levels of symbolic links)"),
+    ("dangling", "it is a symbolic link to '{tmp}/gone.mid', which does not exist"),
 ])
 def test_a_fifo_a_device_or_a_directory_is_refused_without_reading(tmp_path, kind, problem):
     """`generate --primer-midi FIFO` (or a link to /dev/zero) blocked for ever in read()."""
     path = _special(tmp_path, kind)
+    problem = problem.replace("{tmp}", str(tmp_path))
     with pytest.raises(ValueError) as info:
         melody_io.read_primer_midi(path)
     assert str(info.value) == f"cannot read MIDI file {path!r}: {problem}"

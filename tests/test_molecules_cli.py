@@ -160,5 +160,67 @@ def test_score_reads_the_first_field_of_a_smi_line_and_names_a_directory(tmp_pat
     assert records[0]["reward"] == pytest.approx(paper.finished("CCO"))
     (tmp_path / "d.smi").mkdir()
     assert run_main(cli.main, ["score", "--smiles", str(tmp_path / "d.smi"), "--out", str(tmp_path / "o.json")]) == 2
-    assert capsys.readouterr().err.strip() == (f"error: SMILES file {str(tmp_path / 'd.smi')!r} is a directory; "
-                                               "give a text file, one SMILES per line")
+    assert capsys.readouterr().err.strip() == (f"error: SMILES file {tmp_path / 'd.smi'}: it is a directory, not a "
+                                               "file; give a text file, one SMILES per line")
+
+
+# --- What one line may cost (issue 18) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["paper", "default"])
+def test_score_refuses_a_smiles_over_the_cap_naming_file_and_line(tmp_path, capsys, preset):
+    """A 40 KB alkane took 99 s and 19.9 GB with the paper preset (its dense ring measure)."""
+    src = tmp_path / "in.smi"
+    src.write_text("CCO\n" + "C" * 2000 + " name\n" + "C" * 40_000 + "\nCCN\n")
+    out = tmp_path / "out.json"
+    assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(out), "--preset", preset]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {src} line 3: a SMILES of 40,000 characters, more than the "
+                                               "2,000 allowed (molecules.chem.MAX_SMILES_CHARS)")
+    assert not out.exists()
+    src.write_text("CCO\n" + "C" * 2000 + " name\n")
+    assert [r["valid"] for r in _score(tmp_path, ["CCO", "C" * 2000 + " name"], "--preset", preset)] == [True, True]
+
+
+def test_score_reads_gzip_and_refuses_a_bomb_naming_the_file(tmp_path, capsys, monkeypatch):
+    import gzip
+    from rl_tuner import file_checks
+    src = tmp_path / "in.smi.gz"
+    src.write_bytes(gzip.compress(b"CCO\nc1ccccc1\n"))
+    out = tmp_path / "out.json"
+    assert cli.main(["score", "--smiles", str(src), "--out", str(out)]) == 0
+    assert [r["smiles"] for r in json.loads(out.read_text())["molecules"]] == ["CCO", "c1ccccc1"]
+    monkeypatch.setattr(file_checks, "MAX_DECOMPRESSED_BYTES", 100_000)
+    src.write_bytes(gzip.compress(b"CCO\n" * 100_000))
+    assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(out), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {src}: expands to more than 100,000 bytes when decompressed "
+        "(rl_tuner.file_checks.MAX_DECOMPRESSED_BYTES); a decompression bomb or not a data file")
+
+
+def test_score_and_prepare_say_what_a_path_is(tmp_path, capsys):
+    import socket
+    fifo, loop, dangling = tmp_path / "fifo.smi", tmp_path / "loop.smi", tmp_path / "dangling.smi"
+    os.mkfifo(fifo)
+    os.symlink(loop, loop)
+    os.symlink(tmp_path / "gone", dangling)
+    sock = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(sock))
+        cases = {fifo: "it is a FIFO (named pipe), not a file", loop: "it is a symbolic link loop (too many levels "
+                 "of symbolic links)", dangling: f"it is a symbolic link to {str(tmp_path / 'gone')!r}, which does not "
+                 "exist", sock: "it is a socket, not a file"}
+        for path, what in cases.items():
+            assert run_main(cli.main, ["score", "--smiles", str(path), "--out", str(tmp_path / "o.json")]) == 2
+            assert capsys.readouterr().err.strip() == (f"error: SMILES file {path}: {what}; give a text file, one "
+                                                       "SMILES per line")
+            assert run_main(cli.main, ["prepare", "--source", str(path), "--out", str(tmp_path / "d"),
+                                       "--workers", "1"]) == 2
+            assert capsys.readouterr().err.strip() == (f"error: SMILES source {path}: {what}; give a .smi/.csv file "
+                                                       "(or 'moses')")
+            src = tmp_path / "ok.smi"
+            src.write_text("CCO\n")
+            assert run_main(cli.main, ["score", "--smiles", str(src), "--data", str(path), "--out",
+                                       str(tmp_path / "o.json")]) == 2
+            what = what.replace("not a file", "not a folder")
+            assert capsys.readouterr().err.strip() == (f"error: {path}: {what}; give a folder written by "
+                                                       "'molecules prepare'")

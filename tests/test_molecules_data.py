@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from molecules import data, rewards, sources, tokenizers
+from molecules import chem, data, rewards, sources, tokenizers
 from molecules.data import PrepareConfig
 
 CSV = """id,SMILES
@@ -37,7 +37,7 @@ def test_prepare_csv_counts_and_names_every_skipped_line(tmp_path):
     assert data.load_split(out, "train") == ["CCO", "Clc1ccccc1", "c1cc[nH]c1", "CC.[Na+]"]
     assert summary["lines_read"] == 10
     assert summary["splits"] == {"train": {"file": "train.smi.gz", "molecules": 4}}
-    assert summary["skipped"] == {"empty": 1, "malformed": 1, "too_long": 0, "rdkit": 3, "tokenizer": 0,
+    assert summary["skipped"] == {"empty": 1, "malformed": 1, "too_long": 0, "rdkit": 3, "round_trip": 0, "tokenizer": 0,
                                   "duplicate": 1}
     assert summary["rdkit_problems"] == {"syntax": 2, "AtomValenceException": 1}
     src_name = str(src)
@@ -232,16 +232,200 @@ def test_a_line_too_long_for_rdkit_is_skipped_and_counted(tmp_path):
     """RDKit crashed the process (segmentation fault) on a line of 20,000 C and hung on 2,000,000;
     such lines are skipped before RDKit sees them, named in the summary, and the rest is kept."""
     src = tmp_path / "big.smi"
-    src.write_text("C" * 20000 + "\nCCO\n" + "C" * (data.MAX_SMILES_CHARS + 1) + "\nc1ccccc1\n" +
-                   "C" * data.MAX_SMILES_CHARS + "\n")
+    src.write_text("C" * 20000 + "\nCCO\n" + "C" * (chem.MAX_SMILES_CHARS + 1) + "\nc1ccccc1\n" +
+                   "C" * chem.MAX_SMILES_CHARS + "\n")
     summary, out = _prepare(tmp_path, src, validation_fraction=0.0)
     assert summary["skipped"]["too_long"] == 2
     assert [e["line"] for e in summary["examples"]["too_long"]] == [1, 3]
-    assert summary["examples"]["too_long"][0]["reason"] == f"20,000 characters (more than {data.MAX_SMILES_CHARS:,})"
-    assert sorted(data.load_split(out, "train")) == sorted(["CCO", "c1ccccc1", "C" * data.MAX_SMILES_CHARS])
+    assert summary["examples"]["too_long"][0]["reason"] == "a SMILES of 20,000 characters, more than the 2,000 allowed"
+    assert sorted(data.load_split(out, "train")) == sorted(["CCO", "c1ccccc1", "C" * chem.MAX_SMILES_CHARS])
 
 
 def test_a_directory_as_source_is_named_as_such(tmp_path):
     (tmp_path / "d.smi").mkdir()
-    with pytest.raises(ValueError, match=r"is a directory; give a \.smi/\.csv file"):
+    with pytest.raises(ValueError, match=r"^SMILES source .*d\.smi: it is a directory, not a file; give a \.smi/\.csv "
+                                         r"file \(or 'moses'\)$"):
         _prepare(tmp_path, tmp_path / "d.smi")
+
+
+# --- Inputs that exhaust the machine, and canonical SMILES that do not read back (issue 18) ----
+
+ROUND_TRIP_INPUT = "O=CC1=Nc2nc[nH]c2C=[Al]1"  # valid, but its canonical SMILES is not
+
+
+def test_canonical_smiles_that_rdkit_cannot_read_back_are_skipped_and_counted(tmp_path):
+    from molecules import chem
+    assert chem.canonical(ROUND_TRIP_INPUT) == "O=C[c]1nc2nc[nH]c2[cH][Al]1"
+    assert chem.parse("O=C[c]1nc2nc[nH]c2[cH][Al]1") is None
+    src = tmp_path / "mols.smi"
+    src.write_text(f"CCO\n{ROUND_TRIP_INPUT}\nc1ccccc1\n")
+    summary, out = _prepare(tmp_path, src, validation_fraction=0.0)
+    assert data.load_split(out, "train") == ["CCO", "c1ccccc1"]
+    assert summary["skipped"]["round_trip"] == 1 and summary["skipped"]["rdkit"] == 0
+    [example] = summary["examples"]["round_trip"]
+    assert example["line"] == 2 and example["text"] == ROUND_TRIP_INPUT
+    assert example["reason"].startswith("RDKit cannot read back its canonical SMILES 'O=C[c]1nc2nc[nH]c2[cH][Al]1' (")
+    assert "round_trip 1" in data.format_summary(summary, out)
+
+
+def test_a_canonical_smiles_read_back_as_another_is_skipped(tmp_path, monkeypatch):
+    from molecules import chem
+    real = chem.canonical
+    monkeypatch.setattr(chem, "canonical", lambda s: "OCC" if s == "CCO" else ("OC" if s == "OCC" else real(s)))
+    src = tmp_path / "mols.smi"
+    src.write_text("CCO\nc1ccccc1\n")
+    summary, out = _prepare(tmp_path, src, validation_fraction=0.0)
+    assert data.load_split(out, "train") == ["c1ccccc1"]
+    assert summary["examples"]["round_trip"][0]["reason"] == "its canonical SMILES 'OCC' reads back as 'OC'"
+
+
+def test_csv_fields_beyond_pythons_default_limit_are_read(tmp_path):
+    """Python's csv module refused a field over 131,072 characters with a traceback."""
+    src = tmp_path / "big.csv"
+    src.write_text("id,note,SMILES\n1,x,CCO\n2," + "n" * 200_000 + ",c1ccccc1\n3,y," + "C" * 200_000 + "\n")
+    summary, out = _prepare(tmp_path, src, validation_fraction=0.0)
+    assert data.load_split(out, "train") == ["CCO", "c1ccccc1"]
+    assert summary["skipped"]["too_long"] == 1 and summary["examples"]["too_long"][0]["line"] == 4
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".smi", ".smi.gz"])
+def test_a_line_beyond_the_line_cap_is_one_error_naming_file_and_line(tmp_path, suffix):
+    from rl_tuner import file_checks
+    src = tmp_path / f"big{suffix}"
+    text = "SMILES\nCCO\n" + "C" * (file_checks.MAX_LINE_CHARS + 1) + "\nCCN\n"
+    src.write_bytes(gzip.compress(text.encode()) if suffix.endswith(".gz") else text.encode())
+    with pytest.raises(ValueError) as e:
+        _prepare(tmp_path, src)
+    assert str(e.value) == (f"{src} line 3: longer than 1,048,576 characters (rl_tuner.file_checks.MAX_LINE_CHARS); "
+                            "not a line of a data file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_header_of_many_columns_lists_a_few(tmp_path):
+    src = tmp_path / "wide.csv"
+    src.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
+    with pytest.raises(ValueError) as e:
+        _prepare(tmp_path, src)
+    assert str(e.value) == f"{src}: no column 'SMILES'; columns: c0, c1, c2, c3, c4, c5, c6, c7 and 99,992 more"
+    million = tmp_path / "million.csv"  # a header line beyond the line cap
+    million.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n")
+    with pytest.raises(ValueError, match=rf"^{million} line 1: longer than 1,048,576 characters"):
+        _prepare(tmp_path, million)
+
+
+def _bomb(path, lines=200_000):
+    path.write_bytes(gzip.compress(b"CCO\n" * lines, compresslevel=9))
+    return path
+
+
+def test_a_gzip_bomb_is_streamed_and_refused_at_the_cap(tmp_path, monkeypatch):
+    from rl_tuner import file_checks
+    assert file_checks.MAX_DECOMPRESSED_BYTES == 2**30
+    monkeypatch.setattr(file_checks, "MAX_DECOMPRESSED_BYTES", 100_000)
+    bomb = _bomb(tmp_path / "bomb.smi.gz")
+    assert bomb.stat().st_size < 5_000  # 800,000 bytes inside
+    message = (f"{bomb}: expands to more than 100,000 bytes when decompressed "
+               "(rl_tuner.file_checks.MAX_DECOMPRESSED_BYTES); a decompression bomb or not a data file")
+    with pytest.raises(ValueError) as e:
+        _prepare(tmp_path, bomb)
+    assert str(e.value) == message
+    # streamed: what was read before the refusal is bounded by the cap, not the file's expansion
+    with file_checks.text_lines(str(bomb)) as lines:
+        seen = 0
+        with pytest.raises(ValueError, match="expands to more than 100,000 bytes"):
+            for _ in lines:
+                seen += 1
+    assert 20_000 <= seen <= 25_000
+    small = _bomb(tmp_path / "small.smi.gz", lines=20_000)  # 80,000 bytes: under the cap
+    assert len(sources.read_source(str(small)).items) == 20_000
+
+
+def test_a_gzip_bomb_inside_the_moses_wheel_names_the_member(tmp_path, monkeypatch):
+    from rl_tuner import file_checks
+    monkeypatch.setattr(file_checks, "MAX_DECOMPRESSED_BYTES", 100_000)
+    wheel = tmp_path / "molsets-0.3.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("moses/dataset/data/train.csv.gz", gzip.compress(b"SMILES,SPLIT\n" + b"CCO,train\n" * 20_000))
+        z.writestr("moses/dataset/data/test.csv.gz", gzip.compress(b"SMILES,SPLIT\n" + b"CCO,test\n" * 20_000))
+    with pytest.raises(ValueError, match=r"^molsets-0.3.1-py3-none-any.whl!moses/dataset/data/train.csv.gz: expands "
+                                         r"to more than 100,000 bytes when decompressed"):
+        sources.read_moses(str(wheel))
+
+
+def test_a_gzip_bomb_as_a_prepared_split_names_the_file(tmp_path, monkeypatch):
+    from rl_tuner import file_checks
+    src = tmp_path / "mols.smi"
+    src.write_text("CCO\nc1ccccc1\n")
+    _, out = _prepare(tmp_path, src, validation_fraction=0.0)
+    monkeypatch.setattr(file_checks, "MAX_DECOMPRESSED_BYTES", 100_000)
+    train = tmp_path / "out" / "train.smi.gz"
+    _bomb(train)
+    with pytest.raises(ValueError, match=rf"^{train}: expands to more than 100,000 bytes when decompressed"):
+        data.load_split(out, "train")
+    train.write_bytes(gzip.compress(b"CCO\n" + b"C" * 2001 + b"\n"))
+    with pytest.raises(ValueError) as e:
+        data.load_split(out, "train")
+    assert str(e.value) == (f"{train} line 2: a SMILES of 2,001 characters, more than the 2,000 allowed "
+                            "(molecules.chem.MAX_SMILES_CHARS)")
+
+
+def _path_kinds(tmp_path):
+    """{kind: (path, what the message says it is)} of inputs that are not readable files."""
+    import os
+    import socket
+    fifo = tmp_path / "fifo.smi"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.smi"
+    os.symlink(loop, loop)
+    dangling = tmp_path / "dangling.smi"
+    os.symlink(tmp_path / "gone.smi", dangling)
+    folder = tmp_path / "folder.smi"
+    folder.mkdir()
+    sock = tmp_path / "s.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock))
+    return server, {
+        "fifo": (fifo, "it is a FIFO (named pipe), not a file"),
+        "loop": (loop, "it is a symbolic link loop (too many levels of symbolic links)"),
+        "dangling": (dangling, f"it is a symbolic link to {str(tmp_path / 'gone.smi')!r}, which does not exist"),
+        "directory": (folder, "it is a directory, not a file"),
+        "socket": (sock, "it is a socket, not a file"),
+        "device": ("/dev/zero", "it is a character device, not a file"),
+    }
+
+
+def test_sources_say_what_a_path_is(tmp_path, monkeypatch):
+    from rl_tuner import file_checks
+    server, kinds = _path_kinds(tmp_path)
+    with server:
+        for kind, (path, what) in kinds.items():
+            with pytest.raises(ValueError) as e:
+                _prepare(tmp_path, path)
+            assert str(e.value) == f"SMILES source {path}: {what}; give a .smi/.csv file (or 'moses')", kind
+            with pytest.raises(ValueError) as e:
+                _prepare(tmp_path, "moses", wheel=str(path))
+            assert str(e.value) == f"{path}: {what}", kind
+    readable = tmp_path / "r.smi"
+    readable.write_text("CCO\n")
+    monkeypatch.setattr(file_checks.os, "access", lambda p, mode: False)  # the tests run as root: chmod reads anyway
+    with pytest.raises(ValueError) as e:
+        _prepare(tmp_path, readable)
+    assert str(e.value) == f"SMILES source {readable}: it is not readable (permission denied); give a .smi/.csv file " \
+                           "(or 'moses')"
+
+
+def test_data_set_folders_say_what_a_path_is(tmp_path):
+    server, kinds = _path_kinds(tmp_path)
+    with server:
+        for kind, (path, what) in kinds.items():
+            if kind == "directory":
+                continue
+            what = what.replace("not a file", "not a folder")
+            for load in (data.load_summary, lambda d: data.load_split(d, "train"), data.load_tokenizer):
+                with pytest.raises(ValueError) as e:
+                    load(str(path))
+                assert str(e.value) == f"{path}: {what}; give a folder written by 'molecules prepare'", kind
+    not_dir = tmp_path / "plain"
+    not_dir.write_text("x")
+    with pytest.raises(ValueError, match=r"plain: it is a file, not a folder; give a folder written by"):
+        data.load_summary(str(not_dir))

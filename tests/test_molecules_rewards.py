@@ -287,3 +287,78 @@ def test_preset_errors():
     with pytest.raises(ValueError, match="tokenizer must be 'char' or 'atom', got 'bpe'"):
         rewards.RewardPreset(name="x", tokenizer="bpe", weights={}, params={},
                              length=LengthParams(), carbon=CarbonParams())
+
+
+# --- One SMILES's cost is bounded (issue 18) --------------------------------------------------
+
+NCI_SMILES = os.path.join(os.path.dirname(Chem.__file__), "..", "Data", "NCI", "first_5K.smi")
+
+
+def _dense_cycle_basis_ring(mol) -> int:
+    """The original's expression, verbatim: a dense atoms x atoms matrix given to networkx."""
+    import networkx as nx
+    cycles = nx.cycle_basis(nx.Graph(Chem.GetAdjacencyMatrix(mol)))
+    return max((len(c) for c in cycles), default=0)
+
+
+def test_sparse_cycle_basis_ring_equals_the_originals_dense_one_in_many_atom_orders():
+    import random
+    with open(NCI_SMILES) as f:
+        smiles = [line.split()[0] for line in f if line.strip()]
+    mols = [m for m in (Chem.MolFromSmiles(s) for s in smiles[:1500]) if m is not None]
+    assert len(mols) > 1400
+    rng = random.Random(0)
+    compared = with_rings = differs_by_order = 0
+    for mol in mols:
+        order = list(range(mol.GetNumAtoms()))
+        rng.shuffle(order)
+        values = set()
+        for v in (mol, Chem.RenumberAtoms(mol, order), Chem.MolFromSmiles(Chem.MolToSmiles(mol, doRandom=True))):
+            if v is not None:
+                value = chem.largest_cycle_basis_ring(v)
+                assert value == _dense_cycle_basis_ring(v), Chem.MolToSmiles(v, canonical=False)
+                values.add(value)
+                compared += 1
+                with_rings += value > 0
+        differs_by_order += len(values) > 1
+    assert compared > 4000 and with_rings > 3000
+    assert differs_by_order > 0  # the orders tried do change the original's measure
+
+
+def test_sparse_cycle_basis_ring_on_hand_made_molecules():
+    cocaine = "CN1C2CCC1C(C(=O)OC)C(OC(=O)c1ccccc1)C2"
+    assert chem.largest_cycle_basis_ring(Chem.MolFromSmiles(cocaine)) == 7
+    assert chem.largest_cycle_basis_ring(Chem.MolFromSmiles(chem.canonical(cocaine))) == 6
+    assert chem.largest_cycle_basis_ring(Chem.MolFromSmiles("CCO")) == 0
+    # a chain at the length cap: a sparse graph (the dense matrix of the original grows with its square)
+    assert chem.largest_cycle_basis_ring(Chem.MolFromSmiles("C" * chem.MAX_SMILES_CHARS)) == 0
+    assert chem.largest_cycle_basis_ring(Chem.MolFromSmiles("C1" + "C" * 1998 + "1")) == 1999
+
+
+def test_smiles_length_cap():
+    cap = chem.MAX_SMILES_CHARS
+    assert cap == 2000
+    assert chem.parse("C" * cap) is not None
+    assert chem.parse(" " + "C" * cap + " ") is not None  # surrounding whitespace is not counted
+    assert chem.parse("C" * (cap + 1)) is None
+    assert chem.canonical("C" * (cap + 1)) is None
+    assert not chem.is_valid("C" * (cap + 1))
+    assert chem.length_problem("C" * cap) is None
+    assert chem.length_problem("C" * 40_000) == "a SMILES of 40,000 characters, more than the 2,000 allowed"
+    assert chem.parse_problem("C" * 40_000) == "too long: a SMILES of 40,000 characters, more than the 2,000 allowed"
+    with pytest.raises(ValueError) as e:
+        chem.check_length("C" * 2001, "in.smi", 7)
+    assert str(e.value) == ("in.smi line 7: a SMILES of 2,001 characters, more than the 2,000 allowed "
+                            "(molecules.chem.MAX_SMILES_CHARS)")
+    chem.check_length("C" * 2000, "in.smi", 7)
+
+
+@pytest.mark.parametrize("preset", ["paper", "default"])
+def test_reward_of_an_over_long_smiles_is_that_of_an_invalid_one(preset):
+    reward = DomainReward(rewards.make_preset(preset))
+    record = reward.score("C" * 40_000)
+    assert record["valid"] is False and record["ring_penalty"] is None
+    assert record["reward"] == reward.score("C1CC")["reward"] - reward._terminal("", 5, 0.0)["length"] \
+        + reward._terminal("", 40_001 if preset == "paper" else 40_000, 0.0)["length"]
+    step = reward.step(["C"] * 40_000, "C", end=" " if preset == "paper" else "<eos>", max_length=10**6)
+    assert step["validity"] == reward.preset.steps.invalid_step

@@ -263,3 +263,67 @@ def test_end_transitions_that_round_to_no_row_a_step_are_refused():
     assert from_preset("default", task="smiles", end_transitions=1.0, num_envs=8).end_transitions == 1.0
     assert from_preset("default", task="smiles", end_transitions=0.07, num_envs=8).end_transitions == 0.07  # 1 row
     assert from_preset("default", task="smiles", end_transitions=0.0, num_envs=1).end_transitions == 0.0
+
+
+# --- Special tokens are never sampled (issue 18) -------------------------------------------------
+
+HOT = 1e9  # every token equally likely: `molecules sample` wrote `NF<bos>-s5C(1-Cln` at this temperature
+
+
+def test_bos_is_never_sampled_by_any_molecule_sampler_even_at_temperature_1e9(priors, tmp_path, capsys):
+    from molecules import sampling
+    from rl_tuner import evaluate, policy, sampling as core_sampling
+    path = priors["atom"]
+    task = _loaded(path)
+    bos = task.tokenizer.begin_id
+    assert task.never_sampled_tokens() == [bos] and _loaded(priors["char"]).never_sampled_tokens() is None
+    model = checkpoint.load_model(path)
+    # without the mask the begin token is drawn (the test can fail)
+    unmasked = core_sampling.sample(model, 400, 30, HOT, seed=0)
+    assert (unmasked == bos).sum() > 100
+    masked = core_sampling.sample(model, 400, 30, HOT, seed=0, never_sampled=[bos])
+    assert (masked != bos).all() and len(set(masked.ravel().tolist())) == task.num_classes - 1
+    # `molecules sample` and `molecules evaluate`
+    out = tmp_path / "hot.smi"
+    assert task_cli_main(["sample", "--model", path, "--num", "400", "--max-length", "30", "--temperature", "1e9",
+                          "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 400 and not any("<bos>" in line for line in lines)
+    smiles, samples, pol, _ = sampling.sample_smiles(path, 400, 1, HOT, 30)
+    assert pol.never_sampled == (bos,) and not any("<bos>" in s for s in smiles)
+    assert (samples["tokens"] != bos).all()
+    # the Python API (rl_tuner.load_policy with the task, rl_tuner.sample) and rl-tuner evaluate's sampler
+    api_policy = rl_tuner.load_policy(path, task=task)
+    assert (rl_tuner.sample(api_policy, 400, 30, HOT, seed=2) != bos).all()
+    stats = evaluate.evaluate_policy(policy.Policy(model), 400, 30, seed=3, temperature=HOT, task=task)
+    assert stats["num_samples"] == 400
+    assert (evaluate.sample(policy.Policy(model), 400, 30, HOT, 3, never_sampled=[bos])["tokens"] != bos).all()
+    capsys.readouterr()
+
+
+def task_cli_main(argv):
+    from molecules import cli as molecules_cli
+    return molecules_cli.main(argv)
+
+
+def test_bos_is_never_sampled_by_an_exported_smiles_policy(priors, tmp_path):
+    import tensorflow as tf
+    exported = str(tmp_path / "exported")
+    assert rl_cli.main(["export", "--task", "smiles", "--model", priors["atom"], "--out", exported]) == 0
+    with open(os.path.join(exported, "policy.json")) as f:
+        assert json.load(f)["never_sampled"] == [1]
+    module = tf.saved_model.load(exported)
+    result = module.generate(num_samples=400, max_length=30, temperature=HOT, seed=0)
+    tokens, lengths = result["tokens"].numpy(), result["lengths"].numpy()
+    inside = np.arange(30)[None, :] < lengths[:, None]
+    assert 1 not in set(tokens[inside].tolist()) and len(set(tokens[inside].tolist())) > 10
+    assert not any(b"<bos>" in s for s in result["strings"].numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be > 0, got"):
+        module.generate(num_samples=2, max_length=3, temperature=float("inf"), seed=0)
+
+
+def test_sample_refuses_an_infinite_temperature(priors, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        task_cli_main(["sample", "--model", priors["atom"], "--temperature", "inf", "--out", str(tmp_path / "x.smi")])
+    assert e.value.code == 2
+    assert "argument --temperature: must be > 0, got inf" in capsys.readouterr().err

@@ -162,3 +162,21 @@ def test_old_flag_names_are_hidden_aliases():
     text = parser._subparsers._group_actions[0].choices["train"].format_help()
     assert "--prior PRIOR" in text and "--eval-samples EVAL_SAMPLES" in text
     assert "--note-rnn NOTE" not in text and "--eval-melodies EVAL" not in text  # listed only as aliases in prose
+
+
+def test_mask_logits_gives_blocked_tokens_probability_zero_and_keeps_the_rest():
+    import tensorflow as tf
+    from rl_tuner import sampling
+    logits = tf.constant([[1.0, 2.0, 3.0], [-1e30, 0.0, 1e30], [5.0, 5.0, 5.0]])
+    blocked = sampling.blocked_mask([1], 3)
+    masked = sampling.mask_logits(logits, blocked).numpy()
+    np.testing.assert_array_equal(masked[:, [0, 2]], logits.numpy()[:, [0, 2]])
+    assert np.isfinite(masked).all()
+    probs = tf.nn.softmax(masked).numpy()
+    assert (probs[:, 1] == 0).all()
+    np.testing.assert_allclose(probs[0, [0, 2]], tf.nn.softmax([1.0, 3.0]).numpy(), rtol=1e-6)
+    assert tasks.Task().never_sampled_tokens() is None
+    for bad in ([3], [-1], [0, 1, 2]):
+        with pytest.raises(ValueError, match="never_sampled tokens"):
+            sampling.blocked_mask(bad, 3)
+    assert sampling.blocked_mask(None, 3) is None and sampling.blocked_mask([], 3) is None

@@ -10,8 +10,10 @@ import argparse
 import os
 import signal
 
+from rl_tuner import file_checks
 from rl_tuner.cli_utils import add_overwrite_flag, range_type
 from rl_tuner.ranges import COUNT, SEED, Range, positive
+from rl_tuner.sampling_args import TEMPERATURE
 from note_rnn.tokens import DEFAULT_QPM
 
 LISTEN = "rl-tuner listen"
@@ -60,7 +62,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
                         "continued if it holds this study")
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="16th-note steps per melody (default: %(default)s)")
-    p.add_argument("--temperature", type=range_type(float, positive()), default=1.0,
+    p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
                    help="softmax temperature, > 0 (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0,
                    help="random seed; model i samples with seed + i (default: %(default)s)")
@@ -212,6 +214,7 @@ def run_listen(args: argparse.Namespace) -> int:
     stored = store.study() if store else None
     if stored is None:
         for name, path in settings["models"].items():
+            file_checks.check_path(path, "any")
             if not os.path.exists(path):
                 raise FileNotFoundError(f"argument --model {name}={path}: no such file or directory")
         check_db_creatable(args.db)

@@ -26,6 +26,7 @@ import secrets
 import sqlite3
 import urllib.parse
 
+from rl_tuner import file_checks
 from note_rnn.listening import schedule
 
 # The Likert scale: (answer stored, label shown). Negative prefers A, positive prefers B.
@@ -94,6 +95,7 @@ class Store:
         self._snapshot = None  # the read-only URI used when the file cannot be opened normally
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a directory, not a database file")
+        file_checks.check_path(path, "file")  # a FIFO, a link loop, a dangling link: said what it is
         tables = self._check_tables(create) if os.path.exists(path) else set()  # reads only: nothing is written
         if not create:
             if "study" not in tables:
@@ -301,6 +303,7 @@ def open_existing(path: str) -> Store:
       FileNotFoundError: if there is no such file.
       ValueError: if it is not a study database or holds no study.
     """
+    file_checks.check_path(path, "file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such database (run `rl-tuner listen --db {path}` first)")
     with open(path, "rb") as f:
