@@ -199,6 +199,8 @@ def main(argv=None) -> int:
             for key in TABLE_2_KEYS + MOSES_KEYS + ("mean_log_prior", "mean_length"):
                 if key in result:
                     print(f"{key:20s} {result[key]:10.4f}")
+                elif key == "novel":
+                    print(f"{key:20s} {'-':>10s}  ({sampling.NO_NOVEL})")
             print(f"wrote {args.out} ({args.num} molecules, sampled in {result['sampling_seconds']:.1f} s, "
                   f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":

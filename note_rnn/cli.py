@@ -55,7 +55,7 @@ def default_checkpoint() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``note-rnn`` argument parser (built from TensorFlow-free modules: --help is fast)."""
-    from note_rnn.corpus import PrepareConfig  # note-seq, no TensorFlow
+    from note_rnn.prepare_config import PrepareConfig  # neither note-seq nor TensorFlow
     from note_rnn.train_config import TrainConfig
 
     parser = argparse.ArgumentParser(prog="note-rnn", description=__doc__, formatter_class=HelpFormatter)
