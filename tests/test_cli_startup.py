@@ -135,6 +135,14 @@ def test_every_help_has_a_description_in_plain_text(help_runs):
                 assert markup not in output, (name, argv, markup)
 
 
+def test_plain_text_of_docstring_markup():
+    from rl_tuner.cli_utils import plain_text
+    assert plain_text("see :func:`rl_tuner.networks.mean_log_partition`, :class:`~a.b.Tokenizer` and "
+                      ":meth:`X.y`; ``--note-rnn`` is an alias") == \
+        "see rl_tuner.networks.mean_log_partition, Tokenizer and X.y; `--note-rnn` is an alias"
+    assert plain_text("no markup: `rl-tuner listen`, 50%") == "no markup: `rl-tuner listen`, 50%"
+
+
 @pytest.fixture(scope="module")
 def tiny_files(tmp_path_factory):
     from rl_tuner import checkpoint
