@@ -157,9 +157,14 @@ def main(argv=None) -> int:
         from rl_tuner.config import RLConfig
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)}
         cfg = config_lib.from_preset(args.preset, **overrides)  # refuses bad settings before TensorFlow loads
-        from rl_tuner import train
-        train.set_intra_op_threads(args.intra_op_threads)
-        final = train.run(cfg, args.out, progress=not args.quiet)
+        from rl_tuner import train_precheck
+        final = train_precheck.check(cfg, args.out)  # a refusal or a finished run, still without TensorFlow
+        if final is not None:
+            print(train_precheck.complete_line(cfg.algorithm, args.out, final["steps"], cfg.steps))
+        else:
+            from rl_tuner import train
+            train.set_intra_op_threads(args.intra_op_threads)
+            final = train.run(cfg, args.out, progress=not args.quiet)
         task = tasks.get_task(cfg.task)
         print(f"\n{task.statistics_title} of {cfg.final_eval_samples} sampled {task.nouns[1]} ({cfg.algorithm}, "
               f"{final['steps']} steps); full results in {os.path.join(args.out, 'stats.json')}")
