@@ -176,7 +176,7 @@ def markdown(result: dict, models) -> str:
                      f"{s['losses']} | {rate} | {rate_std} | {s['binomial_std']:.2f} |")
     lines += ["", "Ties are left out of n, p and both standard deviations: n = wins + losses (the decisive "
                   "comparisons); win rate p = wins / n; std of p = sqrt(p (1 - p) / n), the binomial standard "
-                  "deviation of p, in the same percent as p; std of wins = sqrt(n p (1 - p)) = n x std of p, "
+                  "deviation of p, in percent like p; std of wins = sqrt(n p (1 - p)) = n x std of p, "
                   "in wins: the error bar of figure3.png (the paper's Figure 3)."]
     kw = result["kruskal_wallis"]
     lines += ["", "Kruskal-Wallis H over the ratings by model: " +
