@@ -1,6 +1,6 @@
 """How melodies open: measures of the tonic-rule exploit seen in tuned policies.
 
-Magenta's tonic rule (spec/magenta_rl_tuner.md; note_rnn.music_theory.tonic) pays +3 for C4
+Magenta's tonic rule (Magenta's rl_tuner.py; note_rnn.music_theory.tonic) pays +3 for C4
 (token 14) as the first note, and the repeating rule only penalises a note repeated more than
 four times; a policy can bank the tonic reward by opening every melody with C4, often
 re-attacked (C4 C4 C4 C4 as four sixteenths). These pure functions measure that over sampled

@@ -24,11 +24,22 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``molecules`` argument parser (prepare, train-prior, sample, evaluate, score)."""
     from molecules.data import PrepareConfig  # pylint: disable=import-outside-toplevel
 
-    parser = argparse.ArgumentParser(prog="molecules", description=__doc__, formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(prog="molecules", formatter_class=HelpFormatter,
+                                     description="The paper's molecule experiment: prepares the SMILES data set, "
+                                                 "trains a SMILES-RNN prior, samples and evaluates molecules "
+                                                 "(Table 2) and scores SMILES with the RDKit reward. "
+                                                 "`rl-tuner train --task smiles` tunes. `molecules COMMAND --help` "
+                                                 "explains each command.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare", help="build the SMILES data set (MOSES or a .smi/.csv file)",
-                       formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
+                       formatter_class=HelpFormatter,
+                       description="Builds the SMILES data set of `molecules train-prior`: MOSES (from the "
+                                   "molsets wheel, downloaded with pip, never installed) or a --source .smi/.csv "
+                                   "file, canonicalised with RDKit and split into train and validation "
+                                   "(train.smi.gz, validation.smi.gz or TFRecord shards, tokenizer.json, "
+                                   "summary.json). Empty lines, SMILES that RDKit cannot parse and molecules the tokenizer "
+                                   "cannot tokenize are skipped and counted.")
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"}, skip=("format", "shards"),
                             choices={"tokenizer": ("atom", "char")})
     from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
@@ -38,18 +49,30 @@ def build_parser() -> argparse.ArgumentParser:
     from molecules.prior_config import PriorConfig, TOKENIZERS  # pylint: disable=import-outside-toplevel
     from rl_tuner.choices import STRATEGIES  # pylint: disable=import-outside-toplevel
     p = sub.add_parser("train-prior", help="train a SMILES-RNN by maximum likelihood (rerun to resume)",
-                       formatter_class=HelpFormatter, description=PriorConfig.__doc__.split("\n\n")[0])
+                       formatter_class=HelpFormatter,
+                       description="Trains a SMILES-RNN (the prior of `rl-tuner train --task smiles`) by maximum "
+                                   "likelihood on a `molecules prepare` data set; the defaults are the shipped "
+                                   "atom-level model's recipe. The best epoch's model is exported to OUT/model. "
+                                   "Rerun the same command to resume.")
     add_dataclass_arguments(p, PriorConfig, rename={"out_dir": "out", "data_dir": "data"},
                             choices={"tokenizer": TOKENIZERS, "strategy": STRATEGIES})
     p.add_argument("--quiet", action="store_true", help="no progress bar (the one line per epoch stays)")
 
+    descriptions = {
+        "sample": "Samples SMILES from a SMILES-RNN or a tuned `rl-tuner train --task smiles` run and writes them "
+                  "one per line (invalid ones too).",
+        "evaluate": "Samples molecules from a model and writes the paper's Table 2 (valid, logP, QED, SA and ring "
+                    "penalties over the valid molecules) and MOSES's unique, novel (needs --data) and internal "
+                    "diversity as JSON."}
     for name, help_text in (("sample", "sample SMILES from a SMILES-RNN or a tuned run (one per line)"),
                             ("evaluate", "Table 2, unique, novel and internal diversity of sampled SMILES (JSON)")):
-        p = sub.add_parser(name, help=help_text, formatter_class=HelpFormatter)
+        p = sub.add_parser(name, help=help_text, formatter_class=HelpFormatter, description=descriptions[name])
         _add_sampling_arguments(p, name)
 
     p = sub.add_parser("score", help="score SMILES (one per line) with a reward preset, as JSON",
-                       formatter_class=HelpFormatter)
+                       formatter_class=HelpFormatter,
+                       description="Scores each SMILES line with a reward preset: validity, logP, QED, SA, ring "
+                                   "penalty and the finished-molecule reward, as JSON (one object per input line).")
     p.add_argument("--smiles", required=True,
                    help="text file, one SMILES per line (a .smi file: the first field of each line; a name may follow)")
     p.add_argument("--preset", choices=("default", "paper"), default="default",
@@ -218,6 +241,8 @@ def main(argv=None) -> int:
             for key in ("mean_reward",) + TABLE_2_KEYS + MOSES_KEYS + ("mean_log_prior", "mean_length"):
                 if key in result:
                     print(f"{key:20s} {result[key]:10.4f}")
+                elif key == "novel":
+                    print(f"{key:20s} {'-':>10s}  ({sampling.NO_NOVEL})")
             print(f"wrote {args.out} ({args.num} molecules, sampled in {result['sampling_seconds']:.1f} s, "
                   f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "score":

@@ -2,12 +2,13 @@
 :mod:`rl_tuner.environment`).
 
 Each of B episodes writes one SMILES token per step; the domain reward of every step is
-:meth:`molecules.rewards.DomainReward.step` (spec/molecules.md section 2: +-5 for a valid or
+:meth:`molecules.rewards.DomainReward.step` (the original's, BUILD.md "Molecules: data, tokenizers and
+rewards": +-5 for a valid or
 invalid prefix, the property sum P at every valid prefix, at the end 10 P + 600 for a valid
 molecule plus the length penalty, -150 for a too long carbon chain). An episode ends at the
 end token or after ``max_length`` tokens (the end token counted); the priming token is not
 part of the molecule: ``<bos>`` for an atom-level vocabulary, for the original's characters
-a token drawn uniformly from indices 1..33 (spec section 1: ``' '`` and ``s`` never).
+a token drawn uniformly from indices 1..33 (as the original: ``' '`` and ``s`` never).
 
 RDKit's results are cached by SMILES string inside the reward, and a prefix that cannot be
 a molecule for a reason seen without RDKit (an unclosed branch or ring bond, an unclosed
@@ -30,7 +31,7 @@ COMPONENTS = ("validity", "property", "length", "end", "carbon")
 
 def paper_primers(tokenizer: tokenizers.Tokenizer) -> list:
     """Tokens the original draws its primer from: ``randint(EOS + 1, num_actions - 1)``, i.e.
-    indices 1..33 of the 35 characters (spec section 1)."""
+    indices 1..33 of the 35 characters."""
     return list(range(tokenizer.end_id + 1, tokenizer.vocab_size - 1))
 
 
@@ -41,7 +42,7 @@ def first_tokens(tokenizer: tokenizers.Tokenizer) -> list:
 
 def exploration_actions(tokenizer: tokenizers.Tokenizer) -> list:
     """Tokens epsilon-greedy draws at random: never the end or begin token; for the
-    original's characters indices 1..33 (it never draws ``' '`` or ``s``, spec section 3)."""
+    original's characters indices 1..33 (it never draws ``' '`` or ``s``)."""
     if tokenizer.begin_id is None:
         return paper_primers(tokenizer)
     return [i for i in range(tokenizer.vocab_size) if i not in (tokenizer.end_id, tokenizer.begin_id)]
@@ -96,7 +97,7 @@ class SmilesEnvironment:
       tokenizer: the prior's vocabulary.
       reward: the domain reward (a :class:`molecules.rewards.DomainReward`).
       adds_log_prior: whether the algorithm's reward adds log p(a|s) (q and psi; g and
-        pure_rl use the domain term only, spec section 2).
+        pure_rl use the domain term only, as the original).
     """
 
     def __init__(self, num_envs: int, max_length: int, tokenizer: tokenizers.Tokenizer,

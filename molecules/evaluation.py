@@ -1,7 +1,7 @@
 """Statistics of sampled SMILES: the paper's Table 2 plus MOSES's unique, novel and
 internal diversity.
 
-Table 2 (spec/molecules.md section 4), over the *valid* molecules as the paper:
+Table 2 (BUILD.md, "Table 2"), over the *valid* molecules as the paper:
 ``valid`` (fraction of all samples RDKit parses), ``mean_logp`` (Crippen), ``mean_qed``
 (``rdkit.Chem.QED.qed``; the original's vendored QED returns 0 on modern RDKit),
 ``mean_sa_penalty`` (mean of -SA, SA the raw 1..10 Ertl score, -5 where it fails) and

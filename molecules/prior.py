@@ -6,7 +6,7 @@ checkpoint carries its tokenizer: an atom-level vocabulary starts ``<eos>``, ``<
 original's 35 characters are recognised as such (:func:`tokenizer_of`).
 
 Each molecule is one training sequence: atom-level ``<bos> tokens <eos>``, every token after
-``<bos>`` a target; character-level (the original, spec/molecules.md section 1) ``chars ' '``,
+``<bos>`` a target; character-level (the original, BUILD.md "The SMILES-RNN priors") ``chars ' '``,
 the first character never a target (the original has no begin token; sampling starts from
 a primer). Padding carries no loss (the original scored padding too: a deviation, BUILD.md).
 

@@ -19,7 +19,7 @@ class PriorConfig:
     """Hyperparameters of a SMILES-RNN (the prior of the molecule task) training run.
 
     The defaults are the recipe of the atom-level prior shipped as ``checkpoints/smiles_rnn``
-    (one LSTM layer of 256, 6 epochs over 400,000 MOSES molecules); the paper's prior (spec/molecules.md section 1: one LSTM layer of 100, the 35-character
+    (one LSTM layer of 256, 6 epochs over 400,000 MOSES molecules); the paper's prior (BUILD.md, "The SMILES-RNN priors": one LSTM layer of 100, the 35-character
     vocabulary, batch 128, Adam 0.01 decayed x0.85 every 1000 steps in stairs, clip 5, no L2)
     is ``--tokenizer char --layer-sizes 100 --learning-rate 0.01``.
 

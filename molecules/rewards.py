@@ -6,7 +6,8 @@ into the property sum
 
     P = sum_k weights[k] * component_k(mol)       (paper: 3 logP + 5 ring + 50 QED - 2 SA)
 
-The per-step domain reward of Sequence Tutor (spec ``molecules.md`` section 2), with ``seq``
+The per-step domain reward of Sequence Tutor (``smiles_tutor.py`` of the original; BUILD.md, "Molecules: data,
+tokenizers and rewards"), with ``seq``
 the generated tokens plus the action ``a`` and ``terminal`` = ``a`` is the end token or
 ``len(seq) >= max_length``:
 
@@ -227,7 +228,7 @@ def longest_run(tokens: Sequence[str], symbol: str) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class StepParams:
-    """The per-step constants of the domain reward (spec section 2, rl_tutor_train.py).
+    """The per-step constants of the domain reward (the original's rl_tutor_train.py).
 
     Attributes:
       valid_step: reward of a non-terminal step whose prefix is a valid molecule (+5).
@@ -285,12 +286,12 @@ class RewardPreset:
 
 PAPER_WEIGHTS: Mapping[str, float] = {"logp": 3.0, "ring_penalty": 5.0, "qed": 50.0, "sa": -2.0}
 
-# The original's hard-coded training-set statistics (spec section 1; 250k ZINC, in characters).
+# The original's hard-coded training-set statistics (rl_tutor_train.py; 250k ZINC, in characters).
 PAPER_STATISTICS = {"length": {"mean": 45.82, "std": 9.37, "min": 19, "max": 78}, "max_consecutive_c": 11}
 
 
 def paper_preset() -> RewardPreset:
-    """The original's final reward (rl_tutor_train.py at 2d6b240, spec section 2)."""
+    """The original's final reward (rl_tutor_train.py at 2d6b240)."""
     s = PAPER_STATISTICS["length"]
     return RewardPreset(
         name="paper", tokenizer="char", weights=dict(PAPER_WEIGHTS),

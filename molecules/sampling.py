@@ -5,7 +5,7 @@ or a tuned ``rl-tuner train --task smiles`` run / policy directory. Sampling is 
 (:func:`rl_tuner.evaluate.sample`): from the zero state and the task's priming token (``<bos>``,
 or for the original's characters a random one of indices 1..33, not part of the molecule),
 softmax of the policy at ``temperature``, until the end token or ``max_length`` tokens,
-deterministic per seed (the paper's evaluation: spec/molecules.md section 4).
+deterministic per seed (the paper's evaluation: BUILD.md, "Table 2").
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ def sample_smiles(path: str, num: int, seed: int = 0, temperature: float = 1.0,
     return task.smiles(samples["tokens"], samples["lengths"]), samples, pol, time.time() - t0
 
 
+# Why a `molecules evaluate` without --data has no "novel" (printed, and in stats.json's "definitions").
+NO_NOVEL = ("novel not computed: it needs --data DIR, a `molecules prepare` data set whose train split the "
+            "molecules are compared with")
+
+
 def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 1.0,
              max_length: int = DEFAULT_MAX_LENGTH, data_dir: str | None = None, workers: int = 0,
              overwrite: bool = False, reward_mode: str | None = None) -> dict:
@@ -94,8 +99,8 @@ def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 
     result.update({"model": path, "algorithm": pol.algorithm, "reward_mode": reward_mode, "seed": seed, "temperature": temperature,
                    "max_length": max_length, "sampling_seconds": sampling_seconds,
                    "scoring_seconds": time.time() - t0,
-                   "definitions": "fractions 0..1; Table-2 means over valid molecules (spec/molecules.md "
-                                  "section 4); unique, novel, internal_diversity as MOSES"})
+                   "definitions": "fractions 0..1; Table-2 means over valid molecules (BUILD.md, \"Table 2\"); "
+                                  "unique, novel, internal_diversity as MOSES" + ("" if data_dir else "; " + NO_NOVEL)})
     outputs.write_json(out, result, EVALUATE_COMMAND, overwrite, inputs=inputs)
     return result
 

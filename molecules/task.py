@@ -6,8 +6,8 @@
   ends); by default the shipped ``checkpoints/smiles_rnn`` (``checkpoints/smiles_rnn_paper``
   with ``--preset paper``);
 * environment: :class:`molecules.environment.SmilesEnvironment` paying the RDKit domain
-  reward of a reward preset (``--reward-mode default`` or ``paper``, spec/molecules.md
-  section 2); q and psi add log p(a|s), g and pure_rl use the domain term only;
+  reward of a reward preset (``--reward-mode default`` or ``paper``, BUILD.md
+  "Molecules: data, tokenizers and rewards"); q and psi add log p(a|s), g and pure_rl use the domain term only;
 * statistics: the paper's Table 2 plus unique and internal diversity
   (:mod:`molecules.evaluation`);
 * samples: a SMILES file and an RDKit image grid (also in TensorBoard).
@@ -33,7 +33,7 @@ def default_checkpoint(name: str = "smiles_rnn") -> str:
     return shipped_checkpoint(name)
 
 
-# The original's final run (spec/molecules.md section 3, with the paper's prior) and the default. Both
+# The original's final run (BUILD.md, "The smiles task"; with the paper's prior) and the default. Both
 # keep the replay in their checkpoints (save_replay), so that a resumed run is bit-identical to an
 # uninterrupted one (BUILD.md, "Safe outputs, run locks and resume").
 PAPER_PRESET = dict(

@@ -2,8 +2,8 @@
 
 Two tokenizers with one interface (``split``, ``encode``, ``decode``, ``to_json``):
 
-* :class:`CharTokenizer` is the Sequence Tutor original's vocabulary (spec
-  ``molecules.md`` section 1, ``zinc_char_list.json`` of Gomez-Bombarelli et al.): 35 single
+* :class:`CharTokenizer` is the Sequence Tutor original's vocabulary
+  (``zinc_char_list.json`` of Gomez-Bombarelli et al.): 35 single
   characters, ``' '`` at index 0 serving as end token and padding, no begin token. ``Cl`` is
   ``C`` + ``l`` and ``[nH]`` is four tokens.
 * :class:`AtomTokenizer` splits a SMILES into atoms and bonds: ``Cl``, ``Br``, every bracket
@@ -24,7 +24,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-# Index order of zinc_char_list.json (spec molecules.md section 1): ' ' is index 0 (EOS).
+# Index order of zinc_char_list.json (the original's; BUILD.md, "Molecules: data, tokenizers and rewards"): ' ' is index 0 (EOS).
 PAPER_SYMBOLS: Tuple[str, ...] = (
     " ", "#", "(", ")", "+", "-", "/", "1", "2", "3", "4", "5", "6", "7", "8", "=", "@",
     "B", "C", "F", "H", "I", "N", "O", "P", "S", "[", "\\", "]", "c", "l", "n", "o", "r", "s")

@@ -55,21 +55,32 @@ def default_checkpoint() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``note-rnn`` argument parser (built from TensorFlow-free modules: --help is fast)."""
-    from note_rnn.corpus import PrepareConfig  # note-seq, no TensorFlow
+    from note_rnn.prepare_config import PrepareConfig  # neither note-seq nor TensorFlow
     from note_rnn.train_config import TrainConfig
 
-    parser = argparse.ArgumentParser(prog="note-rnn", description=__doc__, formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(prog="note-rnn", formatter_class=HelpFormatter,
+                                     description="Prepares melody data, trains and evaluates a Note-RNN (the LSTM "
+                                                 "prior of the melody task), samples melodies and converts Magenta "
+                                                 "checkpoints. `note-rnn COMMAND --help` explains each command.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare", help="build a melody data set from music21's folk corpus or a MIDI folder",
-                       formatter_class=HelpFormatter, description=PrepareConfig.__doc__.split("\n\n")[0])
+                       formatter_class=HelpFormatter,
+                       description="Builds the melody data set of `note-rnn train`: music21's bundled folk tunes "
+                                   "(the data extra) or a --source folder of MIDI/ABC files, melodies extracted as "
+                                   "Magenta's melody_rnn pipeline does, split into train.npz and validation.npz "
+                                   "(or TFRecord shards) with summary.json. A file that cannot be parsed is skipped "
+                                   "and named in the summary.")
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"}, skip=("format", "shards"))
     from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
     records.add_arguments(p, native="npz")
     add_overwrite_flag(p)
 
     p = sub.add_parser("train", help="train a Note-RNN by maximum likelihood (rerun to resume)",
-                       formatter_class=HelpFormatter, description=TrainConfig.__doc__.split("\n\n")[0])
+                       formatter_class=HelpFormatter,
+                       description="Trains a Note-RNN by maximum likelihood on a `note-rnn prepare` data set; the "
+                                   "defaults are the shipped model's recipe. The epoch with the best validation "
+                                   "log perplexity is exported to OUT/model. Rerun the same command to resume.")
     from rl_tuner.choices import STRATEGIES  # pylint: disable=import-outside-toplevel
     add_dataclass_arguments(p, TrainConfig, rename={"out_dir": "out", "data_dir": "data"},
                             choices={"strategy": STRATEGIES})
@@ -100,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_generation_arguments(p, CHECKPOINT_HELP)
 
     p = sub.add_parser("import-magenta", help="convert a Magenta Note-RNN checkpoint or .mag bundle",
-                       formatter_class=HelpFormatter)
+                       formatter_class=HelpFormatter,
+                       description="Converts a Magenta melody_rnn checkpoint (V1 or V2 file, checkpoint directory) "
+                                   "or .mag bundle of any configuration (basic_rnn, lookback_rnn, attention_rnn, "
+                                   "mono_rnn) into this project's checkpoint folder (config.json, weights.npz, "
+                                   "card.json), which every command reads.")
     p.add_argument("src", help="checkpoint prefix or file (V1/V2), checkpoint directory, or .mag bundle")
     p.add_argument("--out", required=True, help="output checkpoint directory")
     p.add_argument("--scope", default=None, help="network scope in multi-network checkpoints (default: auto)")

@@ -19,7 +19,11 @@ from note_rnn.tokens import DEFAULT_QPM
 def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
     """Adds the generation flags: the model (``--model``, alias ``--checkpoint``), ``--num``,
     ``--length``, ``--temperature``, ``--seed``, ``--qpm``, ``--no-audio``, ``--out`` and a
-    primer (``--primer-melody`` or ``--primer-midi``, as Magenta's melody_rnn_generate)."""
+    primer (``--primer-melody`` or ``--primer-midi``, as Magenta's melody_rnn_generate), and
+    the command's description."""
+    parser.description = ("Samples --num melodies from a model, optionally continuing a primer melody as Magenta's "
+                          "melody_rnn_generate does, and writes melody_NNN.mid, melody_NNN.wav (unless --no-audio) "
+                          "and melodies.json (the tokens) into --out.")
     parser.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="PATH", help=model_help)
     parser.add_argument("--num", type=range_type(int, COUNT), default=10,
                         help="number of melodies (default: %(default)s)")

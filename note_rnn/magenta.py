@@ -27,7 +27,7 @@ else basic_rnn is assumed. The configuration fixes the input size and number of 
 checked here (basic_rnn 38 -> 38, lookback_rnn 121 -> 40, attention_rnn 74 -> 40, mono_rnn
 130 -> 130) and the encoder stored with the converted model.
 
-Conversion (spec 7.1): a TF1 kernel ``W [in + H, 4H]`` with gate blocks (i, j, f, o) becomes
+Conversion (BUILD.md, "Magenta checkpoints"): a TF1 kernel ``W [in + H, 4H]`` with gate blocks (i, j, f, o) becomes
 Keras ``kernel = reorder(W[:in])``, ``recurrent_kernel = reorder(W[in:])`` with blocks
 (i, f, j, o), and ``bias = [b_i, b_f + 1.0, b_j, b_o]`` (TF1's run-time forget bias folded in).
 """

@@ -202,7 +202,7 @@ def interval_codes(previous_pitch: np.ndarray, notes: np.ndarray) -> np.ndarray:
 
 
 def sequential_interval(composition: np.ndarray, notes: np.ndarray) -> np.ndarray:
-    """The interval code of each note (spec 3.2, ``detect_sequential_interval``).
+    """The interval code of each note (Magenta's ``detect_sequential_interval``).
 
     Args:
       composition: int [B, t], the tokens already played.

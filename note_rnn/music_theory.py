@@ -143,7 +143,7 @@ def interval_reward(codes: np.ndarray) -> np.ndarray:
 
 @_rule
 def preferred_intervals(composition, notes, num_notes=32):
-    """reward_preferred_intervals: the spec 3.2 value of :func:`sequential_interval`, x5."""
+    """reward_preferred_intervals: Magenta's value of :func:`sequential_interval`, x5."""
     return interval_reward(interval_codes(last_pitch(composition), notes))
 
 

@@ -1,4 +1,4 @@
-"""The ``reward_mode`` variants of Magenta's ``RLTuner.collect_reward`` (spec section 3.4).
+"""The ``reward_mode`` variants of Magenta's ``RLTuner.collect_reward`` (rl_tuner.py).
 
 Each mode names a batched *task reward* r_T (float64 [B], before scaling) and says whether
 the total reward adds the Note RNN log prior::

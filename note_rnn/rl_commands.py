@@ -30,6 +30,10 @@ def _add_melody_file_arguments(p: argparse.ArgumentParser, out_help: str) -> Non
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``rl-tuner score`` (and its description) to ``p``."""
+    p.description = ("Scores given melodies note by note with the music-theory reward r_MT of the paper (Magenta's "
+                     "rules: key, tonic, repetition, motifs, leaps, intervals, ...) and writes each note's total "
+                     "and its components as JSON. Melodies may differ in length; each is scored as if alone.")
     _add_melody_file_arguments(p, "output JSON: tokens, total and components of each note's r_MT")
 
 
@@ -60,6 +64,10 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def add_stats_arguments(p: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``rl-tuner stats`` (and its description) to ``p``."""
+    p.description = ("Computes the paper's Table-1 statistics (repeated notes, notes in key, leaps resolved, "
+                     "motifs, autocorrelation, ...) of given melodies, prints them and writes them as JSON; "
+                     "`rl-tuner evaluate` does the same for melodies it samples from a model.")
     _add_melody_file_arguments(p, "output JSON")
 
 

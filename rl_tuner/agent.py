@@ -54,7 +54,7 @@ class LearnerConfig:
       batch_size: transitions per train step.
       new_priority: with prioritized replay, the priority of a new transition: "max" (the
         largest priority given so far) or "td" (that of its own TD error under the current
-        networks, as the Sequence Tutor molecule code; spec/molecules.md section 3).
+        networks, as the Sequence Tutor molecule code; BUILD.md, "The domain-free core and tasks").
     """
 
     discount: float = 0.5

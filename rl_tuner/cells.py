@@ -2,7 +2,7 @@
 
 * :func:`lstm_cell_step`: one LSTM step in Keras gate order (i, f, c, o), sigmoid gates and
   tanh activations; Magenta's TF1 ``LSTMCell`` computes the same once its forget bias of 1.0
-  is folded into the bias (spec/magenta_rl_tuner.md, the TF1 LSTM -> Keras conversion).
+  is folded into the bias (BUILD.md, "Magenta checkpoints": the TF1 LSTM -> Keras conversion).
 * :func:`attention_cell_step` and :class:`AttentionLSTMCell`: TF1's ``AttentionCellWrapper``
   around an LSTM, as Magenta's attention_rnn uses it.
 

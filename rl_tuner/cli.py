@@ -19,6 +19,11 @@ from rl_tuner.ranges import COUNT, SEED, at_least
 from rl_tuner.sampling_args import TEMPERATURE
 
 CORE_COMMANDS = ("train", "evaluate", "export")
+DESCRIPTION = ("Tunes a task's pre-trained sequence model (the prior; for melodies a Note-RNN) with KL-control RL "
+               "(Sequence Tutor: q, psi, g or pure_rl), evaluates and exports the result. train, evaluate and "
+               "export work for every task (--task, default melody; a run's own task is read from the run); "
+               "the melody task adds score, stats, generate, listen and listen-report. `rl-tuner COMMAND --help` "
+               "explains each command.")
 
 
 def task_commands() -> dict:
@@ -40,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``rl-tuner`` argument parser (built from TensorFlow-free modules: --help is fast)."""
     from rl_tuner import choices
     from rl_tuner.config import PRESETS, RLConfig
-    parser = argparse.ArgumentParser(prog="rl-tuner", description=__doc__, formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(prog="rl-tuner", description=DESCRIPTION, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="tune a task's prior (rerun the same command to resume)",
@@ -72,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "default (default: %(default)s)")
 
     p = sub.add_parser("evaluate", help="statistics of sequences sampled from a model (melodies: Table 1)",
-                       formatter_class=HelpFormatter)
+                       formatter_class=HelpFormatter,
+                       description="Samples sequences from a tuned run, a policy directory or a prior and writes "
+                                   "the task's statistics as JSON (melodies: the paper's Table 1, plus the "
+                                   "per-note means of the reward, log p(a|s) and KL). A run's task is read from "
+                                   "the run.")
     _add_sampling_arguments(p, "--num-samples", 100_000, aliases=("--num-melodies",))
     p.add_argument("--out", default="stats.json", help="output JSON (default: %(default)s)")
     add_overwrite_flag(p, "file")
@@ -80,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, add_arguments, _) in task_commands().items():
         add_arguments(sub.add_parser(name, help=help_text, formatter_class=HelpFormatter))
 
-    p = sub.add_parser("export", help="write a SavedModel with a generate() signature", formatter_class=HelpFormatter)
+    p = sub.add_parser("export", help="write a SavedModel with a generate() signature", formatter_class=HelpFormatter,
+                       description="Writes a TensorFlow SavedModel of a tuned run, policy or prior that samples "
+                                   "without this package: generate(num_samples, max_length, temperature, seed) "
+                                   "returns tokens and lengths (a task's end token ends a sequence), strings for "
+                                   "a task with a vocabulary, and model_tokens for a lookback, attention or mono "
+                                   "prior.")
     p.add_argument("--model", default=None, help="run/policy directory or prior checkpoint "
                                                  "(default: the task's shipped prior)")
     _add_task_argument(p)
@@ -145,9 +159,14 @@ def main(argv=None) -> int:
         from rl_tuner.config import RLConfig
         overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)}
         cfg = config_lib.from_preset(args.preset, **overrides)  # refuses bad settings before TensorFlow loads
-        from rl_tuner import train
-        train.set_intra_op_threads(args.intra_op_threads)
-        final = train.run(cfg, args.out, progress=not args.quiet)
+        from rl_tuner import train_precheck
+        final = train_precheck.check(cfg, args.out)  # a refusal or a finished run, still without TensorFlow
+        if final is not None:
+            print(train_precheck.complete_line(cfg.algorithm, args.out, final["steps"], cfg.steps))
+        else:
+            from rl_tuner import train
+            train.set_intra_op_threads(args.intra_op_threads)
+            final = train.run(cfg, args.out, progress=not args.quiet)
         task = tasks.get_task(cfg.task)
         print(f"\n{task.statistics_title} of {cfg.final_eval_samples} sampled {task.nouns[1]} ({cfg.algorithm}, "
               f"{final['steps']} steps); full results in {os.path.join(args.out, 'stats.json')}")

@@ -146,11 +146,34 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in [sys.argv[0].split("/")[-1]] + sys.argv[1:])
 
 
+# A Sphinx cross-reference role (``:func:`name```, ``:class:`~a.b.C```) in a docstring.
+_SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|data|attr|obj|exc|ref):`(~?)([^`]+)`")
+
+
+def plain_text(text: str) -> str:
+    """Docstring text as plain text for ``--help``: a Sphinx role becomes its target's name
+    (``:func:`a.b``` -> ``a.b``; ``:class:`~a.B``` -> ``B``) and double backticks single ones
+    (````x```` -> ```x```, as the hand-written help texts quote commands)."""
+    text = _SPHINX_ROLE.sub(lambda m: m.group(2).rsplit(".", 1)[-1] if m.group(1) else m.group(2), text)
+    return text.replace("``", "`")
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps description layout and widens the help column."""
+    """Keeps description layout, widens the help column and shows plain text
+    (:func:`plain_text`: flags documented in docstrings carry Sphinx markup)."""
 
     def __init__(self, prog):
         super().__init__(prog, max_help_position=34, width=100)
+
+    def _format_text(self, text):  # descriptions and epilogs
+        """A paragraph written as one line is wrapped to the width; others keep their layout."""
+        import textwrap  # pylint: disable=import-outside-toplevel
+        width = max(self._width - self._current_indent, 20)
+        paragraphs = [textwrap.fill(p, width) if "\n" not in p.strip() else p for p in plain_text(text).split("\n\n")]
+        return super()._format_text("\n\n".join(paragraphs))
+
+    def _expand_help(self, action):  # each argument's (and each subcommand's) help
+        return plain_text(super()._expand_help(action))
 
 
 def parse_with_pipeline_options(parser: argparse.ArgumentParser, argv=None):

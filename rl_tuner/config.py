@@ -36,8 +36,8 @@ class RLConfig:
       replay: 'uniform' or 'prioritized'.
       new_priority: with prioritized replay, the priority of a new transition: 'max' (the
         largest priority given so far; the usual choice and the default) or 'td' (its own TD
-        error under the networks at the time it is added, as the molecule original, spec/
-        molecules.md section 3, without its cast of the reward to int).
+        error under the networks at the time it is added, as the Sequence Tutor molecule code does (BUILD.md,
+        "The domain-free core and tasks"), without its cast of the reward to int).
       store_next_state: keep the Q-network's state after each observation in replay (as the
         original melody code, the default). Off, the learner uses the state the online
         network reaches from the stored (obs, state) in the same forward pass: about half

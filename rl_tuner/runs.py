@@ -96,16 +96,7 @@ class Run:
         inputs = inputs or {}
         config_path = os.path.join(self.path, config_file)
         resumed = os.path.isfile(config_path)
-        changed = changed_settings(self.path, config_file, config, may_change, inputs)
-        if changed:
-            stored = atomic.read_json(config_path) or {}
-            legacy = {k: old for k, (old, _) in changed.items()  # fields the run predates (their old meaning)
-                      if k not in stored and getattr(type(config), "LEGACY_NAMES", {}).get(k) not in stored}
-            hint = ("" if not legacy else "; the run predates " + ", ".join(legacy) + ": give "
-                    + " ".join(_flag(k, v) for k, v in legacy.items()) + " to resume it")
-            raise ValueError(f"{self.path} holds a run with different settings "
-                             f"({', '.join(f'{k}: {old} -> {new}' for k, (old, new) in changed.items())}); "
-                             f"use a new --out directory or the same settings to resume{hint}")
+        check_settings(self.path, config_file, config, may_change, inputs)
         atomic.write_json(config_path, dataclasses.asdict(config))
         atomic.write_json(os.path.join(self.path, outputs.MANIFEST), outputs.manifest(
             self.command, [], inputs={k: {"path": os.path.abspath(getattr(config, k)), "sha256": v}
@@ -135,14 +126,7 @@ def run_directory(path: str, command: str):
       RunInUseError: if another process trains in ``path``.
       OSError: naming ``path`` if it cannot be created.
     """
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
-    if os.path.isdir(path) and outputs.entries(path):
-        writer = outputs.owner(path)
-        if writer != command:
-            what = f"holds the output of `{writer}`" if writer else f"is not empty ({outputs.describe(path)})"
-            raise outputs.OutputError(f"--out {path} {what} and is not a `{command}` run; choose another --out "
-                                      "(training writes only into a new or empty directory or its own earlier run)")
+    check_run_directory(path, command)
     created = not os.path.exists(path)
     try:
         os.makedirs(path, exist_ok=True)
@@ -168,6 +152,43 @@ def run_directory(path: str, command: str):
             with contextlib.suppress(OSError):
                 os.rmdir(path)
         raise
+
+
+def check_run_directory(path: str, command: str) -> None:
+    """Refuses a ``path`` that cannot become or be a run directory of ``command`` (reads only).
+
+    Raises:
+      rl_tuner.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
+        not a run of ``command`` (another command's output, a user's folder).
+    """
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
+    if os.path.isdir(path) and outputs.entries(path):
+        writer = outputs.owner(path)
+        if writer != command:
+            what = f"holds the output of `{writer}`" if writer else f"is not empty ({outputs.describe(path)})"
+            raise outputs.OutputError(f"--out {path} {what} and is not a `{command}` run; choose another --out "
+                                      "(training writes only into a new or empty directory or its own earlier run)")
+
+
+def check_settings(run_dir: str, config_file: str, config, may_change=(), inputs: dict | None = None) -> None:
+    """Refuses to resume the run in ``run_dir`` with other settings (see :func:`changed_settings`
+    for the arguments; a directory without ``config_file`` passes).
+
+    Raises:
+      ValueError: one line naming the run directory and every changed setting (old -> new),
+        with the flags to give for settings an older run predates.
+    """
+    changed = changed_settings(run_dir, config_file, config, may_change, inputs)
+    if changed:
+        stored = atomic.read_json(os.path.join(run_dir, config_file)) or {}
+        legacy = {k: old for k, (old, _) in changed.items()  # fields the run predates (their old meaning)
+                  if k not in stored and getattr(type(config), "LEGACY_NAMES", {}).get(k) not in stored}
+        hint = ("" if not legacy else "; the run predates " + ", ".join(legacy) + ": give "
+                + " ".join(_flag(k, v) for k, v in legacy.items()) + " to resume it")
+        raise ValueError(f"{run_dir} holds a run with different settings "
+                         f"({', '.join(f'{k}: {old} -> {new}' for k, (old, new) in changed.items())}); "
+                         f"use a new --out directory or the same settings to resume{hint}")
 
 
 def _unstart(path: str, before: set) -> None:

@@ -1,4 +1,5 @@
-"""TD targets, rewards and policies of the four algorithms (spec section 2.4).
+"""TD targets, rewards and policies of the four algorithms (the paper's KL-control objectives; Magenta's
+rl_tuner.py, ``build_graph``).
 
 Notation: ``r_task`` is the task reward r_T (music theory for melodies), ``c`` the KL
 weight (the original's ``reward_scaler`` is 1/c), ``log_prior`` the frozen reward

@@ -43,6 +43,9 @@ from rl_tuner import atomic, checkpoint, runs, tasks  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
 from rl_tuner import agent, environment, evaluate, exploration, hparams, networks, policy, replay, targets  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
+# The command, the settings that may change between sessions, and what a finished run shows,
+# shared with the checks the command makes before TensorFlow loads:
+from rl_tuner.train_precheck import COMMAND, RESUMABLE, complete_line, finished_results  # noqa: E402,F401
 
 # Scalars of every run under train/ (besides the environment's monitors and reward_{component}).
 TRAIN_SCALARS = ("loss", "target_value", "epsilon", "reward", "task_reward", "log_prior", "kl", "entropy", "max_value")
@@ -142,10 +145,6 @@ def make_environment(config: RLConfig):
     return tasks.get_task(config.task).make_environment(config)
 
 
-COMMAND = "rl-tuner train"
-RESUMABLE = ("steps", "final_eval_samples", "num_samples")  # may change between sessions
-
-
 def run(config: RLConfig, out_dir: str, progress: bool = True, log=print) -> dict:
     """Trains (or resumes) a run and returns the final statistics (also in stats.json).
 
@@ -202,8 +201,7 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     if resumed and step >= config.steps:
         done = finished_results(out_dir, step, config.final_eval_samples)
         if done is not None:
-            log(f"The {config.algorithm} run in {out_dir} is complete ({step} steps, --steps {config.steps}); "
-                "its results (stats.json) follow. Give a larger --steps to train on.")
+            log(complete_line(config.algorithm, out_dir, step, config.steps))
             return done
     log(start_line(config, step, final_step, resumed, task.nouns))
 
@@ -327,24 +325,6 @@ def progress_line(step: int, final_step: int, evaluation: dict, train_means: dic
     return (f"step {step}/{final_step}: {figures}"
             f"log p {evaluation['mean_log_prior']:.3f}, KL {evaluation['mean_kl']:.3f} per {unit}; "
             f"TD loss {loss:.4g}; {train_means.get('env_steps_per_s', float('nan')):.0f} env steps/s")
-
-
-def finished_results(out_dir: str, step: int, final_eval_samples: int) -> dict | None:
-    """The final statistics of a run that is complete at ``step``, or None if they must be made.
-
-    stats.json counts only if it was written at ``step`` with ``final_eval_samples``
-    samples (a run killed while finishing, or asked for another number, evaluates again).
-    """
-    try:
-        final = atomic.read_json(os.path.join(out_dir, "stats.json"))
-    except ValueError:  # a damaged stats.json is made again
-        return None
-    if not isinstance(final, dict) or final.get("steps") != step:
-        return None
-    after = final.get("after") or {}
-    if after.get("num_samples", after.get("num_melodies")) != final_eval_samples:
-        return None
-    return final
 
 
 def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tally) -> int:

@@ -61,6 +61,88 @@ def test_help_and_argument_errors_do_not_import_tensorflow():
         assert code == (0 if argv and argv[-1] == "--help" else 2), (module, argv, code)
 
 
+# What no --help may import (seconds each to load): TensorFlow, note-seq and what it pulls in
+# (IPython, bokeh, pandas, SciPy), RDKit, music21, matplotlib, Flask, Apache Beam.
+HEAVY_MODULES = ("tensorflow", "note_seq", "IPython", "bokeh", "pandas", "scipy", "rdkit", "music21", "matplotlib",
+                 "flask", "apache_beam")
+CLIS = {"rl-tuner": "rl_tuner.cli", "note-rnn": "note_rnn.cli", "molecules": "molecules.cli"}
+HELP_SCRIPT = textwrap.dedent("""
+    import argparse, contextlib, importlib, io, json, sys
+    heavy = %r
+    cli = importlib.import_module(sys.argv[1])
+    results = []
+
+    def run(argv):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                cli.main(argv)
+                code = 0
+            except SystemExit as e:
+                code = e.code
+        results.append([argv, code, [m for m in heavy if m in sys.modules], out.getvalue()])
+
+    run(["--help"])  # first, in a fresh process: what the command's own --help loads
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for command in sub.choices:
+        run([command, "--help"])
+    print(json.dumps(results))
+""" % (HEAVY_MODULES,))
+
+
+@pytest.fixture(scope="module")
+def help_runs():
+    """{command name: [[argv, exit code, heavy modules loaded by then, output], ...]}: the
+    command's --help, then every subcommand's, in one fresh process per command."""
+    runs = {}
+    for name, module in CLIS.items():
+        proc = run_python(["-c", HELP_SCRIPT, module])
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return runs
+
+
+def test_help_of_every_command_loads_no_heavy_module(help_runs):
+    """--help is instant (README): no TensorFlow, note-seq (IPython, bokeh, pandas), RDKit, ...
+    for the three commands and each subcommand (note-rnn's imported note-seq: 5-20 s)."""
+    seen = {name: [argv[0] for argv, _, _, _ in results] for name, results in help_runs.items()}
+    assert seen["note-rnn"] == ["--help", "prepare", "train", "evaluate", "generate", "import-magenta"]
+    assert seen["molecules"][:3] == ["--help", "prepare", "train-prior"] and len(seen["molecules"]) == 6
+    assert {"train", "evaluate", "export", "score", "stats", "listen", "listen-report"} <= set(seen["rl-tuner"])
+    for name, results in help_runs.items():
+        for argv, code, loaded, output in results:
+            assert code == 0 and output.startswith("usage: "), (name, argv, code, output)
+            assert loaded == [], (name, argv, loaded)
+
+
+def help_description(output: str) -> str:
+    """The text between the usage lines and the first argument section of a --help output."""
+    body = output.split("\n\n", 1)[1] if "\n\n" in output else ""
+    for heading in ("options:", "positional arguments:"):
+        if body.startswith(heading):
+            return ""
+    return body.split("\n\n")[0].strip()
+
+
+def test_every_help_has_a_description_in_plain_text(help_runs):
+    """Every command and subcommand says what it does above its flags, and no --help shows
+    Sphinx markup or cites a file a user does not have (spec/...)."""
+    for name, results in help_runs.items():
+        for argv, _, _, output in results:
+            assert len(help_description(output)) > 20, (name, argv, output[:400])
+            for markup in (":func:", ":class:", ":meth:", ":mod:", ":data:", ":attr:", "``", "spec/", "../shared"):
+                assert markup not in output, (name, argv, markup)
+
+
+def test_plain_text_of_docstring_markup():
+    from rl_tuner.cli_utils import plain_text
+    assert plain_text("see :func:`rl_tuner.networks.mean_log_partition`, :class:`~a.b.Tokenizer` and "
+                      ":meth:`X.y`; ``--note-rnn`` is an alias") == \
+        "see rl_tuner.networks.mean_log_partition, Tokenizer and X.y; `--note-rnn` is an alias"
+    assert plain_text("no markup: `rl-tuner listen`, 50%") == "no markup: `rl-tuner listen`, 50%"
+
+
 @pytest.fixture(scope="module")
 def tiny_files(tmp_path_factory):
     from rl_tuner import checkpoint

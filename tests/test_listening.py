@@ -239,6 +239,47 @@ def test_page_rates_and_refuses_bad_posts(client):
     assert store.count("ratings") == 1
 
 
+class _Body:
+    """A request body that claims ``size`` bytes and counts what the server reads of it."""
+
+    def __init__(self, size):
+        self.size, self.position, self.read_bytes = size, 0, 0
+
+    def tell(self):  # the test client measures the body with tell and seek
+        return self.position
+
+    def seek(self, offset, whence=0):
+        self.position = self.size + offset if whence == 2 else offset
+
+    def read(self, n=-1):
+        n = self.size - self.position if n is None or n < 0 else min(n, self.size - self.position)
+        self.position += n
+        self.read_bytes += n
+        return b"a" * n
+
+    def readline(self, n=-1):
+        return self.read(n if n is not None and n >= 0 else 65536)
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_rate_refuses_a_large_body_before_reading_it(client, content_type):
+    """A 200 MB POST /rate is answered 413 from its Content-Length: nothing of it is read (so
+    nothing is spooled to a temporary file) and nothing is stored; a rating still fits."""
+    from note_rnn.listening.app import MAX_REQUEST_BYTES
+    store, c = client
+    rater, pair, _ = current_pair(store, c)
+    body = _Body(200 * 2**20)
+    response = c.post("/rate", input_stream=body, content_length=body.size, content_type=content_type)
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+    assert (f"Not saved: the request is larger than the {MAX_REQUEST_BYTES} bytes a rating needs "
+            f"({200 * 2**20} bytes)") in response.get_data(as_text=True)
+    assert store.count("ratings") == 0
+    padded = {"pair": pair["id"], "answer": "1", "pad": "x" * (MAX_REQUEST_BYTES - 100)}  # just under the limit
+    assert c.post("/rate", data=padded).status_code == 303
+    assert [(r["rater"], r["answer"]) for r in store.ratings()] == [(rater, 1)]
+
+
 def test_a_rater_who_heard_everything_is_thanked(tmp_path):
     from note_rnn.listening.app import create_app
     store = make_study(tmp_path / "s.sqlite", models=("a", "b"), num=1)
@@ -271,6 +312,12 @@ def test_report_by_hand():
         "a": (7, 6, 0, 1), "b": (7, 0, 5, 2), "c": (6, 2, 3, 1)}
     assert result["per_model"]["c"]["binomial_std"] == pytest.approx((5 * 0.4 * 0.6) ** 0.5)  # 1.095
     assert result["per_model"]["a"]["binomial_std"] == 0.0 and result["per_model"]["b"]["binomial_std"] == 0.0
+    # Ties are left out of the win rate as of the binomial figures: n = wins + losses.
+    assert {m: (s["decisive"], s["win_rate"]) for m, s in result["per_model"].items()} == {
+        "a": (6, 1.0), "b": (5, 0.0), "c": (5, 0.4)}
+    assert result["per_model"]["c"]["win_rate_std"] == pytest.approx((0.4 * 0.6 / 5) ** 0.5)  # 0.219
+    assert result["per_model"]["c"]["binomial_std"] == pytest.approx(5 * result["per_model"]["c"]["win_rate_std"])
+    assert result["per_model"]["a"]["win_rate_std"] == 0.0
     assert result["head_to_head"] == [
         {"model_a": "a", "model_b": "b", "a_preferred": 3, "b_preferred": 0, "ties": 1},
         {"model_a": "a", "model_b": "c", "a_preferred": 3, "b_preferred": 0, "ties": 0},
@@ -315,10 +362,15 @@ def test_holm_by_hand():
 def test_report_without_enough_ratings():
     result = report.analyse([{"rater": "r", "model_a": "a", "model_b": "b", "answer": 0}], ["a", "b", "c"])
     assert result["kruskal_wallis"] is None  # all answers equal
-    assert result["per_model"]["c"] == {"comparisons": 0, "wins": 0, "losses": 0, "ties": 0, "win_rate": None,
-                                        "binomial_std": 0.0}
+    assert result["per_model"]["c"] == {"comparisons": 0, "wins": 0, "losses": 0, "ties": 0, "decisive": 0,
+                                        "win_rate": None, "win_rate_std": None, "binomial_std": 0.0}
+    assert result["per_model"]["a"] == {"comparisons": 1, "wins": 0, "losses": 0, "ties": 1, "decisive": 0,
+                                        "win_rate": None, "win_rate_std": None, "binomial_std": 0.0}
     assert [(t["model_a"], t["model_b"]) for t in result["mann_whitney"]] == [("a", "b")]
-    assert "not computable" in report.markdown(result, ["a", "b", "c"])
+    text = report.markdown(result, ["a", "b", "c"])
+    assert "not computable" in text
+    assert text.startswith("# Listening study: 1 rating by 1 rater\n")  # not "1 ratings by 1 raters"
+    assert "| a | 1 | 1 | 0 | 0 | 0 | - | - | 0.00 |" in text.splitlines()
 
 
 def test_listen_report_command(tmp_path, capsys):
@@ -345,7 +397,15 @@ def test_listen_report_command(tmp_path, capsys):
     rows = list(csv.DictReader(open(out / "ratings.csv")))
     assert [(r["model_a"], r["model_b"], int(r["answer"])) for r in rows] == HAND
     assert (out / "figure3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| b | 7 | 0 | 5 | 2 | 0.0% | 0.00 |" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert text.startswith("# Listening study: 10 ratings by 3 raters\n")
+    # model | comparisons | ties | n | wins | losses | p | std of p | std of wins, each by hand:
+    # c: 2 wins, 3 losses, 1 tie: p = 0.4, sqrt(0.4 * 0.6 / 5) = 0.219, sqrt(5 * 0.4 * 0.6) = 1.095.
+    assert "| c | 6 | 1 | 5 | 2 | 3 | 40.0% | 21.9% | 1.10 |" in text.splitlines()
+    assert "| b | 7 | 2 | 5 | 0 | 5 | 0.0% | 0.0% | 0.00 |" in text.splitlines()
+    assert "| a | 7 | 1 | 6 | 6 | 0 | 100.0% | 0.0% | 0.00 |" in text.splitlines()
+    assert "std of wins = sqrt(n p (1 - p)) = n x std of p, in wins: the error bar of figure3.png" in text
+    assert data["per_model"]["c"]["win_rate"] == 0.4 and data["definitions"] == report.DEFINITIONS
     assert cli.main(["listen-report", "--db", store.path, "--out", str(out)]) == 0  # its own output: replaced
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
@@ -502,10 +562,84 @@ def test_report_takes_model_names_as_typed(tmp_path):
     assert (tmp_path / "figure3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = (tmp_path / "report.md").read_text().splitlines()
     # A/B: ($x^$, a|b) +2 -> a|b wins; (a|b, $x^$) +1 -> $x^$ wins; ($x^$, a|b) +1 -> a|b wins.
-    # $x^$: 1 win, 2 losses, binomial std sqrt(3 * 1/3 * 2/3) = 0.82; a|b the opposite.
-    assert "| $x^$ | 3 | 1 | 2 | 0 | 33.3% | 0.82 |" in lines
-    assert "| a\\|b | 3 | 2 | 1 | 0 | 66.7% | 0.82 |" in lines
-    assert "| $x^$ | a\\|b | 1 | 2 | 0 |" in lines
+    # $x^$: 1 win, 2 losses, std of p sqrt(1/3 * 2/3 / 3) = 27.2%, of wins sqrt(3 * 1/3 * 2/3) = 0.82;
+    # a|b the opposite. "$" is escaped too (GitHub would read $x^$ as math).
+    assert "| \\$x^\\$ | 3 | 0 | 3 | 1 | 2 | 33.3% | 27.2% | 0.82 |" in lines
+    assert "| a\\|b | 3 | 0 | 3 | 2 | 1 | 66.7% | 27.2% | 0.82 |" in lines
+    assert "| \\$x^\\$ | a\\|b | 1 | 2 | 0 |" in lines
+
+
+HOSTILE_NAMES = ["<script>alert(1)</script>", "+cmd|calc!A1", "=HYPERLINK(\"http://x.invalid\")", "-2+3", "@SUM(A1)",
+                 "*bold* _em_ [link](http://x.invalid) `code` ~~del~~ \\ & $x$ <b>"]
+
+
+def hostile_ratings(models):
+    pairs = list(itertools.combinations(models, 2))
+    return [{"rater": "r", "pair": f"p{i}", "model_a": a, "model_b": b, "melody_a": 0, "melody_b": 1,
+             "answer": (i % 5) - 2, "handed_out": "t", "time": "t"} for i, (a, b) in enumerate(pairs)]
+
+
+class _Cells:
+    """The text of every table cell of an HTML page, row by row (html.parser, no dependency)."""
+
+    def __init__(self, page):
+        import html.parser
+        self.rows, self.tags, self.in_cell = [], set(), False
+        cells = self
+
+        class Parser(html.parser.HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                cells.tags.add(tag)
+                if tag == "tr":
+                    cells.rows.append([])
+                elif tag in ("td", "th"):
+                    cells.rows[-1].append("")
+                    cells.in_cell = True
+
+            def handle_endtag(self, tag):
+                if tag in ("td", "th"):
+                    cells.in_cell = False
+
+            def handle_data(self, data):
+                if cells.in_cell:
+                    cells.rows[-1][-1] += data
+
+        Parser().feed(page)
+
+
+def test_report_escapes_model_names_in_markdown(tmp_path):
+    """A model name is text in report.md: rendered (CommonMark with GitHub tables), every table
+    shows it exactly as typed and it makes no HTML element, link, emphasis, code or column."""
+    markdown_it = pytest.importorskip("markdown_it")
+    report.write_report(hostile_ratings(HOSTILE_NAMES), HOSTILE_NAMES, str(tmp_path))
+    text = (tmp_path / "report.md").read_text()
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    page = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
+    cells = _Cells(page)
+    assert cells.tags <= {"h1", "p", "table", "thead", "tbody", "tr", "th", "td"}  # no script, b, a, em, code, del
+    per_model = [row for row in cells.rows if len(row) == 9][1:]  # the first table, without its header
+    assert [row[0] for row in per_model] == HOSTILE_NAMES
+    head_to_head = [row for row in cells.rows if len(row) == 5][1:]
+    assert [tuple(row[:2]) for row in head_to_head] == list(itertools.combinations(HOSTILE_NAMES, 2))
+    assert report.markdown_text("a|b") == "a\\|b" and report.markdown_text("plain name 1.0") == "plain name 1.0"
+
+
+def test_ratings_csv_neutralises_formulas(tmp_path):
+    """ratings.csv: a text cell a spreadsheet would run as a formula starts with "'", as the
+    server does for rater cookies; answers stay numbers (-2 too) and other text stays as it is."""
+    models = HOSTILE_NAMES
+    ratings = hostile_ratings(models)
+    report.write_report(ratings, models, str(tmp_path))
+    rows = list(csv.DictReader(open(tmp_path / "ratings.csv", newline="")))
+    assert len(rows) == len(ratings) == 15
+    shown = {"+cmd|calc!A1": "'+cmd|calc!A1", '=HYPERLINK("http://x.invalid")': '\'=HYPERLINK("http://x.invalid")',
+             "-2+3": "'-2+3", "@SUM(A1)": "'@SUM(A1)"}
+    for row, rating in zip(rows, ratings):
+        assert row["model_a"] == shown.get(rating["model_a"], rating["model_a"])
+        assert row["model_b"] == shown.get(rating["model_b"], rating["model_b"])
+        assert int(row["answer"]) == rating["answer"]
+    assert {int(row["answer"]) for row in rows} == {-2, -1, 0, 1, 2}
+    assert [report.csv_cell(v) for v in ("\tx", "\rx", "x=1", "", -2, 0)] == ["'\tx", "'\rx", "x=1", "", -2, 0]
 
 
 def test_report_reads_a_study_in_a_folder_it_cannot_write(tmp_path, monkeypatch):

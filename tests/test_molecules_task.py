@@ -4,6 +4,7 @@ vocabulary, decoding, statistics, the reward/prior check, one short ``rl-tuner t
 
 import json
 import os
+import re
 import sys
 import types
 
@@ -238,8 +239,18 @@ def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
     for key in evaluation.TABLE_2_KEYS + evaluation.MOSES_KEYS + ("duplicate", "num_valid"):
         assert result[key] == pytest.approx(want[key], nan_ok=True), key
     assert {"mean_log_prior", "mean_log_policy", "mean_kl", "mean_length", "sampling_seconds"} <= set(result)
-    # its own earlier output is replaced; a file it did not write is not
+    assert result["definitions"] == ('fractions 0..1; Table-2 means over valid molecules (BUILD.md, "Table 2"); '
+                                     "unique, novel, internal_diversity as MOSES")  # cites no spec/ file
+    printed = capsys.readouterr().out
+    assert re.search(r"^novel +\d\.\d{4}$", printed, re.M)
+    # its own earlier output is replaced; a file it did not write is not. Without --data there is
+    # no novel, and the output says why (the README's quick start has no --data).
     assert mol_cli.main(["evaluate", "--model", model, "--num", "10", "--out", str(stats_path), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert ("novel                         -  (novel not computed: it needs --data DIR, a `molecules prepare` data "
+            "set whose train split the molecules are compared with)\n") in printed
+    result = json.loads(stats_path.read_text())
+    assert "novel" not in result and result["definitions"].endswith("; " + sampling.NO_NOVEL)
     assert run_main(mol_cli.main, ["evaluate", "--model", model, "--num", "10", "--out", str(out)]) == 2
     assert out.read_text().split("\n")[:30] == expected  # nothing lost
 

@@ -6,6 +6,7 @@ Routes:
   ``GET /audio/<clip>.wav``: a clip's WAV (clip ids are random: they do not name the model).
   ``POST /rate``: form fields ``pair`` and ``answer``; stores the rating and redirects to
     ``/``; a bad or repeated submission gets HTTP 400 with the reason, and nothing is stored.
+    A request body larger than :data:`MAX_REQUEST_BYTES` gets HTTP 413 before it is read.
 
 Templates and static files live in this package (``templates/``, ``static/``).
 """
@@ -23,12 +24,17 @@ COOKIE_MAX_AGE = 365 * 24 * 3600  # seconds
 # A rater id as new_token makes it (secrets.token_urlsafe(16): 22 URL-safe characters). Any other
 # cookie value (too long, a formula for the researcher's spreadsheet, markup) gets a new token.
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
+# The largest request body the server reads. The rating form is "pair=<22-character token>&answer=-2"
+# (37 bytes); 4 KiB leaves room for a browser's extras. A larger body (a 200 MB upload) is refused
+# from its Content-Length with HTTP 413 before any of it is read or spooled to a temporary file.
+MAX_REQUEST_BYTES = 4096
 
 
 def create_app(store: Store) -> flask.Flask:
     """The Flask application serving the study in ``store``."""
     app = flask.Flask(__name__)
     app.config["STORE"] = store
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # Werkzeug checks it before reading the body
 
     def rater_and_cookie():
         rater = flask.request.cookies.get(COOKIE)
@@ -57,6 +63,12 @@ def create_app(store: Store) -> flask.Flask:
             html = flask.render_template("pair.html", pair=None, likert=LIKERT, error=str(e))
             return flask.make_response(html, 400)
         return flask.redirect(flask.url_for("page"), code=303)
+
+    @app.errorhandler(413)
+    def too_large(_):
+        error = (f"the request is larger than the {MAX_REQUEST_BYTES} bytes a rating needs "
+                 f"({flask.request.content_length or 'unknown'} bytes)")
+        return flask.make_response(flask.render_template("pair.html", pair=None, likert=LIKERT, error=error), 413)
 
     @app.get("/audio/<clip>.wav")
     def audio(clip):

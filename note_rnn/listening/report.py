@@ -3,9 +3,10 @@
 From the ratings (:meth:`note_rnn.listening.store.Store.ratings`):
 
 * per model: comparisons (ratings it took part in), wins (its melody preferred), losses,
-  ties ("About the same"), and the error bar of Figure 3, the standard deviation of a
-  binomial fit to its wins and losses: with n = wins + losses and p = wins / n,
-  sqrt(n p (1 - p)) wins (Jaques et al. 2017, Figure 3);
+  ties ("About the same"); ties are left out of everything binomial: n = wins + losses
+  decisive comparisons, win rate p = wins / n, its binomial standard deviation
+  sqrt(p (1 - p) / n) (a fraction, like p), and the error bar of Figure 3, the same in wins,
+  sqrt(n p (1 - p)) (Jaques et al. 2017, Figure 3);
 * a Kruskal-Wallis H test (:func:`scipy.stats.kruskal`) over the ratings by model: each
   rating gives each of its two models a score on -2..2 from that model's side (+2: its
   melody "much better"), and the groups are the models' scores;
@@ -18,12 +19,30 @@ From the ratings (:meth:`note_rnn.listening.store.Store.ratings`):
 from __future__ import annotations
 
 import csv
+import html
 import itertools
 import math
 import os
+import re
 
 ALPHA = 0.05
 CORRECTION = "Holm-Bonferroni over all pairs of models (family-wise error rate 0.05)"
+# What each per-model figure is, in words (report.json's "definitions", report.md's notes).
+DEFINITIONS = {
+    "comparisons": "ratings the model took part in (wins + losses + ties)",
+    "ties": "ratings answered 'About the same'",
+    "decisive": "n = wins + losses (ties left out of the win rate and both standard deviations)",
+    "win_rate": "p = wins / n, a fraction 0..1 (null when n = 0)",
+    "win_rate_std": "binomial standard deviation of the win rate, sqrt(p (1 - p) / n), a fraction 0..1",
+    "binomial_std": "binomial standard deviation of the wins, sqrt(n p (1 - p)) = n x win_rate_std, in wins "
+                    "(the error bar of figure3.png, as in the paper's Figure 3)",
+}
+# Characters with a meaning in Markdown (CommonMark, GitHub tables and math) that a model name
+# may hold: backslash-escaped in report.md. "<", ">" and "&" become HTML entities instead.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+# A CSV cell starting with one of these is read as a formula by spreadsheet programs
+# (OWASP, "CSV Injection"); ratings.csv prefixes such text cells with "'".
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def scores_by_model(ratings, models) -> dict[str, list[int]]:
@@ -41,6 +60,13 @@ def binomial_std(wins: int, losses: int) -> float:
     standard deviation, in wins, of a binomial fit to a model's wins and losses."""
     n = wins + losses
     return 0.0 if n == 0 else math.sqrt(n * (wins / n) * (losses / n))
+
+
+def win_rate_std(wins: int, losses: int) -> float | None:
+    """sqrt(p (1 - p) / n) with n = wins + losses and p = wins / n (None when n is 0): the
+    binomial standard deviation of the win rate, a fraction like the win rate itself."""
+    n = wins + losses
+    return None if n == 0 else math.sqrt((wins / n) * (losses / n) / n)
 
 
 def holm(p_values) -> list[float]:
@@ -64,7 +90,8 @@ def analyse(ratings, models) -> dict:
 
     Returns:
       {"num_ratings", "num_raters", "per_model": {model: {"comparisons", "wins", "losses",
-      "ties", "win_rate", "binomial_std"}}, "head_to_head": [{"model_a", "model_b",
+      "ties", "decisive", "win_rate", "win_rate_std", "binomial_std"}} (see :data:`DEFINITIONS`,
+      also returned as "definitions"), "head_to_head": [{"model_a", "model_b",
       "a_preferred", "b_preferred", "ties"}], "kruskal_wallis": {"H", "df", "p"} or None
       (fewer than two models with ratings, or all scores equal), "mann_whitney": [{"model_a",
       "model_b", "U" (of model_a), "p", "p_holm", "higher", "significant"}], "correction"}.
@@ -77,8 +104,10 @@ def analyse(ratings, models) -> dict:
         wins = sum(1 for s in scores[m] if s > 0)
         losses = sum(1 for s in scores[m] if s < 0)
         n = len(scores[m])
-        per_model[m] = {"comparisons": n, "wins": wins, "losses": losses, "ties": n - wins - losses,
-                        "win_rate": wins / n if n else None, "binomial_std": binomial_std(wins, losses)}
+        decisive = wins + losses
+        per_model[m] = {"comparisons": n, "wins": wins, "losses": losses, "ties": n - decisive,
+                        "decisive": decisive, "win_rate": wins / decisive if decisive else None,
+                        "win_rate_std": win_rate_std(wins, losses), "binomial_std": binomial_std(wins, losses)}
     head_to_head = []
     for a, b in itertools.combinations(models, 2):
         pref = {a: 0, b: 0, None: 0}
@@ -104,28 +133,51 @@ def analyse(ratings, models) -> dict:
         test["significant"] = adjusted < ALPHA
     return {"num_ratings": len(ratings), "num_raters": len({r["rater"] for r in ratings}),
             "per_model": per_model, "head_to_head": head_to_head, "kruskal_wallis": kruskal,
-            "mann_whitney": tests, "correction": CORRECTION, "alpha": ALPHA}
+            "mann_whitney": tests, "correction": CORRECTION, "alpha": ALPHA, "definitions": dict(DEFINITIONS)}
 
 
 def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _cell(name: str) -> str:
-    """A model name as a Markdown table cell ("|" escaped, so a name cannot add columns)."""
-    return str(name).replace("|", "\\|")
+def markdown_text(name: str) -> str:
+    """A model name as literal Markdown text: HTML's ``<``, ``>`` and ``&`` as entities (a name
+    ``<script>`` stays text), and Markdown's ``\\ ` * _ [ ] | ~ $`` backslash-escaped (a name
+    cannot add table columns, emphasis, links, code or math)."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(name), quote=False))
+
+
+_cell = markdown_text  # a model name in a table cell
+
+
+def csv_cell(value):
+    """A value for ``ratings.csv``: text that a spreadsheet would run as a formula (it starts
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, e.g. a model named
+    ``+cmd|calc!A1``) gets a leading ``'``; numbers (answers -2..2) and other text are kept."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def markdown(result: dict, models) -> str:
-    """The report as Markdown tables."""
-    lines = [f"# Listening study: {result['num_ratings']} ratings by {result['num_raters']} raters", "",
-             "| model | comparisons | wins | losses | ties | win rate | binomial std |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    """The report as Markdown tables (model names escaped, :func:`markdown_text`), with the
+    definition of every per-model column under its table."""
+    lines = [f"# Listening study: {_count(result['num_ratings'], 'rating')} by "
+             f"{_count(result['num_raters'], 'rater')}", "",
+             "| model | comparisons | ties | decisive (n) | wins | losses | win rate (p) | std of p | std of wins |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for m in models:
         s = result["per_model"][m]
         rate = "-" if s["win_rate"] is None else f"{s['win_rate']:.1%}"
-        lines.append(f"| {_cell(m)} | {s['comparisons']} | {s['wins']} | {s['losses']} | {s['ties']} | {rate} | "
-                     f"{s['binomial_std']:.2f} |")
+        rate_std = "-" if s["win_rate_std"] is None else f"{s['win_rate_std']:.1%}"
+        lines.append(f"| {_cell(m)} | {s['comparisons']} | {s['ties']} | {s['decisive']} | {s['wins']} | "
+                     f"{s['losses']} | {rate} | {rate_std} | {s['binomial_std']:.2f} |")
+    lines += ["", "Ties are left out of n, p and both standard deviations: n = wins + losses (the decisive "
+                  "comparisons); win rate p = wins / n; std of p = sqrt(p (1 - p) / n), the binomial standard "
+                  "deviation of p, in percent like p; std of wins = sqrt(n p (1 - p)) = n x std of p, "
+                  "in wins: the error bar of figure3.png (the paper's Figure 3)."]
     kw = result["kruskal_wallis"]
     lines += ["", "Kruskal-Wallis H over the ratings by model: " +
               (f"chi2({kw['df']}) = {kw['H']:.3f}, p {_p(kw['p']) if kw['p'] < 0.001 else '= ' + _p(kw['p'])}"
@@ -154,8 +206,8 @@ def plot(result: dict, models, path: str) -> None:
     ax.set_xticks(range(len(models)))
     ax.set_xticklabels([f"{m}\n({result['per_model'][m]['comparisons']} comparisons)" for m in models],
                        parse_math=False)  # model names as typed: "$" is not TeX
-    ax.set_ylabel("comparisons won")
-    ax.set_title(f"Listening study: {result['num_ratings']} ratings")
+    ax.set_ylabel("comparisons won\n(error bar: binomial std of wins)")
+    ax.set_title(f"Listening study: {_count(result['num_ratings'], 'rating')}")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save_png(fig, path)
@@ -164,8 +216,8 @@ def plot(result: dict, models, path: str) -> None:
 
 def write_report(ratings, models, out_dir: str) -> dict:
     """Writes ``report.json``, ``report.md``, ``figure3.png`` and ``ratings.csv`` (the raw
-    ratings, columns of :data:`note_rnn.listening.store.RATING_COLUMNS`) into ``out_dir``
-    (an existing folder); returns the result of :func:`analyse`."""
+    ratings, columns of :data:`note_rnn.listening.store.RATING_COLUMNS`, text cells through
+    :func:`csv_cell`) into ``out_dir`` (an existing folder); returns the result of :func:`analyse`."""
     from note_rnn.listening.store import RATING_COLUMNS
     from rl_tuner import atomic
     result = analyse(ratings, models)
@@ -176,5 +228,5 @@ def write_report(ratings, models, out_dir: str) -> dict:
     with open(os.path.join(out_dir, "ratings.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=RATING_COLUMNS)
         writer.writeheader()
-        writer.writerows(ratings)
+        writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in ratings)
     return result
