@@ -55,6 +55,8 @@ class LearnerConfig:
       new_priority: with prioritized replay, the priority of a new transition: "max" (the
         largest priority given so far) or "td" (that of its own TD error under the current
         networks, as the Sequence Tutor molecule code; BUILD.md, "The domain-free core and tasks").
+      double: the double estimator (:attr:`rl_tuner.targets.Algorithm.double_target`): the
+        online network's values at s' choose or weight the target network's.
     """
 
     discount: float = 0.5
@@ -63,6 +65,7 @@ class LearnerConfig:
     target_update_rate: float = 0.01
     batch_size: int = 32
     new_priority: str = "max"
+    double: bool = False
 
 
 def transition_spec(layer_sizes, num_classes: int, next_log_prior: bool = True, next_state: bool = True,
@@ -136,8 +139,13 @@ class KLControlLearner(tf.Module):
         if next_state is None:  # not stored: the online network's own state after obs
             next_state = tf.nest.map_structure(tf.stop_gradient, state_after)
         next_values = self.target_values(batch["action"], next_state)
-        y = self.algorithm.target(batch["reward"], tf.stop_gradient(next_values), self.config.discount,
-                                  batch["done"], batch.get("next_log_prior"))
+        if self.config.double:
+            online_next = self.q_network.rnn.step(batch["action"], next_state)[0]
+            y = self.algorithm.double_target(batch["reward"], tf.stop_gradient(next_values), self.config.discount,
+                                             batch["done"], batch.get("next_log_prior"), tf.stop_gradient(online_next))
+        else:
+            y = self.algorithm.target(batch["reward"], tf.stop_gradient(next_values), self.config.discount,
+                                      batch["done"], batch.get("next_log_prior"))
         y = tf.stop_gradient(y)
         td = q_sa - y
         return tf.reduce_mean(tf.square(td)), td, y, values

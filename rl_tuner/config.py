@@ -73,6 +73,10 @@ class RLConfig:
         'zero' (all outputs 0: for g, whose policy is p exp(G), the run starts exactly at the
         prior and at the fixed point of a zero task reward; Psi-learning in the
         parametrisation Psi = log p + G, BUILD.md).
+      double: the double estimator in the TD target (van Hasselt et al. 2016 for q and pure_rl;
+        for psi and g the soft value E_pi[values - log(pi/p)] of the target network's values
+        under the online network's policy, which is below the soft maximum of the target
+        values unless the two networks agree: :mod:`rl_tuner.targets`). Off: the paper's targets.
       value_offset: a constant added to every initial value (the output layer's bias; a shift
         of all values of a state changes no policy): 'none', or 'prior_return', the mean
         discounted task return sum_t gamma^t r_T / c of 256 episodes the prior plays in the
@@ -124,6 +128,7 @@ class RLConfig:
     bootstrap_final_note: bool = False
     head_init: str = "prior"
     value_offset: str = "none"
+    double: bool = False
     end_transitions: float = 0.0
     eval_every: int = 50_000
     eval_samples: int = 1000
@@ -145,7 +150,7 @@ class RLConfig:
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
                        "store_next_state": True, "head_init": "prior", "end_transitions": 0.0,
-                       "value_offset": "none"}
+                       "value_offset": "none", "double": False}
 
     def __post_init__(self):
         if not self.reward_mode:

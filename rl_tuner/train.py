@@ -80,7 +80,8 @@ class RunState:
             self.q_network, self.target_network, self.algorithm, self.replay,
             agent.LearnerConfig(discount=config.discount, learning_rate=config.learning_rate,
                                 clip_norm=config.clip_norm, target_update_rate=config.target_update_rate,
-                                batch_size=config.batch_size, new_priority=config.new_priority))
+                                batch_size=config.batch_size, new_priority=config.new_priority,
+                                double=config.double))
         self.actor = actor_lib.Actor(self.q_network, self.prior, self.algorithm, config.exploration,
                                      seed=config.seed + 2, actions=self.task.exploration_actions())
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")

@@ -82,13 +82,14 @@ def test_apply_flat_equals_apply_gradients_exactly():
     assert int(opt_b.iterations.numpy()) == int(opt_a.iterations.numpy()) == 3
 
 
-@pytest.mark.parametrize("algorithm", ["q", "psi", "g"])
-def test_fused_k_steps_equal_per_tensor_steps(algorithm):
+@pytest.mark.parametrize("algorithm, double", [("q", False), ("psi", False), ("g", False), ("q", True),
+                                               ("psi", True), ("g", True)])
+def test_fused_k_steps_equal_per_tensor_steps(algorithm, double):
     # Two identical learners: one runs K steps in the compiled fused loop, the other K calls of
     # the per-tensor reference step, on the same minibatches. Huge rewards make every
     # gradient tensor exceed the clip norm, so the per-tensor clip is exercised.
     k = 4
-    fused, reference = Setup(algorithm, seed=3), Setup(algorithm, seed=3)
+    fused, reference = Setup(algorithm, seed=3, double=double), Setup(algorithm, seed=3, double=double)
     assert fused.learner.layout is not None
     rng = np.random.default_rng(20)
     batches = [make_batch(rng, n=4, reward_scale=1e4) for _ in range(k)]
@@ -112,7 +113,7 @@ def test_fused_k_steps_equal_per_tensor_steps(algorithm):
         assert getattr(fused.learner.optimizer, name).numpy() == getattr(reference.learner.optimizer, name).numpy()
     assert int(fused.learner.train_steps.numpy()) == int(reference.learner.train_steps.numpy()) == k
     # The test can fail: the networks moved, and the moves are larger than the tolerance.
-    start = Setup(algorithm, seed=3)
+    start = Setup(algorithm, seed=3, double=double)
     moved = [np.max(np.abs(a - b)) for a, b in zip(snapshot(fused.q_network.variables),
                                                       snapshot(start.q_network.variables))]
     assert min(moved) > 1e-4

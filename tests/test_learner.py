@@ -62,14 +62,27 @@ def to_tf(batch):
     return tf.nest.map_structure(tf.constant, batch)
 
 
-def np_loss(q_weights, target_weights, batch, algorithm, gamma):
-    """mean((Q(s, a) - y)^2) with Q from (obs, state) and y from the target net on (action, next_state)."""
+def np_loss(q_weights, target_weights, batch, algorithm, gamma, double=False):
+    """mean((Q(s, a) - y)^2) with Q from (obs, state) and y from the target net on (action, next_state).
+
+    ``double``: the online network's values at s' choose (q) or weight (psi, g) the target's.
+    """
     (h, c), = batch["state"]
     values, _, _ = np_step(q_weights, batch["obs"], h.astype(np.float64), c.astype(np.float64))
     q_sa = values[np.arange(len(values)), batch["action"]]
     (nh, nc), = batch["next_state"]
     next_values, _, _ = np_step(target_weights, batch["action"], nh.astype(np.float64), nc.astype(np.float64))
-    if algorithm in ("q", "pure_rl"):
+    if double:
+        online, _, _ = np_step(q_weights, batch["action"], nh.astype(np.float64), nc.astype(np.float64))
+        log_p = batch["next_log_prior"].astype(np.float64)
+        if algorithm in ("q", "pure_rl"):
+            boot = next_values[np.arange(len(values)), online.argmax(axis=-1)]
+        else:
+            logits = online if algorithm == "psi" else online + log_p
+            log_pi = np_log_softmax(logits)
+            kl = log_pi if algorithm == "psi" else log_pi - log_p
+            boot = np.sum(np.exp(log_pi) * (next_values - kl), axis=-1)
+    elif algorithm in ("q", "pure_rl"):
         boot = next_values.max(axis=-1)
     elif algorithm == "psi":
         boot = np_logsumexp(next_values)
@@ -82,7 +95,7 @@ def np_loss(q_weights, target_weights, batch, algorithm, gamma):
 class Setup:
     """A tiny Note-RNN, its Q/target networks, the prior, a replay and a learner."""
 
-    def __init__(self, algorithm="q", capacity=64, batch_size=4, perturb_target=True, seed=0):
+    def __init__(self, algorithm="q", capacity=64, batch_size=4, perturb_target=True, seed=0, double=False):
         self.pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(UNITS,)), seed=seed)
         self.q_network = networks.q_network_from(self.pretrained)
         self.target_network = agent.build_target_network(self.q_network)
@@ -93,7 +106,7 @@ class Setup:
                 v.assign(v + rng.normal(scale=0.3, size=v.shape).astype(np.float32))
         spec = agent.transition_spec((UNITS,), C)
         self.replay = replay.UniformReplay(spec, capacity, seed=seed)
-        self.config = agent.LearnerConfig(batch_size=batch_size)
+        self.config = agent.LearnerConfig(batch_size=batch_size, double=double)
         self.algorithm = targets.get_algorithm(algorithm)
         self.learner = agent.KLControlLearner(self.q_network, self.target_network, self.algorithm, self.replay,
                                               self.config)
@@ -148,12 +161,15 @@ def test_prior_is_normalised_log_softmax():
 
 
 # --------------------------------------------------------------------------- (a) the loss
+@pytest.mark.parametrize("double", [False, True])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_loss_matches_numpy(algorithm):
-    s = Setup(algorithm)
+def test_loss_matches_numpy(algorithm, double):
+    s = Setup(algorithm, double=double)
     batch = make_batch(np.random.default_rng(2), n=5, done=[0, 0, 1, 0, 0])
     loss, td, y, values = s.learner.loss(to_tf(batch))
-    expected_loss, expected_y = np_loss(s.q_weights(), s.target_weights(), batch, algorithm, 0.5)
+    expected_loss, expected_y = np_loss(s.q_weights(), s.target_weights(), batch, algorithm, 0.5, double)
+    if double:  # the online network (not the perturbed target) weights the target values: other targets
+        assert np.abs(expected_y - np_loss(s.q_weights(), s.target_weights(), batch, algorithm, 0.5)[1]).max() > 1e-3
     np.testing.assert_allclose(y.numpy(), expected_y, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(float(loss), expected_loss, rtol=1e-5, atol=1e-6)
     # The terminal transition (index 2) has y = r exactly.

@@ -159,3 +159,51 @@ def test_get_algorithm_bad_name_lists_valid_names():
     assert "'bad'" in message
     listed = set(message.split("choose one of")[-1].replace(",", " ").split())
     assert listed == {"q", "psi", "g", "pure_rl"}
+
+
+# The double estimator (LearnerConfig.double): the online network's values at s' choose (q) or
+# weight (psi, g) the target network's NEXT_VALUES. Online values: row 0 (0, 0, 0), row 1 (1, 0, 0).
+ONLINE_NEXT = np.array([[0.0, 0.0, 0.0],
+                        [1.0, 0.0, 0.0]], np.float32)
+# q: the online argmax (row 0: the first of equal values, action 0; row 1: action 0), valued by
+#   the target: row 0: 1 + 0.5 * 1 = 1.5 (not 2.5: the target's own max is 3); row 1: -0.5 + 0 = -0.5
+DOUBLE_Q_EXPECTED = [1.5, -0.5]
+# psi: y = r + gamma E_pi[Psi- - log pi], pi = softmax(online)
+#   row 0: pi uniform: mean(1, 2, 3) + log 3 = 3.0986123 -> 1 + 0.5 * 3.0986123 = 2.5493061
+#          (below the soft maximum log sum exp = 3.4076060 of psi_target)
+#   row 1: pi = (e, 1, 1) / (e + 2) = (0.5761169, 0.2119416, 0.2119416); Psi- = 0, so the value
+#          is the entropy of pi, 0.9753278 -> -0.5 + 0.4876639 = -0.0123361
+DOUBLE_PSI_EXPECTED = [2.5493061, -0.0123361]
+# g: y = r + gamma E_pi[G- - log(pi / p)], pi ~ p exp(online)
+#   row 0: pi = p = (0.5, 0.25, 0.25): 0.5 + 0.5 + 0.75 = 1.75 -> 1 + 0.875 = 1.875 (g_target: 2.0537587)
+#   row 1: pi ~ (0.2 e, 0.3, 0.5) = (0.4046097, 0.2232714, 0.3721190); G- = 0, so the value is
+#          -KL(pi || p) = -0.1092151 -> -0.5 - 0.0546076 = -0.5546076
+DOUBLE_G_EXPECTED = [1.875, -0.5546076]
+
+
+def _double_target(name, done):
+    alg = targets.get_algorithm(name)
+    y = alg.double_target(tf.constant(REWARD), tf.constant(NEXT_VALUES), GAMMA, tf.constant(done),
+                          tf.constant(NEXT_LOG_PRIOR), tf.constant(ONLINE_NEXT))
+    return np.asarray(y)
+
+
+@pytest.mark.parametrize("name, expected", [("q", DOUBLE_Q_EXPECTED), ("pure_rl", DOUBLE_Q_EXPECTED),
+                                            ("psi", DOUBLE_PSI_EXPECTED), ("g", DOUBLE_G_EXPECTED)])
+def test_double_targets_by_hand(name, expected):
+    np.testing.assert_allclose(_double_target(name, NOT_DONE), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(_double_target(name, DONE), REWARD)  # terminal: the reward alone
+
+
+@pytest.mark.parametrize("name", ["q", "psi", "g", "pure_rl"])
+def test_double_targets_equal_the_plain_ones_when_the_networks_agree(name):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(5, 4)).astype(np.float32) * 3
+    log_prior = np.log(rng.dirichlet(np.ones(4), size=5)).astype(np.float32)
+    reward = rng.normal(size=5).astype(np.float32)
+    alg = targets.get_algorithm(name)
+    args = (tf.constant(reward), tf.constant(values), 0.9, tf.zeros(5), tf.constant(log_prior))
+    np.testing.assert_allclose(alg.double_target(*args, tf.constant(values)), alg.target(*args), rtol=1e-5, atol=1e-5)
+    # and lower for any other online policy (Gibbs' inequality; q: the max is the largest value)
+    other = tf.constant(rng.normal(size=(5, 4)).astype(np.float32))
+    assert (np.asarray(alg.double_target(*args, other)) <= np.asarray(alg.target(*args)) + 1e-5).all()
