@@ -338,6 +338,8 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
     Raises:
       FloatingPointError: if the training loss becomes NaN or infinite; the last good
         checkpoint is kept.
+      OSError: ``cannot write PATH: REASON`` when a write fails (a full disk: ``No space left
+        on device``); the epochs saved before stay on disk (:func:`rl_tuner.runs.run_directory`).
     """
     from tqdm import tqdm
 
@@ -398,7 +400,8 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
         with writer.as_default():
             for key in ("train_log_perplexity", "train_accuracy", "validation_log_perplexity", "validation_accuracy"):
                 tf.summary.scalar(f"epoch/{key}", record[key], step=record["step"])
-        writer.flush()
+        with atomic.writing(os.path.join(config.out_dir, "logs")):
+            writer.flush()
         print(epoch_line(record, config.epochs, totals[2]), file=sys.stderr)
         if val["log_perplexity"] < float(trainer.best_val_loss.numpy()):
             trainer.best_val_loss.assign(val["log_perplexity"])
@@ -407,7 +410,8 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
                                   card=make_card(record))
         trainer.epoch.assign(epoch + 1)
         atomic.write_json(history_path, history)
-        trainer.manager.save(checkpoint_number=epoch + 1)
+        with atomic.writing(trainer.manager.directory):  # a full disk: "cannot write RUN/ckpt: No space left ..."
+            trainer.manager.save(checkpoint_number=epoch + 1)
     return history
 
 

@@ -31,6 +31,11 @@ from rl_tuner import atomic, outputs
 _HELD: dict[str, int] = {}  # real path of a run directory -> lock file descriptor of this process
 
 
+def held_runs() -> list[str]:
+    """Real paths of the run directories this process holds the lock of (trains)."""
+    return list(_HELD)
+
+
 class RunInUseError(ValueError):
     """Another process (or this one) is training in the run directory."""
 
@@ -125,13 +130,17 @@ def run_directory(path: str, command: str):
 
     Yields a :class:`Run`. If the block fails before :meth:`Run.start`, a directory this
     call created is removed again. If it fails after starting a new run but before the run
-    saved a checkpoint (e.g. the network does not fit in memory), the entries the run wrote
+    finished any work (e.g. the network does not fit in memory), the entries the run wrote
     (config, manifest, logs) are removed too, so that the corrected command starts normally
     instead of being refused as "different settings"; entries that were there before stay.
+    Once the run holds finished work (a checkpoint, a model, a policy, a history: anything
+    but :data:`SCAFFOLDING`), nothing is removed, whatever the error (a full disk while
+    saving the next epoch keeps the epochs saved before).
 
     Raises:
-      rl_tuner.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
-        not a run of ``command``.
+      rl_tuner.outputs.OutputError: if ``path`` is a file, a non-empty directory that is
+        not a run of ``command``, or inside a protected folder
+        (:func:`rl_tuner.outputs.check_protected`: another run, a checkpoint, a data set, ...).
       RunInUseError: if another process trains in ``path``.
       OSError: naming ``path`` if it cannot be created.
     """
@@ -143,6 +152,7 @@ def run_directory(path: str, command: str):
             what = f"holds the output of `{writer}`" if writer else f"is not empty ({outputs.describe(path)})"
             raise outputs.OutputError(f"--out {path} {what} and is not a `{command}` run; choose another --out "
                                       "(training writes only into a new or empty directory or its own earlier run)")
+    outputs.check_protected(path, command)
     created = not os.path.exists(path)
     try:
         os.makedirs(path, exist_ok=True)
@@ -155,7 +165,7 @@ def run_directory(path: str, command: str):
             try:
                 yield run
             except BaseException:
-                if run.started and not run.resumed and not run.has_checkpoint():
+                if run.started and not run.resumed and not run.has_checkpoint() and not _finished_work(path, before):
                     _unstart(path, before)
                     run.started = False
                 if created and not run.started:
@@ -168,6 +178,23 @@ def run_directory(path: str, command: str):
             with contextlib.suppress(OSError):
                 os.rmdir(path)
         raise
+
+
+# What a run writes when it starts, before any work is finished: its config (each trainer's
+# file name), manifest, lock, TensorBoard logs (note-rnn's logs/, rl-tuner's event files) and
+# a ckpt/ folder without a saved state.
+SCAFFOLDING = ("config.json", "train_config.json", "prior_config.json", outputs.MANIFEST, outputs.LOCK, "logs", "ckpt")
+_EVENTS = "events.out.tfevents."
+
+
+def _finished_work(path: str, before: set) -> bool:
+    """True if run directory ``path`` gained an entry other than :data:`SCAFFOLDING` since
+    ``before`` (its listing when the run started)."""
+    try:
+        new = set(os.listdir(path)) - before
+    except OSError:
+        return True  # unknown: remove nothing
+    return any(entry not in SCAFFOLDING and not entry.startswith(_EVENTS) for entry in new)
 
 
 def _unstart(path: str, before: set) -> None:
