@@ -90,12 +90,6 @@ def owner(path: str) -> str | None:
     return None
 
 
-def is_run_dir(path: str) -> bool:
-    """True if ``path`` is a directory of a trainer (``RUN_COMMANDS``: ``rl-tuner train``,
-    ``note-rnn train``, ``molecules train-prior``)."""
-    return os.path.isdir(path) and owner(path) in RUN_COMMANDS
-
-
 def entries(path: str) -> list[str]:
     """The sorted entries of directory ``path`` other than the manifest and the run lock."""
     return sorted(e for e in os.listdir(path) if e not in _BOOKKEEPING)
@@ -158,10 +152,7 @@ def check_dir(path: str, command: str | None = None, overwrite: bool = False, in
     check_not_input(path, inputs)
     if os.path.lexists(path) and not os.path.isdir(path):
         raise OutputError(f"--out {path} is a file, not a directory; choose a directory path")
-    if is_run_dir(path):
-        raise OutputError(f"--out {path} is a training run directory ({owner(path)}); it is never replaced: "
-                          "choose another --out")
-    check_protected(path, command, owned)
+    check_protected(path, command, owned)  # a run, a checkpoint, a data set, ... or a folder inside one
     if not os.path.lexists(path):
         return
     names = entries(path)
@@ -203,7 +194,7 @@ def protected_kind(path: str) -> tuple[str, str | None] | None:
       checkpoints as ``note_rnn/_checkpoints``).
 
     Returns:
-      ``(noun, writer)``, e.g. ``("training run", "rl-tuner train")``, ``("model checkpoint",
+      ``(noun, writer)``, e.g. ``("training run directory", "rl-tuner train")``, ``("model checkpoint",
       None)``; None for any other path (also a missing one).
     """
     if not os.path.isdir(path):
@@ -212,9 +203,9 @@ def protected_kind(path: str) -> tuple[str, str | None] | None:
         return INSTALLED, None
     writer = owner(path)
     if writer in RUN_COMMANDS:
-        return "training run", writer
+        return "training run directory", writer
     if os.path.isfile(os.path.join(path, _TRAINING_STATE)):
-        return "training run", None
+        return "training run directory", None
     if writer == EXPORT_COMMAND:
         return "exported model", writer
     if os.path.isfile(os.path.join(path, _POLICY_FILE)):

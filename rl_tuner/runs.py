@@ -146,13 +146,13 @@ def run_directory(path: str, command: str):
     """
     if os.path.lexists(path) and not os.path.isdir(path):
         raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
+    outputs.check_protected(path, command)  # another run, a checkpoint, a data set, ... or a folder inside one
     if os.path.isdir(path) and outputs.entries(path):
         writer = outputs.owner(path)
         if writer != command:
             what = f"holds the output of `{writer}`" if writer else f"is not empty ({outputs.describe(path)})"
             raise outputs.OutputError(f"--out {path} {what} and is not a `{command}` run; choose another --out "
                                       "(training writes only into a new or empty directory or its own earlier run)")
-    outputs.check_protected(path, command)
     created = not os.path.exists(path)
     try:
         os.makedirs(path, exist_ok=True)
