@@ -174,11 +174,12 @@ def add_overwrite_flag(parser: argparse.ArgumentParser, kind: str = "directory")
     """Adds ``--overwrite`` (see :mod:`rl_tuner.outputs`) for an output ``kind``: directory or file."""
     if kind == "directory":
         text = ("write into a non-empty --out that is not this command's earlier output: only the files this "
-                "command writes are replaced, other files are kept (an input or a training run directory is "
-                "never replaced)")
+                "command writes are replaced, other files are kept (never an input, nor anything in a training "
+                "run, model checkpoint, tuned or exported model, data set or the installed packages)")
     else:
-        text = ("replace an existing --out file that is not this command's earlier output (an input or a file "
-                "of a training run is never replaced)")
+        text = ("replace an existing --out file that is not this command's earlier output (never an input, nor "
+                "anything in a training run, model checkpoint, tuned or exported model, data set or the "
+                "installed packages)")
     parser.add_argument("--overwrite", action="store_true", help=text)
 
 
