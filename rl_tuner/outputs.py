@@ -27,6 +27,7 @@ All refusals are :class:`OutputError` (a ValueError: ``run_main`` prints it on o
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -247,7 +248,8 @@ def _is_checkpoint(path: str) -> bool:
     return isinstance(config, dict) and config.get("format") in checkpoint.FORMATS
 
 
-def _installed_dirs() -> set:
+@functools.lru_cache(maxsize=1)
+def _installed_dirs() -> frozenset:
     """Real paths of this Python's package folders (site-packages, the user's site-packages)."""
     import site  # pylint: disable=import-outside-toplevel
     import sysconfig  # pylint: disable=import-outside-toplevel
@@ -256,7 +258,7 @@ def _installed_dirs() -> set:
         paths += site.getsitepackages() + [site.getusersitepackages()]
     except AttributeError:  # an old virtualenv's site module
         pass
-    return {_real(p) for p in paths if p}
+    return frozenset(_real(p) for p in paths if p)
 
 
 def _held_run(path: str) -> str | None:
