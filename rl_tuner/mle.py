@@ -320,6 +320,9 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
         progress: bool = True, restore_from: str | None = None) -> dict:
     """Trains (or resumes) the epochs of a run whose directory is ``config.out_dir``.
 
+    The run's lock is held while it trains (:func:`rl_tuner.runs.holding`; the commands hold
+    it already through :func:`training_run`).
+
     Args:
       config: the hyperparameters (see :class:`Trainer`; also batch_size and epochs).
       train_arrays, val_arrays: (inputs, targets, weights) of :func:`evaluation_arrays`.
@@ -340,7 +343,16 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
         checkpoint is kept.
       OSError: ``cannot write PATH: REASON`` when a write fails (a full disk: ``No space left
         on device``); the epochs saved before stay on disk (:func:`rl_tuner.runs.run_directory`).
+      rl_tuner.runs.RunInUseError: another process trains in ``config.out_dir``.
     """
+    from rl_tuner import runs  # pylint: disable=import-outside-toplevel
+    with runs.holding(config.out_dir):
+        return _fit(config, train_arrays, val_arrays, num_classes, make_card, vocabulary, name, progress,
+                    restore_from)
+
+
+def _fit(config, train_arrays, val_arrays, num_classes, make_card, vocabulary, name, progress, restore_from) -> dict:
+    """:func:`fit` with the run's lock held."""
     from tqdm import tqdm
 
     trainer = Trainer(config, num_classes, vocabulary)

@@ -73,6 +73,28 @@ def lock(run_dir: str):
         os.close(fd)  # releases the lock
 
 
+@contextlib.contextmanager
+def holding(run_dir: str):
+    """Holds ``run_dir``'s lock for the block (creating the folder), unless this process holds
+    it already (inside :func:`run_directory`): a trainer called as a library function owns its
+    run like the commands do, so that it may write inside it
+    (:func:`rl_tuner.outputs.check_protected`).
+
+    Raises:
+      RunInUseError: if another process trains in ``run_dir``.
+      OSError: naming ``run_dir`` if it cannot be created.
+    """
+    if os.path.realpath(run_dir) in _HELD:
+        yield
+        return
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise atomic.target_error(e, run_dir) from None
+    with lock(run_dir):
+        yield
+
+
 class Run:
     """A locked run directory; :meth:`start` records the run once it has really started."""
 
