@@ -53,6 +53,8 @@ def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
       FileNotFoundError: ``wheel`` does not exist. ValueError: ``wheel`` is not a readable
       file (:func:`rl_tuner.file_checks.path_problem`), or pip failed (the message gives
       pip's last line and the command to run by hand).
+      rl_tuner.outputs.OutputError: ``cache_dir`` lies in a protected folder (a run, a model,
+        a data set: :func:`rl_tuner.outputs.check_protected`).
     """
     if wheel is not None:
         from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
@@ -63,6 +65,8 @@ def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
     found = sorted(glob.glob(os.path.join(cache_dir, "molsets-0.3.1-*.whl")))
     if found:
         return found[0]
+    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    outputs.check_protected(cache_dir, flag="--cache-dir")  # never into a run, a model or a data set
     os.makedirs(cache_dir, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", MOSES_REQUIREMENT, "--no-deps", "-d", cache_dir]
     print(f"downloading {MOSES_REQUIREMENT} into {cache_dir} (pip download --no-deps)", file=sys.stderr)

@@ -21,12 +21,39 @@ def _umask() -> int:
     return mask
 
 
-def target_error(error: OSError, path: str) -> OSError:
+# A write refused for lack of room or because the file system is read-only: "No space left on
+# device", "Disk quota exceeded", "Read-only file system".
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def disk_errno(error: BaseException) -> int | None:
+    """The errno of ``error`` if it is a write refused by a full disk, a quota or a read-only
+    file system (:data:`DISK_ERRNOS`), else None.
+
+    Recognises an OSError by its ``errno`` and a TensorFlow error (checkpoint and summary
+    writes; ``ResourceExhaustedError`` for ENOSPC and EDQUOT, which is not an allocation
+    failure) by the ``FILE; REASON`` text TensorFlow gives such errors, without importing
+    TensorFlow.
+    """
+    if isinstance(error, OSError):
+        return error.errno if error.errno in DISK_ERRNOS else None
+    if "OpError" not in {cls.__name__ for cls in type(error).__mro__}:
+        return None
+    text = str(error)
+    return next((code for code in DISK_ERRNOS if f"; {os.strerror(code)}" in text), None)
+
+
+def target_error(error: BaseException, path: str) -> OSError:
     """The same kind of OSError, in one line naming the user's ``path`` (not a temporary file).
 
-    ``str()`` of the result is ``cannot write PATH: REASON`` (e.g. ``Permission denied``);
-    ``errno`` is kept. An error that already went through here keeps its first reason.
+    ``str()`` of the result is ``cannot write PATH: REASON`` (e.g. ``Permission denied``,
+    ``No space left on device``); ``errno`` is kept. An error that already went through here
+    keeps its first reason. A TensorFlow error of a full disk, a quota or a read-only file
+    system (:func:`disk_errno`) becomes an OSError with that errno and its ``strerror``.
     """
+    if not isinstance(error, OSError):
+        code = disk_errno(error)
+        error = OSError(code, os.strerror(code)) if code else OSError(str(error).splitlines()[0] if str(error) else "")
     reason = getattr(error, "reason", None) or error.strerror or (str(error).splitlines() or [""])[0] \
         or type(error).__name__
     blocking = _file_ancestor(path) if isinstance(error, (FileExistsError, NotADirectoryError)) else None
@@ -90,6 +117,29 @@ def remove_stale_temporaries(parent: str, name: str) -> list[str]:
         if remove_entry(os.path.join(parent, entry)):
             removed.append(entry)
     return removed
+
+
+@contextlib.contextmanager
+def writing(path: str):
+    """Re-raises a write that fails inside the block as an OSError naming ``path``.
+
+    For writers this module does not perform (TensorFlow's checkpoint manager, image and
+    MIDI libraries): an OSError, or a TensorFlow error of a full disk, a quota or a read-only
+    file system (:func:`disk_errno`), becomes ``cannot write PATH: REASON`` (e.g. ``cannot
+    write RUN/ckpt: No space left on device``; :func:`target_error`). An OSError that already
+    names its file (this module's writers inside the block) and other exceptions pass
+    unchanged.
+    """
+    try:
+        yield
+    except OSError as e:
+        if hasattr(e, "reason"):  # already names its own file (an atomic write inside the block)
+            raise
+        raise target_error(e, path) from None
+    except Exception as e:  # pylint: disable=broad-except
+        if disk_errno(e) is None:
+            raise
+        raise target_error(e, path) from None
 
 
 def write_bytes(path: str, data: bytes) -> None:
@@ -191,11 +241,10 @@ def directory(path: str, command: str | None = None, overwrite: bool = False, ow
         if command:
             write_json(os.path.join(tmp, outputs.MANIFEST), outputs.manifest(command, new))
         _commit(tmp, target, command, new, owned)
-    except OSError as e:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise target_error(e, path) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) or disk_errno(e):  # a full disk in TensorFlow's writers too
+            raise target_error(e, path) from None
         raise
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import shlex
 import sys
@@ -196,11 +197,12 @@ def add_overwrite_flag(parser: argparse.ArgumentParser, kind: str = "directory")
     """Adds ``--overwrite`` (see :mod:`rl_tuner.outputs`) for an output ``kind``: directory or file."""
     if kind == "directory":
         text = ("write into a non-empty --out that is not this command's earlier output: only the files this "
-                "command writes are replaced, other files are kept (an input or a training run directory is "
-                "never replaced)")
+                "command writes are replaced, other files are kept (never an input, nor anything in a training "
+                "run, model checkpoint, tuned or exported model, data set or the installed packages)")
     else:
-        text = ("replace an existing --out file that is not this command's earlier output (an input or a file "
-                "of a training run is never replaced)")
+        text = ("replace an existing --out file that is not this command's earlier output (never an input, nor "
+                "anything in a training run, model checkpoint, tuned or exported model, data set or the "
+                "installed packages)")
     parser.add_argument("--overwrite", action="store_true", help=text)
 
 
@@ -213,6 +215,8 @@ def out_of_memory_message(error: BaseException) -> str | None:
     type int32 ...") is cut to the shape and type.
     """
     names = {cls.__name__ for cls in type(error).__mro__}
+    if disk_full_message(error) is not None:  # TensorFlow's ResourceExhaustedError of a full disk
+        return None
     if "MemoryError" in names:
         what = str(error).strip().splitlines()[0] if str(error).strip() else "an allocation failed"
     elif "ResourceExhaustedError" in names:
@@ -224,12 +228,33 @@ def out_of_memory_message(error: BaseException) -> str | None:
     return f"out of memory: {what}; use smaller sizes (layer sizes, batch size, lengths, replay capacity, counts)"
 
 
+def disk_full_message(error: BaseException) -> str | None:
+    """One line for a TensorFlow write refused by a full disk, a quota or a read-only file
+    system that no writer turned into an OSError, or None for any other error.
+
+    TensorFlow reports ENOSPC and EDQUOT as ``ResourceExhaustedError`` (its allocation
+    failures' class) with the text ``FILE; No space left on device``; the line is ``cannot
+    write FILE: No space left on device``, as for the project's own writers
+    (:func:`rl_tuner.atomic.target_error`).
+    """
+    if "OpError" not in {cls.__name__ for cls in type(error).__mro__}:
+        return None
+    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    code = atomic.disk_errno(error)
+    if code is None:
+        return None
+    reason = os.strerror(code)
+    found = re.search(rf"(\S+); {re.escape(reason)}", str(error))
+    return f"cannot write {found.group(1) if found else 'a file'}: {reason}"
+
+
 def run_main(main, argv=None) -> int:
     """Runs ``main(argv)`` turning expected user errors into a one-line message and exit 2.
 
     User errors are ValueError (bad values, refused outputs), OSError (missing files,
     permissions, a file where a folder is expected, a full disk: the writers name the user's
-    path) and FloatingPointError (a diverged training run). Sizes too large for this machine
+    path; TensorFlow's error of a full disk too, :func:`disk_full_message`) and
+    FloatingPointError (a diverged training run). Sizes too large for this machine
     (a ``MemoryError`` from NumPy or Python, TensorFlow's ``ResourceExhaustedError``) are one
     line too (:func:`out_of_memory_message`), not a traceback.
     """
@@ -239,7 +264,7 @@ def run_main(main, argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # pylint: disable=broad-except
-        message = out_of_memory_message(e)
+        message = disk_full_message(e) or out_of_memory_message(e)
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

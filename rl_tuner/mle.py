@@ -320,6 +320,9 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
         progress: bool = True, restore_from: str | None = None) -> dict:
     """Trains (or resumes) the epochs of a run whose directory is ``config.out_dir``.
 
+    The run's lock is held while it trains (:func:`rl_tuner.runs.holding`; the commands hold
+    it already through :func:`training_run`).
+
     Args:
       config: the hyperparameters (see :class:`Trainer`; also batch_size and epochs).
       train_arrays, val_arrays: (inputs, targets, weights) of :func:`evaluation_arrays`.
@@ -338,7 +341,18 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
     Raises:
       FloatingPointError: if the training loss becomes NaN or infinite; the last good
         checkpoint is kept.
+      OSError: ``cannot write PATH: REASON`` when a write fails (a full disk: ``No space left
+        on device``); the epochs saved before stay on disk (:func:`rl_tuner.runs.run_directory`).
+      rl_tuner.runs.RunInUseError: another process trains in ``config.out_dir``.
     """
+    from rl_tuner import runs  # pylint: disable=import-outside-toplevel
+    with runs.holding(config.out_dir):
+        return _fit(config, train_arrays, val_arrays, num_classes, make_card, vocabulary, name, progress,
+                    restore_from)
+
+
+def _fit(config, train_arrays, val_arrays, num_classes, make_card, vocabulary, name, progress, restore_from) -> dict:
+    """:func:`fit` with the run's lock held."""
     from tqdm import tqdm
 
     trainer = Trainer(config, num_classes, vocabulary)
@@ -398,7 +412,8 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
         with writer.as_default():
             for key in ("train_log_perplexity", "train_accuracy", "validation_log_perplexity", "validation_accuracy"):
                 tf.summary.scalar(f"epoch/{key}", record[key], step=record["step"])
-        writer.flush()
+        with atomic.writing(os.path.join(config.out_dir, "logs")):
+            writer.flush()
         print(epoch_line(record, config.epochs, totals[2]), file=sys.stderr)
         if val["log_perplexity"] < float(trainer.best_val_loss.numpy()):
             trainer.best_val_loss.assign(val["log_perplexity"])
@@ -407,7 +422,8 @@ def fit(config, train_arrays, val_arrays, num_classes: int, make_card, vocabular
                                   card=make_card(record))
         trainer.epoch.assign(epoch + 1)
         atomic.write_json(history_path, history)
-        trainer.manager.save(checkpoint_number=epoch + 1)
+        with atomic.writing(trainer.manager.directory):  # a full disk: "cannot write RUN/ckpt: No space left ..."
+            trainer.manager.save(checkpoint_number=epoch + 1)
     return history
 
 

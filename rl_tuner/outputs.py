@@ -9,7 +9,14 @@ earlier output from a user's folder:
   ``--overwrite``; even then only the entries the old manifest lists and the entries the new
   output holds are removed, never other files;
 * an input of the command (``export --model RUN --out RUN``, an output folder that contains
-  the input) and a training run directory are never replaced, not even with ``--overwrite``.
+  the input) and a training run directory are never replaced, not even with ``--overwrite``;
+* nothing is ever written into, or replaced inside, a protected folder, at any depth, with or
+  without ``--overwrite`` (:func:`check_protected`, which every check below calls): a training
+  run, a model checkpoint, a tuned policy or exported model, a prepared data set, and the
+  installed Python packages (the shipped checkpoints of ``note_rnn/_checkpoints``). The
+  exceptions: the process training a run (it holds the run's lock) writes inside it, and a
+  command rewrites its own earlier output folder (``prepare``, ``export`` and
+  ``import-magenta`` rerun, training resumes).
 
 JSON outputs (``rl-tuner evaluate/score/stats --out FILE``) carry ``"written_by": COMMAND``
 and follow the same rules: an existing file is replaced only if it is this command's own
@@ -20,15 +27,30 @@ All refusals are :class:`OutputError` (a ValueError: ``run_main`` prints it on o
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import sys
 
 MANIFEST = ".sequence-tutor.json"
 LOCK = ".lock"
 WRITTEN_BY = "written_by"
 RUN_COMMANDS = ("rl-tuner train", "note-rnn train", "molecules train-prior")
+PREPARE_COMMANDS = ("note-rnn prepare", "molecules prepare")
+EXPORT_COMMAND = "rl-tuner export"
 # Run directories written before manifests existed: the file each trainer writes first.
-_LEGACY_RUN_FILES = {"rl-tuner train": ("config.json", "ckpt"), "note-rnn train": ("train_config.json", None)}
+_LEGACY_RUN_FILES = {"rl-tuner train": ("config.json", "ckpt"), "note-rnn train": ("train_config.json", None),
+                     "molecules train-prior": ("prior_config.json", None)}
+# Marker files of the protected folders (check_protected). The names are those of
+# rl_tuner.checkpoint (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE), rl_tuner.policy (POLICY_FILE) and
+# the prepare commands' outputs (note_rnn.corpus, molecules.data); tests/test_protected.py
+# checks that they agree.
+_TRAINING_STATE = os.path.join("ckpt", "checkpoint")  # tf.train.CheckpointManager's state file of a run
+_CHECKPOINT_CONFIG, _CHECKPOINT_WEIGHTS, _CHECKPOINT_CARD = "config.json", "weights.npz", "card.json"
+_POLICY_FILE = "policy.json"
+_DATA_SUMMARY = "summary.json"
+_DATA_FILES = ("train.npz", "validation.npz", "train.smi.gz", "validation.smi.gz", "test.smi.gz", "tokenizer.json")
+_DATA_SUFFIX = ".tfrecord"  # rl_tuner.records.SUFFIX: the shards of --format tfrecord
 _BOOKKEEPING = (MANIFEST, LOCK)
 # Commands writing the same kind of output: each may replace the other's earlier output.
 _KINDS = {"note-rnn generate": "generate", "rl-tuner generate": "generate"}
@@ -67,12 +89,6 @@ def owner(path: str) -> str | None:
         if os.path.isfile(os.path.join(path, marker)) and (subdir is None or os.path.isdir(os.path.join(path, subdir))):
             return command
     return None
-
-
-def is_run_dir(path: str) -> bool:
-    """True if ``path`` is a directory of a trainer (``RUN_COMMANDS``: ``rl-tuner train``,
-    ``note-rnn train``, ``molecules train-prior``)."""
-    return os.path.isdir(path) and owner(path) in RUN_COMMANDS
 
 
 def entries(path: str) -> list[str]:
@@ -130,28 +146,187 @@ def check_dir(path: str, command: str | None = None, overwrite: bool = False, in
         these is its own earlier output).
 
     Raises:
-      OutputError: for a file where a directory is expected, a run directory, an input, or
-        a non-empty directory that is not this command's earlier output (without overwrite).
+      OutputError: for a file where a directory is expected, a run directory, an input, a
+        path in a protected folder (:func:`check_protected`), or a non-empty directory that
+        is not this command's earlier output (without overwrite).
     """
     check_not_input(path, inputs)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise OutputError(f"--out {path} is a file, not a directory; choose a directory path")
+    check_protected(path, command, owned)  # a run, a checkpoint, a data set, ... or a folder inside one
     if not os.path.lexists(path):
         return
-    if not os.path.isdir(path):
-        raise OutputError(f"--out {path} is a file, not a directory; choose a directory path")
-    if is_run_dir(path):
-        raise OutputError(f"--out {path} is a training run directory ({owner(path)}); it is never replaced: "
-                          "choose another --out")
     names = entries(path)
     if not names or overwrite:
         return
     writer = owner(path)
-    if same_kind(writer, command):
-        return
-    if command is None and writer is None and set(names) <= set(owned):
+    if _own_output(path, command, owned):
         return
     what = f"holds the output of `{writer}`" if writer else f"is not empty ({describe(path)})"
     raise OutputError(f"--out {path} {what}; choose another --out, or pass --overwrite to replace "
                       f"what {command or 'this writer'} writes there (other files are kept)")
+
+
+def _own_output(path: str, command: str | None, owned=()) -> bool:
+    """True if directory ``path`` is this writer's earlier output: its manifest names a command
+    of the same kind, or (a library call, ``command`` None) it holds only the ``owned`` names."""
+    writer = owner(path)
+    if same_kind(writer, command):
+        return True
+    return command is None and writer is None and set(entries(path)) <= set(owned)
+
+
+def protected_kind(path: str) -> tuple[str, str | None] | None:
+    """What directory ``path`` is, if no command may write into it; else None.
+
+    Recognised by the markers the project's writers leave (manifests first, then the files
+    of outputs written before manifests existed):
+
+    * a training run: a manifest of ``RUN_COMMANDS``, a trainer's first file (``config.json``
+      + ``ckpt/``, ``train_config.json``, ``prior_config.json``) or ``ckpt/checkpoint``;
+    * an exported model (manifest of ``rl-tuner export``) or a tuned policy (``policy.json``:
+      a run's ``policy/``, ``checkpoints/tuned/*``, an export);
+    * a prepared data set: a manifest of ``note-rnn prepare`` or ``molecules prepare``,
+      ``summary.json`` beside a split, tokenizer or shard file, or ``train.npz`` with
+      ``validation.npz``;
+    * a model checkpoint (:mod:`rl_tuner.checkpoint`): ``weights.npz`` with ``config.json``
+      or ``card.json``, or a ``config.json`` naming a checkpoint format;
+    * a folder of the installed Python packages (``site-packages``, which holds the shipped
+      checkpoints as ``note_rnn/_checkpoints``).
+
+    Returns:
+      ``(noun, writer)``, e.g. ``("training run directory", "rl-tuner train")``, ``("model checkpoint",
+      None)``; None for any other path (also a missing one).
+    """
+    if not os.path.isdir(path):
+        return None
+    if _real(path) in _installed_dirs():
+        return INSTALLED, None
+    writer = owner(path)
+    if writer in RUN_COMMANDS:
+        return "training run directory", writer
+    if os.path.isfile(os.path.join(path, _TRAINING_STATE)):
+        return "training run directory", None
+    if writer == EXPORT_COMMAND:
+        return "exported model", writer
+    if os.path.isfile(os.path.join(path, _POLICY_FILE)):
+        return "tuned policy", None
+    if writer in PREPARE_COMMANDS:
+        return "data set", writer
+    if _is_data_set(path):
+        return "data set", None
+    if _is_checkpoint(path):
+        return "model checkpoint", None
+    return None
+
+
+INSTALLED = "installed-packages folder"
+
+
+def _is_data_set(path: str) -> bool:
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return False
+    if {"train.npz", "validation.npz"} <= names:
+        return True
+    return _DATA_SUMMARY in names and any(n in _DATA_FILES or n.endswith(_DATA_SUFFIX) for n in names)
+
+
+def _is_checkpoint(path: str) -> bool:
+    has = lambda name: os.path.isfile(os.path.join(path, name))  # noqa: E731
+    if has(_CHECKPOINT_WEIGHTS) and (has(_CHECKPOINT_CONFIG) or has(_CHECKPOINT_CARD)):
+        return True
+    if not has(_CHECKPOINT_CONFIG):
+        return False
+    from rl_tuner import checkpoint  # pylint: disable=import-outside-toplevel  (NumPy only)
+    try:
+        with open(os.path.join(path, _CHECKPOINT_CONFIG)) as f:
+            config = json.load(f)
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(config, dict) and config.get("format") in checkpoint.FORMATS
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_dirs() -> frozenset:
+    """Real paths of this Python's package folders (site-packages, the user's site-packages)."""
+    import site  # pylint: disable=import-outside-toplevel
+    import sysconfig  # pylint: disable=import-outside-toplevel
+    paths = [sysconfig.get_paths().get(key) for key in ("purelib", "platlib")]
+    try:
+        paths += site.getsitepackages() + [site.getusersitepackages()]
+    except AttributeError:  # an old virtualenv's site module
+        pass
+    return frozenset(_real(p) for p in paths if p)
+
+
+def _held_run(path: str) -> str | None:
+    """The run directory this process trains (holds the lock of, :func:`rl_tuner.runs.lock`)
+    that is or contains ``path``, if any."""
+    runs = sys.modules.get("rl_tuner.runs")  # not imported: no run is held
+    if runs is None:
+        return None
+    target = _real(path)
+    return next((run for run in runs.held_runs() if _inside(target, run)), None)
+
+
+def check_protected(path: str, command: str | None = None, owned=(), flag: str = "--out") -> None:
+    """Refuses a target that is, or lies at any depth inside, a protected folder.
+
+    The one check behind every ``--out`` (and ``rl-tuner listen --db``): ``path`` and each of
+    its parents (resolved: ``..`` and symbolic links count) are compared with
+    :func:`protected_kind`, nearest first. Not even ``--overwrite`` lifts it. Allowed are
+    only: the writer's own earlier output folder as the target itself (a ``prepare`` or
+    ``export`` rerun, a resumed training run: its manifest names a command of the same kind;
+    for a library call, ``command`` None, a folder holding only the ``owned`` names), and any
+    path inside a run directory this process trains (it holds the run's lock: the trainer
+    writing its checkpoints, policy, model and samples).
+
+    Args:
+      path: the output file or directory (need not exist).
+      command: the writing command, e.g. "note-rnn prepare" (None: a library call).
+      owned: entry names a library writer creates (see :func:`check_dir`).
+      flag: the option that gave ``path``, for the message (``--db`` of ``rl-tuner listen``).
+
+    Raises:
+      OutputError: one line naming ``path`` and the protected folder, e.g. ``--out
+        runs/prior/model/config.json is part of the model checkpoint runs/prior/model; no
+        command writes there, not even with --overwrite: choose another --out``.
+    """
+    if _held_run(path):
+        return
+    target = _real(path)
+    folder = target
+    while True:
+        found = protected_kind(folder)
+        if found is not None:
+            noun, writer = found
+            detail = f" (`{writer}`)" if writer else ""
+            if folder != target:
+                raise OutputError(f"{flag} {path} is part of the {noun} {_spelled(folder, path)}{detail}; no command "
+                                  f"writes there, not even with --overwrite: choose another {flag}")
+            if noun == INSTALLED or not _own_output(folder, command, owned):
+                article = "an" if noun[0] in "aeiou" else "a"
+                raise OutputError(f"{flag} {path} is {article} {noun}{detail}; it is never replaced: choose "
+                                  f"another {flag}")
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+
+
+def _spelled(folder: str, path: str) -> str:
+    """The user's spelling of ``folder``, a resolved ancestor of ``path`` (e.g. ``runs/prior``
+    for ``runs/prior/model/x.json``), or ``folder`` itself when no prefix of ``path`` names it."""
+    candidate = path.rstrip(os.sep) or path
+    while True:
+        parent = os.path.dirname(candidate) or "."
+        if _real(parent) == folder:
+            return parent
+        if parent == candidate or parent == ".":
+            return folder
+        candidate = parent
 
 
 def check_file(path: str, command: str, overwrite: bool = False, inputs=()) -> None:
@@ -164,18 +339,16 @@ def check_file(path: str, command: str, overwrite: bool = False, inputs=()) -> N
       inputs: files the command reads; never replaced.
 
     Raises:
-      OutputError: for a directory, an input, a file inside a run directory, or an existing
-        file that is not this command's earlier output (without overwrite).
+      OutputError: for a directory, an input, a path in a protected folder (a run, a
+        checkpoint, a data set, ...: :func:`check_protected`), or an existing file that is
+        not this command's earlier output (without overwrite).
     """
     check_not_input(path, inputs)
-    if not os.path.lexists(path):
-        return
     if os.path.isdir(path):
         raise OutputError(f"--out {path} is a directory; give a file name")
-    parent = os.path.dirname(os.path.abspath(path))
-    if is_run_dir(parent):
-        raise OutputError(f"--out {path} is part of the training run {parent}; it is never replaced: "
-                          "choose another --out")
+    check_protected(path, command)
+    if not os.path.lexists(path):
+        return
     if overwrite or written_by(path) == command:
         return
     raise OutputError(f"--out {path} already exists and is not an earlier output of `{command}`; choose another "

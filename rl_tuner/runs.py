@@ -31,6 +31,11 @@ from rl_tuner import atomic, outputs
 _HELD: dict[str, int] = {}  # real path of a run directory -> lock file descriptor of this process
 
 
+def held_runs() -> list[str]:
+    """Real paths of the run directories this process holds the lock of (trains)."""
+    return list(_HELD)
+
+
 class RunInUseError(ValueError):
     """Another process (or this one) is training in the run directory."""
 
@@ -66,6 +71,28 @@ def lock(run_dir: str):
     finally:
         _HELD.pop(key, None)
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def holding(run_dir: str):
+    """Holds ``run_dir``'s lock for the block (creating the folder), unless this process holds
+    it already (inside :func:`run_directory`): a trainer called as a library function owns its
+    run like the commands do, so that it may write inside it
+    (:func:`rl_tuner.outputs.check_protected`).
+
+    Raises:
+      RunInUseError: if another process trains in ``run_dir``.
+      OSError: naming ``run_dir`` if it cannot be created.
+    """
+    if os.path.realpath(run_dir) in _HELD:
+        yield
+        return
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise atomic.target_error(e, run_dir) from None
+    with lock(run_dir):
+        yield
 
 
 class Run:
@@ -116,13 +143,17 @@ def run_directory(path: str, command: str):
 
     Yields a :class:`Run`. If the block fails before :meth:`Run.start`, a directory this
     call created is removed again. If it fails after starting a new run but before the run
-    saved a checkpoint (e.g. the network does not fit in memory), the entries the run wrote
+    finished any work (e.g. the network does not fit in memory), the entries the run wrote
     (config, manifest, logs) are removed too, so that the corrected command starts normally
     instead of being refused as "different settings"; entries that were there before stay.
+    Once the run holds finished work (a checkpoint, a model, a policy, a history: anything
+    but :data:`SCAFFOLDING`), nothing is removed, whatever the error (a full disk while
+    saving the next epoch keeps the epochs saved before).
 
     Raises:
-      rl_tuner.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
-        not a run of ``command``.
+      rl_tuner.outputs.OutputError: if ``path`` is a file, a non-empty directory that is
+        not a run of ``command``, or inside a protected folder
+        (:func:`rl_tuner.outputs.check_protected`: another run, a checkpoint, a data set, ...).
       RunInUseError: if another process trains in ``path``.
       OSError: naming ``path`` if it cannot be created.
     """
@@ -139,7 +170,7 @@ def run_directory(path: str, command: str):
             try:
                 yield run
             except BaseException:
-                if run.started and not run.resumed and not run.has_checkpoint():
+                if run.started and not run.resumed and not run.has_checkpoint() and not _finished_work(path, before):
                     _unstart(path, before)
                     run.started = False
                 if created and not run.started:
@@ -163,6 +194,7 @@ def check_run_directory(path: str, command: str) -> None:
     """
     if os.path.lexists(path) and not os.path.isdir(path):
         raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
+    outputs.check_protected(path, command)  # another run, a checkpoint, a data set, ... or a folder inside one
     if os.path.isdir(path) and outputs.entries(path):
         writer = outputs.owner(path)
         if writer != command:
@@ -189,6 +221,23 @@ def check_settings(run_dir: str, config_file: str, config, may_change=(), inputs
         raise ValueError(f"{run_dir} holds a run with different settings "
                          f"({', '.join(f'{k}: {old} -> {new}' for k, (old, new) in changed.items())}); "
                          f"use a new --out directory or the same settings to resume{hint}")
+
+
+# What a run writes when it starts, before any work is finished: its config (each trainer's
+# file name), manifest, lock, TensorBoard logs (note-rnn's logs/, rl-tuner's event files) and
+# a ckpt/ folder without a saved state.
+SCAFFOLDING = ("config.json", "train_config.json", "prior_config.json", outputs.MANIFEST, outputs.LOCK, "logs", "ckpt")
+_EVENTS = "events.out.tfevents."
+
+
+def _finished_work(path: str, before: set) -> bool:
+    """True if run directory ``path`` gained an entry other than :data:`SCAFFOLDING` since
+    ``before`` (its listing when the run started)."""
+    try:
+        new = set(os.listdir(path)) - before
+    except OSError:
+        return True  # unknown: remove nothing
+    return any(entry not in SCAFFOLDING and not entry.startswith(_EVENTS) for entry in new)
 
 
 def _unstart(path: str, before: set) -> None:

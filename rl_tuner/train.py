@@ -451,14 +451,17 @@ def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tall
         samples = evaluate.sample(pol, config.num_samples, config.num_notes, seed=config.seed + step,
                                   end_token=state.task.end_token, first_tokens=state.task.first_tokens(),
                                   never_sampled=state.task.never_sampled_tokens())
-        state.task.write_samples(samples["tokens"], samples["lengths"],
-                                 os.path.join(out_dir, "samples", f"step_{step:08d}"), writer=writer, step=step,
-                                 policy=pol, seed=config.seed + step)
-    writer.flush()
+        samples_dir = os.path.join(out_dir, "samples", f"step_{step:08d}")
+        with atomic.writing(samples_dir):
+            state.task.write_samples(samples["tokens"], samples["lengths"], samples_dir, writer=writer, step=step,
+                                     policy=pol, seed=config.seed + step)
+    with atomic.writing(out_dir):  # TensorBoard's event file
+        writer.flush()
     policy.save_policy(os.path.join(out_dir, "policy"), state.q_network.rnn, state.prior.rnn, config.algorithm,
                        card={"algorithm": config.algorithm, "step": step, "prior": config.prior}, task=config.task)
     atomic.write_json(os.path.join(out_dir, "history.json"), history)
-    state.manager.save(checkpoint_number=step)
+    with atomic.writing(state.manager.directory):  # a full disk: "cannot write RUN/ckpt: No space left ..."
+        state.manager.save(checkpoint_number=step)
 
 
 def _finish(state, config, out_dir, writer, history) -> dict:
@@ -470,8 +473,9 @@ def _finish(state, config, out_dir, writer, history) -> dict:
     hparams.write_hparams(writer, dataclasses.asdict(config), final)
     final["hparams_logged"] = True
     atomic.write_json(stats_path, final)
-    state.task.finish(out_dir, history, state.policy(), config)
-    writer.flush()
+    with atomic.writing(out_dir):  # the task's figures, TensorBoard's event file
+        state.task.finish(out_dir, history, state.policy(), config)
+        writer.flush()
     return final
 
 

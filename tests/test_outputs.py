@@ -83,7 +83,8 @@ def test_run_directories_are_never_replaced_even_with_overwrite(tmp_path, make_r
     _touch(os.path.join(run, "stats.json"), json.dumps({"written_by": "rl-tuner evaluate"}))
     with pytest.raises(outputs.OutputError, match="part of the training run"):
         outputs.check_file(os.path.join(run, "stats.json"), "rl-tuner evaluate", overwrite=True)
-    outputs.check_file(os.path.join(run, "new.json"), "rl-tuner evaluate")  # a new file replaces nothing
+    with pytest.raises(outputs.OutputError, match="part of the training run"):  # nor is anything added to a run
+        outputs.check_file(os.path.join(run, "new.json"), "rl-tuner evaluate")
 
 
 def test_inputs_are_never_replaced_even_with_overwrite(tmp_path):

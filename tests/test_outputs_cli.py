@@ -473,7 +473,7 @@ def test_training_refuses_a_folder_that_is_not_its_run(ckpt, rl_run, data_dir, t
         assert (code, err) == (2, f"error: --out {a_file} is a file, not a directory; choose a directory path\n")
     before = _snapshot(rl_run[0])
     code, err = _note(_note_train_argv(data_dir, rl_run[0]), capsys)
-    assert code == 2 and "holds the output of `rl-tuner train`" in err
+    assert code == 2 and f"--out {rl_run[0]} is a training run directory (`rl-tuner train`); it is never replaced" in err
     assert _snapshot(rl_run[0]) == before
 
 

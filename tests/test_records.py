@@ -377,24 +377,28 @@ def test_melody_shards_with_tokens_outside_the_encoding_are_refused(tmp_path):
         corpus.load_split(tmp_path, "train")
 
 
-def test_overwrite_replaces_another_writers_shards_of_the_splits(molecule_sets, melody_sets, tmp_path):
-    """`note-rnn prepare --overwrite` into a `molecules prepare` TFRecord folder (and back):
-    the other command's train/validation shards went on beside the new files, so the data set
-    was unreadable ("holds both formats" or "shards of different counts")."""
+def test_a_prepare_never_writes_into_the_other_commands_data_set(molecule_sets, melody_sets, tmp_path, capsys):
+    """`note-rnn prepare --overwrite` into a `molecules prepare` TFRecord folder (and back) put
+    the other command's train/validation shards beside the new files, so the data set was
+    unreadable ("holds both formats" or "shards of different counts"). A data set is now never
+    written by another command, not even with --overwrite (rl_tuner.outputs.check_protected);
+    a command's own rerun in the other format leaves none of its old files."""
     import shutil  # pylint: disable=import-outside-toplevel
     out = tmp_path / "out"
     shutil.copytree(molecule_sets[1], out)  # molecules' 3 shards per split
-    (out / "notes.txt").write_text("mine")
-    note = ["prepare", "--source", str(melody_sets / "src"), "--workers", "0", "--no-progress", "--out", str(out),
-            "--overwrite"]
-    assert note_cli.main(note) == 0
-    assert sorted(n for n in os.listdir(out) if "tfrecord" in n) == []
-    assert corpus.data_format(out) == "npz" and len(corpus.load_split(out, "train")) > 0
-    assert note_cli.main(note + ["--format", "tfrecord", "--shards", "2"]) == 0
-    assert molecules_cli.main(["prepare", "--source", os.path.join(os.path.dirname(molecule_sets[0]), "tiny.smi"),
-                               "--out", str(out), "--workers", "1", "--no-progress", "--validation-fraction", "0.2",
-                               "--overwrite", "--format", "tfrecord", "--shards", "3"]) == 0
-    assert sorted(n for n in os.listdir(out) if "tfrecord" in n) == [
-        f"{split}-0000{k}-of-00003.tfrecord" for split in ("train", "validation") for k in range(3)]
-    assert molecules_data.load_split(str(out), "train") == molecules_data.load_split(molecule_sets[1], "train")
-    assert (out / "notes.txt").read_text() == "mine"  # other files are kept
+    before = {name: (out / name).read_bytes() for name in os.listdir(out)}
+    note = ["prepare", "--source", str(melody_sets / "src"), "--workers", "0", "--no-progress", "--overwrite"]
+    assert run_main(note_cli.main, note + ["--out", str(out)]) == 2
+    assert capsys.readouterr().err.endswith(f"error: --out {out} is a data set (`molecules prepare`); it is never "
+                                            "replaced: choose another --out\n")
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
+    notes = tmp_path / "notes"
+    assert note_cli.main(note + ["--out", str(notes), "--format", "tfrecord", "--shards", "2"]) == 0
+    smi = os.path.join(os.path.dirname(molecule_sets[0]), "tiny.smi")
+    assert run_main(molecules_cli.main, ["prepare", "--source", smi, "--out", str(notes), "--workers", "1",
+                                         "--no-progress", "--overwrite", "--format", "tfrecord"]) == 2
+    assert capsys.readouterr().err.endswith(f"error: --out {notes} is a data set (`note-rnn prepare`); it is never "
+                                            "replaced: choose another --out\n")
+    assert note_cli.main(note + ["--out", str(notes)]) == 0  # its own rerun, back to npz
+    assert sorted(n for n in os.listdir(notes) if "tfrecord" in n) == []
+    assert corpus.data_format(notes) == "npz" and len(corpus.load_split(notes, "train")) > 0

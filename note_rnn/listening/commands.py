@@ -210,6 +210,8 @@ def run_listen(args: argparse.Namespace) -> int:
     check_sampling_args(args.num_per_model, args.length, args.temperature)
     check_study_size(settings)
     check_address(args.host, args.port)
+    from rl_tuner import outputs
+    outputs.check_protected(args.db, "rl-tuner listen", flag="--db")  # never a file of a run, model or data set
     store = Store(args.db) if os.path.exists(args.db) else None  # an existing file is checked before sampling
     stored = store.study() if store else None
     if stored is None:
