@@ -10,8 +10,8 @@ What a path is comes first: :func:`path_problem` names a FIFO, socket, device, d
 symbolic-link loop, dangling symbolic link or unreadable file given where a file (or a
 folder) is read, and every loader of the three commands asks it before it says that a path
 "does not exist" (:func:`check_path`). Text inputs are streamed by :func:`text_lines`, which
-caps a line's length (:data:`MAX_LINE_CHARS`) and what a compressed file may expand to
-(:data:`MAX_DECOMPRESSED_BYTES`).
+caps a line's length (:data:`MAX_LINE_CHARS`), what a compressed file may expand to
+(:data:`MAX_DECOMPRESSED_BYTES`) and how many lines one input may hold (:data:`MAX_LINES`).
 
 No TensorFlow here; NumPy and the standard library only.
 """
@@ -133,6 +133,11 @@ MAX_LINE_CHARS = 2**20
 # What a compressed input may expand to (1 GiB; MOSES's training CSV is about 80 MB). A
 # decompression bomb (13 MB of gzip expanding to 3 GB) is refused when the stream reaches it.
 MAX_DECOMPRESSED_BYTES = 2**30
+# Most lines one text input may hold (10 million; MOSES has about 1.9 million molecules). The
+# readers keep every line (and `molecules score` a record per line), so 300 MiB of "C\n" (157
+# million lines, 306 KB of gzip, under the decompression cap) grew past 8.5 GB before this cap;
+# it is refused when line MAX_LINES + 1 is read, with memory still bounded.
+MAX_LINES = 10_000_000
 COMPRESSED_SUFFIXES = (".gz",)
 
 
@@ -158,7 +163,8 @@ class _CappedStream(io.RawIOBase):
 
 @contextlib.contextmanager
 def text_lines(path: str, name: Optional[str] = None, stream=None, compressed: Optional[bool] = None,
-               max_line_chars: int = MAX_LINE_CHARS) -> Iterator[Iterator[Tuple[int, str]]]:
+               max_line_chars: int = MAX_LINE_CHARS,
+               max_lines: Optional[int] = None) -> Iterator[Iterator[Tuple[int, str]]]:
     """Streams the lines of a text file, gzipped or not, with one-line errors.
 
     Decoded as UTF-8 (undecodable bytes become U+FFFD; a byte-order mark is dropped);
@@ -171,6 +177,7 @@ def text_lines(path: str, name: Optional[str] = None, stream=None, compressed: O
       stream: an open binary stream to read instead of opening ``path`` (e.g. a zip member).
       compressed: gzip or not (default: ``path`` ends with ``.gz``).
       max_line_chars: the longest line allowed.
+      max_lines: the most lines allowed (default: :data:`MAX_LINES`, looked up at the call).
 
     Yields:
       An iterator of (line number from 1, line without its end).
@@ -178,8 +185,9 @@ def text_lines(path: str, name: Optional[str] = None, stream=None, compressed: O
     Raises:
       FileNotFoundError: no file at ``path``. ValueError: ``"NAME: ..."`` for a path that is
         not a readable file (:func:`path_problem`), a damaged gzip stream, more than
-        :data:`MAX_DECOMPRESSED_BYTES` decompressed, or ``"NAME line N: ..."`` for a line
-        longer than ``max_line_chars``.
+        :data:`MAX_DECOMPRESSED_BYTES` decompressed, more than ``max_lines`` lines (raised
+        when line ``max_lines + 1`` is read: ``"NAME: more than 10,000,000 lines (...)"``), or
+        ``"NAME line N: ..."`` for a line longer than ``max_line_chars``.
     """
     name = path if name is None else name
     if compressed is None:
@@ -195,10 +203,10 @@ def text_lines(path: str, name: Optional[str] = None, stream=None, compressed: O
                                    MAX_DECOMPRESSED_BYTES)
             stream = io.BufferedReader(stream)
         text = stack.enter_context(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline=None))
-        yield _lines(text, name, max_line_chars, compressed)
+        yield _lines(text, name, max_line_chars, compressed, MAX_LINES if max_lines is None else max_lines)
 
 
-def _lines(text, name: str, max_chars: int, compressed: bool) -> Iterator[Tuple[int, str]]:
+def _lines(text, name: str, max_chars: int, compressed: bool, max_lines: int) -> Iterator[Tuple[int, str]]:
     number = 0
     while True:
         try:
@@ -209,6 +217,9 @@ def _lines(text, name: str, max_chars: int, compressed: bool) -> Iterator[Tuple[
         if not line:
             return
         number += 1
+        if number > max_lines:
+            raise ValueError(f"{name}: more than {max_lines:,} lines, the most one input may hold "
+                             f"(rl_tuner.file_checks.MAX_LINES)")
         line = line[:-1] if line.endswith("\n") else line
         if len(line) > max_chars:
             raise ValueError(f"{name} line {number}: longer than {max_chars:,} characters "

@@ -197,6 +197,28 @@ def test_score_reads_gzip_and_refuses_a_bomb_naming_the_file(tmp_path, capsys, m
         "(rl_tuner.file_checks.MAX_DECOMPRESSED_BYTES); a decompression bomb or not a data file")
 
 
+def test_score_and_prepare_refuse_too_many_lines_naming_the_file(tmp_path, capsys, monkeypatch):
+    """A 306 KB gzip of 157 million lines "C" (under the decompression cap) grew `molecules score` and
+    `molecules prepare` without bound: one input holds at most file_checks.MAX_LINES lines."""
+    import gzip
+    from rl_tuner import file_checks
+    monkeypatch.setattr(file_checks, "MAX_LINES", 1_000)
+    src = tmp_path / "bomb.smi.gz"
+    src.write_bytes(gzip.compress(b"C\n" * 1_000))
+    out = tmp_path / "out.json"
+    assert cli.main(["score", "--smiles", str(src), "--out", str(out)]) == 0  # exactly the cap
+    assert len(json.loads(out.read_text())["molecules"]) == 1_000
+    src.write_bytes(gzip.compress(b"C\n" * 100_000))
+    message = f"error: {src}: more than 1,000 lines, the most one input may hold (rl_tuner.file_checks.MAX_LINES)"
+    out.unlink()
+    assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == message
+    assert not out.exists()
+    assert run_main(cli.main, ["prepare", "--source", str(src), "--out", str(tmp_path / "b6"), "--workers", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == message
+    assert not (tmp_path / "b6").exists()
+
+
 def test_score_and_prepare_say_what_a_path_is(tmp_path, capsys):
     import socket
     fifo, loop, dangling = tmp_path / "fifo.smi", tmp_path / "loop.smi", tmp_path / "dangling.smi"

@@ -1,6 +1,7 @@
 """``molecules prepare``: tiny CSV/SMI files and a fake molsets wheel."""
 
 import gzip
+import io
 import json
 import subprocess
 import zipfile
@@ -367,6 +368,80 @@ def test_a_gzip_bomb_as_a_prepared_split_names_the_file(tmp_path, monkeypatch):
         data.load_split(out, "train")
     assert str(e.value) == (f"{train} line 2: a SMILES of 2,001 characters, more than the 2,000 allowed "
                             "(molecules.chem.MAX_SMILES_CHARS)")
+
+
+class _LinesStream(io.RawIOBase):
+    """A binary stream of ``total`` lines ``C\\n`` made as they are read, counting how many were."""
+
+    def __init__(self, total):
+        super().__init__()
+        self.total, self.made = total, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(self.total - self.made, len(buffer) // 2)
+        self.made += n
+        buffer[:2 * n] = b"C\n" * n
+        return 2 * n
+
+
+def test_a_gzip_of_too_many_lines_is_refused_at_the_line_cap(tmp_path, monkeypatch):
+    """300 MiB of "C\\n" (306 KB of gzip, under the decompression cap) grew `molecules prepare` past
+    8.5 GB: the number of lines one input may hold is capped, and refused as the stream reaches it."""
+    from rl_tuner import file_checks
+    assert file_checks.MAX_LINES == 10_000_000  # MOSES: about 1.9 million molecules
+    monkeypatch.setattr(file_checks, "MAX_LINES", 1_000)
+    many = tmp_path / "many.smi.gz"
+    many.write_bytes(gzip.compress(b"C\n" * 200_000))
+    with pytest.raises(ValueError) as e:
+        _prepare(tmp_path, many)
+    assert str(e.value) == f"{many}: more than 1,000 lines, the most one input may hold (rl_tuner.file_checks.MAX_LINES)"
+    assert not (tmp_path / "out").exists()
+    csv = tmp_path / "many.csv.gz"  # the CSV reader too (the header counts as a line)
+    csv.write_bytes(gzip.compress(b"SMILES\n" + b"C\n" * 1_000))
+    with pytest.raises(ValueError, match=rf"^{csv}: more than 1,000 lines, the most one input may hold"):
+        sources.read_source(str(csv))
+    # streamed: reading stops at line 1,001, whatever the input holds (made here as it is read)
+    stream = _LinesStream(5_000_000)
+    with file_checks.text_lines("x", name="endless", stream=io.BufferedReader(stream), compressed=False) as lines:
+        seen = 0
+        with pytest.raises(ValueError, match=r"^endless: more than 1,000 lines"):
+            for _ in lines:
+                seen += 1
+    assert seen == 1_000 and stream.made < 1_001 + 20_000
+    at_cap = tmp_path / "at_cap.smi.gz"  # exactly the cap: read whole
+    at_cap.write_bytes(gzip.compress(b"C\n" * 1_000))
+    assert len(sources.read_source(str(at_cap)).items) == 1_000
+    with file_checks.text_lines(str(many), max_lines=200_000) as lines:  # a caller's own cap
+        assert sum(1 for _ in lines) == 200_000
+
+
+def test_too_many_lines_inside_the_moses_wheel_name_the_member(tmp_path, monkeypatch):
+    from rl_tuner import file_checks
+    monkeypatch.setattr(file_checks, "MAX_LINES", 1_000)
+    wheel = tmp_path / "molsets-0.3.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("moses/dataset/data/train.csv.gz", gzip.compress(b"SMILES,SPLIT\n" + b"CCO,train\n" * 1_000))
+        z.writestr("moses/dataset/data/test.csv.gz", gzip.compress(b"SMILES,SPLIT\n" + b"CCO,test\n" * 10))
+    with pytest.raises(ValueError) as e:
+        sources.read_moses(str(wheel))
+    assert str(e.value) == ("molsets-0.3.1-py3-none-any.whl!moses/dataset/data/train.csv.gz: more than 1,000 lines, "
+                            "the most one input may hold (rl_tuner.file_checks.MAX_LINES)")
+
+
+def test_too_many_lines_in_a_prepared_split_name_the_file(tmp_path, monkeypatch):
+    from rl_tuner import file_checks
+    src = tmp_path / "mols.smi"
+    src.write_text("CCO\nc1ccccc1\n")
+    _, out = _prepare(tmp_path, src, validation_fraction=0.0)
+    monkeypatch.setattr(file_checks, "MAX_LINES", 1_000)
+    train = tmp_path / "out" / "train.smi.gz"
+    train.write_bytes(gzip.compress(b"CCO\n" * 1_001))
+    with pytest.raises(ValueError) as e:
+        data.load_split(out, "train")
+    assert str(e.value) == f"{train}: more than 1,000 lines, the most one input may hold (rl_tuner.file_checks.MAX_LINES)"
 
 
 def _path_kinds(tmp_path):
