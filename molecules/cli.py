@@ -100,7 +100,7 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
                    help="molecules to sample (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0, help="sampling seed (default: %(default)s)")
     p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
-                   help="softmax temperature (default: %(default)s)")
+                   help=f"softmax temperature, {TEMPERATURE.describe()} (default: %(default)s)")
     p.add_argument("--max-length", type=range_type(int, COUNT), default=DEFAULT_MAX_LENGTH,
                    help="tokens per molecule at most, the end token included (default: %(default)s)")
     if command == "evaluate":

@@ -60,7 +60,7 @@ def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: in
       model: a loaded Note-RNN (:func:`load`).
       num: number of melodies.
       length: tokens per melody, a primer included.
-      temperature: softmax temperature (> 0).
+      temperature: softmax temperature (``rl_tuner.sampling_args.TEMPERATURE``: in [1e-06, 1000000000]).
       seed: the same seed and num give the same melodies.
       primer: optional tokens every melody starts with (fewer than ``length``); the model
         continues from its state after them.

@@ -31,7 +31,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser, model_help: str) -
                         help="16th-note steps per melody, a primer included (Magenta's --num_steps) "
                              "(default: %(default)s)")
     parser.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
-                        help="softmax temperature, > 0 (default: %(default)s)")
+                        help=f"softmax temperature, {TEMPERATURE.describe()} (default: %(default)s)")
     parser.add_argument("--seed", type=range_type(int, SEED), default=0,
                         help="random seed; same seed, same melodies (default: %(default)s)")
     parser.add_argument("--qpm", type=range_type(float, positive()), default=None,

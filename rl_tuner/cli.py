@@ -121,7 +121,7 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, num_flag: str, num_defau
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="tokens (notes) per sequence, the maximum with an end token (default: %(default)s)")
     p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
-                   help="softmax temperature, > 0 (default: %(default)s)")
+                   help=f"softmax temperature, {TEMPERATURE.describe()} (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0,
                    help="random seed; same seed, same sequences (default: %(default)s)")
 

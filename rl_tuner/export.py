@@ -13,9 +13,9 @@ signature::
 
 and the same function as a method, ``generate(...)``, returning the same dict. A task's
 never-sampled tokens (a begin token) are never drawn, at any temperature, and ``temperature``
-must be > 0 and finite (NaN and infinity are refused with the same rule and words as the
-command line's ``--temperature``, :data:`rl_tuner.sampling_args.TEMPERATURE`; the call fails
-with an ``InvalidArgumentError``). A task's end token ends a sequence: ``lengths`` counts it, later positions repeat it, and ``strings`` join
+must be in [1e-06, 1000000000] (a value 0, subnormal or infinite in float32, NaN, or outside
+that range is refused with the same rule and words as the command line's ``--temperature``,
+:data:`rl_tuner.sampling_args.TEMPERATURE`; the call fails with an ``InvalidArgumentError``). A task's end token ends a sequence: ``lengths`` counts it, later positions repeat it, and ``strings`` join
 the vocabulary's symbols of the tokens before it (without an end token every length is
 ``max_length``). Every integer input is int32 (TensorFlow's default integer type: what
 ``tf.constant(4)`` makes); Python numbers are converted, so plain ``int``/``float`` arguments
@@ -42,7 +42,7 @@ from rl_tuner import atomic  # noqa: E402
 from rl_tuner.cells import ATTENTION_WEIGHTS, attention_cell_step, lstm_cell_step  # noqa: E402
 from rl_tuner import evaluate  # noqa: E402
 from rl_tuner.policy import MLE, Policy  # noqa: E402
-from rl_tuner.sampling_args import TEMPERATURE  # noqa: E402
+from rl_tuner.sampling_args import TEMPERATURE, TEMPERATURE_MAX, TEMPERATURE_MIN  # noqa: E402
 
 
 class _RawAttention(tf.Module):
@@ -142,7 +142,7 @@ class _ExportedPolicy(Policy):
     def generate(self, num_samples, max_length, temperature, seed):
         tf.debugging.assert_positive(num_samples, message="num_samples must be > 0")
         tf.debugging.assert_positive(max_length, message="max_length must be > 0")
-        check = tf.debugging.Assert(tf.logical_and(temperature > 0, tf.math.is_finite(temperature)),
+        check = tf.debugging.Assert(tf.logical_and(temperature >= TEMPERATURE_MIN, temperature <= TEMPERATURE_MAX),
                                     [f"temperature must be {TEMPERATURE.describe()}, got", temperature])
         with tf.control_dependencies([check]):  # before any sampling op can fail on NaN logits
             temperature = tf.identity(temperature)

@@ -43,12 +43,14 @@ CHILD = textwrap.dedent("""
                        seed=tf.constant(SEED, tf.int32))["tokens"]
         hot = m.generate(num_samples=500, max_length=LENGTH, temperature=1e9, seed=SEED)
         refused = {}
-        for bad in ("inf", "nan", "0.0", "-1.0"):
+        for bad in ("inf", "nan", "0.0", "-1.0", "1e-46", "1e-40", "9.9e-07", "1.01e9", "1e39"):
             try:
                 m.generate(num_samples=2, max_length=3, temperature=float(bad), seed=0)
                 refused[bad] = None
             except tf.errors.InvalidArgumentError as error:
                 refused[bad] = error.message
+        ends = [m.generate(num_samples=2, max_length=3, temperature=float(t), seed=0)["tokens"].shape.as_list()
+                for t in ("1e-06", "1e9")]
         specs = [(s.name, s.dtype.name) for s in
                  tf.nest.flatten(m.signatures["generate"].structured_input_signature)]
         out[name] = {"method": a.numpy().tolist(), "signature": b.numpy().tolist(),
@@ -59,7 +61,7 @@ CHILD = textwrap.dedent("""
                      "input_dtypes": sorted(specs), "hot": hot["tokens"].numpy().tolist(),
                      "hot_lengths": hot["lengths"].numpy().tolist(),
                      "hot_strings": [x.decode() for x in hot["strings"].numpy()] if "strings" in hot else None,
-                     "refused": refused}
+                     "refused": refused, "ends": ends}
     out["modules"] = sorted(k for k in sys.modules if k.split(".")[0] in ("note_rnn", "rl_tuner"))
     print("RESULT " + json.dumps(out))
 """).replace("NUM", str(NUM)).replace("LENGTH", str(LENGTH)).replace("TEMPERATURE", str(TEMPERATURE)) \
@@ -220,15 +222,17 @@ def test_never_sampled_tokens_are_never_drawn_by_the_savedmodel_even_at_temperat
 
 @pytest.mark.parametrize("name", ["g", "mle", "begin"])
 def test_savedmodel_refuses_the_temperatures_the_command_line_refuses(exported, name):
-    """The SavedModel accepted temperature=inf, which the CLI refuses: one rule for both."""
+    """The SavedModel accepted temperature=inf, which the CLI refuses, and both accepted 1e-46 (0 in float32)
+    and 1e-40 (subnormal): one rule for all, in float32."""
     from rl_tuner import sampling_args
     from rl_tuner.cli_utils import range_type
     _, _, result = exported
+    assert result[name]["ends"] == [[2, 3], [2, 3]]  # the range's ends are sampled with
     for bad, message in result[name]["refused"].items():
         assert message is not None, bad
-        assert "temperature must be > 0, got" in message, message
-        with pytest.raises(ValueError, match=r"^temperature must be > 0, got "):
+        assert "temperature must be in [1e-06, 1000000000], got" in message, message
+        with pytest.raises(ValueError, match=r"^temperature must be in \[1e-06, 1000000000\], got "):
             sampling_args.check_sampling_args(2, 3, float(bad))
         import argparse
-        with pytest.raises(argparse.ArgumentTypeError, match=r"^must be > 0, got "):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"^must be in \[1e-06, 1000000000\], got "):
             range_type(float, sampling_args.TEMPERATURE)(bad)

@@ -152,8 +152,8 @@ def test_sampling_follows_softmax_of_logits_over_temperature(temperature, expect
 
 
 @pytest.mark.parametrize("flag, value, message", [
-    ("--temperature", "0", "must be > 0, got 0"),
-    ("--temperature", "-1", "must be > 0, got -1"),
+    ("--temperature", "0", "must be in [1e-06, 1000000000], got 0"),
+    ("--temperature", "-1", "must be in [1e-06, 1000000000], got -1"),
     ("--num", "0", "must be an integer > 0, got 0"),
     ("--length", "0", "must be an integer > 0, got 0"),
 ])

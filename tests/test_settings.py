@@ -68,17 +68,17 @@ REFUSED = [
     ("rl-tuner evaluate", "--num-samples", "0", "an integer > 0"),
     ("rl-tuner evaluate", "--num-melodies", "0", "an integer > 0"),  # the old name, kept as an alias
     ("rl-tuner evaluate", "--length", "0", "an integer > 0"),
-    ("rl-tuner evaluate", "--temperature", "0", "> 0"),
-    ("rl-tuner evaluate", "--temperature", "1e999", "> 0"),  # overflows to inf
+    ("rl-tuner evaluate", "--temperature", "0", "in [1e-06, 1000000000]"),
+    ("rl-tuner evaluate", "--temperature", "1e999", "in [1e-06, 1000000000]"),  # overflows to inf
     ("rl-tuner evaluate", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
     ("rl-tuner generate", "--num", "0", "an integer > 0"),
     ("rl-tuner generate", "--length", "-3", "an integer > 0"),
-    ("rl-tuner generate", "--temperature", "nan", "> 0"),
+    ("rl-tuner generate", "--temperature", "nan", "in [1e-06, 1000000000]"),
     ("rl-tuner generate", "--seed", "-2", f"an integer in [0, {SEED_MAX}]"),
     ("rl-tuner generate", "--qpm", "-1", "> 0"),
     ("rl-tuner listen", "--num-per-model", "0", "an integer > 0"),
     ("rl-tuner listen", "--length", "0", "an integer > 0"),
-    ("rl-tuner listen", "--temperature", "0", "> 0"),
+    ("rl-tuner listen", "--temperature", "0", "in [1e-06, 1000000000]"),
     ("rl-tuner listen", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
     ("rl-tuner listen", "--qpm", "inf", "> 0"),
     ("rl-tuner listen", "--port", "65536", "an integer in [0, 65535]"),
@@ -116,8 +116,8 @@ REFUSED = [
     # note-rnn generate
     ("note-rnn generate", "--num", "0", "an integer > 0"),
     ("note-rnn generate", "--length", "0", "an integer > 0"),
-    ("note-rnn generate", "--temperature", "0", "> 0"),
-    ("note-rnn generate", "--temperature", "nan", "> 0"),
+    ("note-rnn generate", "--temperature", "0", "in [1e-06, 1000000000]"),
+    ("note-rnn generate", "--temperature", "nan", "in [1e-06, 1000000000]"),
     ("note-rnn generate", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
     ("note-rnn generate", "--qpm", "0", "> 0"),
     ("note-rnn generate", "--qpm", "inf", "> 0"),
@@ -140,9 +140,9 @@ REFUSED = [
     ("molecules train-prior", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
     ("molecules train-prior", "--card-samples", "-1", "an integer >= 0"),
     ("molecules sample", "--num", "0", "an integer > 0"), ("molecules sample", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
-    ("molecules sample", "--temperature", "0", "> 0"), ("molecules sample", "--max-length", "0", "an integer > 0"),
+    ("molecules sample", "--temperature", "0", "in [1e-06, 1000000000]"), ("molecules sample", "--max-length", "0", "an integer > 0"),
     ("molecules evaluate", "--num", "0", "an integer > 0"), ("molecules evaluate", "--seed", "-1", f"an integer in [0, {SEED_MAX}]"),
-    ("molecules evaluate", "--temperature", "0", "> 0"), ("molecules evaluate", "--max-length", "0", "an integer > 0"),
+    ("molecules evaluate", "--temperature", "0", "in [1e-06, 1000000000]"), ("molecules evaluate", "--max-length", "0", "an integer > 0"),
     ("molecules evaluate", "--workers", "-1", "an integer >= 0"),
 ]
 
@@ -193,6 +193,43 @@ def test_every_numeric_flag_refuses_values_outside_its_range(command, flag, valu
         assert message == f"{command}: error: argument {flag}: expected an integer, got {value!r}"
     else:
         assert message == f"{command}: error: argument {flag}: must be {words}, got {value}"
+
+
+SAMPLING_COMMANDS = ["rl-tuner evaluate", "rl-tuner generate", "rl-tuner listen", "note-rnn generate",
+                     "molecules sample", "molecules evaluate"]
+# Positive and finite in float64 but 0, subnormal or inf in float32 (1e-46 and 1e-300 ended in a TensorFlow
+# traceback "indices[0] = 25 is not in [0, 25)"; 1e39 was refused only by the SavedModel), outside the range
+# just below and above its ends, and the values every range refuses.
+TEMPERATURES_REFUSED = ["1e-46", "1e-300", "1e-40", "1e-50", "9.9e-07", "1.01e9", "1e39", "inf", "nan", "0", "-1",
+                        "-0.5"]
+TEMPERATURES_ACCEPTED = ["1e-06", "1.01e-06", "1", "9.9e8", "1e9"]
+
+
+@pytest.mark.parametrize("command", SAMPLING_COMMANDS)
+@pytest.mark.parametrize("value", TEMPERATURES_REFUSED)
+def test_every_temperature_flag_refuses_what_float32_cannot_sample_with(command, value):
+    assert parse_error(command, "--temperature", value) == (
+        f"{command}: error: argument --temperature: must be in [1e-06, 1000000000], got {value}")
+
+
+@pytest.mark.parametrize("command", SAMPLING_COMMANDS)
+@pytest.mark.parametrize("value", TEMPERATURES_ACCEPTED)
+def test_every_temperature_flag_accepts_its_range_ends(command, value):
+    assert parse(command, "--temperature", value).temperature == float(value)
+
+
+@pytest.mark.parametrize("value", TEMPERATURES_REFUSED)
+def test_the_python_check_refuses_the_temperatures_the_flags_refuse(value):
+    from rl_tuner.sampling_args import check_sampling_args
+    with pytest.raises(ValueError) as info:
+        check_sampling_args(2, 3, float(value))
+    assert str(info.value) == f"temperature must be in [1e-06, 1000000000], got {float(value)!r}"
+
+
+@pytest.mark.parametrize("value", TEMPERATURES_ACCEPTED)
+def test_the_python_check_accepts_the_range_ends(value):
+    from rl_tuner.sampling_args import check_sampling_args
+    check_sampling_args(2, 3, float(value))
 
 
 @pytest.mark.parametrize("command,flag,value", ACCEPTED)

@@ -63,7 +63,7 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=range_type(int, COUNT), default=32,
                    help="16th-note steps per melody (default: %(default)s)")
     p.add_argument("--temperature", type=range_type(float, TEMPERATURE), default=1.0,
-                   help="softmax temperature, > 0 (default: %(default)s)")
+                   help=f"softmax temperature, {TEMPERATURE.describe()} (default: %(default)s)")
     p.add_argument("--seed", type=range_type(int, SEED), default=0,
                    help="random seed; model i samples with seed + i (default: %(default)s)")
     p.add_argument("--qpm", type=range_type(float, positive()), default=DEFAULT_QPM,
