@@ -317,7 +317,9 @@ def check_protected(path: str, command: str | None = None, owned=(), flag: str =
     ``export`` rerun, a resumed training run: its manifest names a command of the same kind;
     for a library call, ``command`` None, a folder holding only the ``owned`` names), and any
     path inside a run directory this process trains (it holds the run's lock: the trainer
-    writing its checkpoints, policy, model and samples).
+    writing its checkpoints, policy, model and samples). A trainer's target that another
+    process holds the lock of but has not recorded yet passes, so that :func:`rl_tuner.runs.lock`
+    refuses it naming the pid; every other command is refused there.
 
     Args:
       path: the output file or directory (need not exist).
@@ -343,7 +345,8 @@ def check_protected(path: str, command: str | None = None, owned=(), flag: str =
             if folder != target:
                 raise OutputError(f"{flag} {path} is part of the {noun} {_spelled(folder, path)}{detail}; no command "
                                   f"writes there, not even with --overwrite: choose another {flag}")
-            if noun == INSTALLED or not _own_output(folder, command, owned):
+            in_use = command in RUN_COMMANDS and writer is None and lock_holder(folder)  # lock() names the pid
+            if noun == INSTALLED or not (_own_output(folder, command, owned) or in_use):
                 article = "an" if noun[0] in "aeiou" else "a"
                 raise OutputError(f"{flag} {path} is {article} {noun}{detail}; it is never replaced: choose "
                                   f"another {flag}")

@@ -214,7 +214,7 @@ def check_run_directory(path: str, command: str) -> None:
     if os.path.lexists(path) and not os.path.isdir(path):
         raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
     outputs.check_protected(path, command)  # another run, a checkpoint, a data set, ... or a folder inside one
-    if os.path.isdir(path) and outputs.entries(path):
+    if os.path.isdir(path) and outputs.lock_holder(path) is None and outputs.entries(path):  # held: lock() refuses
         writer = outputs.owner(path)
         if writer != command:
             what = f"holds the output of `{writer}`" if writer else f"is not empty ({outputs.describe(path)})"
