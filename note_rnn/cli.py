@@ -168,7 +168,7 @@ def evaluate_command(args) -> dict:
     from note_rnn import corpus, train
     path = args.model or default_checkpoint()
     inputs = [path, args.data]
-    if args.out:  # before any work: never the data set, the checkpoint or a user's file
+    if args.out is not None:  # before any work: never the data set, the checkpoint or a user's file
         outputs.check_file(args.out, EVALUATE_COMMAND, args.overwrite, inputs=inputs)
     settings = {"max_length": args.max_length, "skip_first_n_losses": args.skip_first_n_losses,
                 "min_window": args.min_window}
@@ -188,7 +188,7 @@ def evaluate_command(args) -> dict:
           f"nats/token ({metrics['tokens']} scored tokens in {metrics['windows']} windows of {len(melodies)} "
           f"melodies; max_length {settings['max_length']}, skip_first_n_losses {settings['skip_first_n_losses']}, "
           f"min_window {settings['min_window']}) -- {path}")
-    if args.out:
+    if args.out is not None:
         outputs.write_json(args.out, result, EVALUATE_COMMAND, args.overwrite, inputs=inputs)
     return result
 

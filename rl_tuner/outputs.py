@@ -92,8 +92,38 @@ def owner(path: str) -> str | None:
 
 
 def entries(path: str) -> list[str]:
-    """The sorted entries of directory ``path`` other than the manifest and the run lock."""
-    return sorted(e for e in os.listdir(path) if e not in _BOOKKEEPING)
+    """The sorted entries of directory ``path`` other than the manifest and a free run lock
+    (a ``.lock`` another process holds counts: that folder is a run being trained)."""
+    names = os.listdir(path)
+    held = LOCK in names and lock_holder(path) is not None
+    return sorted(e for e in names if e not in _BOOKKEEPING or (held and e == LOCK))
+
+
+def lock_holder(path: str) -> str | None:
+    """The pid (as the lock file says it, or ``"unknown"``) of another process holding the run
+    lock ``path/.lock`` (:func:`rl_tuner.runs.lock`), or None if no other process holds it.
+
+    Tested with a non-blocking shared ``flock`` that is released at once; the lock file is
+    never created or written. A lock this process holds is not reported.
+    """
+    if _held_run(path):
+        return None
+    try:
+        fd = os.open(os.path.join(path, LOCK), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        import fcntl  # pylint: disable=import-outside-toplevel  (POSIX only)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        except OSError:
+            return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def describe(path: str, limit: int = 4) -> str:
@@ -150,12 +180,14 @@ def check_dir(path: str, command: str | None = None, overwrite: bool = False, in
         path in a protected folder (:func:`check_protected`), or a non-empty directory that
         is not this command's earlier output (without overwrite).
     """
+    _check_given(path)
     check_not_input(path, inputs)
     if os.path.lexists(path) and not os.path.isdir(path):
         raise OutputError(f"--out {path} is a file, not a directory; choose a directory path")
     check_protected(path, command, owned)  # a run, a checkpoint, a data set, ... or a folder inside one
     if not os.path.lexists(path):
         return
+    check_replaced(path, replaced_entries(path, command, (), owned), command, owned)  # known before the work
     names = entries(path)
     if not names or overwrite:
         return
@@ -183,7 +215,9 @@ def protected_kind(path: str) -> tuple[str, str | None] | None:
     of outputs written before manifests existed):
 
     * a training run: a manifest of ``RUN_COMMANDS``, a trainer's first file (``config.json``
-      + ``ckpt/``, ``train_config.json``, ``prior_config.json``) or ``ckpt/checkpoint``;
+      + ``ckpt/``, ``train_config.json``, ``prior_config.json``), ``ckpt/checkpoint``, or a
+      run lock ``.lock`` that another process holds (:func:`lock_holder`: a trainer that has
+      not written its config yet);
     * an exported model (manifest of ``rl-tuner export``) or a tuned policy (``policy.json``:
       a run's ``policy/``, ``checkpoints/tuned/*``, an export);
     * a prepared data set: a manifest of ``note-rnn prepare`` or ``molecules prepare``,
@@ -206,6 +240,8 @@ def protected_kind(path: str) -> tuple[str, str | None] | None:
     if writer in RUN_COMMANDS:
         return "training run directory", writer
     if os.path.isfile(os.path.join(path, _TRAINING_STATE)):
+        return "training run directory", None
+    if lock_holder(path) is not None:  # a trainer between taking the lock and writing its config
         return "training run directory", None
     if writer == EXPORT_COMMAND:
         return "exported model", writer
@@ -281,7 +317,9 @@ def check_protected(path: str, command: str | None = None, owned=(), flag: str =
     ``export`` rerun, a resumed training run: its manifest names a command of the same kind;
     for a library call, ``command`` None, a folder holding only the ``owned`` names), and any
     path inside a run directory this process trains (it holds the run's lock: the trainer
-    writing its checkpoints, policy, model and samples).
+    writing its checkpoints, policy, model and samples). A trainer's target that another
+    process holds the lock of but has not recorded yet passes, so that :func:`rl_tuner.runs.lock`
+    refuses it naming the pid; every other command is refused there.
 
     Args:
       path: the output file or directory (need not exist).
@@ -294,6 +332,7 @@ def check_protected(path: str, command: str | None = None, owned=(), flag: str =
         runs/prior/model/config.json is part of the model checkpoint runs/prior/model; no
         command writes there, not even with --overwrite: choose another --out``.
     """
+    _check_given(path, flag)
     if _held_run(path):
         return
     target = _real(path)
@@ -302,11 +341,12 @@ def check_protected(path: str, command: str | None = None, owned=(), flag: str =
         found = protected_kind(folder)
         if found is not None:
             noun, writer = found
-            detail = f" (`{writer}`)" if writer else ""
+            detail = _detail(folder, writer)
             if folder != target:
                 raise OutputError(f"{flag} {path} is part of the {noun} {_spelled(folder, path)}{detail}; no command "
                                   f"writes there, not even with --overwrite: choose another {flag}")
-            if noun == INSTALLED or not _own_output(folder, command, owned):
+            in_use = command in RUN_COMMANDS and writer is None and lock_holder(folder)  # lock() names the pid
+            if noun == INSTALLED or not (_own_output(folder, command, owned) or in_use):
                 article = "an" if noun[0] in "aeiou" else "a"
                 raise OutputError(f"{flag} {path} is {article} {noun}{detail}; it is never replaced: choose "
                                   f"another {flag}")
@@ -314,6 +354,57 @@ def check_protected(path: str, command: str | None = None, owned=(), flag: str =
         if parent == folder:
             return
         folder = parent
+
+
+def _check_given(path, flag: str = "--out") -> None:
+    """Refuses an empty path (``--out ""``), which would otherwise mean the current folder."""
+    if not path:
+        raise OutputError(f"{flag} is empty; give a path")
+
+
+def _detail(folder: str, writer: str | None) -> str:
+    """The parenthesis of a refusal: the writer of a protected ``folder`` and the pid training in it."""
+    holder = lock_holder(folder)
+    parts = ([f"`{writer}`"] if writer else []) + ([f"in use by pid {holder}"] if holder else [])
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def check_replaced(path: str, names, command: str | None = None, owned=(), flag: str = "--out") -> None:
+    """Refuses replacing entries of directory ``path`` that are, or hold at any depth, a protected folder.
+
+    A writer that commits a new output into an existing ``path`` removes the entries
+    :func:`replaced_entries` names (e.g. ``variables/`` of ``rl-tuner export``,
+    ``melodies.json`` of ``note-rnn generate``); a user's data set, run or checkpoint copied
+    there under such a name must not go with them. Each entry's subtree is walked without
+    following symbolic links (a link entry is only unlinked, its target stays). Not checked:
+    entries of a protected folder that is this writer's own earlier output (an export's
+    ``variables/``, a tuned policy's ``prior/`` checkpoint), and a run this process trains.
+
+    Args:
+      path: the existing output directory.
+      names: the entry names to be replaced or removed.
+      command: the writing command (None: a library call, see :func:`check_dir`).
+      owned: entry names a library writer creates.
+      flag: the option that gave ``path``, for the message.
+
+    Raises:
+      OutputError: one line naming ``path`` and the protected folder found, e.g. ``--out col1
+        holds the data set col1/variables (`molecules prepare`), which this command would
+        replace; it is never replaced, not even with --overwrite: choose another --out``.
+    """
+    if _held_run(path) or (protected_kind(path) is not None and _own_output(path, command, owned)):
+        return
+    for name in names:
+        top = os.path.join(path, name)
+        if os.path.islink(top) or not os.path.isdir(top):
+            continue
+        for root, _, _ in os.walk(top):  # does not descend into linked folders
+            found = protected_kind(root)
+            if found is not None:
+                noun, writer = found
+                raise OutputError(f"{flag} {path} holds the {noun} {root}{_detail(root, writer)}, which "
+                                  f"{command or 'this writer'} would replace; it is never replaced, not even "
+                                  f"with --overwrite: choose another {flag}")
 
 
 def _spelled(folder: str, path: str) -> str:
@@ -343,6 +434,7 @@ def check_file(path: str, command: str, overwrite: bool = False, inputs=()) -> N
         checkpoint, a data set, ...: :func:`check_protected`), or an existing file that is
         not this command's earlier output (without overwrite).
     """
+    _check_given(path)
     check_not_input(path, inputs)
     if os.path.isdir(path):
         raise OutputError(f"--out {path} is a directory; give a file name")
@@ -377,10 +469,15 @@ def replaced_entries(path: str, command: str | None, new_entries, owned=()) -> l
 
     These are the new output's entry names, the names this writer owns, and the files the
     old manifest lists when that manifest is this command's; nothing else.
+
+    Raises:
+      OutputError: if one of them is or holds a protected folder (:func:`check_replaced`).
     """
     names = set(new_entries) | set(owned) | ({MANIFEST} if command else set())
     old = read_manifest(path)
     if command and old and same_kind(old.get("command"), command):
         names |= {n for n in old.get("files", []) if isinstance(n, str) and n and os.sep not in n
                   and n not in (".", "..")}
-    return sorted(n for n in names if os.path.lexists(os.path.join(path, n)))
+    found = sorted(n for n in names if os.path.lexists(os.path.join(path, n)))
+    check_replaced(path, found, command, owned)
+    return found

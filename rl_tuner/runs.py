@@ -23,11 +23,15 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 
 import numpy as np
 
 from rl_tuner import atomic, outputs
 
+# A lock found taken is tried again a few times: another command's check of whether a run is
+# in use (rl_tuner.outputs.lock_holder) holds it for a moment.
+_LOCK_TRIES, _LOCK_RETRY_SECONDS = 5, 0.02
 _HELD: dict[str, int] = {}  # real path of a run directory -> lock file descriptor of this process
 
 
@@ -44,6 +48,10 @@ class RunInUseError(ValueError):
 def lock(run_dir: str):
     """Holds ``run_dir/.lock`` (exclusive ``flock``) for the duration of the block.
 
+    Only the process that wins the lock writes its pid into the file; if the block raises
+    (the command is refused, e.g. a resume with different settings, or fails), the file's
+    earlier content is put back.
+
     Raises:
       RunInUseError: naming ``run_dir`` and the pid of the process holding the lock.
       OSError: if the lock file cannot be created (naming it).
@@ -56,18 +64,29 @@ def lock(run_dir: str):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
         raise atomic.target_error(e, run_dir) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise RunInUseError(f"{run_dir} is in use by another training process (pid {holder}); wait for it to "
-                            "end or choose another --out") from None
+    for attempt in range(_LOCK_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt + 1 < _LOCK_TRIES:  # perhaps only another command's brief test
+                time.sleep(_LOCK_RETRY_SECONDS)  # (rl_tuner.outputs.lock_holder)
+                continue
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunInUseError(f"{run_dir} is in use by another training process (pid {holder}); wait for it to "
+                                "end or choose another --out") from None
+    previous = os.pread(fd, 4096, 0)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _HELD[key] = fd
     try:
         yield path
+    except BaseException:
+        with contextlib.suppress(OSError):  # a refused or failed command leaves the file as it found it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, previous, 0)
+        raise
     finally:
         _HELD.pop(key, None)
         os.close(fd)  # releases the lock
@@ -195,7 +214,7 @@ def check_run_directory(path: str, command: str) -> None:
     if os.path.lexists(path) and not os.path.isdir(path):
         raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
     outputs.check_protected(path, command)  # another run, a checkpoint, a data set, ... or a folder inside one
-    if os.path.isdir(path) and outputs.entries(path):
+    if os.path.isdir(path) and outputs.lock_holder(path) is None and outputs.entries(path):  # held: lock() refuses
         writer = outputs.owner(path)
         if writer != command:
             what = f"holds the output of `{writer}`" if writer else f"is not empty ({outputs.describe(path)})"

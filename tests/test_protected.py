@@ -441,3 +441,153 @@ def test_the_markers_are_the_writers_own_names():
     assert set(outputs.PREPARE_COMMANDS) == {corpus.PREPARE_COMMAND, data.PREPARE_COMMAND}
     assert outputs.EXPORT_COMMAND == export.COMMAND
     assert "rl_tuner.runs" in sys.modules
+
+
+# --------------------------------------------------------------------------- entries a rewrite replaces
+# Commands that write a folder of named entries, with an entry name each writes (that a user's
+# protected folder inside --out may carry).
+FOLDER_WRITERS = {
+    "rl-tuner export": (rl_cli, lambda f, t: ["export", "--model", f["ckpt"], "--out", t], ("variables", "assets")),
+    "note-rnn generate": (note_cli, lambda f, t: ["generate", "--checkpoint", f["ckpt"], "--num", "2", "--no-audio",
+                                                  "--out", t], ("melodies.json",)),
+    "rl-tuner generate": (rl_cli, lambda f, t: ["generate", "--model", f["ckpt"], "--num", "2", "--no-audio",
+                                                "--out", t], ("melodies.json",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOLDER_WRITERS))
+def test_overwrite_never_replaces_a_protected_folder_inside_out(name, inputs, protected, tmp_path, capsys):
+    """`rl-tuner export --out col1 --overwrite` deleted a data set the user kept as col1/variables
+    (and a run as col2/assets, `note-rnn generate` a data set named col9/melodies.json)."""
+    cli, argv_of, names = FOLDER_WRITERS[name]
+    for entry in names:
+        for kind, nested in (("mol_data", ""), ("mlerun", ""), ("checkpoint", "deep")):
+            col = str(tmp_path / f"col-{entry}-{kind}")
+            folder = os.path.join(col, entry, nested) if nested else os.path.join(col, entry)
+            shutil.copytree(protected[kind][0], folder)
+            _write(os.path.join(col, "notes.txt"), "note")
+            before = _snapshot(col)
+            code, err = _run(cli, argv_of(inputs, col) + ["--overwrite"], capsys)
+            noun, writer = protected[kind][1], protected[kind][2]
+            detail = f" ({writer})" if writer else ""
+            assert (code, err) == (2, f"error: --out {col} holds the {noun} {folder.rstrip(os.sep)}{detail}, which "
+                                      f"{name} would replace; it is never replaced, not even with --overwrite: "
+                                      "choose another --out\n"), (entry, kind)
+            assert _snapshot(col) == before
+    # a plain folder or a link under that name is still replaced (the link's target stays)
+    col = str(tmp_path / "plain")
+    _write(os.path.join(col, names[0], "old.txt"), "mine")
+    data = protected["mol_data"][0]
+    before = _snapshot(data)
+    code, err = _run(cli, argv_of(inputs, col) + ["--overwrite"], capsys)
+    assert code == 0, err
+    assert not os.path.exists(os.path.join(col, names[0], "old.txt"))
+    link = str(tmp_path / "linked")
+    os.makedirs(link)
+    os.symlink(data, os.path.join(link, names[0]))
+    code, err = _run(cli, argv_of(inputs, link) + ["--overwrite"], capsys)
+    assert code == 0, err
+    assert not os.path.islink(os.path.join(link, names[0]))
+    assert _snapshot(data) == before
+
+
+def test_replaced_entries_of_a_library_writer_are_checked_too(inputs, protected, tmp_path):
+    """policy.save replaces q_network/ and prior/ (overwrite=True): a user's checkpoint kept as
+    prior/ in a plain folder is refused; a tuned policy's own prior/ is replaced."""
+    from rl_tuner import atomic
+    col = str(tmp_path / "col")
+    shutil.copytree(protected["checkpoint"][0], os.path.join(col, "prior"))
+    _write(os.path.join(col, "notes.txt"), "note")
+    before = _snapshot(col)
+    with pytest.raises(outputs.OutputError, match=r"holds the model checkpoint .*col/prior, which this writer would"):
+        with atomic.directory(col, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
+            _write(os.path.join(tmp, "policy.json"), "{}")
+    assert _snapshot(col) == before
+    own = str(tmp_path / "policy")
+    for _ in range(2):
+        with atomic.directory(own, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
+            shutil.copytree(inputs["ckpt"], os.path.join(tmp, "prior"))
+            _write(os.path.join(tmp, "policy.json"), "{}")
+    assert sorted(os.listdir(own)) == ["policy.json", "prior"]
+
+
+# --------------------------------------------------------------------------- a run another process holds
+HOLD = ("import sys, time\nfrom rl_tuner import runs\nwith runs.lock(sys.argv[1]):\n"
+        "    print('held', flush=True)\n    time.sleep(120)\n")
+
+
+@pytest.fixture
+def held_run(tmp_path):
+    """A folder holding only `.lock`, held by another process (a trainer before its config)."""
+    import subprocess
+    run = str(tmp_path / "live4")
+    os.makedirs(run)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, run], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": REPO})
+    try:
+        assert holder.stdout.readline() == "held\n"
+        yield run, holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_run_whose_lock_another_process_holds_is_refused(inputs, held_run, capsys):
+    run, pid = held_run
+    assert outputs.entries(run) == [outputs.LOCK]
+    assert outputs.lock_holder(run) == str(pid)
+    code, err = _run(mol_cli, ["prepare", "--source", inputs["smi"], "--out", run, "--workers", "1",
+                               "--no-progress", "--overwrite"], capsys)
+    assert (code, err) == (2, f"error: --out {run} is a training run directory (in use by pid {pid}); it is never "
+                              "replaced: choose another --out\n")
+    target = os.path.join(run, "x.json")
+    code, err = _run(rl_cli, ["score", "--melodies", inputs["melodies"], "--out", target], capsys)
+    assert (code, err) == (2, f"error: --out {target} is part of the training run directory {run} (in use by pid "
+                              f"{pid}); no command writes there, not even with --overwrite: choose another --out\n")
+    assert os.listdir(run) == [outputs.LOCK]
+    assert open(os.path.join(run, outputs.LOCK)).read() == f"{pid}\n"
+
+
+def test_a_free_lock_file_is_not_a_run(tmp_path):
+    from rl_tuner import runs
+    run = str(tmp_path / "r")
+    os.makedirs(run)
+    with runs.lock(run):
+        assert outputs.lock_holder(run) is None  # this process's own lock
+    assert outputs.lock_holder(run) is None and outputs.entries(run) == []
+    outputs.check_protected(os.path.join(run, "x.json"), "rl-tuner score")
+
+
+def test_a_refused_command_leaves_the_lock_file_as_it_was(tmp_path):
+    """A refused `rl-tuner train` (different settings) wrote its own pid into RUN/.lock."""
+    import dataclasses
+    from rl_tuner import runs
+
+    @dataclasses.dataclass
+    class Config:
+        steps: int = 1
+        seed: int = 0
+
+    run = str(tmp_path / "run")
+    with runs.run_directory(run, "rl-tuner train") as r:
+        r.start("config.json", Config())
+    lock = os.path.join(run, outputs.LOCK)
+    _write(lock, "4242\n")
+    with pytest.raises(ValueError, match="holds a run with different settings"):
+        with runs.run_directory(run, "rl-tuner train") as r:
+            r.start("config.json", Config(seed=1))
+    assert open(lock).read() == "4242\n"
+    with runs.run_directory(run, "rl-tuner train") as r:  # the winner writes its pid
+        r.start("config.json", Config(steps=2), may_change=("steps",))
+        assert open(lock).read() == f"{os.getpid()}\n"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_an_empty_out_is_refused(name, inputs, tmp_path, monkeypatch, capsys):
+    cli, argv_of, _, _ = COMMANDS[name]
+    flag = "--db" if name == "rl-tuner listen" else "--out"
+    monkeypatch.chdir(tmp_path)
+    extra = [] if name in NO_OVERWRITE_FLAG else ["--overwrite"]
+    code, err = _run(cli, argv_of(inputs, "") + extra, capsys)
+    assert (code, err) == (2, f"error: {flag} is empty; give a path\n")
+    assert os.listdir(tmp_path) == []
