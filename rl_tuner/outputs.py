@@ -182,8 +182,7 @@ def check_dir(path: str, command: str | None = None, overwrite: bool = False, in
     """
     _check_given(path)
     check_not_input(path, inputs)
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise OutputError(f"--out {path} is a file, not a directory; choose a directory path")
+    check_not_a_file(path)
     check_protected(path, command, owned)  # a run, a checkpoint, a data set, ... or a folder inside one
     if not os.path.lexists(path):
         return
@@ -197,6 +196,16 @@ def check_dir(path: str, command: str | None = None, overwrite: bool = False, in
     what = f"holds the output of `{writer}`" if writer else f"is not empty ({describe(path)})"
     raise OutputError(f"--out {path} {what}; choose another --out, or pass --overwrite to replace "
                       f"what {command or 'this writer'} writes there (other files are kept)")
+
+
+def check_not_a_file(path: str) -> None:
+    """Refuses a directory target ``path`` that exists and is not a directory.
+
+    Raises:
+      OutputError: ``--out PATH is a file, not a directory; ...``.
+    """
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise OutputError(f"--out {path} is a file, not a directory; choose a directory path")
 
 
 def _own_output(path: str, command: str | None, owned=()) -> bool:

@@ -211,8 +211,7 @@ def check_run_directory(path: str, command: str) -> None:
       rl_tuner.outputs.OutputError: if ``path`` is a file, or a non-empty directory that is
         not a run of ``command`` (another command's output, a user's folder).
     """
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise outputs.OutputError(f"--out {path} is a file, not a directory; choose a directory path")
+    outputs.check_not_a_file(path)
     outputs.check_protected(path, command)  # another run, a checkpoint, a data set, ... or a folder inside one
     if os.path.isdir(path) and outputs.lock_holder(path) is None and outputs.entries(path):  # held: lock() refuses
         writer = outputs.owner(path)
