@@ -108,14 +108,10 @@ def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 
 def run_reward_mode(path: str) -> str:
     """The reward preset of a tuned run at ``path`` (its config.json's ``reward_mode``, also
     for PATH/policy or a policy folder inside the run), else ``default``."""
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner import policy  # pylint: disable=import-outside-toplevel
     for folder in (path, os.path.dirname(os.path.abspath(path))):
-        config = os.path.join(folder, "config.json")
-        try:
-            stored = atomic.read_json(config) if os.path.isfile(config) else None
-        except ValueError:
-            stored = None
-        if isinstance(stored, dict) and stored.get("task") == "smiles" and stored.get("reward_mode"):
+        stored = policy.stored_run_config(folder)
+        if stored is not None and stored.get("task") == "smiles" and stored.get("reward_mode"):
             return str(stored["reward_mode"])
     return "default"
 

@@ -84,14 +84,21 @@ def task_of(path: str, default: str = tasks.DEFAULT_TASK) -> str:
             except ValueError:
                 return default  # load_policy names the broken file
             return meta.get("task", default) if isinstance(meta, dict) else default
+    stored = stored_run_config(path)
+    return stored.get("task", default) if stored is not None else default
+
+
+def stored_run_config(path: str) -> dict | None:
+    """The settings an ``rl-tuner train`` run at ``path`` stored (its ``config.json`` as a dict),
+    or None for anything else (no such file, a checkpoint's config, an unreadable file)."""
     config_path = os.path.join(path, "config.json")
-    if os.path.isfile(config_path) and not checkpoint.is_checkpoint(path):
-        try:
-            stored = file_checks.read_json(config_path, "run config")
-        except ValueError:
-            return default
-        return stored.get("task", default) if isinstance(stored, dict) else default
-    return default
+    if not os.path.isfile(config_path) or checkpoint.is_checkpoint(path):
+        return None
+    try:
+        stored = file_checks.read_json(config_path, "run config")
+    except ValueError:
+        return None
+    return stored if isinstance(stored, dict) else None
 
 
 def load_policy(path: str, num_classes: int | None = None, task=None) -> Policy:

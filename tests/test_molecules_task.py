@@ -338,3 +338,16 @@ def test_sample_refuses_an_infinite_temperature(priors, tmp_path, capsys):
         task_cli_main(["sample", "--model", priors["atom"], "--temperature", "inf", "--out", str(tmp_path / "x.smi")])
     assert e.value.code == 2
     assert "argument --temperature: must be in [1e-06, 1000000000], got inf" in capsys.readouterr().err
+
+
+def test_evaluate_reports_mean_reward_under_the_runs_own_preset(tmp_path):
+    from molecules import sampling
+    run = tmp_path / "run"
+    (run / "policy").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"task": "smiles", "reward_mode": "paper"}))
+    assert sampling.run_reward_mode(str(run)) == "paper"
+    assert sampling.run_reward_mode(str(run / "policy")) == "paper"  # a policy folder inside the run
+    (tmp_path / "melody").mkdir()
+    (tmp_path / "melody" / "config.json").write_text(json.dumps({"task": "melody", "reward_mode": "x"}))
+    assert sampling.run_reward_mode(str(tmp_path / "melody")) == "default"
+    assert sampling.run_reward_mode(str(tmp_path / "nothing")) == "default"
