@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults, choices={
         "task": tasks.available(), "algorithm": choices.ALGORITHMS, "exploration": choices.EXPLORATION_MODES,
         "replay": choices.REPLAY_KINDS, "new_priority": choices.NEW_PRIORITIES, "head_init": choices.HEAD_INITS,
-        "value_offset": choices.VALUE_OFFSETS}, aliases={"prior": ["--note-rnn"], "num_notes": ["--max-length"], "eval_samples": ["--eval-melodies"],
+        "value_offset": choices.VALUE_OFFSETS, "learner": choices.LEARNERS}, aliases={"prior": ["--note-rnn"], "num_notes": ["--max-length"], "eval_samples": ["--eval-melodies"],
                                         "final_eval_samples": ["--final-eval-melodies"]})
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (one line per evaluation instead, as when stderr is not a terminal)")

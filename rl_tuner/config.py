@@ -13,7 +13,8 @@ import dataclasses
 from rl_tuner.ranges import COUNT, SEED, UNIT, at_least, between, check_ranges, positive
 from rl_tuner import tasks
 from rl_tuner.sampling_args import check_token_count
-from rl_tuner.choices import ALGORITHMS, EXPLORATION_MODES, HEAD_INITS, NEW_PRIORITIES, REPLAY_KINDS, VALUE_OFFSETS
+from rl_tuner.choices import (ALGORITHMS, EXPLORATION_MODES, HEAD_INITS, LEARNERS, NEW_PRIORITIES, REPLAY_KINDS,
+                              VALUE_OFFSETS)
 
 
 @dataclasses.dataclass
@@ -30,9 +31,10 @@ class RLConfig:
       steps: environment steps (notes played) in total.
       c: KL weight; the task reward is divided by c (the original's reward_scaler = 1/c).
       discount: gamma.
-      batch_size: transitions per train step.
+      batch_size: transitions per train step (the sequence learner: episodes per train step).
       train_every: one train step per this many environment steps.
-      replay_capacity: transitions kept in replay.
+      replay_capacity: transitions kept in replay (the sequence learner keeps
+        ``replay_capacity // num_notes`` whole episodes).
       replay: 'uniform' or 'prioritized'.
       new_priority: with prioritized replay, the priority of a new transition: 'max' (the
         largest priority given so far; the usual choice and the default) or 'td' (its own TD
@@ -93,6 +95,16 @@ class RLConfig:
         where it happens to end, so the end token's value does not carry over from states
         where ending pays to states where it does not (BUILD.md, "End transitions"). The
         extra transitions share the replay and its batches; the step count is unchanged.
+      learner: 'transition' (the original's design, :class:`rl_tuner.agent.KLControlLearner`:
+        one-step targets on single stored transitions, each with the online network's recurrent
+        state at acting time) or 'sequence' (:class:`rl_tuner.sequence_learner.SequenceLearner`:
+        whole stored episodes, both networks run over them from the zero state, lambda-returns;
+        trains after each rollout of ``num_notes`` steps, uniform replay only), or 'path' (the
+        sequence learner with the path-consistency loss, psi and g only:
+        :class:`rl_tuner.sequence_learner.SequenceLearnerConfig`). BUILD.md, "The learner at small c".
+      td_lambda: lambda of the sequence learner's returns (:func:`rl_tuner.targets.lambda_targets`):
+        0 is the one-step target, 1 the rest of the episode (an exact multi-step target for psi
+        and g whatever policy played it; Peng's Q(lambda) for q and pure_rl).
       eval_every: environment steps between evaluations and checkpoints.
       eval_samples: sequences (melodies) sampled at each evaluation during training
         (``--eval-melodies`` is an alias).
@@ -130,6 +142,8 @@ class RLConfig:
     value_offset: str = "none"
     double: bool = False
     end_transitions: float = 0.0
+    learner: str = "transition"
+    td_lambda: float = 1.0
     eval_every: int = 50_000
     eval_samples: int = 1000
     final_eval_samples: int = 10_000
@@ -141,7 +155,7 @@ class RLConfig:
         "steps": COUNT, "c": positive(), "discount": UNIT, "batch_size": COUNT, "train_every": COUNT,
         "replay_capacity": COUNT, "learning_rate": positive(), "target_update_rate": between(0.0, 1.0, low_open=True),
         "clip_norm": positive(), "exploration_fraction": UNIT, "epsilon_start": UNIT, "epsilon_end": UNIT,
-        "num_notes": COUNT, "num_envs": COUNT, "end_transitions": UNIT, "eval_every": COUNT, "eval_samples": COUNT,
+        "num_notes": COUNT, "num_envs": COUNT, "end_transitions": UNIT, "td_lambda": UNIT, "eval_every": COUNT, "eval_samples": COUNT,
         "final_eval_samples": COUNT, "num_samples": at_least(0), "seed": SEED,
     }
 
@@ -150,7 +164,7 @@ class RLConfig:
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
                        "store_next_state": True, "head_init": "prior", "end_transitions": 0.0,
-                       "value_offset": "none", "double": False}
+                       "value_offset": "none", "double": False, "learner": "transition", "td_lambda": 1.0}
 
     def __post_init__(self):
         if not self.reward_mode:
@@ -191,6 +205,21 @@ class RLConfig:
                              "for g, whose policy is p exp(G)")
         if self.value_offset not in VALUE_OFFSETS:
             raise ValueError(f"unknown value_offset {self.value_offset!r}; choose one of {', '.join(VALUE_OFFSETS)}")
+        if self.learner not in LEARNERS:
+            raise ValueError(f"unknown learner {self.learner!r}; choose one of {', '.join(LEARNERS)}")
+        if self.learner == "path" and self.algorithm not in ("psi", "g"):
+            raise ValueError(f"the path-consistency learner is for the soft algorithms psi and g; {self.algorithm} "
+                             "takes learner 'transition' or 'sequence'")
+        if self.learner in ("sequence", "path"):
+            if self.replay != "uniform":
+                raise ValueError("the sequence learner samples whole episodes uniformly; give replay 'uniform'")
+            if self.double:
+                raise ValueError("the double estimator is a setting of the transition learner; the sequence "
+                                 "learner does not take it")
+            if self.replay_capacity // self.num_notes < self.batch_size:
+                raise ValueError(f"replay_capacity ({self.replay_capacity}) holds {self.replay_capacity // self.num_notes}"
+                                 f" episodes of {self.num_notes} steps for the sequence learner, fewer than batch_size "
+                                 f"({self.batch_size})")
         if self.new_priority not in NEW_PRIORITIES:
             raise ValueError(f"unknown new_priority {self.new_priority!r}; choose one of {', '.join(NEW_PRIORITIES)}")
         tasks.get_task(self.task).check_settings(self)

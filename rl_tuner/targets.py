@@ -30,16 +30,47 @@ def _bootstrap(reward, discount, done, next_value):
     return reward + discount * (1.0 - tf.cast(done, reward.dtype)) * next_value
 
 
+def max_value(values, log_prior=None):
+    """V(s) = max_a Q(s, a), the state value of Q-learning and pure RL.
+
+    Args:
+      values: float32 [..., C] action values of one or more states.
+      log_prior: unused (the signature of every state value).
+
+    Returns:
+      float32 [...].
+    """
+    del log_prior
+    return tf.reduce_max(values, axis=-1)
+
+
+def soft_value(values, log_prior=None):
+    """V(s) = log sum_a exp Psi(s, a), the state value of Psi-learning (float32 [..., C] -> [...])."""
+    del log_prior
+    return tf.reduce_logsumexp(values, axis=-1)
+
+
+def prior_soft_value(values, log_prior):
+    """V(s) = log sum_a p(a|s) exp G(s, a), the state value of G-learning.
+
+    Args:
+      values: float32 [..., C] G-values.
+      log_prior: float32 [..., C], a normalised log-softmax of the reward network at s.
+
+    Returns:
+      float32 [...].
+    """
+    return tf.reduce_logsumexp(values + log_prior, axis=-1)
+
+
 def q_target(reward, next_values, discount, done, next_log_prior=None):
     """Q-learning: r + gamma max_a' Q-(s', a')."""
-    del next_log_prior
-    return _bootstrap(reward, discount, done, tf.reduce_max(next_values, axis=-1))
+    return _bootstrap(reward, discount, done, max_value(next_values, next_log_prior))
 
 
 def psi_target(reward, next_values, discount, done, next_log_prior=None):
     """Generalised Psi-learning: r + gamma logsumexp_a' Psi-(s', a')."""
-    del next_log_prior
-    return _bootstrap(reward, discount, done, tf.reduce_logsumexp(next_values, axis=-1))
+    return _bootstrap(reward, discount, done, soft_value(next_values, next_log_prior))
 
 
 def g_target(reward, next_values, discount, done, next_log_prior):
@@ -47,7 +78,51 @@ def g_target(reward, next_values, discount, done, next_log_prior):
 
     ``next_log_prior`` must be a normalised log-softmax of the reward network at s'.
     """
-    return _bootstrap(reward, discount, done, tf.reduce_logsumexp(next_values + next_log_prior, axis=-1))
+    return _bootstrap(reward, discount, done, prior_soft_value(next_values, next_log_prior))
+
+
+def lambda_targets(reward, next_state_value, next_action_value, discount, done, has_next, td_lambda):
+    """Lambda-returns of whole stored episodes, computed backwards from each episode's end.
+
+    y_t = r_t + gamma (1 - done_t) [V-(s_t+1) + lambda has_next_t (y_t+1 - Q-(s_t+1, a_t+1))]
+
+    ``td_lambda`` 0 is the one-step target of the algorithm (:func:`q_target`, ...); 1 sums the
+    rewards of the rest of the stored episode. For psi and g the correction y_t+1 - Q-(s_t+1,
+    a_t+1) replaces V- by Q- minus the log-ratio of the target policy: since V(s) = Q(s, a) -
+    log pi(a|s) (psi) or V(s) = G(s, a) - log(pi(a|s) / p(a|s)) (g) holds for EVERY action a at
+    the soft fixed point, y is an unbiased multi-step target whatever policy played the
+    episode, in a deterministic environment such as token generation (the path consistency of
+    Nachum et al. 2017, "Bridging the gap between value and policy based RL", sec. 4; its
+    multi-step use for text generation: Guo et al. 2022, "Efficient (soft) Q-learning for text
+    generation with limited good data"). For q and pure RL it is Peng's Q(lambda) (Peng and
+    Williams 1996): exact only for greedy actions, otherwise a mix of the behaviour's and the
+    greedy returns.
+
+    Args:
+      reward: float32 [B, T], the stored reward r_t of each step (:meth:`Algorithm.reward`).
+      next_state_value: float32 [B, T], V-(s_t+1) of the target network (the algorithm's
+        ``state_value``); read only where ``done_t`` is 0.
+      next_action_value: float32 [B, T], Q-(s_t+1, a_t+1), the target network's value of the
+        action played next; read only where ``has_next_t`` is 1.
+      discount: gamma.
+      done: float32 [B, T], 1 at a terminal step (no bootstrap).
+      has_next: float32 [B, T], 1 where step t + 1 of the same episode is stored (0 at the
+        last stored step, so a truncated episode bootstraps on V- alone, and in padding).
+      td_lambda: lambda in [0, 1].
+
+    Returns:
+      float32 [B, T]; positions past an episode's last step are not meaningful.
+    """
+    reward = tf.convert_to_tensor(reward, tf.float32)
+    step_args = [tf.transpose(tf.cast(x, tf.float32)) for x in
+                 (reward, next_state_value, next_action_value, done, has_next)]
+
+    def backward(y_next, args):
+        r, v, q, d, h = args
+        return r + discount * (1.0 - d) * (v + td_lambda * h * (y_next - q))
+
+    ys = tf.scan(backward, step_args, initializer=tf.zeros_like(step_args[0][0]), reverse=True)
+    return tf.transpose(ys)
 
 
 def double_q_target(reward, next_values, discount, done, next_log_prior=None, online_next_values=None):
@@ -117,6 +192,9 @@ class Algorithm:
       double_target: the target with the double estimator, ``(reward, next_values, discount,
         done, next_log_prior, online_next_values) -> y`` (``LearnerConfig.double``): the online
         network's values at s' choose (q, pure_rl) or weight (psi, g) the target network's.
+      state_value: ``(values [..., C], log_prior [..., C]) -> V [...]``, the state value that
+        ``target`` bootstraps on (:func:`max_value`, :func:`soft_value`, :func:`prior_soft_value`);
+        the sequence learner's lambda-returns use it (:func:`lambda_targets`).
     """
 
     name: str
@@ -126,6 +204,7 @@ class Algorithm:
     description: str
     uses_next_log_prior: bool = False
     double_target: Callable = None
+    state_value: Callable = max_value
 
     def reward(self, task_reward, log_prior_of_action, c: float, mode_adds_log_prior: bool = True):
         """Combines the task reward and log p(a|s) into the stored reward r.
@@ -149,10 +228,10 @@ ALGORITHMS = {
                    double_target=double_q_target),
     "psi": Algorithm("psi", psi_target, True, greedy_logits,
                      "generalised Psi-learning: r = log p(a|s) + r_T/c, target logsumexp",
-                     double_target=double_psi_target),
+                     double_target=double_psi_target, state_value=soft_value),
     "g": Algorithm("g", g_target, False, prior_weighted_logits,
                    "G-learning: r = r_T/c, target log sum p exp G, policy p exp G", uses_next_log_prior=True,
-                   double_target=double_g_target),
+                   double_target=double_g_target, state_value=prior_soft_value),
     "pure_rl": Algorithm("pure_rl", q_target, False, greedy_logits,
                          "pure RL baseline: r = r_T/c, Q-learning target, no prior", double_target=double_q_target),
 }

@@ -41,7 +41,8 @@ import tensorflow as tf  # noqa: E402
 
 from rl_tuner import atomic, checkpoint, runs, tasks  # noqa: E402
 from rl_tuner import actor as actor_lib  # noqa: E402
-from rl_tuner import agent, environment, evaluate, exploration, hparams, networks, policy, replay, targets  # noqa: E402
+from rl_tuner import agent, environment, episodes, evaluate, exploration, hparams, networks, policy, replay  # noqa: E402
+from rl_tuner import sequence_learner, targets  # noqa: E402
 from rl_tuner.config import RLConfig  # noqa: E402
 # The command, the settings that may change between sessions, and what a finished run shows,
 # shared with the checks the command makes before TensorFlow loads:
@@ -72,16 +73,8 @@ class RunState:
         elif config.head_init == "zero":
             networks.zero_head(self.q_network)
         self.target_network = agent.build_target_network(self.q_network)
-        spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes,
-                                     next_log_prior=self.algorithm.uses_next_log_prior,
-                                     next_state=config.store_next_state, state_spec=pretrained.state_spec())
-        self.replay = replay.make_replay(config.replay, spec, config.replay_capacity, seed=config.seed + 1)
-        self.learner = agent.KLControlLearner(
-            self.q_network, self.target_network, self.algorithm, self.replay,
-            agent.LearnerConfig(discount=config.discount, learning_rate=config.learning_rate,
-                                clip_norm=config.clip_norm, target_update_rate=config.target_update_rate,
-                                batch_size=config.batch_size, new_priority=config.new_priority,
-                                double=config.double))
+        self.replay, self.learner = make_learner(config, self.task, pretrained, self.algorithm, self.q_network,
+                                                 self.target_network)
         self.actor = actor_lib.Actor(self.q_network, self.prior, self.algorithm, config.exploration,
                                      seed=config.seed + 2, actions=self.task.exploration_actions())
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
@@ -107,6 +100,36 @@ class RunState:
         if self._policy is None:
             self._policy = policy.Policy(self.prior.rnn, self.q_network.rnn, self.algorithm.name)
         return self._policy
+
+
+def make_learner(config: RLConfig, task, pretrained, algorithm, q_network, target_network):
+    """The run's replay memory and learner (``config.learner``): (replay, learner).
+
+    The transition learner's replay holds ``replay_capacity`` transitions
+    (:func:`rl_tuner.agent.transition_spec`); the sequence learner's ``replay_capacity //
+    num_notes`` episodes (:func:`rl_tuner.episodes.episode_spec`).
+    """
+    if config.learner in ("sequence", "path"):
+        spec = episodes.episode_spec(config.num_notes, pretrained.config.num_classes,
+                                     next_log_prior=algorithm.uses_next_log_prior,
+                                     end_transitions=config.end_transitions > 0)
+        memory = replay.make_replay("uniform", spec, config.replay_capacity // config.num_notes, seed=config.seed + 1)
+        end_token = -1 if task.end_token is None else task.end_token
+        return memory, sequence_learner.SequenceLearner(
+            q_network, target_network, algorithm, memory,
+            sequence_learner.SequenceLearnerConfig(
+                discount=config.discount, learning_rate=config.learning_rate, clip_norm=config.clip_norm,
+                target_update_rate=config.target_update_rate, batch_size=config.batch_size,
+                td_lambda=config.td_lambda, end_token=end_token, path_consistency=config.learner == "path"))
+    spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes,
+                                 next_log_prior=algorithm.uses_next_log_prior,
+                                 next_state=config.store_next_state, state_spec=pretrained.state_spec())
+    memory = replay.make_replay(config.replay, spec, config.replay_capacity, seed=config.seed + 1)
+    return memory, agent.KLControlLearner(
+        q_network, target_network, algorithm, memory,
+        agent.LearnerConfig(discount=config.discount, learning_rate=config.learning_rate,
+                            clip_norm=config.clip_norm, target_update_rate=config.target_update_rate,
+                            batch_size=config.batch_size, new_priority=config.new_priority, double=config.double))
 
 
 class Tally:
@@ -346,6 +369,9 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     q_state, log_prior, prior_state = state.actor.start(obs)
     explore_steps = config.exploration_steps
     num_end = int(round(config.end_transitions * env.num_envs))
+    sequences = config.learner in ("sequence", "path")
+    rollout = {key: [] for key in ("obs", "action", "reward", "done", "ended")} if sequences else None
+    start_step = step
     for t in range(config.num_notes):
         epsilon = exploration.linear_epsilon(step, explore_steps, config.epsilon_start, config.epsilon_end)
         out = state.actor.act(obs, q_state, log_prior, prior_state, tf.constant(epsilon))
@@ -364,14 +390,19 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
         if num_end:
             end_reward = state.algorithm.reward(end_task_reward, log_prior.numpy()[end_rows, state.task.end_token],
                                                 config.c, env.adds_log_prior).astype(np.float32)
-            transitions = with_end_transitions(transitions, end_rows, state.task.end_token, end_reward)
             tally.add("end_transition_reward", float(end_reward.mean()), num_end)
         new_step = step + env.num_envs
-        num_train = new_step // config.train_every - step // config.train_every
-        loss, target_value = state.learner.add_and_train(transitions, tf.constant(num_train))
-        if num_train:
-            tally.add("loss", loss, num_train)
-            tally.add("target_value", target_value, num_train)
+        if sequences:
+            _record_step(rollout, transitions, np.asarray(result.done, bool),
+                         (end_rows, end_reward) if num_end else None, env.num_envs)
+        else:
+            if num_end:
+                transitions = with_end_transitions(transitions, end_rows, state.task.end_token, end_reward)
+            num_train = new_step // config.train_every - step // config.train_every
+            loss, target_value = state.learner.add_and_train(transitions, tf.constant(num_train))
+            if num_train:
+                tally.add("loss", loss, num_train)
+                tally.add("target_value", target_value, num_train)
         n = env.num_envs
         tally.add("epsilon", epsilon)
         tally.add("reward", reward.mean(), n)
@@ -394,12 +425,38 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
             obs = tf.where(finished, tf.constant(first, tf.int32), obs)
             q_state, log_prior, prior_state = _restart(state.actor, finished, obs, q_state, log_prior, prior_state)
         step = new_step
+    if sequences:  # the whole rollout's episodes, then its share of train steps
+        num_train = step // config.train_every - start_step // config.train_every
+        batch = episodes.split_rollout({key: np.stack(value, axis=1) for key, value in rollout.items()},
+                                       np.stack(rollout["ended"], axis=1))
+        loss, target_value = state.learner.add_and_train(batch, num_train)
+        if num_train:
+            tally.add("loss", float(loss), num_train)
+            tally.add("target_value", float(target_value), num_train)
     state.env_steps.assign(step)
     loss_mean = tally.sums.get("loss", 0.0) / max(tally.counts.get("loss", 1), 1)
     if not math.isfinite(loss_mean):
         raise FloatingPointError(f"the TD loss became {loss_mean} near step {step}; the last checkpoint "
                                  f"({state.manager.latest_checkpoint}) is kept. Try a smaller --learning-rate or larger --c.")
     return step
+
+
+def _record_step(rollout: dict, transitions: dict, ended, end, num_envs: int) -> None:
+    """Appends one step's [N] fields to the rollout's lists (the sequence learner's input).
+
+    ``end`` is None or (rows, reward) of the step's end transitions.
+    """
+    for key in ("obs", "action", "reward", "done"):
+        rollout[key].append(np.asarray(transitions[key]))
+    rollout["ended"].append(ended)
+    if "next_log_prior" in transitions:
+        rollout.setdefault("next_log_prior", []).append(np.asarray(transitions["next_log_prior"], np.float32))
+    if end is not None:
+        rows, reward = end
+        end_reward, has_end = np.zeros(num_envs, np.float32), np.zeros(num_envs, np.float32)
+        end_reward[rows], has_end[rows] = reward, 1.0
+        rollout.setdefault("end_reward", []).append(end_reward)
+        rollout.setdefault("has_end", []).append(has_end)
 
 
 def with_end_transitions(transitions: dict, rows, end_token: int, reward) -> dict:

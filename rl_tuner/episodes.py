@@ -1,0 +1,95 @@
+"""Whole episodes for the sequence learner: their replay spec and how a rollout is cut into them.
+
+A rollout (:func:`rl_tuner.train._play_episodes`) plays ``T`` = ``num_notes`` steps in each of
+``N`` environments; every environment starts an episode at the rollout's start and a new one
+right after each episode that ends. The sequence learner (:mod:`rl_tuner.sequence_learner`)
+stores each such episode whole, so that it can run both networks over it from the zero state
+(no stored recurrent state) and compute lambda-returns (:func:`rl_tuner.targets.lambda_targets`).
+
+One stored episode, padded to ``T`` steps::
+
+    {"tokens": int32 [T + 1],        the first observation, then the action of every step
+     "reward": float32 [T],          r_t of the algorithm (rl_tuner.targets.Algorithm.reward)
+     "done": float32 [T],            1 at a terminal step (no bootstrap)
+     "length": int32 [],             steps stored (1..T); an episode still running when the
+                                     rollout ended is stored with done 0 at its last step
+                                     (it bootstraps there)
+     "next_log_prior": [T, C],       log p(.|s_t+1) (only for algorithms that read it: g)
+     "end_reward": float32 [T],      r of playing the end token in s_t instead
+     "has_end": float32 [T]}         1 where that end transition was drawn (RLConfig.end_transitions)
+
+Padding is 0 everywhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rl_tuner import _tf  # noqa: F401
+import tensorflow as tf  # noqa: E402
+
+
+def episode_spec(num_steps: int, num_classes: int, next_log_prior: bool, end_transitions: bool) -> dict:
+    """The unbatched spec of one stored episode (see the module docstring).
+
+    Args:
+      num_steps: T, the steps of a rollout (the longest episode).
+      num_classes: C, the vocabulary size.
+      next_log_prior: store log p(.|s_t+1) [T, C] (G-learning's state value needs it).
+      end_transitions: store the end token's rewards (``end_reward``, ``has_end``).
+
+    Returns:
+      {name: tf.TensorSpec}.
+    """
+    spec = {"tokens": tf.TensorSpec([num_steps + 1], tf.int32), "reward": tf.TensorSpec([num_steps], tf.float32),
+            "done": tf.TensorSpec([num_steps], tf.float32), "length": tf.TensorSpec([], tf.int32)}
+    if next_log_prior:
+        spec["next_log_prior"] = tf.TensorSpec([num_steps, num_classes], tf.float32)
+    if end_transitions:
+        spec["end_reward"] = tf.TensorSpec([num_steps], tf.float32)
+        spec["has_end"] = tf.TensorSpec([num_steps], tf.float32)
+    return spec
+
+
+def split_rollout(rollout: dict, ended) -> dict:
+    """Cuts a rollout of N environments x T steps into its episodes, padded to T steps.
+
+    Args:
+      rollout: arrays with leading dimensions [N, T]: ``obs`` int (the token fed at step t:
+        the previous action, or a new episode's first token), ``action`` int, ``reward``
+        float, ``done`` float (terminal for learning), and optionally ``next_log_prior`` [N, T, C],
+        ``end_reward`` and ``has_end``.
+      ended: bool [N, T], True where the environment's episode ended at step t (the next step
+        starts a new one); for a melody whose last note bootstraps it is True while ``done``
+        is 0.
+
+    Returns:
+      The episodes' fields (module docstring) stacked: [E, ...], in the order environment 0's
+      episodes first, each environment's in time order. An episode is every maximal run of
+      steps of one environment that ends at an ``ended`` step or at the rollout's end.
+    """
+    ended = np.asarray(ended, bool)
+    n, t_max = ended.shape
+    starts, stops, rows = [], [], []
+    for i in range(n):
+        start = 0
+        for t in np.flatnonzero(ended[i]).tolist() + ([t_max - 1] if not ended[i, -1] else []):
+            rows.append(i)
+            starts.append(start)
+            stops.append(t + 1)
+            start = t + 1
+    num = len(rows)
+    out = {"tokens": np.zeros([num, t_max + 1], np.int32), "length": np.zeros([num], np.int32)}
+    per_step = [k for k in ("reward", "done", "next_log_prior", "end_reward", "has_end") if k in rollout]
+    for key in per_step:
+        value = np.asarray(rollout[key])
+        out[key] = np.zeros((num, t_max) + value.shape[2:], np.float32)
+    obs, action = np.asarray(rollout["obs"]), np.asarray(rollout["action"])
+    for e, (i, start, stop) in enumerate(zip(rows, starts, stops)):
+        length = stop - start
+        out["length"][e] = length
+        out["tokens"][e, 0] = obs[i, start]
+        out["tokens"][e, 1:length + 1] = action[i, start:stop]
+        for key in per_step:
+            out[key][e, :length] = np.asarray(rollout[key])[i, start:stop]
+    return out
