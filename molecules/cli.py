@@ -1,8 +1,8 @@
 """The ``molecules`` command: prepare the SMILES data set, train a SMILES-RNN prior, score SMILES
-with the RDKit reward.
+with the RDKit reward or a PMO objective, run the PMO benchmark.
 
-``train-prior``, ``sample`` and ``evaluate`` load TensorFlow when they run; ``prepare`` and
-``score`` never do.
+``train-prior``, ``sample``, ``evaluate`` and ``benchmark`` load TensorFlow when they run;
+``prepare`` and ``score`` never do.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ RUNNER_HELP = ("run as an Apache Beam pipeline on this runner (DirectRunner, Fli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``molecules`` argument parser (prepare, train-prior, sample, evaluate, score)."""
+    """The ``molecules`` argument parser (prepare, train-prior, sample, evaluate, score, benchmark)."""
     from molecules.data import PrepareConfig  # pylint: disable=import-outside-toplevel
 
     parser = argparse.ArgumentParser(prog="molecules", formatter_class=HelpFormatter,
@@ -92,7 +92,42 @@ def build_parser() -> argparse.ArgumentParser:
                         "input line]}")
     p.add_argument("--runner", default=None, help=RUNNER_HELP)
     add_overwrite_flag(p, "file")
+    _add_benchmark_parser(sub, OBJECTIVES)
     return parser
+
+
+def _add_benchmark_parser(sub, objective_names) -> None:
+    from molecules import benchmark, dap  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from rl_tuner.cli_utils import range_type  # pylint: disable=import-outside-toplevel
+    from rl_tuner.ranges import COUNT, SEED  # pylint: disable=import-outside-toplevel
+    p = sub.add_parser("benchmark", help="the PMO benchmark: optimise a PMO objective under a budget of oracle calls",
+                       formatter_class=HelpFormatter,
+                       description="Runs the PMO protocol (Gao et al. 2022, mol_opt): an optimiser starts from the "
+                                   "SMILES-RNN prior and may score --budget new valid molecules (canonical SMILES; "
+                                   "invalid and repeated ones are free); a progress line every 100 calls. Writes "
+                                   "OUT/result.json (auc_top10 as mol_opt's top_auc, top10, settings, timing) and "
+                                   "OUT/oracle_calls.csv (call, smiles, score). --suite pmo runs every task x seed "
+                                   "into OUT/TASK/seed_S/ and OUT/summary.json; rerun it to resume (finished runs "
+                                   "are kept). --algorithm dap is REINVENT's augmented likelihood with PMO's tuned "
+                                   "settings (the flags below). BUILD.md, \"PMO\".")
+    p.add_argument("--task", default=None, metavar="NAME",
+                   help="one run on this PMO objective, one of: " + ", ".join(objective_names))
+    p.add_argument("--suite", choices=benchmark.SUITES, default=None, help="every task x seed (instead of --task)")
+    p.add_argument("--tasks", nargs="+", default=None, metavar="NAME", help="with --suite: only these tasks "
+                   "(default: all 20)")
+    p.add_argument("--seed", type=range_type(int, SEED), default=None, help="with --task: the seed (default: 0)")
+    p.add_argument("--seeds", type=range_type(int, SEED), nargs="+", default=None,
+                   help="with --suite: the seeds (default: 0 1 2 3 4)")
+    p.add_argument("--budget", type=range_type(int, COUNT), default=benchmark.DEFAULT_BUDGET,
+                   help="oracle calls per run (default: %(default)s, PMO's)")
+    p.add_argument("--algorithm", choices=tuple(benchmark.ALGORITHMS), default="dap",
+                   help="the optimiser (default: %(default)s)")
+    p.add_argument("--prior", default=None, help="SMILES-RNN checkpoint the optimiser starts from "
+                   "(default: the shipped checkpoints/smiles_rnn)")
+    p.add_argument("--out", required=True, help="run directory (--task) or suite directory (--suite)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_dataclass_arguments(p, dap.DapConfig)
+    add_overwrite_flag(p)
 
 
 def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -291,6 +326,9 @@ def main(argv=None) -> int:
                     print(f"{key:20s} {'-':>10s}  ({sampling.NO_NOVEL})")
             print(f"wrote {args.out} ({args.num} molecules, sampled in {result['sampling_seconds']:.1f} s, "
                   f"scored in {result['scoring_seconds']:.1f} s)")
+    elif args.command == "benchmark":
+        from molecules import benchmark  # pylint: disable=import-outside-toplevel
+        benchmark.main(args)
     elif args.command == "score":
         records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite, args.runner, beam_args,
                              objective=args.objective)
