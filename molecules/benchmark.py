@@ -134,7 +134,7 @@ def run_one(task: str, seed: int, out: str, budget: int = DEFAULT_BUDGET, algori
     config = config if config is not None else config_class()
     if budget < 1:
         raise ValueError(f"--budget must be >= 1, got {budget}")
-    prior = prior or default_checkpoint()
+    prior = check_prior(prior or default_checkpoint())
     outputs.check_dir(out, COMMAND, overwrite, inputs=[prior])
     oracle = BudgetedOracle(objective.score, budget, chem.canonical, LOG_EVERY,
                             on_log=lambda o: log(f"{task} seed {seed}: {o.progress_line()}"))
@@ -148,6 +148,20 @@ def run_one(task: str, seed: int, out: str, budget: int = DEFAULT_BUDGET, algori
     log(f"{task} seed {seed}: {len(oracle.calls)} calls, auc_top10 {record['auc_top10']:.4f}, "
         f"top10 {record['avg_top10']:.4f}, {record['wall_s']:.0f} s -> {out}")
     return record
+
+
+def check_prior(path: str) -> str:
+    """``path`` if it holds a model checkpoint (or a ``molecules train-prior`` run), checked
+    before any output is written (the optimiser loads it).
+
+    Raises:
+      FileNotFoundError: ``--prior PATH: no SMILES-RNN checkpoint there (...)``.
+    """
+    from rl_tuner import checkpoint  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    if not checkpoint.is_checkpoint(checkpoint.model_path(path)):
+        raise FileNotFoundError(f"--prior {path}: no SMILES-RNN checkpoint there (a folder with config.json and "
+                                "weights.npz, or a `molecules train-prior` run)")
+    return path
 
 
 def finished_run(run_dir: str, expected: dict) -> dict | None:
@@ -197,7 +211,7 @@ def run_suite(out: str, seeds, budget: int = DEFAULT_BUDGET, algorithm_name: str
         objectives.check_name(task)
     _, config_class = algorithm(algorithm_name)
     config = config if config is not None else config_class()
-    prior = prior or default_checkpoint()
+    prior = check_prior(prior or default_checkpoint())
     outputs.check_dir(out, COMMAND, overwrite, inputs=[prior])
     os.makedirs(out, exist_ok=True)
     atomic.write_json(os.path.join(out, outputs.MANIFEST), outputs.manifest(COMMAND, tasks + [SUMMARY]))

@@ -15,6 +15,7 @@ from molecules.oracle import top_auc
 from rl_tuner.cli_utils import run_main
 
 VOCAB = ["<eos>", "<bos>", "C", "N", "O", "(", ")", "=", "1"]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROBS = [0.15, 0.0, 0.45, 0.15, 0.15, 0.02, 0.02, 0.04, 0.02]  # <bos> is never sampled
 
 
@@ -106,6 +107,16 @@ def test_benchmark_refusals(tmp_path, prior, capsys):
     assert sorted(os.listdir(user)) == ["notes.txt"]
     assert _run(tmp_path, prior, prior) == 2
     assert "would replace the input" in capsys.readouterr().err
+    missing = str(tmp_path / "nothing")
+    assert _run(tmp_path, missing, tmp_path / "x") == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --prior {missing}: no SMILES-RNN checkpoint there (a folder with config.json and weights.npz, "
+        "or a `molecules train-prior` run)")
+    assert run_main(cli.main, ["benchmark", "--task", "qed", "--out", str(tmp_path / "x"), "--prior",
+                               os.path.join(REPO, "checkpoints", "smiles_rnn_paper")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "smiles_rnn_paper: --algorithm dap needs an atom-level prior (with a <bos> token), not the 35-symbol char "
+        "vocabulary")
     base = ["benchmark", "--out", str(tmp_path / "x"), "--prior", prior]
     cases = [(["--task", "drd2"], "error: unknown objective 'drd2'; choose one of: " + ", ".join(objectives.NAMES)),
              ([], "error: give --task NAME (one run) or --suite pmo (every task x seed)"),
