@@ -13,7 +13,8 @@ setup(
     # The shipped checkpoints stay in the repository's checkpoints/ folder and are installed
     # as note_rnn/_checkpoints (a top-level "checkpoints" package would collide in
     # site-packages); note_rnn.cli.default_checkpoint() finds either.
-    packages=["note_rnn", "note_rnn._checkpoints", "note_rnn.listening", "rl_tuner", "molecules"],
+    packages=["note_rnn", "note_rnn._checkpoints", "note_rnn.listening", "rl_tuner", "molecules",
+              "molecules.objectives"],
     package_dir={"note_rnn._checkpoints": "checkpoints"},
     package_data={"note_rnn._checkpoints": [f"{name}/*.{ext}" for name in ("note_rnn", "smiles_rnn", "smiles_rnn_paper")
                                            for ext in ("json", "npz")],

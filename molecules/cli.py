@@ -1,8 +1,8 @@
 """The ``molecules`` command: prepare the SMILES data set, train a SMILES-RNN prior, score SMILES
-with the RDKit reward.
+with the RDKit reward or a PMO objective, run the PMO benchmark.
 
-``train-prior``, ``sample`` and ``evaluate`` load TensorFlow when they run; ``prepare`` and
-``score`` never do.
+``train-prior``, ``sample``, ``evaluate`` and ``benchmark`` load TensorFlow when they run;
+``prepare`` and ``score`` never do.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ RUNNER_HELP = ("run as an Apache Beam pipeline on this runner (DirectRunner, Fli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``molecules`` argument parser (prepare, train-prior, sample, evaluate, score)."""
+    """The ``molecules`` argument parser (prepare, train-prior, sample, evaluate, score, benchmark)."""
     from molecules.data import PrepareConfig  # pylint: disable=import-outside-toplevel
 
     parser = argparse.ArgumentParser(prog="molecules", formatter_class=HelpFormatter,
@@ -69,14 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, formatter_class=HelpFormatter, description=descriptions[name])
         _add_sampling_arguments(p, name)
 
-    p = sub.add_parser("score", help="score SMILES (one per line) with a reward preset, as JSON",
+    from molecules.objectives import NAMES as OBJECTIVES  # pylint: disable=import-outside-toplevel  (no RDKit yet)
+    p = sub.add_parser("score", help="score SMILES (one per line) with a reward preset or a PMO objective, as JSON",
                        formatter_class=HelpFormatter,
                        description="Scores each SMILES line with a reward preset: validity, logP, QED, SA, ring "
-                                   "penalty and the finished-molecule reward, as JSON (one object per input line).")
+                                   "penalty and the finished-molecule reward, as JSON (one object per input line). "
+                                   "With --objective NAME, with one of the 20 RDKit-only objectives of the PMO "
+                                   "benchmark (Gao et al. 2022; GuacaMol v2's definitions, Brown et al. 2019) "
+                                   "instead: {\"smiles\", \"valid\", \"score\"} per line, score in [0, 1], null "
+                                   "for a line that is not a molecule.")
     p.add_argument("--smiles", required=True,
                    help="text file, one SMILES per line (a .smi file: the first field of each line; a name may follow)")
-    p.add_argument("--preset", choices=("default", "paper"), default="default",
-                   help="reward preset (default: %(default)s)")
+    p.add_argument("--preset", choices=("default", "paper"), default=None,
+                   help="reward preset (default: default)")
+    p.add_argument("--objective", default=None, metavar="NAME",
+                   help="score with this PMO objective instead of a reward preset, one of: " + ", ".join(OBJECTIVES))
     p.add_argument("--data", default=None,
                    help="prepared data set whose statistics set the default preset's length and carbon "
                         "limits (default: the built-in MOSES statistics)")
@@ -85,7 +92,42 @@ def build_parser() -> argparse.ArgumentParser:
                         "input line]}")
     p.add_argument("--runner", default=None, help=RUNNER_HELP)
     add_overwrite_flag(p, "file")
+    _add_benchmark_parser(sub, OBJECTIVES)
     return parser
+
+
+def _add_benchmark_parser(sub, objective_names) -> None:
+    from molecules import benchmark, dap  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from rl_tuner.cli_utils import range_type  # pylint: disable=import-outside-toplevel
+    from rl_tuner.ranges import COUNT, SEED  # pylint: disable=import-outside-toplevel
+    p = sub.add_parser("benchmark", help="the PMO benchmark: optimise a PMO objective under a budget of oracle calls",
+                       formatter_class=HelpFormatter,
+                       description="Runs the PMO protocol (Gao et al. 2022, mol_opt): an optimiser starts from the "
+                                   "SMILES-RNN prior and may score --budget new valid molecules (canonical SMILES; "
+                                   "invalid and repeated ones are free); a progress line every 100 calls. Writes "
+                                   "OUT/result.json (auc_top10 as mol_opt's top_auc, top10, settings, timing) and "
+                                   "OUT/oracle_calls.csv (call, smiles, score). --suite pmo runs every task x seed "
+                                   "into OUT/TASK/seed_S/ and OUT/summary.json; rerun it to resume (finished runs "
+                                   "are kept). --algorithm dap is REINVENT's augmented likelihood with PMO's tuned "
+                                   "settings (the flags below). BUILD.md, \"PMO\".")
+    p.add_argument("--task", default=None, metavar="NAME",
+                   help="one run on this PMO objective, one of: " + ", ".join(objective_names))
+    p.add_argument("--suite", choices=benchmark.SUITES, default=None, help="every task x seed (instead of --task)")
+    p.add_argument("--tasks", nargs="+", default=None, metavar="NAME", help="with --suite: only these tasks "
+                   "(default: all 20)")
+    p.add_argument("--seed", type=range_type(int, SEED), default=None, help="with --task: the seed (default: 0)")
+    p.add_argument("--seeds", type=range_type(int, SEED), nargs="+", default=None,
+                   help="with --suite: the seeds (default: 0 1 2 3 4)")
+    p.add_argument("--budget", type=range_type(int, COUNT), default=benchmark.DEFAULT_BUDGET,
+                   help="oracle calls per run (default: %(default)s, PMO's)")
+    p.add_argument("--algorithm", choices=tuple(benchmark.ALGORITHMS), default="dap",
+                   help="the optimiser (default: %(default)s)")
+    p.add_argument("--prior", default=None, help="SMILES-RNN checkpoint the optimiser starts from "
+                   "(default: the shipped checkpoints/smiles_rnn)")
+    p.add_argument("--out", required=True, help="run directory (--task) or suite directory (--suite)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_dataclass_arguments(p, dap.DapConfig)
+    add_overwrite_flag(p)
 
 
 def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -161,9 +203,34 @@ def score_lines(job) -> list:
     return [reward.score(line.split()[0] if line.split() else "") for line in lines]
 
 
-def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None, overwrite: bool = False,
-               runner=None, pipeline_args=()) -> list:
+def score_objective_lines(job) -> list:
+    """The per-molecule work of ``molecules score --objective`` (both the default path and Beam's).
+
+    Args:
+      job: ``(objective name, lines)``; each line's first field is its SMILES.
+
+    Returns:
+      ``{"smiles", "valid", "score"}`` per line (score None for a line that is not a molecule;
+      see :class:`molecules.objectives.Objective`).
+    """
+    from molecules import objectives  # pylint: disable=import-outside-toplevel
+    name, lines = job
+    objective = objectives.get(name)
+    records = []
+    for line in lines:
+        smiles = line.split()[0] if line.split() else ""
+        score = objective.score(smiles)
+        records.append({"smiles": smiles, "valid": score is not None, "score": score})
+    return records
+
+
+def score_file(smiles_path: str, preset_name: str | None, out_path: str, data_dir=None, overwrite: bool = False,
+               runner=None, pipeline_args=(), objective: str | None = None) -> list:
     """Scores every line of ``smiles_path`` and writes the records to ``out_path``.
+
+    ``preset_name`` (None: ``default``) picks the reward preset; with ``objective`` (a PMO
+    objective, :mod:`molecules.objectives`) each record is ``{"smiles", "valid", "score"}``
+    instead, and neither a preset nor ``data_dir`` may be given.
 
     With ``runner`` the scoring runs as an Apache Beam pipeline (``pipeline_args``: Beam's
     options) in jobs of ``SCORE_CHUNK`` lines; the records are the same. The lines of a job
@@ -179,27 +246,41 @@ def score_file(smiles_path: str, preset_name: str, out_path: str, data_dir=None,
 
     Raises:
       rl_tuner.outputs.OutputError: if ``out_path`` may not be written.
+      ValueError: an unknown objective (the valid names listed), or an objective with a
+        preset or ``data_dir``.
     """
     from molecules import data  # pylint: disable=import-outside-toplevel
     from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
 
     inputs = [smiles_path, data_dir]
+    if objective is not None:
+        from molecules import objectives  # pylint: disable=import-outside-toplevel
+        objectives.check_name(objective)
+        if preset_name or data_dir:
+            raise ValueError(f"--objective {objective} scores the PMO objective alone; drop "
+                             f"{'--preset' if preset_name else '--data'}")
+    preset_name = preset_name or "default"
     outputs.check_file(out_path, SCORE_COMMAND, overwrite, inputs=inputs)
     if data_dir and preset_name == "paper":
         raise ValueError("--data sets the default preset's limits; the paper preset has fixed ones")
     statistics = data.load_summary(data_dir)["statistics"] if data_dir else None
     lines = read_lines(smiles_path)
+    if objective is not None:
+        work, failed = score_objective_lines, {"valid": False, "score": None}
+        jobs = [(objective, lines[i:i + SCORE_CHUNK]) for i in range(0, len(lines), SCORE_CHUNK)]
+    else:
+        work, failed = score_lines, {"valid": False, "logp": None, "qed": None, "sa": None, "ring_penalty": None,
+                                     "reward": None}
+        jobs = [(preset_name, statistics, lines[i:i + SCORE_CHUNK]) for i in range(0, len(lines), SCORE_CHUNK)]
     if runner:
         from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
-        jobs = [(preset_name, statistics, lines[i:i + SCORE_CHUNK]) for i in range(0, len(lines), SCORE_CHUNK)]
-        results, dead = beam_map.map_jobs(score_lines, jobs, runner, pipeline_args)
+        results, dead = beam_map.map_jobs(work, jobs, runner, pipeline_args)
         for index, reason in dead:
-            results[index] = [{"smiles": line.split()[0] if line.split() else "", "valid": False, "logp": None,
-                               "qed": None, "sa": None, "ring_penalty": None, "reward": None, "dead_letter": reason}
-                              for line in jobs[index][2]]
+            results[index] = [{"smiles": line.split()[0] if line.split() else "", **failed, "dead_letter": reason}
+                              for line in jobs[index][-1]]
         records = [record for chunk in results for record in chunk]
     else:
-        records = score_lines((preset_name, statistics, lines))
+        records = work(jobs[0][:-1] + (lines,)) if jobs else []
     outputs.write_json(out_path, {"molecules": records}, SCORE_COMMAND, overwrite, inputs=inputs)
     return records
 
@@ -245,10 +326,15 @@ def main(argv=None) -> int:
                     print(f"{key:20s} {'-':>10s}  ({sampling.NO_NOVEL})")
             print(f"wrote {args.out} ({args.num} molecules, sampled in {result['sampling_seconds']:.1f} s, "
                   f"scored in {result['scoring_seconds']:.1f} s)")
+    elif args.command == "benchmark":
+        from molecules import benchmark  # pylint: disable=import-outside-toplevel
+        benchmark.main(args)
     elif args.command == "score":
-        records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite, args.runner, beam_args)
+        records = score_file(args.smiles, args.preset, args.out, args.data, args.overwrite, args.runner, beam_args,
+                             objective=args.objective)
         valid = sum(r["valid"] for r in records)
-        print(f"scored {len(records)} SMILES ({valid} valid) with the {args.preset} preset -> {args.out}")
+        scorer = f"the objective {args.objective}" if args.objective else f"the {args.preset or 'default'} preset"
+        print(f"scored {len(records)} SMILES ({valid} valid) with {scorer} -> {args.out}")
         dead = [r for r in records if "dead_letter" in r]
         if dead:
             print(f"dead letters: {len(dead)} lines not scored (failed jobs), e.g. {dead[0]['dead_letter']}")

@@ -91,6 +91,21 @@ def test_score_on_beam_writes_the_default_records(tmp_path, beam, monkeypatch, c
     assert [r["smiles"] for r in plain["molecules"]] == ["CCO", "C1CC", "", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
 
 
+def test_score_objective_on_beam_writes_the_default_records(tmp_path, beam, monkeypatch, capsys):
+    src = tmp_path / "in.smi"
+    src.write_text("CCO ethanol\nC1CC\n\nc1ccccc1O\nCC(=O)Nc1ccc(O)cc1 paracetamol\n")
+    monkeypatch.setattr(cli, "SCORE_CHUNK", 2)
+    for name in ("plain", "beam"):
+        extra = TWO_WORKERS if name == "beam" else []
+        assert cli.main(["score", "--smiles", str(src), "--out", str(tmp_path / f"{name}.json"),
+                         "--objective", "median1"] + extra) == 0
+    assert capsys.readouterr().out.count("scored 5 SMILES (3 valid) with the objective median1") == 2
+    plain = json.loads((tmp_path / "plain.json").read_text())
+    assert json.loads((tmp_path / "beam.json").read_text()) == plain
+    assert [(r["smiles"], r["valid"]) for r in plain["molecules"]] == [
+        ("CCO", True), ("C1CC", False), ("", False), ("c1ccccc1O", True), ("CC(=O)Nc1ccc(O)cc1", True)]
+
+
 _SCORE_LINES = cli.score_lines
 
 

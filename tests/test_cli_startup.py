@@ -108,7 +108,8 @@ def test_help_of_every_command_loads_no_heavy_module(help_runs):
     for the three commands and each subcommand (note-rnn's imported note-seq: 5-20 s)."""
     seen = {name: [argv[0] for argv, _, _, _ in results] for name, results in help_runs.items()}
     assert seen["note-rnn"] == ["--help", "prepare", "train", "evaluate", "generate", "import-magenta"]
-    assert seen["molecules"][:3] == ["--help", "prepare", "train-prior"] and len(seen["molecules"]) == 6
+    assert seen["molecules"][:3] == ["--help", "prepare", "train-prior"] and len(seen["molecules"]) == 7
+    assert seen["molecules"][-1] == "benchmark"
     assert {"train", "evaluate", "export", "score", "stats", "listen", "listen-report"} <= set(seen["rl-tuner"])
     for name, results in help_runs.items():
         for argv, code, loaded, output in results:

@@ -139,6 +139,14 @@ def test_molecules_commands_do_not_import_tensorflow(tmp_path):
         f"cli.main(['score', '--smiles', {str(src)!r}, '--out', {str(tmp_path / 'o.json')!r}])\n"
         f"cli.main(['prepare', '--source', {str(src)!r}, '--out', {str(tmp_path / 'ds')!r}, '--workers', '1',"
         " '--no-progress', '--validation-fraction', '0'])\n"
+        f"cli.main(['score', '--smiles', {str(src)!r}, '--out', {str(tmp_path / 'p.json')!r}, '--objective', 'qed'])\n"
+        "for argv in (['--task', 'drd2'], ['--suite', 'pmo', '--seed', '1'], ['--task', 'qed', '--budget', '0']):\n"
+        "    try:\n"
+        f"        cli.main(['benchmark', '--out', {str(tmp_path / 'b')!r}] + argv)\n"
+        "    except (ValueError, SystemExit):\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise AssertionError(argv)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')]\n"
         "assert not bad, bad\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)

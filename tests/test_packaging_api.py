@@ -47,6 +47,17 @@ def test_wheel_has_no_top_level_checkpoints_package(wheel):
     assert not any(n.startswith("checkpoints/") for n in names)
 
 
+def test_wheel_has_every_module_of_the_checkout(wheel):
+    _, path = wheel
+    names = set(zipfile.ZipFile(path).namelist())
+    modules = [os.path.relpath(os.path.join(folder, f), ROOT).replace(os.sep, "/")
+               for package in ("note_rnn", "rl_tuner", "molecules")
+               for folder, _, files in os.walk(os.path.join(ROOT, package)) if "__pycache__" not in folder
+               for f in files if f.endswith(".py")]
+    assert "molecules/objectives/pmo.py" in modules
+    assert [m for m in modules if m not in names] == []  # e.g. a subpackage missing from setup.py
+
+
 def test_wheel_has_the_listening_page(wheel):
     _, path = wheel
     names = set(zipfile.ZipFile(path).namelist())
