@@ -51,7 +51,7 @@ def episode_spec(num_steps: int, num_classes: int, next_log_prior: bool, end_tra
     return spec
 
 
-def split_rollout(rollout: dict, ended) -> dict:
+def split_rollout(rollout: dict, ended, complete_only: bool = False) -> dict:
     """Cuts a rollout of N environments x T steps into its episodes, padded to T steps.
 
     Args:
@@ -62,6 +62,11 @@ def split_rollout(rollout: dict, ended) -> dict:
       ended: bool [N, T], True where the environment's episode ended at step t (the next step
         starts a new one); for a melody whose last note bootstraps it is True while ``done``
         is 0.
+      complete_only: keep only the episodes that ended within the rollout (drop those the
+        rollout's end cut). The episodes a rollout cuts are its late-starting LONG ones, so
+        bootstrapping them on the target network's value of an unfinished sequence (extrapolated
+        from the many shorter, finished ones) pays length; complete episodes need no bootstrap
+        (BUILD.md, "The learner at small c").
 
     Returns:
       The episodes' fields (module docstring) stacked: [E, ...], in the order environment 0's
@@ -73,7 +78,8 @@ def split_rollout(rollout: dict, ended) -> dict:
     starts, stops, rows = [], [], []
     for i in range(n):
         start = 0
-        for t in np.flatnonzero(ended[i]).tolist() + ([t_max - 1] if not ended[i, -1] else []):
+        cut = [] if complete_only or ended[i, -1] else [t_max - 1]
+        for t in np.flatnonzero(ended[i]).tolist() + cut:
             rows.append(i)
             starts.append(start)
             stops.append(t + 1)

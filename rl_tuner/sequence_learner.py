@@ -92,8 +92,9 @@ class SequenceLearner(tf.Module):
         Returns:
           (loss scalar, targets y [B, T], mask [B, T] of the stored steps).
         """
+        batch = _trim(batch)
         tokens = tf.cast(batch["tokens"], tf.int32)
-        num_steps = tokens.shape[1] - 1
+        num_steps = tf.shape(tokens)[1] - 1
         step = tf.range(num_steps)[None, :]
         length = tf.cast(batch["length"], tf.int32)[:, None]
         mask = tf.cast(step < length, tf.float32)
@@ -102,7 +103,10 @@ class SequenceLearner(tf.Module):
             all_values = self.q_network.rnn.token_logits(tokens)
             values = all_values[:, :-1]                                       # Q(s_t, .)    [B, T, C]
             next_values = all_values[:, 1:]                                   # Q(s_t+1, .)
-            last_values = tf.stop_gradient(self.target_network.rnn.token_logits(tokens)[:, 1:])
+            cut = tf.reduce_any((has_next == 0.0) & (batch["done"] == 0.0) & (mask > 0.0))
+            last_values = tf.cond(  # the target network runs only for a batch with a cut episode
+                cut, lambda: tf.stop_gradient(self.target_network.rnn.token_logits(tokens)[:, 1:]),
+                lambda: tf.stop_gradient(next_values))
         else:
             values = self.q_network.rnn.token_logits(tokens[:, :-1])
             next_values = last_values = tf.stop_gradient(self.target_network.rnn.token_logits(tokens)[:, 1:])
@@ -132,6 +136,7 @@ class SequenceLearner(tf.Module):
         return total / tf.maximum(count, 1.0), y, mask
 
     def _train_step(self, batch):
+        """One Adam step on the loss of ``batch``; returns (loss, mean target over stored steps)."""
         variables = self.q_network.trainable_variables
         with tf.GradientTape() as tape:
             loss, y, mask = self.loss(batch)
@@ -168,3 +173,17 @@ class SequenceLearner(tf.Module):
         self.replay.add(episodes)
         ready = int(self.replay.size().numpy()) >= self.config.batch_size
         return self.train(tf.constant(num_steps if ready else 0))
+
+
+def _trim(batch: dict) -> dict:
+    """The batch cut to its longest episode's steps (the padding beyond it is never read)."""
+    longest = tf.reduce_max(tf.cast(batch["length"], tf.int32))
+    out = {}
+    for key, value in batch.items():
+        if key == "tokens":
+            out[key] = value[:, :longest + 1]
+        elif key == "length":
+            out[key] = value
+        else:
+            out[key] = value[:, :longest]
+    return out

@@ -428,7 +428,7 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     if sequences:  # the whole rollout's episodes, then its share of train steps
         num_train = step // config.train_every - start_step // config.train_every
         batch = episodes.split_rollout({key: np.stack(value, axis=1) for key, value in rollout.items()},
-                                       np.stack(rollout["ended"], axis=1))
+                                       np.stack(rollout["ended"], axis=1), complete_only=True)
         loss, target_value = state.learner.add_and_train(batch, num_train)
         if num_train:
             tally.add("loss", float(loss), num_train)

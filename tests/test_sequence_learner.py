@@ -238,3 +238,11 @@ def test_path_learner_refused_for_hard_max_algorithms():
         RLConfig(algorithm="q", learner="path").validate()
     with pytest.raises(ValueError, match="samples whole episodes uniformly"):
         RLConfig(algorithm="psi", learner="path", replay="prioritized").validate()
+
+
+def test_split_rollout_complete_only_drops_the_cut_episode():
+    ended = np.array([[0, 1, 0, 0], [0, 0, 0, 1]], bool)
+    out = episodes.split_rollout({"obs": [[5, 6, 9, 7], [8, 1, 2, 3]], "action": [[6, 0, 7, 1], [1, 2, 3, 0]],
+                                  "reward": np.ones((2, 4)), "done": ended.astype(float)}, ended, complete_only=True)
+    np.testing.assert_array_equal(out["length"], [2, 4])
+    np.testing.assert_array_equal(out["tokens"], [[5, 6, 0, 0, 0], [8, 1, 2, 3, 0]])
