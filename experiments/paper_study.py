@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import shutil
 import sys
@@ -32,6 +31,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import note_rnn  # noqa: E402,F401  (selects Keras 2 before TensorFlow)
+from experiments.study_runs import read_json as _read_json, runs_markdown  # noqa: E402,F401
 
 COMMAND = "experiments/paper_study.py"
 NAMES = {"mle": "MLE (Note-RNN)", "q": "Q", "psi": "Psi", "g": "G", "pure_rl": "pure RL",
@@ -119,11 +119,6 @@ def train_argv(run: Run, cfg: StudyConfig) -> list[str]:
     return argv + list(cfg.train_args)
 
 
-def _read_json(path: str):
-    with open(path) as f:
-        return json.load(f)
-
-
 def train_all(cfg: StudyConfig, log=print) -> dict:
     """Trains, resumes or finds complete every run; returns {run name: wall seconds}.
 
@@ -135,14 +130,14 @@ def train_all(cfg: StudyConfig, log=print) -> dict:
     Raises:
       RuntimeError: naming the run and the command if a training fails.
     """
-    from rl_tuner import atomic, cli
-    times_path = os.path.join(cfg.runs_dir, "wall_times.json")
-    times = _read_json(times_path) if os.path.isfile(times_path) else {}
+    from experiments import study_runs
+    from rl_tuner import cli
+    times = study_runs.load_wall_times(cfg.runs_dir)
     for run in runs_of(cfg):
         out = os.path.join(cfg.runs_dir, run.name)
-        stats, config = os.path.join(out, "stats.json"), os.path.join(out, "config.json")
-        if run.name not in times and os.path.isfile(stats) and os.path.isfile(config):
-            times[run.name] = round(os.path.getmtime(stats) - os.path.getmtime(config), 1)
+        stats = os.path.join(out, "stats.json")
+        if run.name not in times and study_runs.finished_wall_time(out) is not None:
+            times[run.name] = study_runs.finished_wall_time(out)
         argv = train_argv(run, cfg)
         log(f"[study] rl-tuner {' '.join(argv)}")
         finished_at = os.path.getmtime(stats) if os.path.isfile(stats) else None
@@ -152,8 +147,7 @@ def train_all(cfg: StudyConfig, log=print) -> dict:
             raise RuntimeError(f"run {run.name} failed (exit {code}): rl-tuner {' '.join(argv)}")
         if os.path.getmtime(stats) != finished_at:  # this call trained (or resumed) the run
             times[run.name] = round(time.time() - t0, 1)
-        os.makedirs(cfg.runs_dir, exist_ok=True)
-        atomic.write_json(times_path, times)
+        study_runs.save_wall_times(cfg.runs_dir, times)
     return times
 
 
@@ -249,9 +243,9 @@ def build_results(cfg: StudyConfig, models: dict, times: dict, out_dir: str, log
                "final_eval_samples": f"{mle[0].get('num_samples', mle[0].get('num_melodies')):,}",
                "run_minutes": f"{sum(r['wall_seconds'] or 0 for r in run_rows) / 60:.0f}",
                "build_minutes": f"{(time.time() - t0) / 60:.1f}"}
-    with open(os.path.join(ROOT, "experiments", "results_template.md")) as f:
-        template = f.read()
-    readme = template.format(**summary, figure4_md="\n".join(f"![{name}]({name})" for name in figure4))
+    from experiments.study_runs import fill_template
+    readme = fill_template("results_template.md", **summary,
+                           figure4_md="\n".join(f"![{name}]({name})" for name in figure4))
     atomic.write_bytes(os.path.join(out_dir, "README.md"), readme.encode())
     return summary
 
@@ -272,15 +266,6 @@ def openings_markdown(rows: dict, names: dict) -> str:
         lines.append(f"| {names.get(model, model)} | {' | '.join(pct)} | {first['top_opening']} | "
                      f"{format_value('notes_not_in_key', first['top_opening_share'])} | "
                      f"{first['distinct_openings']} of {first['num_melodies']} |")
-    return "\n".join(lines)
-
-
-def runs_markdown(rows: list) -> str:
-    """The runs: command and wall time of each."""
-    lines = ["| run | steps | wall time here | command |", "|---|---|---|---|"]
-    for r in rows:
-        wall = "-" if r["wall_seconds"] is None else f"{r['wall_seconds'] / 60:.1f} min"
-        lines.append(f"| {r['run']} | {r['steps']:,} | {wall} | `{r['command']}` |")
     return "\n".join(lines)
 
 

@@ -95,3 +95,45 @@ def plot_tradeoff(points: Mapping[str, Sequence[Mapping]], path: str, reference:
     fig.tight_layout()
     figures.save_png(fig, path)
     plt.close(fig)
+
+
+def plot_frontier(settings: Mapping[str, Mapping[float, Sequence[Mapping]]], prior: Mapping, path: str,
+                  reward: str = "default") -> None:
+    """The molecule reward-KL frontier: mean reward against KL per token, one line per algorithm.
+
+    Args:
+      settings: {algorithm: {c: the points of each seed}} (:func:`experiments.frontier_tables.settings`);
+        a point holds ``kl`` (nats per token) and ``mean_reward``. Each c is drawn at the mean
+        over seeds with error bars of one standard deviation (ddof 1) in both directions, the
+        line joins the c values from large to small, and each point is annotated with its c.
+      prior: the prior's statistics (``mean_reward``), drawn as a star at KL 0.
+      path: the PNG to write.
+      reward: the reward preset's name (for the axis label).
+    """
+    plt = figures.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for algorithm, by_c in settings.items():
+        xs, ys, xerr, yerr, labels = [], [], [], [], []
+        for c, points in by_c.items():
+            x = np.array([p["kl"] for p in points], np.float64)
+            y = np.array([np.nan if p.get("mean_reward") is None else p["mean_reward"] for p in points], np.float64)
+            xs.append(x.mean())
+            ys.append(y.mean())
+            xerr.append(x.std(ddof=1) if len(x) > 1 else 0.0)
+            yerr.append(y.std(ddof=1) if len(y) > 1 else 0.0)
+            labels.append(f"c={c:g}")
+        ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o-", capsize=3, color=COLORS.get(algorithm),
+                    label=f"{algorithm} ({len(next(iter(by_c.values())))} seed"
+                          f"{'s' * (len(next(iter(by_c.values()))) != 1)})")
+        for x, y, label in zip(xs, ys, labels):
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
+    if prior.get("mean_reward") is not None:
+        ax.plot([prior.get("kl") or 0.0], [prior["mean_reward"]], "k*", markersize=12, label="prior")
+    ax.set_xlabel("KL(policy || prior) per token (nats)")
+    ax.set_ylabel(f"mean reward ({reward} preset, invalid molecules included)")
+    ax.set_title("Reward-KL frontier on SMILES")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    figures.save_png(fig, path)
+    plt.close(fig)

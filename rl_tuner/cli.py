@@ -150,15 +150,25 @@ def model_and_task(model: str | None, task_name: str | None):
     return (model or task.default_prior()), task
 
 
+def train_config(args: argparse.Namespace):
+    """The :class:`rl_tuner.config.RLConfig` of parsed ``rl-tuner train`` arguments: the
+    preset's settings with the flags given on top (no TensorFlow is loaded).
+
+    Raises:
+      ValueError: an unknown preset or an invalid setting (:func:`rl_tuner.config.from_preset`).
+    """
+    from rl_tuner import config as config_lib
+    from rl_tuner.config import RLConfig
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)}
+    return config_lib.from_preset(args.preset, **overrides)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from rl_tuner import outputs
     command = f"rl-tuner {args.command}"
     if args.command == "train":
-        from rl_tuner import config as config_lib
-        from rl_tuner.config import RLConfig
-        overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)}
-        cfg = config_lib.from_preset(args.preset, **overrides)  # refuses bad settings before TensorFlow loads
+        cfg = train_config(args)  # refuses bad settings before TensorFlow loads
         from rl_tuner import train_precheck
         final = train_precheck.check(cfg, args.out)  # a refusal or a finished run, still without TensorFlow
         if final is not None:
