@@ -104,7 +104,8 @@ class RLConfig:
         :class:`rl_tuner.sequence_learner.SequenceLearnerConfig`). BUILD.md, "The learner at small c".
       td_lambda: lambda of the sequence learner's returns (:func:`rl_tuner.targets.lambda_targets`):
         0 is the one-step target, 1 the rest of the episode (an exact multi-step target for psi
-        and g whatever policy played it; Peng's Q(lambda) for q and pure_rl).
+        and g whatever policy played it; Peng's Q(lambda) for q and pure_rl, whose hard maximum has no
+        such consistency).
       eval_every: environment steps between evaluations and checkpoints.
       eval_samples: sequences (melodies) sampled at each evaluation during training
         (``--eval-melodies`` is an alias).

@@ -118,7 +118,9 @@ class SequenceLearner(tf.Module):
         actions = tokens[:, 1:]
         q_taken = tf.gather(values, actions, batch_dims=2)
         next_actions = tf.concat([tokens[:, 2:], tf.zeros_like(tokens[:, :1])], axis=1)
-        y = targets.lambda_targets(batch["reward"], state_value, tf.gather(next_values, next_actions, batch_dims=2),
+        # soft algorithms correct by the played action's value; q and pure RL by V (Peng's Q(lambda))
+        correction = tf.gather(next_values, next_actions, batch_dims=2) if self.algorithm.soft else state_value
+        y = targets.lambda_targets(batch["reward"], state_value, correction,
                                    self.config.discount, batch["done"], has_next,
                                    1.0 if self.config.path_consistency else self.config.td_lambda)
         if not self.config.path_consistency:

@@ -94,16 +94,19 @@ def lambda_targets(reward, next_state_value, next_action_value, discount, done, 
     episode, in a deterministic environment such as token generation (the path consistency of
     Nachum et al. 2017, "Bridging the gap between value and policy based RL", sec. 4; its
     multi-step use for text generation: Guo et al. 2022, "Efficient (soft) Q-learning for text
-    generation with limited good data"). For q and pure RL it is Peng's Q(lambda) (Peng and
-    Williams 1996): exact only for greedy actions, otherwise a mix of the behaviour's and the
-    greedy returns.
+    generation with limited good data"). For q and pure RL the caller passes V-(s_t+1) as
+    ``next_action_value`` too, which makes it Peng's Q(lambda) (Peng and Williams 1996), y_t = r_t +
+    gamma [(1 - lambda) max Q-(s_t+1, .) + lambda y_t+1]: the correction with Q-(s_t+1, a_t+1)
+    would add the gap max Q- - Q-(s_t+1, a_t+1) >= 0 of every non-greedy played action, an
+    over-estimate that grows with the episode (:attr:`Algorithm.soft`).
 
     Args:
       reward: float32 [B, T], the stored reward r_t of each step (:meth:`Algorithm.reward`).
       next_state_value: float32 [B, T], V-(s_t+1) of the target network (the algorithm's
         ``state_value``); read only where ``done_t`` is 0.
       next_action_value: float32 [B, T], Q-(s_t+1, a_t+1), the target network's value of the
-        action played next; read only where ``has_next_t`` is 1.
+        action played next (soft algorithms; V-(s_t+1) for q and pure RL); read only where
+        ``has_next_t`` is 1.
       discount: gamma.
       done: float32 [B, T], 1 at a terminal step (no bootstrap).
       has_next: float32 [B, T], 1 where step t + 1 of the same episode is stored (0 at the
@@ -195,6 +198,9 @@ class Algorithm:
       state_value: ``(values [..., C], log_prior [..., C]) -> V [...]``, the state value that
         ``target`` bootstraps on (:func:`max_value`, :func:`soft_value`, :func:`prior_soft_value`);
         the sequence learner's lambda-returns use it (:func:`lambda_targets`).
+      soft: whether V(s) = Q(s, a) - log pi(a|s) (psi) or G(s, a) - log(pi(a|s) / p(a|s)) (g)
+        holds for every action, so that multi-step returns may follow any played action (path
+        consistency); False for the hard maximum (q, pure_rl: Peng's Q(lambda)).
     """
 
     name: str
@@ -205,6 +211,7 @@ class Algorithm:
     uses_next_log_prior: bool = False
     double_target: Callable = None
     state_value: Callable = max_value
+    soft: bool = False
 
     def reward(self, task_reward, log_prior_of_action, c: float, mode_adds_log_prior: bool = True):
         """Combines the task reward and log p(a|s) into the stored reward r.
@@ -228,10 +235,10 @@ ALGORITHMS = {
                    double_target=double_q_target),
     "psi": Algorithm("psi", psi_target, True, greedy_logits,
                      "generalised Psi-learning: r = log p(a|s) + r_T/c, target logsumexp",
-                     double_target=double_psi_target, state_value=soft_value),
+                     double_target=double_psi_target, state_value=soft_value, soft=True),
     "g": Algorithm("g", g_target, False, prior_weighted_logits,
                    "G-learning: r = r_T/c, target log sum p exp G, policy p exp G", uses_next_log_prior=True,
-                   double_target=double_g_target, state_value=prior_soft_value),
+                   double_target=double_g_target, state_value=prior_soft_value, soft=True),
     "pure_rl": Algorithm("pure_rl", q_target, False, greedy_logits,
                          "pure RL baseline: r = r_T/c, Q-learning target, no prior", double_target=double_q_target),
 }

@@ -246,3 +246,26 @@ def test_split_rollout_complete_only_drops_the_cut_episode():
                                   "reward": np.ones((2, 4)), "done": ended.astype(float)}, ended, complete_only=True)
     np.testing.assert_array_equal(out["length"], [2, 4])
     np.testing.assert_array_equal(out["tokens"], [[5, 6, 0, 0, 0], [8, 1, 2, 3, 0]])
+
+
+@pytest.mark.parametrize("name", ["q", "pure_rl"])
+def test_hard_max_algorithms_use_pengs_q_lambda(name):
+    """q: y_t = r_t + gamma [(1 - lambda) max Q-(s_t+1) + lambda y_t+1], whatever action was played
+    next (the played action's value never enters)."""
+    s = _Setup(name, 0.5)
+    b = dict(s.batch)
+    b["done"] = np.zeros_like(b["done"])
+    b["done"][:, -1] = 1
+    b["length"] = np.full(3, 5, np.int32)
+    target = s.stepped_values(s.target, b["tokens"])[:, 1:]
+    online = s.stepped_values(s.q, b["tokens"][:, :-1])
+    errors = []
+    for i in range(3):
+        y = 0.0
+        ys = []
+        for t in reversed(range(5)):
+            y = b["reward"][i, t] + (0.0 if t == 4 else 0.9 * (0.5 * target[i, t].max() + 0.5 * y))
+            ys.append(y)
+        for t, y in enumerate(reversed(ys)):
+            errors.append(online[i, t, b["tokens"][i, t + 1]] - y)
+    assert float(s.learner.loss(b)[0]) == pytest.approx(np.mean(np.square(errors)), rel=1e-5)
