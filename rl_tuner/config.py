@@ -106,6 +106,8 @@ class RLConfig:
         0 is the one-step target, 1 the rest of the episode (an exact multi-step target for psi
         and g whatever policy played it; Peng's Q(lambda) for q and pure_rl, whose hard maximum has no
         such consistency).
+      train_head_only: the sequence learners train only the Q-network's output layer; its
+        LSTM stays the prior's (:class:`rl_tuner.sequence_learner.SequenceLearnerConfig`).
       eval_every: environment steps between evaluations and checkpoints.
       eval_samples: sequences (melodies) sampled at each evaluation during training
         (``--eval-melodies`` is an alias).
@@ -145,6 +147,7 @@ class RLConfig:
     end_transitions: float = 0.0
     learner: str = "transition"
     td_lambda: float = 1.0
+    train_head_only: bool = False
     eval_every: int = 50_000
     eval_samples: int = 1000
     final_eval_samples: int = 10_000
@@ -165,7 +168,8 @@ class RLConfig:
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
                        "store_next_state": True, "head_init": "prior", "end_transitions": 0.0,
-                       "value_offset": "none", "double": False, "learner": "transition", "td_lambda": 1.0}
+                       "value_offset": "none", "double": False, "learner": "transition", "td_lambda": 1.0,
+                       "train_head_only": False}
 
     def __post_init__(self):
         if not self.reward_mode:
@@ -211,6 +215,8 @@ class RLConfig:
         if self.learner == "path" and self.algorithm not in ("psi", "g"):
             raise ValueError(f"the path-consistency learner is for the soft algorithms psi and g; {self.algorithm} "
                              "takes learner 'transition' or 'sequence'")
+        if self.train_head_only and self.learner == "transition":
+            raise ValueError("train_head_only is a setting of the sequence learners (learner 'sequence' or 'path')")
         if self.learner in ("sequence", "path"):
             if self.replay != "uniform":
                 raise ValueError("the sequence learner samples whole episodes uniformly; give replay 'uniform'")

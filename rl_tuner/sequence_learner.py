@@ -40,6 +40,10 @@ class SequenceLearnerConfig:
       batch_size: episodes per train step.
       td_lambda: lambda of the returns (0: one-step targets; 1: the rest of the episode).
       end_token: the task's end token (the action of the stored end transitions), or -1.
+      train_head_only: train only the Q-network's output layer (kernel and bias); its LSTM stays
+        the prior's. The policy's change is then linear in the prior's features, and the prior's
+        syntax (rings and branches that close) cannot be unlearned (BUILD.md, "The learner at
+        small c": with the whole network trained, validity drifts down once the KL passes ~0.1).
       path_consistency: the loss of unified path consistency learning (Nachum et al. 2017,
         "Bridging the gap between value and policy based RL", sec. 5) instead of regression on
         a target: the lambda-1 returns are computed from the ONLINE network's values and the
@@ -59,6 +63,7 @@ class SequenceLearnerConfig:
     td_lambda: float = 1.0
     end_token: int = -1
     path_consistency: bool = False
+    train_head_only: bool = False
 
 
 class SequenceLearner(tf.Module):
@@ -80,7 +85,11 @@ class SequenceLearner(tf.Module):
         self.algorithm = algorithm
         self.replay = replay
         self.config = config
-        self.optimizer = optim.FusedAdam(q_network.trainable_variables, config.learning_rate)
+        self.trained_variables = list(q_network.trainable_variables)
+        if config.train_head_only:
+            dense = q_network.rnn.dense
+            self.trained_variables = [dense.kernel, dense.bias]
+        self.optimizer = optim.FusedAdam(self.trained_variables, config.learning_rate)
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
 
     def loss(self, batch):
@@ -139,7 +148,7 @@ class SequenceLearner(tf.Module):
 
     def _train_step(self, batch):
         """One Adam step on the loss of ``batch``; returns (loss, mean target over stored steps)."""
-        variables = self.q_network.trainable_variables
+        variables = self.trained_variables
         with tf.GradientTape() as tape:
             loss, y, mask = self.loss(batch)
         grads = tape.gradient(loss, variables)

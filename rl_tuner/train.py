@@ -120,7 +120,8 @@ def make_learner(config: RLConfig, task, pretrained, algorithm, q_network, targe
             sequence_learner.SequenceLearnerConfig(
                 discount=config.discount, learning_rate=config.learning_rate, clip_norm=config.clip_norm,
                 target_update_rate=config.target_update_rate, batch_size=config.batch_size,
-                td_lambda=config.td_lambda, end_token=end_token, path_consistency=config.learner == "path"))
+                td_lambda=config.td_lambda, end_token=end_token, path_consistency=config.learner == "path",
+                train_head_only=config.train_head_only))
     spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes,
                                  next_log_prior=algorithm.uses_next_log_prior,
                                  next_state=config.store_next_state, state_spec=pretrained.state_spec())

@@ -269,3 +269,23 @@ def test_hard_max_algorithms_use_pengs_q_lambda(name):
         for t, y in enumerate(reversed(ys)):
             errors.append(online[i, t, b["tokens"][i, t + 1]] - y)
     assert float(s.learner.loss(b)[0]) == pytest.approx(np.mean(np.square(errors)), rel=1e-5)
+
+
+def test_train_head_only_leaves_the_lstm_as_the_prior():
+    s = _Setup("psi", 1.0, learning_rate=1e-2)
+    head_only = sl.SequenceLearner(s.q, s.target, s.algorithm, s.memory,
+                                   sl.SequenceLearnerConfig(discount=0.9, learning_rate=1e-2, train_head_only=True))
+    head_only.add_and_train({k: np.tile(v, (4,) + (1,) * (v.ndim - 1)) for k, v in s.batch.items()}, 0)
+    head_only.config.batch_size = 12
+    lstm = [v.numpy().copy() for v in s.q.rnn.lstm_layers[0].weights]
+    dense = s.q.rnn.dense.kernel.numpy().copy()
+    head_only.train(tf.constant(3))
+    for before, var in zip(lstm, s.q.rnn.lstm_layers[0].weights):
+        np.testing.assert_array_equal(var.numpy(), before)
+    assert np.abs(s.q.rnn.dense.kernel.numpy() - dense).max() > 1e-4
+
+
+def test_train_head_only_refused_for_the_transition_learner():
+    from rl_tuner.config import RLConfig
+    with pytest.raises(ValueError, match="train_head_only is a setting of the sequence learners"):
+        RLConfig(algorithm="psi", train_head_only=True).validate()
