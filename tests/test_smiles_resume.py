@@ -64,12 +64,23 @@ def references(priors, tmp_path_factory):
     def reference(preset):
         if preset not in runs:
             runs[preset] = root / preset
-            _run(_config(preset, priors[preset]), runs[preset])
+            _run(_config(preset, _prior(priors, preset)), runs[preset])
         return runs[preset]
     return reference
 
 
+# The sequence learners on the default preset (whole episodes in the replay, trained after
+# each rollout): path consistency with only the output layer trained, and Peng's Q(lambda).
+LEARNERS = {"path": dict(algorithm="psi", head_init="centered", learner="path", train_head_only=True,
+                         replay="uniform", end_transitions=0.0, discount=1.0),
+            "sequence": dict(algorithm="q", head_init="centered", learner="sequence", td_lambda=0.5,
+                             replay="uniform", end_transitions=0.0)}
+
+
 def _config(preset, prior, **overrides):
+    if preset in LEARNERS:
+        return config_lib.from_preset("default", task="smiles", prior=prior,
+                                      **{**SIZES, **LEARNERS[preset], **overrides})
     return config_lib.from_preset(preset, task="smiles", prior=prior, **{**SIZES, **overrides})
 
 
@@ -123,12 +134,17 @@ def test_the_smiles_presets_keep_the_replay_in_their_checkpoints(preset):
     assert config_lib.from_preset(preset, task="smiles", prior="x").save_replay is True
 
 
-@pytest.mark.parametrize("preset", ["default", "paper"])
+def _prior(priors, preset):
+    return priors["default" if preset in LEARNERS else preset]
+
+
+@pytest.mark.parametrize("preset", ["default", "paper", "path", "sequence"])
 def test_a_run_interrupted_at_a_random_step_resumes_bit_identically(preset, priors, references, tmp_path,
                                                                      monkeypatch):
     """The interruption falls inside a rollout (between two environment steps) at a random step;
-    the run resumes from the checkpoint before it."""
-    config = _config(preset, priors[preset])
+    the run resumes from the checkpoint before it (also with the sequence learners, whose
+    rollout's episodes are stored and learned from only at its end)."""
+    config = _config(preset, _prior(priors, preset))
     reference = references(preset)
 
     stop_at = random.Random().randrange(1, ROLLOUTS * LENGTH)  # which batched env.step raises
