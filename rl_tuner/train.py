@@ -261,7 +261,14 @@ PRIOR_RETURN_EPISODES = 256
 
 
 def prior_return(prior: networks.Prior, env, config: RLConfig) -> float:
-    """The prior's mean discounted task return: mean over episodes of sum_t gamma^t r_T,t / c.
+    """The prior's mean discounted return under the algorithm's soft reward: mean over episodes of
+    sum_t gamma^t [r_T,t / c (+ log p(a_t|s_t) for q)].
+
+    The return a value starts from when the policy is the prior: for psi and g the log p terms
+    cancel with the entropy terms of the soft values (log pi = log p), so it is the task return
+    alone; q's hard maximum has no entropy terms, so its reward's log p(a|s) stays in (else the
+    values of played actions fall below the untouched ones by the log p of the rest of the
+    episode, and its Boltzmann policy moves to rare tokens: BUILD.md, "The learner at small c").
 
     The prior plays one episode in each of the environment's ``num_envs`` slots (at least
     :data:`PRIOR_RETURN_EPISODES` episodes, in as many rollouts as that takes), sampling
@@ -279,6 +286,9 @@ def prior_return(prior: networks.Prior, env, config: RLConfig) -> float:
     Returns:
       The mean return in nats (a Python float).
     """
+    algorithm = targets.get_algorithm(config.algorithm)
+    with_log_prior = (algorithm.reward_includes_log_prior and not algorithm.soft
+                      and getattr(env, "adds_log_prior", True))
     returns = []
     rollout = 0
     while len(returns) < PRIOR_RETURN_EPISODES:
@@ -293,7 +303,10 @@ def prior_return(prior: networks.Prior, env, config: RLConfig) -> float:
             gumbel = -np.log(-np.log(rng.uniform(np.finfo(np.float64).tiny, 1.0, size=log_p.shape)))
             action = np.argmax(log_p.numpy() + gumbel, axis=-1).astype(np.int32)
             result = env.step(action)
-            total += np.where(alive, weight * np.asarray(result.task_reward, np.float64), 0.0) / config.c
+            reward = np.asarray(result.task_reward, np.float64) / config.c
+            if with_log_prior:
+                reward += np.take_along_axis(log_p.numpy().astype(np.float64), action[:, None], axis=1)[:, 0]
+            total += np.where(alive, weight * reward, 0.0)
             weight *= config.discount
             alive &= ~np.asarray(result.done, bool)
             if not alive.any():
