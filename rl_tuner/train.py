@@ -207,7 +207,7 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
         for net in (state.q_network, state.target_network):
             networks.shift_values(net, offset)
         history["value_offset"] = offset
-        log(f"Initial values shifted by {offset:+.4g} nats, the prior's mean scaled task return "
+        log(f"Initial values shifted by {offset:+.4g} nats, the prior's mean return under the algorithm's reward "
             f"(--value-offset prior_return)")
 
     if "before" not in history:
