@@ -52,6 +52,8 @@ REFUSED = [
     ("rl-tuner train", "--epsilon-start", "nan", "in [0, 1]"),
     ("rl-tuner train", "--epsilon-end", "-0.1", "in [0, 1]"),
     ("rl-tuner train", "--end-transitions", "1.5", "in [0, 1]"),
+    ("rl-tuner train", "--td-lambda", "1.5", "in [0, 1]"),
+    ("rl-tuner train", "--td-lambda", "-0.5", "in [0, 1]"),
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
     ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # an alias of --num-notes
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
@@ -153,6 +155,7 @@ ACCEPTED = [
     ("rl-tuner train", "--learning-rate", "1e-9"), ("rl-tuner train", "--exploration-fraction", "0"),
     ("rl-tuner train", "--epsilon-start", "1"), ("rl-tuner train", "--epsilon-end", "0"),
     ("rl-tuner train", "--end-transitions", "0"), ("rl-tuner train", "--end-transitions", "1"),
+    ("rl-tuner train", "--td-lambda", "0"), ("rl-tuner train", "--td-lambda", "1"),
     ("rl-tuner train", "--num-samples", "0"), ("rl-tuner train", "--seed", "0"),
     ("rl-tuner train", "--seed", str(SEED_MAX)), ("rl-tuner train", "--intra-op-threads", "0"),
     ("rl-tuner evaluate", "--temperature", "1e-3"), ("rl-tuner generate", "--num", "1"),

@@ -60,7 +60,8 @@ def test_a_config_json_of_an_earlier_version_reads_in_todays_names():
     assert RLConfig.upgrade_stored(stored) == {"algorithm": "q", "prior": "/ckpt", "steps": 10, "task": "melody",
                                                "save_replay": True, "new_priority": "max", "store_next_state": True,
                                                "head_init": "prior", "end_transitions": 0.0,
-                                               "value_offset": "none", "double": False}
+                                               "value_offset": "none", "double": False, "learner": "transition",
+                                               "td_lambda": 1.0, "train_head_only": False}
     assert stored == {"algorithm": "q", "note_rnn": "/ckpt", "steps": 10}  # not changed in place
 
 
