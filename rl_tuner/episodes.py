@@ -16,7 +16,8 @@ One stored episode, padded to ``T`` steps::
                                      (it bootstraps there)
      "next_log_prior": [T, C],       log p(.|s_t+1) (only for algorithms that read it: g)
      "end_reward": float32 [T],      r of playing the end token in s_t instead
-     "has_end": float32 [T]}         1 where that end transition was drawn (RLConfig.end_transitions)
+     "has_end": float32 [T],         1 where that end transition was drawn (RLConfig.end_transitions)
+     "features": float32 [T, U]}     the LSTM's top output after each observation (train_head_only)
 
 Padding is 0 everywhere.
 """
@@ -29,7 +30,8 @@ from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
 
-def episode_spec(num_steps: int, num_classes: int, next_log_prior: bool, end_transitions: bool) -> dict:
+def episode_spec(num_steps: int, num_classes: int, next_log_prior: bool, end_transitions: bool,
+                 feature_size: int = 0) -> dict:
     """The unbatched spec of one stored episode (see the module docstring).
 
     Args:
@@ -37,6 +39,8 @@ def episode_spec(num_steps: int, num_classes: int, next_log_prior: bool, end_tra
       num_classes: C, the vocabulary size.
       next_log_prior: store log p(.|s_t+1) [T, C] (G-learning's state value needs it).
       end_transitions: store the end token's rewards (``end_reward``, ``has_end``).
+      feature_size: U > 0 stores ``features`` [T, U], the Q-network's top LSTM output after each
+        observation (:attr:`rl_tuner.sequence_learner.SequenceLearnerConfig.store_features`).
 
     Returns:
       {name: tf.TensorSpec}.
@@ -48,6 +52,8 @@ def episode_spec(num_steps: int, num_classes: int, next_log_prior: bool, end_tra
     if end_transitions:
         spec["end_reward"] = tf.TensorSpec([num_steps], tf.float32)
         spec["has_end"] = tf.TensorSpec([num_steps], tf.float32)
+    if feature_size:
+        spec["features"] = tf.TensorSpec([num_steps, feature_size], tf.float32)
     return spec
 
 
@@ -58,7 +64,7 @@ def split_rollout(rollout: dict, ended, complete_only: bool = False) -> dict:
       rollout: arrays with leading dimensions [N, T]: ``obs`` int (the token fed at step t:
         the previous action, or a new episode's first token), ``action`` int, ``reward``
         float, ``done`` float (terminal for learning), and optionally ``next_log_prior`` [N, T, C],
-        ``end_reward`` and ``has_end``.
+        ``end_reward``, ``has_end`` and ``features`` [N, T, U].
       ended: bool [N, T], True where the environment's episode ended at step t (the next step
         starts a new one); for a melody whose last note bootstraps it is True while ``done``
         is 0.
@@ -86,7 +92,7 @@ def split_rollout(rollout: dict, ended, complete_only: bool = False) -> dict:
             start = t + 1
     num = len(rows)
     out = {"tokens": np.zeros([num, t_max + 1], np.int32), "length": np.zeros([num], np.int32)}
-    per_step = [k for k in ("reward", "done", "next_log_prior", "end_reward", "has_end") if k in rollout]
+    per_step = [k for k in ("reward", "done", "next_log_prior", "end_reward", "has_end", "features") if k in rollout]
     for key in per_step:
         value = np.asarray(rollout[key])
         out[key] = np.zeros((num, t_max) + value.shape[2:], np.float32)

@@ -44,6 +44,12 @@ class SequenceLearnerConfig:
         the prior's. The policy's change is then linear in the prior's features, and the prior's
         syntax (rings and branches that close) cannot be unlearned (BUILD.md, "The learner at
         small c": with the whole network trained, validity drifts down once the KL passes ~0.1).
+      store_features: with ``train_head_only``, the episodes hold ``features`` [T, U], the
+        LSTM's top-layer output after each observation as the actor computed it
+        (:func:`rl_tuner.episodes.episode_spec`), and the loss applies the output layers to them
+        instead of running the LSTM again: the same numbers (the LSTM is the prior's and never
+        changes, in both networks), without the unroll. Only for episodes that end (the value
+        after a cut episode's last action is not stored).
       path_consistency: the loss of unified path consistency learning (Nachum et al. 2017,
         "Bridging the gap between value and policy based RL", sec. 5) instead of regression on
         a target: the lambda-1 returns are computed from the ONLINE network's values and the
@@ -64,6 +70,7 @@ class SequenceLearnerConfig:
     end_token: int = -1
     path_consistency: bool = False
     train_head_only: bool = False
+    store_features: bool = False
 
 
 class SequenceLearner(tf.Module):
@@ -108,7 +115,13 @@ class SequenceLearner(tf.Module):
         length = tf.cast(batch["length"], tf.int32)[:, None]
         mask = tf.cast(step < length, tf.float32)
         has_next = tf.cast(step + 1 < length, tf.float32)
-        if self.config.path_consistency:
+        if "features" in batch:  # the frozen LSTM's outputs, stored at acting time
+            values, next_values = _values_of_features(self.q_network.rnn.dense, batch["features"])
+            if not self.config.path_consistency:
+                next_values = tf.stop_gradient(_values_of_features(self.target_network.rnn.dense,
+                                                                   batch["features"])[1])
+            last_values = tf.stop_gradient(next_values)  # no episode with a cut end stores features
+        elif self.config.path_consistency:
             all_values = self.q_network.rnn.token_logits(tokens)
             values = all_values[:, :-1]                                       # Q(s_t, .)    [B, T, C]
             next_values = all_values[:, 1:]                                   # Q(s_t+1, .)
@@ -198,3 +211,10 @@ def _trim(batch: dict) -> dict:
         else:
             out[key] = value[:, :longest]
     return out
+
+
+def _values_of_features(dense, features):
+    """(values [B, T, C] after each observation, values after the next one: shifted by one step,
+    the last position a copy of the one before: never read, see ``SequenceLearnerConfig.store_features``)."""
+    values = dense(features)
+    return values, tf.concat([values[:, 1:], values[:, -1:]], axis=1)

@@ -110,9 +110,10 @@ def make_learner(config: RLConfig, task, pretrained, algorithm, q_network, targe
     num_notes`` episodes (:func:`rl_tuner.episodes.episode_spec`).
     """
     if config.learner in ("sequence", "path"):
+        features = feature_size(config, pretrained)
         spec = episodes.episode_spec(config.num_notes, pretrained.config.num_classes,
                                      next_log_prior=algorithm.uses_next_log_prior,
-                                     end_transitions=config.end_transitions > 0)
+                                     end_transitions=config.end_transitions > 0, feature_size=features)
         memory = replay.make_replay("uniform", spec, config.replay_capacity // config.num_notes, seed=config.seed + 1)
         end_token = -1 if task.end_token is None else task.end_token
         return memory, sequence_learner.SequenceLearner(
@@ -121,7 +122,7 @@ def make_learner(config: RLConfig, task, pretrained, algorithm, q_network, targe
                 discount=config.discount, learning_rate=config.learning_rate, clip_norm=config.clip_norm,
                 target_update_rate=config.target_update_rate, batch_size=config.batch_size,
                 td_lambda=config.td_lambda, end_token=end_token, path_consistency=config.learner == "path",
-                train_head_only=config.train_head_only))
+                train_head_only=config.train_head_only, store_features=features > 0))
     spec = agent.transition_spec(pretrained.config.layer_sizes, pretrained.config.num_classes,
                                  next_log_prior=algorithm.uses_next_log_prior,
                                  next_state=config.store_next_state, state_spec=pretrained.state_spec())
@@ -131,6 +132,18 @@ def make_learner(config: RLConfig, task, pretrained, algorithm, q_network, targe
         agent.LearnerConfig(discount=config.discount, learning_rate=config.learning_rate,
                             clip_norm=config.clip_norm, target_update_rate=config.target_update_rate,
                             batch_size=config.batch_size, new_priority=config.new_priority, double=config.double))
+
+
+def feature_size(config: RLConfig, pretrained) -> int:
+    """U of the features the sequence learner stores (its top LSTM layer's units), or 0.
+
+    Stored only when the LSTM never changes (``train_head_only``), the model's output layer reads
+    the top LSTM's output (no attention layer), and no episode bootstraps after its last action
+    (``bootstrap_final_note`` off).
+    """
+    if not config.train_head_only or config.bootstrap_final_note or pretrained.config.attention_length:
+        return 0
+    return int(pretrained.config.layer_sizes[-1])
 
 
 class Tally:
@@ -409,6 +422,9 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
         if sequences:
             _record_step(rollout, transitions, np.asarray(result.done, bool),
                          (end_rows, end_reward) if num_end else None, env.num_envs)
+            if "features" in state.replay.spec:  # the top LSTM layer's output after obs
+                rollout.setdefault("features", []).append(
+                    out["next_q_state"][len(state.q_network.rnn.lstm_layers) - 1][0].numpy())
         else:
             if num_end:
                 transitions = with_end_transitions(transitions, end_rows, state.task.end_token, end_reward)

@@ -289,3 +289,43 @@ def test_train_head_only_refused_for_the_transition_learner():
     from rl_tuner.config import RLConfig
     with pytest.raises(ValueError, match="train_head_only is a setting of the sequence learners"):
         RLConfig(algorithm="psi", train_head_only=True).validate()
+
+
+@pytest.mark.parametrize("name, path", [("psi", True), ("g", True), ("q", False), ("g", False)])
+def test_stored_features_give_the_loss_of_the_unroll(name, path):
+    """With only the output layer trained, the LSTM's outputs stored at acting time replace the
+    unroll: the same loss and the same gradient of the output layer (float32 rounding)."""
+    s = _Setup(name, 0.7)
+    for target_var, var in zip(s.target.rnn.lstm_layers[0].weights, s.q.rnn.lstm_layers[0].weights):
+        target_var.assign(var)  # head-only training: the target's LSTM is the online one's
+    s.learner.config.path_consistency = path
+    s.learner.config.train_head_only = True
+    b = dict(s.batch)
+    b["done"] = np.zeros_like(b["done"])
+    for i, n in enumerate(b["length"]):
+        b["done"][i, n - 1] = 1  # complete episodes only, as stored
+    state = s.q.zero_state(3)
+    features = []
+    for t in range(b["tokens"].shape[1] - 1):
+        _, state = s.q(tf.constant(b["tokens"][:, t]), network_state=state)
+        features.append(state[0][0].numpy())
+    with_features = dict(b, features=np.stack(features, axis=1))
+    dense = [s.q.rnn.dense.kernel, s.q.rnn.dense.bias]
+    results = []
+    for batch in (b, with_features):
+        with tf.GradientTape() as tape:
+            loss = s.learner.loss(batch)[0]
+        results.append((float(loss), [g.numpy() for g in tape.gradient(loss, dense)]))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-4)
+    for got, want in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+
+
+def test_features_are_stored_only_when_the_lstm_never_changes():
+    from rl_tuner import train
+    from rl_tuner.config import RLConfig
+    pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=7, layer_sizes=(8, 6)), seed=1)
+    base = dict(algorithm="psi", learner="path", replay="uniform")
+    assert train.feature_size(RLConfig(**base, train_head_only=True), pretrained) == 6
+    assert train.feature_size(RLConfig(**base), pretrained) == 0
+    assert train.feature_size(RLConfig(**base, train_head_only=True, bootstrap_final_note=True), pretrained) == 0
