@@ -390,6 +390,11 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     melodies end exactly at the rollout's end, so for them this is one batch of complete
     episodes. Per-episode quantities (``StepResult.episode_metrics``) are averaged over the
     episodes that finished.
+
+    With a sequence learner (``config.learner`` 'sequence' or 'path') nothing is learned during
+    the rollout: its steps are kept, cut into episodes at its end
+    (:func:`rl_tuner.episodes.split_rollout`, complete episodes only), stored whole, and then the
+    rollout's share of train steps (one per ``train_every`` env steps) runs.
     """
     rng = np.random.default_rng([config.seed, step])
     obs = tf.constant(env.reset(rng))
