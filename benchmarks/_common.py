@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -22,3 +23,13 @@ def note_rnn_checkpoint(path: str | None) -> str:
     if not checkpoint.is_checkpoint(tmp):
         checkpoint.save_model(tmp, model.build(seed=0))
     return tmp
+
+
+def timed(fn, totals: dict, key: str):
+    """``fn`` wrapped to add its wall time in seconds (time.perf_counter) to ``totals[key]``."""
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        totals[key] = totals.get(key, 0.0) + time.perf_counter() - t
+        return out
+    return wrapper

@@ -20,15 +20,6 @@ from rl_tuner import config as config_lib  # noqa: E402
 from rl_tuner import train  # noqa: E402
 
 
-def timed(fn, totals, key):
-    def wrapper(*args, **kwargs):
-        t = time.perf_counter()
-        out = fn(*args, **kwargs)
-        totals[key] = totals.get(key, 0.0) + time.perf_counter() - t
-        return out
-    return wrapper
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algorithm", default="psi", choices=["q", "psi", "g", "pure_rl"])
@@ -53,9 +44,9 @@ def main():
     env = train.make_environment(cfg)
     totals = {}
     if args.profile:
-        state.actor.act = timed(state.actor.act, totals, "act")
-        env.step = timed(env.step, totals, "reward")
-        state.learner.add_and_train = timed(state.learner.add_and_train, totals, "store_and_train")
+        state.actor.act = _common.timed(state.actor.act, totals, "act")
+        env.step = _common.timed(env.step, totals, "reward")
+        state.learner.add_and_train = _common.timed(state.learner.add_and_train, totals, "store_and_train")
     # Warm-up: one batch of episodes traces the compiled functions.
     train._play_episodes(state, env, cfg, 0, train.Tally())
     totals.clear()

@@ -62,15 +62,6 @@ def run_command(argv: list, out: str) -> dict:
             "env_steps_per_s": round(history["train"][-1]["env_steps_per_s"], 1)}
 
 
-def timed(fn, totals, key):
-    def wrapper(*args, **kwargs):
-        t = time.perf_counter()
-        out = fn(*args, **kwargs)
-        totals[key] = totals.get(key, 0.0) + time.perf_counter() - t
-        return out
-    return wrapper
-
-
 def profile(argv: list, steps: int) -> dict:
     """Plays ``steps`` environment steps of the run ``argv`` describes in this process, timing
     the phases (see the module docstring); one warm-up rollout first.
@@ -83,11 +74,11 @@ def profile(argv: list, steps: int) -> dict:
     state = train.RunState(config, tempfile.mkdtemp(prefix="smiles_throughput_"))
     env = train.make_environment(config)
     totals = {}
-    state.actor.act = timed(state.actor.act, totals, "acting")
-    env.step = timed(env.step, totals, "reward")
+    state.actor.act = _common.timed(state.actor.act, totals, "acting")
+    env.step = _common.timed(env.step, totals, "reward")
     if hasattr(env, "end_rewards"):
-        env.end_rewards = timed(env.end_rewards, totals, "reward")
-    state.learner.add_and_train = timed(state.learner.add_and_train, totals, "learner")
+        env.end_rewards = _common.timed(env.end_rewards, totals, "reward")
+    state.learner.add_and_train = _common.timed(state.learner.add_and_train, totals, "learner")
     step = train._play_episodes(state, env, config, 0, train.Tally())  # warm-up: traces the compiled functions
     totals.clear()
     start, tally = step, train.Tally()

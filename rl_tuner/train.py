@@ -425,11 +425,10 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
             tally.add("end_transition_reward", float(end_reward.mean()), num_end)
         new_step = step + env.num_envs
         if sequences:
-            _record_step(rollout, transitions, np.asarray(result.done, bool),
-                         (end_rows, end_reward) if num_end else None, env.num_envs)
             if "features" in state.replay.spec:  # the top LSTM layer's output after obs
-                rollout.setdefault("features", []).append(
-                    out["next_q_state"][len(state.q_network.rnn.lstm_layers) - 1][0].numpy())
+                transitions["features"] = out["next_q_state"][len(state.q_network.rnn.lstm_layers) - 1][0]
+            _record_step(rollout, transitions, np.asarray(result.done, bool),
+                         (end_rows, end_reward) if num_end else None, env.num_envs, state.replay.spec)
         else:
             if num_end:
                 transitions = with_end_transitions(transitions, end_rows, state.task.end_token, end_reward)
@@ -476,16 +475,18 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     return step
 
 
-def _record_step(rollout: dict, transitions: dict, ended, end, num_envs: int) -> None:
+def _record_step(rollout: dict, transitions: dict, ended, end, num_envs: int, spec: dict) -> None:
     """Appends one step's [N] fields to the rollout's lists (the sequence learner's input).
 
-    ``end`` is None or (rows, reward) of the step's end transitions.
+    ``end`` is None or (rows, reward) of the step's end transitions; of the optional fields
+    (``next_log_prior``, ``features``) only those the episode ``spec`` stores are kept.
     """
     for key in ("obs", "action", "reward", "done"):
         rollout[key].append(np.asarray(transitions[key]))
     rollout["ended"].append(ended)
-    if "next_log_prior" in transitions:
-        rollout.setdefault("next_log_prior", []).append(np.asarray(transitions["next_log_prior"], np.float32))
+    for key in ("next_log_prior", "features"):
+        if key in spec:
+            rollout.setdefault(key, []).append(np.asarray(transitions[key], np.float32))
     if end is not None:
         rows, reward = end
         end_reward, has_end = np.zeros(num_envs, np.float32), np.zeros(num_envs, np.float32)

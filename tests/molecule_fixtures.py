@@ -1,5 +1,6 @@
 """Tiny SMILES data sets and SMILES-RNN runs for the molecule tests (built in seconds)."""
 
+import json
 import os
 
 from molecules import chem, cli
@@ -36,3 +37,15 @@ def train_prior(data_dir: str, out: str, *extra) -> int:
     """``molecules train-prior`` with a tiny model (one LSTM layer of 8)."""
     return cli.main(["train-prior", "--data", data_dir, "--out", str(out), "--layer-sizes", "8", "--epochs", "2",
                      "--max-validation", "50", "--quiet", *extra])
+
+
+def score_lines(tmp_path, lines, *extra, name: str = "in.txt") -> list:
+    """``molecules score --smiles tmp_path/name --out tmp_path/out.json *extra`` of ``lines`` (one
+    per line); asserts exit status 0 and the writer's name, returns the written ``molecules`` rows."""
+    src = tmp_path / name
+    src.write_text("".join(line + "\n" for line in lines))
+    out = tmp_path / "out.json"
+    assert cli.main(["score", "--smiles", str(src), "--out", str(out), *extra]) == 0
+    written = json.loads(out.read_text())
+    assert written["written_by"] == "molecules score"
+    return written["molecules"]

@@ -10,18 +10,14 @@ import pytest
 from molecules import chem, cli, data, rewards
 from rl_tuner.cli_utils import run_main
 
+from molecule_fixtures import score_lines  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COCAINE = "CN1C2CCC1C(C(=O)OC)C(OC(=O)c1ccccc1)C2"
 
 
 def _score(tmp_path, lines, *extra):
-    src = tmp_path / "in.txt"
-    src.write_text("".join(line + "\n" for line in lines))
-    out = tmp_path / "out.json"
-    assert cli.main(["score", "--smiles", str(src), "--out", str(out), *extra]) == 0
-    written = json.loads(out.read_text())
-    assert written["written_by"] == "molecules score"
-    return written["molecules"]
+    return score_lines(tmp_path, lines, *extra, name="in.txt")
 
 
 def test_score_paper_preset(tmp_path, capsys):

@@ -15,6 +15,8 @@ from molecules import cli, objectives
 from molecules.objectives import pmo, terms
 from rl_tuner.cli_utils import run_main
 
+from molecule_fixtures import score_lines  # noqa: E402
+
 TARGETS = {  # each objective whose target scores exactly 1.0
     "celecoxib_rediscovery": "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F",
     "troglitazone_rediscovery": "Cc1c(C)c2OC(C)(COc3ccc(CC4SC(=O)NC4=O)cc3)CCc2c(C)c1O",
@@ -78,13 +80,7 @@ def test_modifiers_and_isomer_term_by_hand():
 
 
 def _score(tmp_path, lines, *extra):
-    src = tmp_path / "in.smi"
-    src.write_text("".join(line + "\n" for line in lines))
-    out = tmp_path / "out.json"
-    assert cli.main(["score", "--smiles", str(src), "--out", str(out), *extra]) == 0
-    written = json.loads(out.read_text())
-    assert written["written_by"] == "molecules score"
-    return written["molecules"]
+    return score_lines(tmp_path, lines, *extra, name="in.smi")
 
 
 def test_score_objective_writes_one_row_per_line(tmp_path, capsys):

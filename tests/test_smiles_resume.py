@@ -73,6 +73,8 @@ def references(priors, tmp_path_factory):
 # each rollout): path consistency with only the output layer trained, and Peng's Q(lambda).
 LEARNERS = {"path": dict(algorithm="psi", head_init="centered", learner="path", train_head_only=True,
                          replay="uniform", end_transitions=0.0, discount=1.0),
+            "path_g": dict(algorithm="g", head_init="zero", learner="path", train_head_only=True,
+                           replay="uniform", end_transitions=0.0, discount=1.0),  # stores log p(.|s')
             "sequence": dict(algorithm="q", head_init="centered", learner="sequence", td_lambda=0.5,
                              replay="uniform", end_transitions=0.0)}
 
@@ -138,7 +140,7 @@ def _prior(priors, preset):
     return priors["default" if preset in LEARNERS else preset]
 
 
-@pytest.mark.parametrize("preset", ["default", "paper", "path", "sequence"])
+@pytest.mark.parametrize("preset", ["default", "paper", "path", "path_g", "sequence"])
 def test_a_run_interrupted_at_a_random_step_resumes_bit_identically(preset, priors, references, tmp_path,
                                                                      monkeypatch):
     """The interruption falls inside a rollout (between two environment steps) at a random step;
