@@ -13,12 +13,12 @@ setup(
     # The shipped checkpoints stay in the repository's checkpoints/ folder and are installed
     # as note_rnn/_checkpoints (a top-level "checkpoints" package would collide in
     # site-packages); note_rnn.cli.default_checkpoint() finds either.
-    packages=["note_rnn", "note_rnn._checkpoints", "note_rnn.listening", "rl_tuner", "molecules",
-              "molecules.objectives"],
+    packages=["note_rnn", "note_rnn._checkpoints", "listening_study", "rl_tuner", "rl_tuner.kl_control",
+              "rl_tuner.models", "rl_tuner.runner", "rl_tuner.plumbing", "molecules", "molecules.objectives"],
     package_dir={"note_rnn._checkpoints": "checkpoints"},
     package_data={"note_rnn._checkpoints": [f"{name}/*.{ext}" for name in ("note_rnn", "smiles_rnn", "smiles_rnn_paper")
                                            for ext in ("json", "npz")],
-                  "note_rnn.listening": ["templates/*.html", "static/*.css"]},  # the listening study's page
+                  "listening_study": ["templates/*.html", "static/*.css"]},  # the listening study's page
     install_requires=[
         # The stack is pinned to the versions this project is tested with (constraints.txt has
         # the full tested set). tf-agents 0.19 needs the Keras 2 API, i.e. tf-keras of the same

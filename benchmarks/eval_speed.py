@@ -11,7 +11,8 @@ import time
 
 import _common
 
-from rl_tuner import evaluate, policy, tasks  # noqa: E402
+from rl_tuner.runner import evaluate, policy  # noqa: E402
+from rl_tuner import tasks  # noqa: E402
 
 
 def main():

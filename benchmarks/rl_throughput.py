@@ -16,8 +16,8 @@ import time
 
 import _common
 
-from rl_tuner import config as config_lib  # noqa: E402
-from rl_tuner import train  # noqa: E402
+from rl_tuner.runner import config as config_lib  # noqa: E402
+from rl_tuner.runner import train  # noqa: E402
 
 
 def main():

@@ -145,7 +145,7 @@ def shell(program: str, argv) -> str:
 
 
 def point_config(argv: list[str]):
-    """The :class:`rl_tuner.config.RLConfig` an ``rl-tuner train`` argv trains (no TensorFlow).
+    """The :class:`rl_tuner.runner.config.RLConfig` an ``rl-tuner train`` argv trains (no TensorFlow).
 
     Raises:
       ValueError: flags ``rl-tuner train`` refuses (its own message is printed first) or an
@@ -162,13 +162,13 @@ def point_config(argv: list[str]):
 
 def finished_run(config, out: str) -> dict | None:
     """The final statistics of a run in ``out`` that is complete with ``config`` (decided as
-    ``rl-tuner train`` decides it, without TensorFlow: :func:`rl_tuner.train_precheck.check`),
+    ``rl-tuner train`` decides it, without TensorFlow: :func:`rl_tuner.runner.train_precheck.check`),
     None if it must be trained or resumed.
 
     Raises:
       ValueError: ``out`` holds a run with other settings, or is no run of ``rl-tuner train``.
     """
-    from rl_tuner import train_precheck  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import train_precheck  # pylint: disable=import-outside-toplevel
     return train_precheck.check(config, out)
 
 
@@ -176,7 +176,7 @@ def evaluation_is_current(path: str, model: str, argv_settings: dict, since: flo
     """True if ``path`` holds a ``molecules evaluate`` result of ``model`` with these settings
     (``num_samples``, ``seed``, ``max_length``, whether ``novel`` was computed, the reward preset),
     written after ``since`` (the run's stats.json mtime; None: any time)."""
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
     if not os.path.isfile(path) or outputs.written_by(path) != EVALUATE_COMMAND:
         return False
     if since is not None and os.path.getmtime(path) < since:
@@ -349,7 +349,7 @@ def write_hparams(frontier: dict, log_dir: str) -> None:
     and the statistics as ``final/<name>`` metrics) and one for the prior, under ``log_dir``."""
     from rl_tuner import _tf  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from rl_tuner import hparams  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import hparams  # pylint: disable=import-outside-toplevel
     sessions = [("prior", {"algorithm": "prior"}, 0, frontier["prior"])]
     sessions += [(p["run"], {"algorithm": p["algorithm"], "c": float(p["c"]), "seed": int(p["seed"])}, p["steps"], p)
                  for p in frontier["points"]]
@@ -364,7 +364,7 @@ def build_results(study: Study, out_dir: str) -> dict:
     """Writes frontier.json, runs.json, README.md, frontier.png and tensorboard/ into ``out_dir``
     (a fresh folder); returns the frontier."""
     from experiments import frontier_tables, study_figures  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic  # pylint: disable=import-outside-toplevel
     frontier = study.collect()
     rows = study.run_rows(frontier)
     atomic.write_json(os.path.join(out_dir, "frontier.json"), frontier)
@@ -397,13 +397,13 @@ def build_results(study: Study, out_dir: str) -> dict:
 
 
 def check_results_dir(cfg: FrontierConfig) -> None:
-    """Refuses a results folder the study may not write (:mod:`rl_tuner.outputs`: one that is
+    """Refuses a results folder the study may not write (:mod:`rl_tuner.plumbing.outputs`: one that is
     not empty and was not written by this study, without --overwrite; a run, a checkpoint, ...).
 
     Raises:
-      rl_tuner.outputs.OutputError: one line naming --results-dir.
+      rl_tuner.plumbing.outputs.OutputError: one line naming --results-dir.
     """
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
     try:
         outputs.check_dir(cfg.results_dir, COMMAND, cfg.overwrite)
     except outputs.OutputError as e:
@@ -414,11 +414,11 @@ def run_frontier(cfg: FrontierConfig, log=print) -> dict:
     """Trains and evaluates what is missing and rebuilds the results folder; returns the frontier.
 
     Raises:
-      rl_tuner.outputs.OutputError: the results folder may not be written (before any work).
+      rl_tuner.plumbing.outputs.OutputError: the results folder may not be written (before any work).
       ValueError: bad settings or flags (before any work); RunFailed: a training or
         evaluation failed (its log named).
     """
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic  # pylint: disable=import-outside-toplevel
     check_results_dir(cfg)
     study = Study(cfg, log)
     study.run_all()
@@ -427,7 +427,7 @@ def run_frontier(cfg: FrontierConfig, log=print) -> dict:
         with atomic.directory(cfg.results_dir, command=COMMAND, overwrite=cfg.overwrite) as tmp:
             frontier = build_results(study, tmp)
     except Exception as e:  # noqa: BLE001  (the refusal names --results-dir, as check_results_dir)
-        from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+        from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
         if isinstance(e, outputs.OutputError):
             raise outputs.OutputError(str(e).replace("--out", "--results-dir")) from None
         raise
@@ -473,8 +473,8 @@ def parse_algorithm_args(values, algorithms) -> tuple[tuple[str, str], ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rl_tuner.cli_utils import HelpFormatter, range_type  # pylint: disable=import-outside-toplevel
-    from rl_tuner.ranges import COUNT, SEED, at_least, positive  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import HelpFormatter, range_type  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.ranges import COUNT, SEED, at_least, positive  # pylint: disable=import-outside-toplevel
     d = FrontierConfig()
     p = argparse.ArgumentParser(prog="python " + COMMAND, description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
@@ -526,5 +526,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     sys.exit(run_main(main))

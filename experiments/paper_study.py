@@ -155,7 +155,8 @@ def ensure_hparams(run_dir: str) -> None:
     """Logs a finished run to the HParams dashboard if it was trained before runs did so."""
     from rl_tuner import _tf  # noqa: F401
     import tensorflow as tf
-    from rl_tuner import atomic, hparams
+    from rl_tuner.plumbing import atomic
+    from rl_tuner.runner import hparams
     stats_path = os.path.join(run_dir, "stats.json")
     final = _read_json(stats_path)
     if final.get("hparams_logged"):
@@ -183,7 +184,8 @@ def build_results(cfg: StudyConfig, models: dict, times: dict, out_dir: str, log
     (``models``: :func:`collect`); returns the summary."""
     from experiments import openings, paper_numbers, study_figures, study_tables
     from note_rnn import media
-    from rl_tuner import atomic, evaluate, policy as policy_lib
+    from rl_tuner.plumbing import atomic
+    from rl_tuner.runner import evaluate, policy as policy_lib
 
     t0 = time.time()
     main = {m: models[m] for m in cfg.algorithms}
@@ -282,7 +284,7 @@ def study_command(cfg: StudyConfig) -> str:
 
 def copy_checkpoints(cfg: StudyConfig, models: dict) -> list[str]:
     """Copies each model's seed-0 policy to ``checkpoints_dir/melody_<model>/`` with a card."""
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     written = []
     for model, rs in models.items():
         r = rs[0]
@@ -319,7 +321,7 @@ def _prior_name(cfg: StudyConfig, run: Run) -> str:
 
 def run_study(cfg: StudyConfig, log=print) -> dict:
     """Trains what is missing and rebuilds ``results/`` (and the tuned checkpoints)."""
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     times = train_all(cfg, log)
     models = collect(cfg)
     with atomic.directory(cfg.results_dir, command=COMMAND) as tmp:
@@ -364,5 +366,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     sys.exit(run_main(main))

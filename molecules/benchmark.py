@@ -7,7 +7,7 @@ canonical SMILES; invalid strings and repeats are free; a progress line every 10
 writes ``DIR/result.json`` (task, seed, budget, oracle_calls, auc_top10 as mol_opt's
 ``top_auc``, top10, wall_s, algorithm, settings, ...) and ``DIR/oracle_calls.csv`` (``call,
 smiles, score`` in call order; enough to recompute the AUC and re-score every call). The run
-directory is written as a whole when the run ends (:func:`rl_tuner.atomic.directory`: never
+directory is written as a whole when the run ends (:func:`rl_tuner.plumbing.atomic.directory`: never
 into or over something this command did not create; ``--overwrite`` as the other commands).
 
 ``--suite pmo`` runs every task x seed into ``DIR/<task>/seed_<s>/``; a finished run with the
@@ -123,12 +123,12 @@ def run_one(task: str, seed: int, out: str, budget: int = DEFAULT_BUDGET, algori
 
     Raises:
       ValueError: an unknown task or algorithm, a bad budget, an ``out`` that may not be
-        written (:class:`rl_tuner.outputs.OutputError`), an unsuitable prior.
+        written (:class:`rl_tuner.plumbing.outputs.OutputError`), an unsuitable prior.
     """
     from molecules import chem, objectives  # pylint: disable=import-outside-toplevel
     from molecules.oracle import BudgetedOracle  # pylint: disable=import-outside-toplevel
     from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, outputs  # pylint: disable=import-outside-toplevel
     objective = objectives.get(task)
     optimise, config_class = algorithm(algorithm_name)
     config = config if config is not None else config_class()
@@ -157,7 +157,7 @@ def check_prior(path: str) -> str:
     Raises:
       FileNotFoundError: ``--prior PATH: no SMILES-RNN checkpoint there (...)``.
     """
-    from rl_tuner import checkpoint  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel  (no TensorFlow)
     if not checkpoint.is_checkpoint(checkpoint.model_path(path)):
         raise FileNotFoundError(f"--prior {path}: no SMILES-RNN checkpoint there (a folder with config.json and "
                                 "weights.npz, or a `molecules train-prior` run)")
@@ -205,7 +205,7 @@ def run_suite(out: str, seeds, budget: int = DEFAULT_BUDGET, algorithm_name: str
     """
     from molecules import objectives  # pylint: disable=import-outside-toplevel
     from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, outputs  # pylint: disable=import-outside-toplevel
     tasks = list(tasks or objectives.NAMES)
     for task in tasks:
         objectives.check_name(task)
@@ -245,7 +245,7 @@ def main(args) -> int:
     Raises:
       ValueError: neither or both of --task and --suite, --seeds without --suite, ...
     """
-    from rl_tuner.cli_utils import dataclass_from_args  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import dataclass_from_args  # pylint: disable=import-outside-toplevel
     if (args.task is None) == (args.suite is None):
         raise ValueError("give --task NAME (one run) or --suite pmo (every task x seed)")
     if args.task is not None and (args.seeds is not None or args.tasks is not None):

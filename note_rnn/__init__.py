@@ -32,7 +32,7 @@ def load(path, num_classes=None, config=None):
         None = basic_rnn.
 
     Returns:
-      A :class:`rl_tuner.sequence_model.SequenceRNN` with ``sequence_logits``, ``step`` and
+      A :class:`rl_tuner.models.sequence_model.SequenceRNN` with ``sequence_logits``, ``step`` and
       ``event_distributions(events)`` (float32 [T, C]: the softmax after each prefix of one
       melody of Magenta events -- MIDI pitch, -2 hold, -1 note off -- from the zero state,
       in the model's own C classes).

@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
+from rl_tuner.plumbing.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
                                 dataclass_from_args, parse_with_pipeline_options, range_type, run_main)
 from note_rnn.generate_cli import add_generation_arguments, run_generation
-from rl_tuner.ranges import COUNT, at_least
+from rl_tuner.plumbing.ranges import COUNT, at_least
 from note_rnn.melody_configs import CONFIGS as _MELODY_CONFIGS
 
 MELODY_CONFIGS = tuple(_MELODY_CONFIGS)
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(or TFRecord shards) with summary.json. A file that cannot be parsed is skipped "
                                    "and named in the summary.")
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"}, skip=("format", "shards"))
-    from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from rl_tuner.plumbing import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
     records.add_arguments(p, native="npz")
     add_overwrite_flag(p)
 
@@ -137,8 +137,8 @@ def main(argv=None) -> int:
         from note_rnn import train
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),
                               progress=not args.quiet)
-        from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
-        from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+        from rl_tuner.models.mle import best_line  # pylint: disable=import-outside-toplevel
+        from rl_tuner.plumbing import workers  # pylint: disable=import-outside-toplevel
         print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command == "evaluate":
         evaluate_command(args)
@@ -164,7 +164,7 @@ EVALUATE_COMMAND = "note-rnn evaluate"
 def evaluate_command(args) -> dict:
     """``note-rnn evaluate``: metrics of a checkpoint on a data split (printed, optionally JSON)."""
     import note_rnn
-    from rl_tuner import checkpoint, outputs
+    from rl_tuner.plumbing import checkpoint, outputs
     from note_rnn import corpus, train
     path = args.model or default_checkpoint()
     inputs = [path, args.data]

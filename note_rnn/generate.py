@@ -1,4 +1,4 @@
-"""Melody files of ``note-rnn generate`` (sampling itself is the core's :mod:`rl_tuner.sampling`).
+"""Melody files of ``note-rnn generate`` (sampling itself is the core's :mod:`rl_tuner.models.sampling`).
 
 Without a primer every melody starts, as in Magenta's RL Tuner, from the zero state and a
 random priming token drawn uniformly from all 38 tokens; the priming token is not part of the
@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from rl_tuner.sampling import (CHUNK_SIGNATURE, SAMPLER_SIGNATURE, check_sampling_args, sample,  # noqa: F401
+from rl_tuner.models.sampling import (CHUNK_SIGNATURE, SAMPLER_SIGNATURE, check_sampling_args, sample,  # noqa: F401
                                sample_in_chunks, sample_loop)  # (re-exported: the core's sampler)
 
 
@@ -44,13 +44,13 @@ class EventMelodies(list):
 def sample_melodies(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0, primer=None):
     """Samples melodies from a melody model of any melody_rnn configuration.
 
-    The model's classes are sampled (:func:`rl_tuner.sampling.sample`) and decoded to events
+    The model's classes are sampled (:func:`rl_tuner.models.sampling.sample`) and decoded to events
     in order (lookback and key-melody repeat classes become the event of 1 or 2 bars ago).
 
     Args:
       model: a model loaded by :func:`note_rnn.load` (its ``input_encoder`` is a
         :class:`note_rnn.melody_configs.MelodyEncoder`).
-      num, length, temperature, seed: see :func:`rl_tuner.sampling.sample`.
+      num, length, temperature, seed: see :func:`rl_tuner.models.sampling.sample`.
       primer: optional 38-token melody every melody starts with (encoded into the model's classes).
 
     Returns:
@@ -98,7 +98,7 @@ def write_outputs(melodies, out_dir: str, qpm: float = 80.0, audio: bool = True,
       ValueError: for an invalid token or a non-positive qpm.
       OSError: if a file cannot be written.
     """
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     from note_rnn import audio as audio_lib
     if isinstance(melodies, EventMelodies):
         return _write_event_outputs(melodies, out_dir, qpm, audio, prefix, tokens_file)
@@ -115,7 +115,7 @@ def write_outputs(melodies, out_dir: str, qpm: float = 80.0, audio: bool = True,
 def _write_event_outputs(melodies, out_dir, qpm, audio, prefix, tokens_file) -> list[str]:
     """:func:`write_outputs` for :class:`EventMelodies` (``events.json`` instead of ``melodies.json``)."""
     import note_seq
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     from note_rnn import audio as audio_lib
     from note_rnn import encoding
     os.makedirs(out_dir, exist_ok=True)

@@ -17,8 +17,8 @@ from rl_tuner._tf_setup import configure
 
 configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 
-_LAZY = {"RLConfig": ("rl_tuner.config", "RLConfig"), "from_preset": ("rl_tuner.config", "from_preset"),
-         "load_policy": ("rl_tuner.policy", "load_policy"), "get_task": ("rl_tuner.tasks", "get_task")}
+_LAZY = {"RLConfig": ("rl_tuner.runner.config", "RLConfig"), "from_preset": ("rl_tuner.runner.config", "from_preset"),
+         "load_policy": ("rl_tuner.runner.policy", "load_policy"), "get_task": ("rl_tuner.tasks", "get_task")}
 
 
 def __getattr__(name):
@@ -31,8 +31,8 @@ def __getattr__(name):
 
 
 def tune(config, out_dir: str, progress: bool = True) -> dict:
-    """Tunes a task's prior with KL-control RL (:func:`rl_tuner.train.run`, what ``rl-tuner
-    train`` runs; named ``tune`` because ``rl_tuner.train`` is that module); rerun to resume.
+    """Tunes a task's prior with KL-control RL (:func:`rl_tuner.runner.train.run`, what ``rl-tuner
+    train`` runs; named ``tune`` because ``rl_tuner.runner.train`` is that module); rerun to resume.
 
     Args:
       config: an :class:`RLConfig` (e.g. from :func:`from_preset`); an empty ``prior``
@@ -46,7 +46,7 @@ def tune(config, out_dir: str, progress: bool = True) -> dict:
     """
     import dataclasses
     from rl_tuner import tasks
-    from rl_tuner import train as train_lib
+    from rl_tuner.runner import train as train_lib
     if not config.prior:
         config = dataclasses.replace(config, prior=tasks.get_task(config.task).default_prior())
     return train_lib.run(config, out_dir, progress=progress)
@@ -55,5 +55,5 @@ def tune(config, out_dir: str, progress: bool = True) -> dict:
 def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0, primer=None):
     """Samples sequences (melodies) from a policy (:func:`load_policy`); returns int32
     [num, length] tokens."""
-    from rl_tuner import evaluate
+    from rl_tuner.runner import evaluate
     return evaluate.sample(policy, num, length, temperature, seed, primer=primer)["tokens"]

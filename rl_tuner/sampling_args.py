@@ -3,7 +3,7 @@ TensorFlow here, so that a command refuses bad flags before loading anything).""
 
 from __future__ import annotations
 
-from rl_tuner.ranges import between
+from rl_tuner.plumbing.ranges import between
 
 # At most this many tokens are sampled by one call (2^28 int32 tokens = 1 GiB, before the
 # per-token records of an evaluation): 100,000 melodies of 2,684 steps; the paper's Table 1
@@ -15,7 +15,7 @@ MAX_TOKENS = 2**28
 # Sampling divides float32 logits by the temperature, so "> 0 and finite" in float64 is not
 # enough: 1e-46 is 0 in float32 and 1e-40 subnormal (logits / T overflow to inf or NaN, and
 # TensorFlow's categorical sampler draws an index out of range), 1e39 is inf in float32. The
-# range keeps logits / T and the never-sampled tokens' mask (rl_tuner.sampling.MASK_GAP = 1e4
+# range keeps logits / T and the never-sampled tokens' mask (rl_tuner.models.sampling.MASK_GAP = 1e4
 # times the largest logit) finite in float32 for logits up to 1e28, and spans every useful
 # distribution: at 1e-6 a logit gap of 1e-5 already weighs e^-10 (greedy), at 1e9 a logit of
 # size 10 moves exp(logit / T) by 1e-8, below float32's resolution (uniform). BUILD.md,

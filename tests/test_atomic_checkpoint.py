@@ -1,4 +1,4 @@
-"""Behaviour tests of rl_tuner.checkpoint (the project checkpoint directory) and rl_tuner.atomic."""
+"""Behaviour tests of rl_tuner.plumbing.checkpoint (the project checkpoint directory) and rl_tuner.plumbing.atomic."""
 
 import json
 import math
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import atomic
-from rl_tuner import checkpoint
-from rl_tuner import sequence_model as model_lib
-from rl_tuner.sequence_model import SequenceRNNConfig
+from rl_tuner.plumbing import atomic
+from rl_tuner.plumbing import checkpoint
+from rl_tuner.models import sequence_model as model_lib
+from rl_tuner.models.sequence_model import SequenceRNNConfig
 
 import tensorflow as tf  # noqa: E402,F401  (after note_rnn)
 

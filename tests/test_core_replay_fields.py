@@ -16,12 +16,16 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import agent, checkpoint, cli, evaluate, export, replay, sampling, targets, train  # noqa: E402
-from rl_tuner import config as config_lib  # noqa: E402
-from rl_tuner import policy as policy_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner.config import RLConfig  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.kl_control import agent, replay, targets  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner import cli  # noqa: E402
+from rl_tuner.runner import evaluate, train  # noqa: E402
+from rl_tuner.models import export, sampling  # noqa: E402
+from rl_tuner.runner import config as config_lib  # noqa: E402
+from rl_tuner.runner import policy as policy_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner.runner.config import RLConfig  # noqa: E402
 
 from test_learner import C, UNITS, Setup, make_batch, np_loss, np_step, to_tf  # noqa: E402
 
@@ -533,7 +537,7 @@ def test_head_init_centered_lowers_every_value_by_the_mean_log_partition(tiny_pr
     tokens = tf.constant([[3, 7, 11, 2, 20]], tf.int32)
     np.testing.assert_allclose(state.target_network.rnn(tokens).numpy()[0], q, atol=1e-6)
     # the offset is the mean logsumexp of the prior's logits over its own samples (by hand)
-    from rl_tuner import networks
+    from rl_tuner.kl_control import networks
     assert networks.mean_log_partition(state.prior.rnn, None, num=256, length=32, seed=3) == \
         pytest.approx(state.log_partition_offset, rel=1e-6)
 

@@ -1,8 +1,8 @@
-"""Behaviour tests of the SavedModel export (rl_tuner.export).
+"""Behaviour tests of the SavedModel export (rl_tuner.models.export).
 
 The exported models are loaded in a separate Python process with a clean environment (no
 PYTHONPATH, no TF_USE_LEGACY_KERAS, cwd outside the project), so neither note_rnn nor
-rl_tuner can be imported there; the sampled tokens must equal rl_tuner.evaluate.sample's.
+rl_tuner can be imported there; the sampled tokens must equal rl_tuner.runner.evaluate.sample's.
 """
 
 import json
@@ -17,8 +17,9 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402,F401
 
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import evaluate, export, policy as policy_lib  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.runner import evaluate, policy as policy_lib  # noqa: E402
+from rl_tuner.models import export  # noqa: E402
 
 NUM, LENGTH, TEMPERATURE, SEED, OTHER_SEED = 6, 20, 0.8, 7, 8
 
@@ -225,7 +226,7 @@ def test_savedmodel_refuses_the_temperatures_the_command_line_refuses(exported, 
     """The SavedModel accepted temperature=inf, which the CLI refuses, and both accepted 1e-46 (0 in float32)
     and 1e-40 (subnormal): one rule for all, in float32."""
     from rl_tuner import sampling_args
-    from rl_tuner.cli_utils import range_type
+    from rl_tuner.plumbing.cli_utils import range_type
     _, _, result = exported
     assert result[name]["ends"] == [[2, 3], [2, 3]]  # the range's ends are sampled with
     for bad, message in result[name]["refused"].items():

@@ -1,8 +1,8 @@
 """The flat (fused) learner update equals the per-tensor one.
 
-rl_tuner.optim.FlatLayout packs all parameters into one vector so that the per-tensor clip,
+rl_tuner.kl_control.optim.FlatLayout packs all parameters into one vector so that the per-tensor clip,
 TF1 Adam and the soft target update run as a few large kernels inside the compiled K-step
-loop (rl_tuner.agent.KLControlLearner._fused_train_step). These tests check the packing by
+loop (rl_tuner.kl_control.agent.KLControlLearner._fused_train_step). These tests check the packing by
 hand and the fused path against the per-tensor reference path (_train_step) on the same
 batches, to float32 rounding.
 """
@@ -13,7 +13,7 @@ import pytest
 import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import optim  # noqa: E402
+from rl_tuner.kl_control import optim  # noqa: E402
 from test_learner import Setup, make_batch, snapshot, to_tf  # noqa: E402
 
 
@@ -137,8 +137,8 @@ def test_fused_train_is_the_compiled_uniform_path():
 def test_target_values_equal_the_target_network_bit_for_bit(layers):
     # one_hot @ kernel picks the kernel row exactly: the learner's target values are the
     # target network's own outputs, bit for bit, for one and two LSTM layers.
-    from rl_tuner import sequence_model as model_lib
-    from rl_tuner import agent, networks, replay, targets
+    from rl_tuner.models import sequence_model as model_lib
+    from rl_tuner.kl_control import agent, networks, replay, targets
     pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=layers), seed=4)
     q_network = networks.q_network_from(pretrained)
     target = agent.build_target_network(q_network)

@@ -12,11 +12,12 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
 from note_rnn import cli as note_cli, encoding, generate
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner import cli as rl_cli, evaluate, policy as policy_lib  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner import cli as rl_cli  # noqa: E402
+from rl_tuner.runner import evaluate, policy as policy_lib  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")]

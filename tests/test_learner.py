@@ -1,4 +1,4 @@
-"""Behaviour tests of the learner (rl_tuner.agent), the networks and FusedAdam.
+"""Behaviour tests of the learner (rl_tuner.kl_control.agent), the networks and FusedAdam.
 
 The loss is recomputed in NumPy from the networks' weights (an independent LSTM step), the
 soft update and the per-tensor clipped TF1 Adam update are recomputed from snapshots.
@@ -10,8 +10,8 @@ import pytest
 import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import agent, networks, optim, replay, targets  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.kl_control import agent, networks, optim, replay, targets  # noqa: E402
 
 UNITS = 8
 C = 38

@@ -75,9 +75,9 @@ def test_every_algorithm_beats_its_prior_at_a_small_c(tmp_path, algorithm, head)
 def test_prior_return_is_the_mean_scaled_discounted_soft_return(monkeypatch):
     """By hand: an environment whose every episode pays 1, 2, 4 at its three steps."""
     import tensorflow as tf
-    from rl_tuner import train
-    from rl_tuner.config import RLConfig
-    from rl_tuner.environment import StepResult
+    from rl_tuner.runner import train
+    from rl_tuner.runner.config import RLConfig
+    from rl_tuner.kl_control.environment import StepResult
 
     class Env:
         num_envs = 4

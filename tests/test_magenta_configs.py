@@ -13,7 +13,7 @@ import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from note_rnn import cli, magenta, melody_configs
-from rl_tuner import checkpoint
+from rl_tuner.plumbing import checkpoint
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
 
@@ -315,7 +315,7 @@ def python_sampler(model, num, length, temperature, seed, primer=None):
 
 @pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
 def test_compiled_sampler_equals_python_reference(reference, name):
-    from rl_tuner import sampling
+    from rl_tuner.models import sampling
     model = note_rnn.load(bundle(name))
     for primer in (None, np.array([14, 39, 16], np.int32)):
         np.testing.assert_array_equal(sampling.sample(model, 5, 40, 0.8, seed=3, primer=primer),

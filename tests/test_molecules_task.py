@@ -14,8 +14,9 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 from molecules import data, evaluation, media, rewards, task as task_lib, tokenizers  # noqa: E402
 from molecules.environment import SmilesEnvironment  # noqa: E402
-from rl_tuner import checkpoint, cli as rl_cli, tasks  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner import cli as rl_cli, tasks  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from molecule_fixtures import prepare_tiny, train_prior  # noqa: E402
@@ -162,7 +163,7 @@ def test_train_with_the_paper_preset_then_export(priors, tmp_path, capsys):
     assert strings == [task.decode(row[:n]) for row, n in zip(tokens, lengths)]
     assert tokens.shape == (6, 20) and ((tokens >= 0) & (tokens < 35)).all()
     # the same tokens as in-process sampling with the task's primers 1..33
-    from rl_tuner import evaluate, policy  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import evaluate, policy  # pylint: disable=import-outside-toplevel
     expected = evaluate.sample(policy.load_policy(out, task=task), 6, 20, 1.0, 3, end_token=0,
                                first_tokens=task.first_tokens())
     np.testing.assert_array_equal(tokens, expected["tokens"])
@@ -215,7 +216,7 @@ def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
     evaluation.statistics of the same samples, with novel against the data set's train split;
     both refuse to overwrite a file they did not write."""
     from molecules import cli as mol_cli, sampling
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     model = priors["char"]
     out = tmp_path / "mols.smi"
     assert mol_cli.main(["sample", "--model", model, "--num", "30", "--seed", "4", "--max-length", "40",
@@ -256,7 +257,7 @@ def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
 
 
 def test_end_transitions_refuse_the_paper_presets_bootstrapped_last_step():
-    from rl_tuner.config import from_preset  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner.config import from_preset  # pylint: disable=import-outside-toplevel
     with pytest.raises(ValueError, match=r"^end_transitions store terminal transitions; they do not go with "
                                          r"bootstrap_final_note \(the last step bootstraps\)$"):
         from_preset("paper", task="smiles", end_transitions=0.25)
@@ -265,7 +266,7 @@ def test_end_transitions_refuse_the_paper_presets_bootstrapped_last_step():
 
 def test_end_transitions_that_round_to_no_row_a_step_are_refused():
     """--end-transitions 1e-9 (or the preset's 0.25 of --num-envs 1) stored no end transition at all."""
-    from rl_tuner.config import from_preset  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner.config import from_preset  # pylint: disable=import-outside-toplevel
     for fraction, num_envs, least in ((1e-9, 256, "0.00390625"), (0.25, 1, "1"), (0.0625, 8, "0.125")):
         with pytest.raises(ValueError, match=f"^end_transitions {fraction:g} of num_envs {num_envs} stores no end "
                                              rf"transition \(round\({fraction:g} x {num_envs}\) = 0\); give at least "
@@ -283,7 +284,8 @@ HOT = 1e9  # every token equally likely: `molecules sample` wrote `NF<bos>-s5C(1
 
 def test_bos_is_never_sampled_by_any_molecule_sampler_even_at_temperature_1e9(priors, tmp_path, capsys):
     from molecules import sampling
-    from rl_tuner import evaluate, policy, sampling as core_sampling
+    from rl_tuner.runner import evaluate, policy
+    from rl_tuner.models import sampling as core_sampling
     path = priors["atom"]
     task = _loaded(path)
     bos = task.tokenizer.begin_id

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import checkpoint
+from rl_tuner.plumbing import checkpoint
 from note_rnn import cli, encoding, generate
-from rl_tuner.cli_utils import run_main
-from rl_tuner.sequence_model import SequenceRNN, SequenceRNNConfig
+from rl_tuner.plumbing.cli_utils import run_main
+from rl_tuner.models.sequence_model import SequenceRNN, SequenceRNNConfig
 from note_rnn.train import TrainConfig
 
 import tensorflow as tf  # noqa: E402,F401  (after note_rnn)
@@ -212,7 +212,7 @@ def test_train_help_lists_every_train_config_flag_with_default(capsys):
 
 
 def test_train_flags_parse_into_train_config():
-    from rl_tuner.cli_utils import dataclass_from_args
+    from rl_tuner.plumbing.cli_utils import dataclass_from_args
     args = cli.build_parser().parse_args(["train", "--data", "d", "--out", "o", "--layer-sizes", "16", "8",
                                           "--no-staircase", "--learning-rate", "0.5", "--epochs", "2"])
     config = dataclass_from_args(TrainConfig, args)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
 from note_rnn import cli, train
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner.sequence_model import SequenceRNNConfig  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner.models.sequence_model import SequenceRNNConfig  # noqa: E402
 
 LOG37 = math.log(37.0)
 
@@ -155,5 +155,5 @@ def test_train_defaults_equal_the_shipped_cards_hyperparameters():
     assert set(defaults) == set(recipe)
     assert defaults == recipe  # data/folk, runs/note_rnn, 60 epochs, ...
     args = cli.build_parser().parse_args(["train"])
-    from rl_tuner.cli_utils import dataclass_from_args
+    from rl_tuner.plumbing.cli_utils import dataclass_from_args
     assert dataclass_from_args(train.TrainConfig, args) == train.TrainConfig()

@@ -1,4 +1,4 @@
-"""Behaviour tests of rl_tuner.sequence_model: the Note-RNN's sequence and step interfaces.
+"""Behaviour tests of rl_tuner.models.sequence_model: the Note-RNN's sequence and step interfaces.
 
 The sequence call (Keras LSTM layers) and the step interface (hand-written LSTM cell) must
 compute the same function, and both must equal a NumPy LSTM written here from the named
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import sequence_model as model_lib
-from rl_tuner.sequence_model import SequenceRNN, SequenceRNNConfig, check_tokens
+from rl_tuner.models import sequence_model as model_lib
+from rl_tuner.models.sequence_model import SequenceRNN, SequenceRNNConfig, check_tokens
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
 

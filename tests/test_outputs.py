@@ -1,4 +1,4 @@
-"""Safe outputs (rl_tuner.outputs, rl_tuner.atomic): nothing a command did not create is ever
+"""Safe outputs (rl_tuner.plumbing.outputs, rl_tuner.plumbing.atomic): nothing a command did not create is ever
 deleted, inputs and run directories are never replaced, and write errors name the user's path.
 """
 
@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from rl_tuner import atomic, outputs
-from rl_tuner.cli_utils import run_main
+from rl_tuner.plumbing import atomic, outputs
+from rl_tuner.plumbing.cli_utils import run_main
 
 
 def _touch(path, text="x"):

@@ -26,7 +26,7 @@ def wheel(tmp_path_factory):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("setup.py", "README.md"):
         shutil.copy(os.path.join(ROOT, name), src / name)
-    for name in ("note_rnn", "rl_tuner", "molecules", "checkpoints"):
+    for name in ("note_rnn", "rl_tuner", "molecules", "listening_study", "checkpoints"):
         shutil.copytree(os.path.join(ROOT, name), src / name, ignore=ignore)
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                            "-w", str(tmp / "dist"), str(src)], capture_output=True, text=True, timeout=300)
@@ -41,7 +41,7 @@ def test_wheel_has_no_top_level_checkpoints_package(wheel):
     _, path = wheel
     names = zipfile.ZipFile(path).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
-    assert top == {"note_rnn", "rl_tuner", "molecules"}
+    assert top == {"note_rnn", "rl_tuner", "molecules", "listening_study"}
     for f in ("config.json", "weights.npz", "card.json"):
         assert f"note_rnn/_checkpoints/note_rnn/{f}" in names
     assert not any(n.startswith("checkpoints/") for n in names)
@@ -51,7 +51,7 @@ def test_wheel_has_every_module_of_the_checkout(wheel):
     _, path = wheel
     names = set(zipfile.ZipFile(path).namelist())
     modules = [os.path.relpath(os.path.join(folder, f), ROOT).replace(os.sep, "/")
-               for package in ("note_rnn", "rl_tuner", "molecules")
+               for package in ("note_rnn", "rl_tuner", "molecules", "listening_study")
                for folder, _, files in os.walk(os.path.join(ROOT, package)) if "__pycache__" not in folder
                for f in files if f.endswith(".py")]
     assert "molecules/objectives/pmo.py" in modules
@@ -62,7 +62,7 @@ def test_wheel_has_the_listening_page(wheel):
     _, path = wheel
     names = set(zipfile.ZipFile(path).namelist())
     for f in ("app.py", "templates/pair.html", "static/style.css"):
-        assert f"note_rnn/listening/{f}" in names
+        assert f"listening_study/{f}" in names
 
 
 def test_installed_default_checkpoint_resolves_inside_the_installation(wheel, tmp_path):

@@ -95,7 +95,8 @@ def test_runs_and_commands():
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    from rl_tuner import checkpoint, sequence_model
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.models import sequence_model
     root = tmp_path_factory.mktemp("study")
     prior = str(root / "tiny_prior")
     checkpoint.save_model(prior, sequence_model.build(sequence_model.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)),

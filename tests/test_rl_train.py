@@ -1,4 +1,4 @@
-"""Behaviour tests of the RL training loop (rl_tuner.train.run): run directory, counters,
+"""Behaviour tests of the RL training loop (rl_tuner.runner.train.run): run directory, counters,
 resuming, the four algorithms, presets and config validation.
 
 The runs are tiny (an 8-unit Note-RNN, 8 melodies in parallel, 256 or 512 steps).
@@ -20,13 +20,13 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import checkpoint  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import config as config_lib  # noqa: E402
-from rl_tuner import policy as policy_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.runner import config as config_lib  # noqa: E402
+from rl_tuner.runner import policy as policy_lib  # noqa: E402
 from note_rnn import stats as stats_lib  # noqa: E402
-from rl_tuner import train  # noqa: E402
-from rl_tuner.config import RLConfig  # noqa: E402
+from rl_tuner.runner import train  # noqa: E402
+from rl_tuner.runner.config import RLConfig  # noqa: E402
 
 EPISODE = 8 * 32  # env steps per batch of episodes (num_envs * num_notes)
 

@@ -25,8 +25,9 @@ import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from molecules import data, environment as env_lib, tokenizers  # noqa: E402
-from rl_tuner import checkpoint, config as config_lib, train  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.runner import config as config_lib, train  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from molecule_fixtures import prepare_tiny  # noqa: E402

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint, cli, tasks  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner import cli, tasks  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 TOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toy_task")
 
@@ -120,7 +121,7 @@ def _stored_replay(out):
 
 
 def test_end_transitions_store_the_end_token_in_a_share_of_the_states(tmp_path, toy_prior, monkeypatch):
-    from rl_tuner import train  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import train  # pylint: disable=import-outside-toplevel
     task = tasks.get_task("toy_ascending")
     made = task.make_environment
     monkeypatch.setattr(type(task), "make_environment", lambda self, config: _EndRewardEnvironment(made(config)))
@@ -151,7 +152,7 @@ def test_end_transitions_store_the_end_token_in_a_share_of_the_states(tmp_path, 
 
 
 def test_end_transitions_need_an_environment_that_reports_end_rewards(tmp_path, toy_prior, capsys):
-    from rl_tuner.cli_utils import run_main  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import run_main  # pylint: disable=import-outside-toplevel
     code = run_main(cli.main, ["train", "--task", "toy_ascending", "--prior", toy_prior, "--out", str(tmp_path / "run"),
                      "--end-transitions", "0.5", "--steps", "32", "--num-envs", "8", "--num-notes", "4",
                      "--eval-every", "32", "--eval-samples", "10", "--final-eval-samples", "10", "--quiet"])

@@ -9,7 +9,7 @@ end token at random.
 
 import numpy as np
 
-from rl_tuner.environment import StepResult
+from rl_tuner.kl_control.environment import StepResult
 from rl_tuner.tasks import Task
 
 END = 0
