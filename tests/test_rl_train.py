@@ -281,6 +281,38 @@ def test_g_and_pure_rl_use_music_theory_only(note_rnn_dir, algorithm, mode):
     assert env.num_envs == 8 and env.num_notes == 32
 
 
+@pytest.mark.parametrize("algorithm", ["psi", "g"])
+def test_the_loop_stores_log_p_at_s_the_prior_after_the_action_and_the_q_states_around_obs(note_rnn_dir, tmp_path,
+                                                                                            algorithm):
+    # What _play_episodes hands the learner, checked against the prior and the Q-network run
+    # over the played melodies independently (whole sequences through Keras, not the actor).
+    config = small_config(note_rnn_dir, algorithm=algorithm, num_envs=3, num_notes=6)
+    state = train.RunState(config, str(tmp_path / "run"))
+    env = train.make_environment(config)
+    stored, played = [], []
+    state.learner.add_and_train = lambda transitions, num: (stored.append(transitions), (0.0, 0.0))[1]
+    env_step = env.step
+    env.step = lambda actions: played.append(env_step(actions)) or played[-1]
+    assert train._play_episodes(state, env, config, 0, train.Tally()) == 3 * 6
+    assert len(stored) == 6
+    tokens = np.stack([np.asarray(stored[0]["obs"])] + [np.asarray(t["action"]) for t in stored], axis=1)  # [3, 7]
+    log_p = tf.nn.log_softmax(state.prior.rnn.token_logits(tokens)).numpy()  # [3, 7, C]: log p(.|s_t)
+    q_state = state.q_network.zero_state(3)
+    for t, (transitions, result) in enumerate(zip(stored, played)):
+        np.testing.assert_array_equal(np.asarray(transitions["obs"]), tokens[:, t])
+        log_p_a = log_p[np.arange(3), t, tokens[:, t + 1]]  # log p(a_t|s_t)
+        r_task = np.asarray(result.task_reward) / config.c
+        expected = r_task + log_p_a if algorithm == "psi" else r_task
+        np.testing.assert_allclose(transitions["reward"], expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(transitions["next_log_prior"], log_p[:, t + 1], rtol=1e-5, atol=1e-5)
+        for got, want in zip(tf.nest.flatten(transitions["state"]), tf.nest.flatten(q_state)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        q_state = state.q_network(tokens[:, t], network_state=q_state)[1]
+        for got, want in zip(tf.nest.flatten(transitions["next_state"]), tf.nest.flatten(q_state)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(transitions["done"], [float(t == 5)] * 3)  # melodies end at the last note
+
+
 # --------------------------------------------------------------------------- presets, validation
 @pytest.mark.parametrize("preset", ["default", "paper"])
 def test_presets_have_the_paper_hyperparameters(preset):

@@ -1,9 +1,9 @@
 """The actor: one compiled call advances B episodes by one token.
 
 Per step it runs the Q-network on the current observation, chooses the actions with the
-algorithm's policy and the exploration rule, reads log p(a|s) from the frozen reward
-network and advances the reward network on the chosen actions (so log p(.|s') is ready
-for the next step and for the G target).
+algorithm's policy and the exploration rule, and advances the frozen reward network on the
+chosen actions (so log p(.|s') is ready for the next step and for the G target; the loop
+reads log p(a|s) from the log p(.|s) it passed in: :mod:`rl_tuner.kl_control.transitions`).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Actor(tf.Module):
           epsilon: scalar exploration probability (egreedy).
 
         Returns:
-          A dict: action [B], log_prior_action [B], next_q_state, next_log_prior [B, C],
+          A dict: action [B], next_q_state, next_log_prior [B, C],
           next_prior_state, and ``means``: float32 [3], the batch means of the policy's entropy,
           KL(pi || p) at s and the largest value.
         """
@@ -72,7 +72,7 @@ class Actor(tf.Module):
         next_log_prior, next_prior_state = self.prior.step(action, prior_state)
         entropy, kl = exploration.policy_statistics(logits, log_prior)
         return {
-            "action": action, "log_prior_action": tf.gather(log_prior, action, batch_dims=1),
+            "action": action,
             "next_q_state": next_q_state, "next_log_prior": next_log_prior, "next_prior_state": next_prior_state,
             "means": tf.stack([tf.reduce_mean(entropy), tf.reduce_mean(kl), tf.reduce_mean(tf.reduce_max(values, -1))]),
         }

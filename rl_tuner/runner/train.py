@@ -43,8 +43,9 @@ from rl_tuner.plumbing import atomic, checkpoint, runs  # noqa: E402
 from rl_tuner import tasks  # noqa: E402
 from rl_tuner.kl_control import actor as actor_lib  # noqa: E402
 from rl_tuner.kl_control import agent, environment, episodes, exploration, networks, replay  # noqa: E402
-from rl_tuner.runner import evaluate, hparams, policy  # noqa: E402
 from rl_tuner.kl_control import sequence_learner, targets  # noqa: E402
+from rl_tuner.kl_control import transitions as transitions_lib  # noqa: E402
+from rl_tuner.runner import evaluate, hparams, policy  # noqa: E402
 from rl_tuner.runner.config import RLConfig  # noqa: E402
 # The command, the settings that may change between sessions, and what a finished run shows,
 # shared with the checks the command makes before TensorFlow loads:
@@ -414,16 +415,15 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
             end_rows = np.sort(rng.choice(env.num_envs, size=num_end, replace=False))
             end_task_reward = env.end_rewards(end_rows)
         result = env.step(action)
-        log_p_a = out["log_prior_action"].numpy()
-        reward = state.algorithm.reward(result.task_reward, log_p_a, config.c, env.adds_log_prior)
-        reward = reward.astype(np.float32)
-        done = result.done & (not config.bootstrap_final_note)
-        transitions = {"obs": obs, "state": q_state, "action": out["action"], "reward": reward,
-                       "next_state": out["next_q_state"], "next_log_prior": out["next_log_prior"],
-                       "done": done.astype(np.float32)}
+        transitions, log_p_a = transitions_lib.step_transitions(
+            state.algorithm, obs=obs, state=q_state, action=out["action"], log_prior=log_prior,
+            next_state=out["next_q_state"], next_log_prior=out["next_log_prior"], task_reward=result.task_reward,
+            done=result.done, c=config.c, adds_log_prior=env.adds_log_prior,
+            bootstrap_final_step=config.bootstrap_final_note)
+        reward = transitions["reward"]
         if num_end:
-            end_reward = state.algorithm.reward(end_task_reward, log_prior.numpy()[end_rows, state.task.end_token],
-                                                config.c, env.adds_log_prior).astype(np.float32)
+            end_reward = transitions_lib.end_rewards(state.algorithm, end_task_reward, log_prior, end_rows,
+                                                     state.task.end_token, config.c, env.adds_log_prior)
             tally.add("end_transition_reward", float(end_reward.mean()), num_end)
         new_step = step + env.num_envs
         if sequences:
@@ -433,7 +433,8 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
                          (end_rows, end_reward) if num_end else None, env.num_envs, state.replay.spec)
         else:
             if num_end:
-                transitions = with_end_transitions(transitions, end_rows, state.task.end_token, end_reward)
+                transitions = transitions_lib.with_end_transitions(transitions, end_rows, state.task.end_token,
+                                                                   end_reward)
             num_train = new_step // config.train_every - step // config.train_every
             loss, target_value = state.learner.add_and_train(transitions, tf.constant(num_train))
             if num_train:
@@ -495,32 +496,6 @@ def _record_step(rollout: dict, transitions: dict, ended, end, num_envs: int, sp
         end_reward[rows], has_end[rows] = reward, 1.0
         rollout.setdefault("end_reward", []).append(end_reward)
         rollout.setdefault("has_end", []).append(has_end)
-
-
-def with_end_transitions(transitions: dict, rows, end_token: int, reward) -> dict:
-    """The batch of transitions followed by the end token's transitions in episodes ``rows``.
-
-    Args:
-      transitions: {field: [B, ...]} the transitions played (:func:`rl_tuner.kl_control.agent.transition_spec`).
-      rows: int [K] episodes whose current state also gets an end transition.
-      end_token: the task's end token.
-      reward: float32 [K] the stored reward r of playing ``end_token`` there (the algorithm's
-        combination of the task's end reward and log p(end|s); :meth:`rl_tuner.kl_control.targets.Algorithm.reward`).
-
-    Returns:
-      {field: [B + K, ...]}: the K extra transitions share the played ones' observation and
-      states, take ``end_token`` as action, ``reward``, and are terminal (``done`` 1), so their
-      target is the reward alone and the next-state fields are never used.
-    """
-    index = tf.constant(np.asarray(rows, np.int32))
-    k = len(rows)
-    extra = {"action": tf.fill([k], tf.constant(end_token, tf.int32)), "reward": tf.constant(reward, tf.float32),
-             "done": tf.ones([k], tf.float32)}
-    for name, value in transitions.items():
-        if name not in extra:
-            extra[name] = tf.nest.map_structure(lambda x: tf.gather(x, index), value)
-    return {name: tf.nest.map_structure(lambda a, b: tf.concat([tf.convert_to_tensor(a), b], 0), value, extra[name])
-            for name, value in transitions.items()}
 
 
 def _restart(actor, mask: np.ndarray, obs, q_state, log_prior, prior_state):
