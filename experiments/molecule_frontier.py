@@ -220,9 +220,9 @@ class Study:
         self.configs = {p: point_config(train_argv(p, cfg)) for p in self.points}  # refuses bad flags first
         first = self.configs[self.points[0]]
         self.reward = first.reward_mode
-        self.max_length = first.num_notes
+        self.max_length = first.max_length
         self.prior = first.prior
-        others = {(c.reward_mode, c.num_notes, c.prior) for c in self.configs.values()} - {
+        others = {(c.reward_mode, c.max_length, c.prior) for c in self.configs.values()} - {
             (self.reward, self.max_length, self.prior)}
         if others:
             raise ValueError("every point of the frontier needs the same reward, --num-notes and prior; the flags "
@@ -244,8 +244,9 @@ class Study:
                 "novel": self.data is not None, "reward_mode": reward_mode or self.reward}
 
     def prior_eval_argv(self) -> list[str]:
-        from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-        model = None if os.path.abspath(self.prior) == os.path.abspath(default_checkpoint()) else self.prior
+        from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+        shipped = shipped_checkpoint("molecules", "smiles_rnn")
+        model = None if os.path.abspath(self.prior) == os.path.abspath(shipped) else self.prior
         return eval_argv(self.cfg, model, eval_path(self.cfg, "prior"), self.max_length, self.data, self.reward)
 
     def point_eval_argv(self, point: Point) -> list[str]:
@@ -336,8 +337,9 @@ class Study:
 
 def _prior_name(path: str) -> str:
     """The prior as the README names it: the shipped one by its repository path, else as given."""
-    from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-    return "checkpoints/smiles_rnn" if os.path.abspath(path) == os.path.abspath(default_checkpoint()) else path
+    from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+    shipped = shipped_checkpoint("molecules", "smiles_rnn")
+    return "checkpoints/smiles_rnn" if os.path.abspath(path) == os.path.abspath(shipped) else path
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -418,13 +420,13 @@ def run_frontier(cfg: FrontierConfig, log=print) -> dict:
       ValueError: bad settings or flags (before any work); RunFailed: a training or
         evaluation failed (its log named).
     """
-    from rl_tuner.plumbing import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, output_dir  # pylint: disable=import-outside-toplevel
     check_results_dir(cfg)
     study = Study(cfg, log)
     study.run_all()
     study.log("results")
     try:
-        with atomic.directory(cfg.results_dir, command=COMMAND, overwrite=cfg.overwrite) as tmp:
+        with output_dir.directory(cfg.results_dir, command=COMMAND, overwrite=cfg.overwrite) as tmp:
             frontier = build_results(study, tmp)
     except Exception as e:  # noqa: BLE001  (the refusal names --results-dir, as check_results_dir)
         from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel

@@ -139,21 +139,21 @@ def render_clips(settings: dict) -> dict:
 
     Every model is loaded first (a path that is not a model fails before anything is sampled).
     Model i (in the order given) samples ``num_per_model`` melodies of ``length`` steps with
-    seed ``seed + i`` (:func:`rl_tuner.runner.evaluate.sample`); the audio is the project's sine
+    seed ``seed + i`` (:func:`rl_tuner.runner.evaluate.sample_policy`); the audio is the project's sine
     rendering (:func:`note_rnn.audio.synthesize`) at ``qpm``.
     """
     from note_rnn.audio import synthesize, wav_bytes
-    from note_rnn.task import MelodyTask
     from note_rnn.tokens import NUM_CLASSES
+    from rl_tuner import tasks
     from rl_tuner.runner import evaluate, policy
-    task = MelodyTask()
+    task = tasks.get_task("melody")  # the registry's (no import of note_rnn.task: no import cycle)
     print(f"loading {len(settings['models'])} models, then sampling and rendering {settings['num_per_model']} "
           "melodies of each", flush=True)
     policies = {name: policy.load_policy(path, num_classes=NUM_CLASSES, task=task)
                 for name, path in settings["models"].items()}
     clips = {}
     for i, (name, pol) in enumerate(policies.items()):
-        tokens = evaluate.sample(pol, settings["num_per_model"], settings["length"], settings["temperature"],
+        tokens = evaluate.sample_policy(pol, settings["num_per_model"], settings["length"], settings["temperature"],
                                  settings["seed"] + i)["tokens"]
         clips[name] = [([int(t) for t in m], wav_bytes(synthesize(m, qpm=settings["qpm"]))) for m in tokens]
         print(f"{name}: {len(tokens)} melodies from {settings['models'][name]}", flush=True)
@@ -275,14 +275,14 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """``rl-tuner listen-report``: writes the report of ``--db`` into ``--out``."""
-    from rl_tuner.plumbing import atomic, outputs
+    from rl_tuner.plumbing import output_dir, outputs
     from listening_study import report
     from listening_study.store import open_existing
     store = open_existing(args.db)
     outputs.check_dir(args.out, REPORT, args.overwrite, inputs=[args.db])
     models = list(store.study()["models"])
     ratings = store.ratings()
-    with atomic.directory(args.out, REPORT, args.overwrite) as tmp:
+    with output_dir.directory(args.out, REPORT, args.overwrite) as tmp:
         result = report.write_report(ratings, models, tmp)
     kw = result["kruskal_wallis"]
     print(report.markdown(result, models).split("\n\nMann-Whitney")[0].split("\n", 2)[2])

@@ -12,7 +12,7 @@ From the ratings (:meth:`listening_study.store.Store.ratings`):
   melody "much better"), and the groups are the models' scores;
 * Mann-Whitney U post-hoc tests (:func:`scipy.stats.mannwhitneyu`, two-sided) for every pair
   of models on the same scores, with the Holm-Bonferroni correction over the K (K - 1) / 2
-  tests (Holm 1979: the i-th smallest of m p-values is multiplied by m - i + 1, then made
+  tests (:func:`note_rnn.stats.holm`, Holm 1979: the i-th smallest of m p-values is multiplied by m - i + 1, then made
   monotone and capped at 1).
 """
 
@@ -24,6 +24,8 @@ import itertools
 import math
 import os
 import re
+
+from note_rnn import stats as stats_lib
 
 ALPHA = 0.05
 CORRECTION = "Holm-Bonferroni over all pairs of models (family-wise error rate 0.05)"
@@ -67,17 +69,6 @@ def win_rate_std(wins: int, losses: int) -> float | None:
     binomial standard deviation of the win rate, a fraction like the win rate itself."""
     n = wins + losses
     return None if n == 0 else math.sqrt((wins / n) * (losses / n) / n)
-
-
-def holm(p_values) -> list[float]:
-    """Holm-Bonferroni adjusted p-values, in the order given (see the module docstring)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted, running = [0.0] * m, 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def analyse(ratings, models) -> dict:
@@ -128,7 +119,7 @@ def analyse(ratings, models) -> dict:
             half = len(scores[a]) * len(scores[b]) / 2
             tests.append({"model_a": a, "model_b": b, "U": float(u), "p": float(p),
                           "higher": a if u > half else b if u < half else None})
-    for test, adjusted in zip(tests, holm([t["p"] for t in tests])):
+    for test, adjusted in zip(tests, stats_lib.holm([t["p"] for t in tests])):
         test["p_holm"] = adjusted
         test["significant"] = adjusted < ALPHA
     return {"num_ratings": len(ratings), "num_raters": len({r["rater"] for r in ratings}),

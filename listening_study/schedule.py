@@ -36,11 +36,6 @@ def model_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
     return sorted(model_pair(a, b) for a, b in itertools.combinations(models, 2))
 
 
-def max_pairs(num_models: int, clips_per_model: int) -> int:
-    """How many different pairs one rater can hear: K (K - 1) / 2 * N**2."""
-    return num_models * (num_models - 1) // 2 * clips_per_model ** 2
-
-
 def choose_pair(clips: Mapping[str, Sequence[str]], heard: set, rater_counts: Mapping, total_counts: Mapping,
                 clip_uses: Mapping[str, int], rng: random.Random) -> tuple[str, str] | None:
     """The next pair for one rater, as (clip on side A, clip on side B).

@@ -7,7 +7,7 @@ canonical SMILES; invalid strings and repeats are free; a progress line every 10
 writes ``DIR/result.json`` (task, seed, budget, oracle_calls, auc_top10 as mol_opt's
 ``top_auc``, top10, wall_s, algorithm, settings, ...) and ``DIR/oracle_calls.csv`` (``call,
 smiles, score`` in call order; enough to recompute the AUC and re-score every call). The run
-directory is written as a whole when the run ends (:func:`rl_tuner.plumbing.atomic.directory`: never
+directory is written as a whole when the run ends (:func:`rl_tuner.plumbing.output_dir.directory`: never
 into or over something this command did not create; ``--overwrite`` as the other commands).
 
 ``--suite pmo`` runs every task x seed into ``DIR/<task>/seed_<s>/``; a finished run with the
@@ -127,18 +127,18 @@ def run_one(task: str, seed: int, out: str, budget: int = DEFAULT_BUDGET, algori
     """
     from molecules import chem, objectives  # pylint: disable=import-outside-toplevel
     from molecules.oracle import BudgetedOracle  # pylint: disable=import-outside-toplevel
-    from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-    from rl_tuner.plumbing import atomic, outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, output_dir, outputs  # pylint: disable=import-outside-toplevel
     objective = objectives.get(task)
     optimise, config_class = algorithm(algorithm_name)
     config = config if config is not None else config_class()
     if budget < 1:
         raise ValueError(f"--budget must be >= 1, got {budget}")
-    prior = check_prior(prior or default_checkpoint())
+    prior = check_prior(prior or shipped_checkpoint("molecules", "smiles_rnn"))
     outputs.check_dir(out, COMMAND, overwrite, inputs=[prior])
     oracle = BudgetedOracle(objective.score, budget, chem.canonical, LOG_EVERY,
                             on_log=lambda o: log(f"{task} seed {seed}: {o.progress_line()}"))
-    with atomic.directory(out, COMMAND, overwrite) as tmp:
+    with output_dir.directory(out, COMMAND, overwrite) as tmp:
         timer, t0 = {}, time.perf_counter()
         facts = optimise(oracle, prior, seed, config, timer=timer) or {}
         record = result_record(task, seed, algorithm_name, config, prior, oracle, time.perf_counter() - t0,
@@ -204,14 +204,14 @@ def run_suite(out: str, seeds, budget: int = DEFAULT_BUDGET, algorithm_name: str
         finished run with other settings (without ``overwrite``).
     """
     from molecules import objectives  # pylint: disable=import-outside-toplevel
-    from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
+    from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
     from rl_tuner.plumbing import atomic, outputs  # pylint: disable=import-outside-toplevel
     tasks = list(tasks or objectives.NAMES)
     for task in tasks:
         objectives.check_name(task)
     _, config_class = algorithm(algorithm_name)
     config = config if config is not None else config_class()
-    prior = check_prior(prior or default_checkpoint())
+    prior = check_prior(prior or shipped_checkpoint("molecules", "smiles_rnn"))
     outputs.check_dir(out, COMMAND, overwrite, inputs=[prior])
     os.makedirs(out, exist_ok=True)
     atomic.write_json(os.path.join(out, outputs.MANIFEST), outputs.manifest(COMMAND, tasks + [SUMMARY]))

@@ -308,8 +308,8 @@ def main(argv=None) -> int:
         print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command in ("sample", "evaluate"):
         from molecules import sampling  # pylint: disable=import-outside-toplevel
-        from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-        model = args.model or default_checkpoint()
+        from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+        model = args.model or shipped_checkpoint("molecules", "smiles_rnn")
         if args.command == "sample":
             smiles = sampling.write_samples(model, args.num, args.out, args.seed, args.temperature, args.max_length,
                                             overwrite=args.overwrite)

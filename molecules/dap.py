@@ -214,7 +214,7 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
     while not oracle.finished:
         old = [s for _, s in oracle.top(100)] if len(oracle.calls) > 100 else None
         t0 = time.perf_counter()
-        tokens = sampling.sample(learner.agent, config.batch_size, config.max_length + 1, 1.0,
+        tokens = sampling.sample_model(learner.agent, config.batch_size, config.max_length + 1, 1.0,
                                  int(rng.integers(2 ** 31)), primer=[tokenizer.begin_id],
                                  never_sampled=[tokenizer.begin_id])
         seqs = sequences(tokens, tokenizer.end_id)

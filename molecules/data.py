@@ -271,7 +271,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
       rl_tuner.plumbing.outputs.OutputError: if ``out_dir`` may not be written.
     """
     from molecules import rewards  # pylint: disable=import-outside-toplevel
-    from rl_tuner.plumbing import atomic, outputs, records  # pylint: disable=import-outside-toplevel  # no TensorFlow
+    from rl_tuner.plumbing import atomic, output_dir, outputs, records  # pylint: disable=import-outside-toplevel  # no TensorFlow
     import rdkit  # pylint: disable=import-outside-toplevel
 
     sources = [config.wheel] + ([config.source] if config.source != "moses" else [])
@@ -391,7 +391,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
         summary["beam"] = {"runner": config.runner, "pipeline_args": list(pipeline_args),
                            "dead_letters": {"file": "dead_letters.jsonl", "lines": len(dead_letters)}}
     owned = [f"{split}.smi.gz" for split in SPLITS] + records.shard_files_of(config.out_dir, SPLITS)  # both formats
-    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
+    with output_dir.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
         shard_files = {}
         for split in SPLITS:
             if not kept[split]:

@@ -2,7 +2,7 @@
 
 PATH is a SMILES-RNN checkpoint (the MLE row of Table 2), a ``molecules train-prior`` run,
 or a tuned ``rl-tuner train --task smiles`` run / policy directory. Sampling is the core's
-(:func:`rl_tuner.runner.evaluate.sample`): from the zero state and the task's priming token (``<bos>``,
+(:func:`rl_tuner.runner.evaluate.sample_policy`): from the zero state and the task's priming token (``<bos>``,
 or for the original's characters a random one of indices 1..33, not part of the molecule),
 softmax of the policy at ``temperature``, until the end token or ``max_length`` tokens,
 deterministic per seed (the paper's evaluation: BUILD.md, "Table 2").
@@ -24,10 +24,10 @@ def load(path: str):
     Raises:
       FileNotFoundError, ValueError: nothing loadable at PATH, or not a SMILES model.
     """
-    from molecules.task import SmilesTask  # pylint: disable=import-outside-toplevel
+    from rl_tuner import tasks  # pylint: disable=import-outside-toplevel
     from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel  (TensorFlow)
     from rl_tuner.runner import policy  # pylint: disable=import-outside-toplevel  (TensorFlow)
-    task = SmilesTask()
+    task = tasks.get_task("smiles")  # the registry's (no import of molecules.task: no import cycle)
     model = path
     if not policy.is_policy_dir(path) and not policy.is_policy_dir(os.path.join(path, "policy")) \
             and checkpoint.is_checkpoint(os.path.join(path, "model")):
@@ -41,7 +41,7 @@ def sample_smiles(path: str, num: int, seed: int = 0, temperature: float = 1.0,
 
     Returns:
       (list of ``num`` SMILES strings (end token removed; may be invalid or empty), the
-      sample dict of :func:`rl_tuner.runner.evaluate.sample`, the policy, seconds spent sampling).
+      sample dict of :func:`rl_tuner.runner.evaluate.sample_policy`, the policy, seconds spent sampling).
 
     Raises:
       ValueError: a non-positive num, max_length or temperature (before the model loads).
@@ -51,7 +51,7 @@ def sample_smiles(path: str, num: int, seed: int = 0, temperature: float = 1.0,
     pol, task = load(path)
     from rl_tuner.runner import evaluate  # pylint: disable=import-outside-toplevel
     t0 = time.time()
-    samples = evaluate.sample(pol, num, max_length, temperature, seed, end_token=task.end_token,
+    samples = evaluate.sample_policy(pol, num, max_length, temperature, seed, end_token=task.end_token,
                               first_tokens=task.first_tokens())
     return task.smiles(samples["tokens"], samples["lengths"]), samples, pol, time.time() - t0
 

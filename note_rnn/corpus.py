@@ -30,7 +30,7 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from rl_tuner.plumbing import atomic, file_checks, outputs, records
+from rl_tuner.plumbing import file_checks, output_dir, outputs, records
 from note_rnn import abc, encoding, isolated_pool
 from note_rnn.encoding import ExtractionOptions
 # The settings live in their own module (no note-seq: --help stays fast); re-exported here.
@@ -390,7 +390,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
     tasks = _collect_tasks(config, summary)
     # The temporary output folder is made before the long parse: an unwritable --out fails at once.
     owned = PREPARE_FILES + tuple(records.shard_files_of(config.out_dir, SPLITS))  # both formats
-    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
+    with output_dir.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
         splits = _assign_splits(_parse_all(tasks, config, pipeline_args), config, summary)
         out_dir = pathlib.Path(tmp)
         shard_files = {}

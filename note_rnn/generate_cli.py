@@ -82,7 +82,7 @@ def check_generation_args(args: argparse.Namespace):
 def run_generation(args: argparse.Namespace, sample, model_path: str, command: str) -> list[str]:
     """Samples and writes melodies for a ``generate`` command.
 
-    ``--out`` is checked before sampling and written through :func:`rl_tuner.plumbing.atomic.directory`:
+    ``--out`` is checked before sampling and written through :func:`rl_tuner.plumbing.output_dir.directory`:
     this command's earlier files there are replaced (never mixed with the new ones), anything
     else is kept, and a foreign non-empty folder needs ``--overwrite`` (:mod:`rl_tuner.plumbing.outputs`).
 
@@ -100,13 +100,13 @@ def run_generation(args: argparse.Namespace, sample, model_path: str, command: s
       ValueError: see :func:`check_generation_args`; rl_tuner.plumbing.outputs.OutputError for an
         --out that may not be written.
     """
-    from rl_tuner.plumbing import atomic, outputs
+    from rl_tuner.plumbing import output_dir, outputs
     primer, qpm = check_generation_args(args)
     inputs = [model_path] + ([args.primer_midi] if args.primer_midi else [])
     outputs.check_dir(args.out, command, args.overwrite, inputs=inputs)
     melodies = sample(args.num, args.length, args.temperature, args.seed, primer)
     from note_rnn.generate import write_outputs
-    with atomic.directory(args.out, command, args.overwrite) as tmp:  # earlier files go, others stay
+    with output_dir.directory(args.out, command, args.overwrite) as tmp:  # earlier files go, others stay
         written = write_outputs(melodies, tmp, qpm=qpm, audio=not args.no_audio)
     paths = [os.path.join(args.out, os.path.basename(p)) for p in written]
     from note_rnn.generate import EVENTS_FILE, TOKENS_FILE, EventMelodies

@@ -16,7 +16,7 @@ def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer
     from rl_tuner.runner import evaluate
     if num <= 0:
         return np.zeros((0, length), np.int32)
-    melodies = evaluate.sample(policy, num, length, seed=seed)["tokens"]
+    melodies = evaluate.sample_policy(policy, num, length, seed=seed)["tokens"]
     write_melodies(melodies, out_dir, policy, seed, writer, step)
     return melodies
 

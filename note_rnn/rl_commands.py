@@ -88,8 +88,8 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     """Samples melodies from a run, policy or Note-RNN to MIDI and WAV files."""
     from note_rnn.generate_cli import run_generation
-    from note_rnn.task import MelodyTask
-    task = MelodyTask()
+    from rl_tuner import tasks
+    task = tasks.get_task("melody")  # the registry's (no import of note_rnn.task: no import cycle)
     path = args.model or task.default_prior()
 
     def sample(num, length, temperature, seed, primer):
@@ -98,7 +98,7 @@ def run_generate(args: argparse.Namespace) -> int:
         if primer is not None:  # the primer in the model's own classes
             from note_rnn import encoding
             primer = pol.prior_rnn.input_encoder.labels(encoding.tokens_to_events(primer))
-        return evaluate.sample(pol, num, length, temperature, seed, primer=primer)["tokens"]
+        return evaluate.sample_policy(pol, num, length, temperature, seed, primer=primer)["tokens"]
     run_generation(args, sample, path, "rl-tuner generate")
     return 0
 

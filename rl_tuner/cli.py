@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults, choices={
         "task": tasks.available(), "algorithm": choices.ALGORITHMS, "exploration": choices.EXPLORATION_MODES,
         "replay": choices.REPLAY_KINDS, "new_priority": choices.NEW_PRIORITIES, "head_init": choices.HEAD_INITS,
-        "value_offset": choices.VALUE_OFFSETS, "learner": choices.LEARNERS}, aliases={"prior": ["--note-rnn"], "num_notes": ["--max-length"], "eval_samples": ["--eval-melodies"],
-                                        "final_eval_samples": ["--final-eval-melodies"]})
+        "value_offset": choices.VALUE_OFFSETS, "learner": choices.LEARNERS}, aliases={
+            "prior": ["--note-rnn"], "max_length": ["--num-notes"], "eval_samples": ["--eval-melodies"],
+            "final_eval_samples": ["--final-eval-melodies"], "bootstrap_final_step": ["--bootstrap-final-note"]})
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (one line per evaluation instead, as when stderr is not a terminal)")
     p.add_argument("--intra-op-threads", type=range_type(int, at_least(0)), default=1,

@@ -167,8 +167,8 @@ def test_commands_print_no_third_party_noise(tiny_files):
     assert generate.stdout == (f"wrote 1 melodies to {root / 'generated'} (MIDI, WAV and melodies.json; "
                                f"model {ckpt})\n")
     # tf-agents (and gym under it) and a compiled sampling loop with int32 tensors: silent too.
-    tuner = run_python(["-c", "import rl_tuner.runner.train, note_rnn.media; import note_rnn; from note_rnn import generate; "
-                              f"generate.sample(note_rnn.load({ckpt!r}), 2, 8)"])
+    tuner = run_python(["-c", "import rl_tuner.runner.train, note_rnn.media; import note_rnn; from rl_tuner.models import sampling; "
+                              f"sampling.sample_model(note_rnn.load({ckpt!r}), 2, 8)"])
     assert tuner.returncode == 0 and tuner.stderr == ""
 
 

@@ -17,7 +17,7 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner.plumbing import atomic, checkpoint, cli_utils  # noqa: E402
+from rl_tuner.plumbing import atomic, checkpoint, cli_utils, output_dir  # noqa: E402
 from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
 from note_rnn import cli as note_cli  # noqa: E402
@@ -103,7 +103,7 @@ def test_a_tensorflow_disk_error_is_not_called_out_of_memory(capsys):
 def test_an_atomic_directory_fails_whole_on_a_tensorflow_disk_error(tmp_path):
     out = str(tmp_path / "exported")
     with pytest.raises(OSError, match=rf"^cannot write {re.escape(out)}: No space left on device$"):
-        with atomic.directory(out, "rl-tuner export") as tmp:
+        with output_dir.directory(out, "rl-tuner export") as tmp:
             open(os.path.join(tmp, "a"), "w").close()
             raise _tf_disk_full()
     assert os.listdir(tmp_path) == []  # no half-written folder, no temporary one

@@ -17,6 +17,7 @@ from rl_tuner.kl_control import optim  # noqa: E402
 from test_learner import Setup, make_batch, snapshot, to_tf  # noqa: E402
 
 
+@pytest.mark.math
 def test_layout_offsets_padding_and_round_trip():
     # Sizes 6, 5, 1 in rows of 4: 2 + 2 + 1 rows, offsets 0, 8, 16, 20 elements in all.
     layout = optim.FlatLayout([(2, 3), (5,), (1,)], row_width=4)
@@ -32,11 +33,13 @@ def test_layout_offsets_padding_and_round_trip():
         np.testing.assert_array_equal(x.numpy(), y)
 
 
+@pytest.mark.math
 def test_layout_rejects_an_empty_list():
     with pytest.raises(ValueError, match="at least one tensor shape"):
         optim.FlatLayout([])
 
 
+@pytest.mark.math
 def test_layout_norms_by_hand():
     # ||(3, 4)|| = 5, ||(1, 2, 2)|| = 3, ||0|| = 0.
     layout = optim.FlatLayout([(2,), (3,), (1,)], row_width=2)
@@ -44,6 +47,7 @@ def test_layout_norms_by_hand():
     np.testing.assert_allclose(layout.norms(flat).numpy(), [5.0, 3.0, 0.0], rtol=1e-7)
 
 
+@pytest.mark.math
 def test_layout_clip_by_norm_is_tf_clip_by_norm_per_tensor():
     rng = np.random.default_rng(0)
     shapes = [(38, 40), (10, 40), (40,), (10, 38), (38,), (3,)]
@@ -59,6 +63,7 @@ def test_layout_clip_by_norm_is_tf_clip_by_norm_per_tensor():
     np.testing.assert_allclose(np.linalg.norm(clipped[4].numpy()), 5.0, rtol=1e-5)
 
 
+@pytest.mark.math
 def test_apply_flat_equals_apply_gradients_exactly():
     rng = np.random.default_rng(1)
     shapes = [(4, 6), (6,), (3, 2)]

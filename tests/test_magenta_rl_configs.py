@@ -55,7 +55,7 @@ def test_mono_pitches_are_folded_for_the_rules():
 
 def test_sampled_melodies_are_decoded_after_the_priming_class():
     model = note_rnn.load(bundle("lookback_rnn"))
-    samples = evaluate.sample(policy.Policy(model), 6, 40, seed=2)
+    samples = evaluate.sample_policy(policy.Policy(model), 6, 40, seed=2)
     first = tf.random.stateless_uniform([6], seed=[2, -1], maxval=40, dtype=tf.int32).numpy()
     full = np.concatenate([first[:, None], samples["model_tokens"]], axis=1)
     assert samples["tokens"].tolist() == model.input_encoder.task_tokens(full)[:, 1:].tolist()
@@ -118,7 +118,7 @@ def test_export_generates_without_the_package(tmp_path):
         out = str(tmp_path / name)
         assert rl_cli.main(["export", "--model", bundle(name), "--out", out]) == 0
         assert export.load_info(out)["encoder"] == melody_configs.CONFIGS[name].to_dict()
-        samples = evaluate.sample(policy.load_policy(bundle(name), task=MelodyTask()), 4, 40, 1.0, 3)
+        samples = evaluate.sample_policy(policy.load_policy(bundle(name), task=MelodyTask()), 4, 40, 1.0, 3)
         expected[out] = {"model_tokens": samples["model_tokens"].tolist(), "tokens": samples["tokens"].tolist()}
         paths.append(out)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_USE_LEGACY_KERAS")}

@@ -44,7 +44,7 @@ def _loaded(path):
 
 
 def _config(reward_mode, algorithm="psi"):
-    return types.SimpleNamespace(reward_mode=reward_mode, algorithm=algorithm, num_envs=3, num_notes=20)
+    return types.SimpleNamespace(reward_mode=reward_mode, algorithm=algorithm, num_envs=3, max_length=20)
 
 
 def test_get_task_finds_the_smiles_task():
@@ -138,7 +138,7 @@ def test_train_with_the_paper_preset_then_export(priors, tmp_path, capsys):
         assert stats[when]["num_samples"] == 20 and 0 <= stats[when]["valid"] <= 1
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
-    assert config["task"] == "smiles" and config["algorithm"] == "psi" and config["num_notes"] == 20
+    assert config["task"] == "smiles" and config["algorithm"] == "psi" and config["max_length"] == 20
     sample_dirs = sorted(os.listdir(os.path.join(out, "samples")))
     assert sample_dirs and sample_dirs[-1] == f"step_{steps:08d}"
     for d in sample_dirs:
@@ -164,7 +164,7 @@ def test_train_with_the_paper_preset_then_export(priors, tmp_path, capsys):
     assert tokens.shape == (6, 20) and ((tokens >= 0) & (tokens < 35)).all()
     # the same tokens as in-process sampling with the task's primers 1..33
     from rl_tuner.runner import evaluate, policy  # pylint: disable=import-outside-toplevel
-    expected = evaluate.sample(policy.load_policy(out, task=task), 6, 20, 1.0, 3, end_token=0,
+    expected = evaluate.sample_policy(policy.load_policy(out, task=task), 6, 20, 1.0, 3, end_token=0,
                                first_tokens=task.first_tokens())
     np.testing.assert_array_equal(tokens, expected["tokens"])
     np.testing.assert_array_equal(lengths, expected["lengths"])
@@ -259,7 +259,7 @@ def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
 def test_end_transitions_refuse_the_paper_presets_bootstrapped_last_step():
     from rl_tuner.runner.config import from_preset  # pylint: disable=import-outside-toplevel
     with pytest.raises(ValueError, match=r"^end_transitions store terminal transitions; they do not go with "
-                                         r"bootstrap_final_note \(the last step bootstraps\)$"):
+                                         r"bootstrap_final_step \(the last step bootstraps\)$"):
         from_preset("paper", task="smiles", end_transitions=0.25)
     assert from_preset("default", task="smiles", end_transitions=0.25).end_transitions == 0.25
 
@@ -292,9 +292,9 @@ def test_bos_is_never_sampled_by_any_molecule_sampler_even_at_temperature_1e9(pr
     assert task.never_sampled_tokens() == [bos] and _loaded(priors["char"]).never_sampled_tokens() is None
     model = checkpoint.load_model(path)
     # without the mask the begin token is drawn (the test can fail)
-    unmasked = core_sampling.sample(model, 400, 30, HOT, seed=0)
+    unmasked = core_sampling.sample_model(model, 400, 30, HOT, seed=0)
     assert (unmasked == bos).sum() > 100
-    masked = core_sampling.sample(model, 400, 30, HOT, seed=0, never_sampled=[bos])
+    masked = core_sampling.sample_model(model, 400, 30, HOT, seed=0, never_sampled=[bos])
     assert (masked != bos).all() and len(set(masked.ravel().tolist())) == task.num_classes - 1
     # `molecules sample` and `molecules evaluate`
     out = tmp_path / "hot.smi"
@@ -310,7 +310,7 @@ def test_bos_is_never_sampled_by_any_molecule_sampler_even_at_temperature_1e9(pr
     assert (rl_tuner.sample(api_policy, 400, 30, HOT, seed=2) != bos).all()
     stats = evaluate.evaluate_policy(policy.Policy(model), 400, 30, seed=3, temperature=HOT, task=task)
     assert stats["num_samples"] == 400
-    assert (evaluate.sample(policy.Policy(model), 400, 30, HOT, 3, never_sampled=[bos])["tokens"] != bos).all()
+    assert (evaluate.sample_policy(policy.Policy(model), 400, 30, HOT, 3, never_sampled=[bos])["tokens"] != bos).all()
     capsys.readouterr()
 
 

@@ -286,12 +286,6 @@ def test_copy_weights_from_gives_identical_logits(tokens):
     np.testing.assert_array_equal(a.sequence_logits(tokens), b.sequence_logits(tokens))
 
 
-def test_layer_sizes_from_weights():
-    weights = SequenceRNNConfig(num_classes=38, layer_sizes=(16, 8)).weight_shapes()
-    weights = {k: np.zeros(s) for k, s in weights.items()}
-    assert model_lib.layer_sizes_from_weights(weights) == (16, 8)
-
-
 # --- config validation -------------------------------------------------------------------------
 def test_config_defaults_and_normalisation():
     assert SequenceRNNConfig(num_classes=38) == SequenceRNNConfig(num_classes=38, layer_sizes=(100,))

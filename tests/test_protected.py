@@ -413,9 +413,9 @@ def test_a_checkpoint_written_by_a_library_call_is_replaced_by_one(inputs, tmp_p
 
 def test_library_calls_outside_a_held_run_are_refused_too(inputs, protected):
     run = protected["rlrun"][0]
-    from rl_tuner.plumbing import atomic
+    from rl_tuner.plumbing import output_dir
     with pytest.raises(outputs.OutputError, match="is part of the training run directory"):
-        with atomic.directory(os.path.join(run, "policy"), overwrite=True):
+        with output_dir.directory(os.path.join(run, "policy"), overwrite=True):
             pass
     from rl_tuner.plumbing import runs
     with runs.lock(run):  # as a trainer holds it
@@ -431,6 +431,7 @@ def test_the_markers_are_the_writers_own_names():
     from rl_tuner.plumbing import records
     assert (outputs._CHECKPOINT_CONFIG, outputs._CHECKPOINT_WEIGHTS, outputs._CHECKPOINT_CARD) == \
         (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, checkpoint.CARD_FILE)
+    assert outputs._CHECKPOINT_FORMATS == checkpoint.FORMATS
     assert outputs._POLICY_FILE == policy.POLICY_FILE
     assert outputs._DATA_SUFFIX == records.SUFFIX
     assert set(corpus.PREPARE_FILES) <= set(outputs._DATA_FILES) | {outputs._DATA_SUMMARY}
@@ -502,12 +503,12 @@ def test_replaced_entries_of_a_library_writer_are_checked_too(inputs, protected,
     _write(os.path.join(col, "notes.txt"), "note")
     before = _snapshot(col)
     with pytest.raises(outputs.OutputError, match=r"holds the model checkpoint .*col/prior, which this writer would"):
-        with atomic.directory(col, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
+        with output_dir.directory(col, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
             _write(os.path.join(tmp, "policy.json"), "{}")
     assert _snapshot(col) == before
     own = str(tmp_path / "policy")
     for _ in range(2):
-        with atomic.directory(own, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
+        with output_dir.directory(own, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
             shutil.copytree(inputs["ckpt"], os.path.join(tmp, "prior"))
             _write(os.path.join(tmp, "policy.json"), "{}")
     assert sorted(os.listdir(own)) == ["policy.json", "prior"]

@@ -157,7 +157,7 @@ def test_generate_writes_files_and_is_seeded(tiny_ckpt, tmp_path, capsys):
     assert np.array(a).shape == (3, 16) and np.min(a) >= 0 and np.max(a) <= 37
     assert a != c
     # The same tokens as sampling the Note-RNN policy in-process.
-    expected = evaluate.sample(policy_lib.load_policy(tiny_ckpt), 3, 16, 1.0, 5)["tokens"]
+    expected = evaluate.sample_policy(policy_lib.load_policy(tiny_ckpt), 3, 16, 1.0, 5)["tokens"]
     np.testing.assert_array_equal(np.array(a), expected)
 
 

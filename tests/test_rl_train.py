@@ -39,7 +39,7 @@ def note_rnn_dir(tmp_path_factory):
 
 
 def small_config(note_rnn_dir, **overrides):
-    values = dict(algorithm="q", prior=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
+    values = dict(algorithm="q", prior=note_rnn_dir, steps=2 * EPISODE, num_envs=8, max_length=32,
                   eval_every=EPISODE, eval_samples=20, final_eval_samples=50, num_samples=1,
                   replay_capacity=1000, batch_size=8)
     values.update(overrides)
@@ -286,7 +286,7 @@ def test_the_loop_stores_log_p_at_s_the_prior_after_the_action_and_the_q_states_
                                                                                             algorithm):
     # What _play_episodes hands the learner, checked against the prior and the Q-network run
     # over the played melodies independently (whole sequences through Keras, not the actor).
-    config = small_config(note_rnn_dir, algorithm=algorithm, num_envs=3, num_notes=6)
+    config = small_config(note_rnn_dir, algorithm=algorithm, num_envs=3, max_length=6)
     state = train.RunState(config, str(tmp_path / "run"))
     env = train.make_environment(config)
     stored, played = [], []
@@ -328,7 +328,7 @@ def test_presets_have_the_paper_hyperparameters(preset):
     assert cfg.exploration == "egreedy"
     assert (cfg.epsilon_start, cfg.epsilon_end) == (1.0, 0.1)
     assert cfg.exploration_steps == cfg.steps // 2  # epsilon annealed over half the steps
-    assert cfg.num_notes == 32
+    assert cfg.max_length == 32
     assert cfg.algorithm == "q"
     if preset == "paper":
         assert cfg.steps == 1_000_000 and cfg.exploration_steps == 500_000

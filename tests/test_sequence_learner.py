@@ -328,4 +328,4 @@ def test_features_are_stored_only_when_the_lstm_never_changes():
     base = dict(algorithm="psi", learner="path", replay="uniform")
     assert train.feature_size(RLConfig(**base, train_head_only=True), pretrained) == 6
     assert train.feature_size(RLConfig(**base), pretrained) == 0
-    assert train.feature_size(RLConfig(**base, train_head_only=True, bootstrap_final_note=True), pretrained) == 0
+    assert train.feature_size(RLConfig(**base, train_head_only=True, bootstrap_final_step=True), pretrained) == 0

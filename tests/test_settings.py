@@ -55,7 +55,7 @@ REFUSED = [
     ("rl-tuner train", "--td-lambda", "1.5", "in [0, 1]"),
     ("rl-tuner train", "--td-lambda", "-0.5", "in [0, 1]"),
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
-    ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # an alias of --num-notes
+    ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # --num-notes is its old name
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
     ("rl-tuner train", "--eval-every", "-1", "an integer > 0"),
     ("rl-tuner train", "--eval-samples", "0", "an integer > 0"),

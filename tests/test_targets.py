@@ -13,6 +13,8 @@ import tensorflow as tf  # noqa: E402
 
 from rl_tuner.kl_control import targets  # noqa: E402
 
+pytestmark = pytest.mark.math  # the hand-computed math (`python -m pytest -m math`, BUILD.md "Test")
+
 GAMMA = 0.5
 # Two transitions, three actions.
 REWARD = np.array([1.0, -0.5], np.float32)

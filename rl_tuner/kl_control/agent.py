@@ -94,11 +94,6 @@ def transition_spec(layer_sizes, num_classes: int, next_log_prior: bool = True, 
     return spec
 
 
-def transition_bytes(spec) -> int:
-    """Bytes one stored transition of ``spec`` takes (all fields are 4-byte numbers)."""
-    return sum(4 * max(1, s.shape.num_elements()) for s in tf.nest.flatten(spec))
-
-
 class KLControlLearner(tf.Module):
     """Trains a recurrent Q-network with one of the KL-control algorithms.
 

@@ -9,7 +9,7 @@ The training loop is domain-free; it talks to a task's environment through this 
 * ``reset(rng, mask=None) -> first_tokens [B]``: starts new episodes (in every environment,
   or only where the bool [B] ``mask`` is set) and returns the priming tokens (the first
   observation; not part of the episode's output; entries outside ``mask`` are ignored).
-  Only environments whose episodes can end before ``num_notes`` steps need ``mask``;
+  Only environments whose episodes can end before ``max_length`` steps need ``mask``;
 * ``step(actions [B]) -> StepResult``: plays one token in every episode and returns the
   task reward r_T of each, the terminal flags, reward components and monitors for logging,
   and per-episode quantities (read where an episode ended);
@@ -20,17 +20,16 @@ The training loop is domain-free; it talks to a task's environment through this 
 
 Episodes follow tf-agents' conventions (``tf_agents.trajectories.StepType``): the step after
 a reset is FIRST, a step returning ``done`` is LAST (terminated: its transition does not
-bootstrap), the others MID. The training loop plays rollouts of ``num_notes`` steps per
+bootstrap), the others MID. The training loop plays rollouts of ``max_length`` steps per
 environment; an environment whose episode ended starts a new one at the next step (its
 LSTM states reset) while the others go on, and an episode still running at the rollout's
 end is truncated (its last transition bootstraps). Fixed-length episodes of exactly
-``num_notes`` steps (melodies) are the special case where all end together.
+``max_length`` steps (melodies) are the special case where all end together.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
 
 import numpy as np
 
@@ -64,18 +63,6 @@ class StepResult:
     def step_type(self) -> np.ndarray:
         """int32 [B]: tf-agents' LAST (2) where the episode ended, else MID (1)."""
         return np.where(self.done, LAST, MID).astype(np.int32)
-
-
-class BatchedEnvironment(Protocol):
-    """The protocol the training loop needs (see module docstring)."""
-
-    num_envs: int
-    num_actions: int
-    adds_log_prior: bool
-
-    def reset(self, rng: np.random.Generator, mask: np.ndarray | None = None) -> np.ndarray: ...
-
-    def step(self, actions: np.ndarray) -> StepResult: ...
 
 
 def supports_end_rewards(env) -> bool:

@@ -1,6 +1,6 @@
 """Whole episodes for the sequence learner: their replay spec and how a rollout is cut into them.
 
-A rollout (:func:`rl_tuner.runner.train._play_episodes`) plays ``T`` = ``num_notes`` steps in each of
+A rollout (:func:`rl_tuner.runner.train._play_episodes`) plays ``T`` = ``max_length`` steps in each of
 ``N`` environments; every environment starts an episode at the rollout's start and a new one
 right after each episode that ends. The sequence learner (:mod:`rl_tuner.kl_control.sequence_learner`)
 stores each such episode whole, so that it can run both networks over it from the zero state
@@ -105,3 +105,24 @@ def split_rollout(rollout: dict, ended, complete_only: bool = False) -> dict:
         for key in per_step:
             out[key][e, :length] = np.asarray(rollout[key])[i, start:stop]
     return out
+
+
+def record_step(rollout: dict, transitions: dict, ended, end, num_envs: int, spec: dict) -> None:
+    """Appends one step's [N] fields to the rollout's lists (the sequence learner's input, cut
+    into episodes by :func:`split_rollout`).
+
+    ``end`` is None or (rows, reward) of the step's end transitions; of the optional fields
+    (``next_log_prior``, ``features``) only those the episode ``spec`` stores are kept.
+    """
+    for key in ("obs", "action", "reward", "done"):
+        rollout[key].append(np.asarray(transitions[key]))
+    rollout["ended"].append(ended)
+    for key in ("next_log_prior", "features"):
+        if key in spec:
+            rollout.setdefault(key, []).append(np.asarray(transitions[key], np.float32))
+    if end is not None:
+        rows, reward = end
+        end_reward, has_end = np.zeros(num_envs, np.float32), np.zeros(num_envs, np.float32)
+        end_reward[rows], has_end[rows] = reward, 1.0
+        rollout.setdefault("end_reward", []).append(end_reward)
+        rollout.setdefault("has_end", []).append(has_end)

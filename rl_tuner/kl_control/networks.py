@@ -39,7 +39,7 @@ class RecurrentQNetwork(network.Network):
       input_encoder: the prior's input encoder (an encoded-input model's).
     """
 
-    def __init__(self, layer_sizes=(100,), num_classes: int = 38, name: str = "q_network", config=None,
+    def __init__(self, layer_sizes, num_classes: int, name: str = "q_network", config=None,
                  input_encoder=None):
         if config is None:
             config = model_lib.SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes))
@@ -92,7 +92,7 @@ def mean_log_partition(rnn: model_lib.SequenceRNN, first_tokens=None, num: int =
     """
     from rl_tuner.runner import evaluate  # pylint: disable=import-outside-toplevel  (avoids a cycle)
     from rl_tuner.runner.policy import Policy  # pylint: disable=import-outside-toplevel
-    samples = evaluate.sample(Policy(rnn), num, length, seed=seed, end_token=end_token, first_tokens=first_tokens)
+    samples = evaluate.sample_policy(Policy(rnn), num, length, seed=seed, end_token=end_token, first_tokens=first_tokens)
     tokens, lengths = samples.get("model_tokens", samples["tokens"]), samples["lengths"]
     logits = rnn.token_logits(tf.constant(tokens)).numpy()  # the state after each sampled token
     lse = tf.reduce_logsumexp(logits, axis=-1).numpy()
@@ -147,13 +147,3 @@ class Prior:
         """Returns (log p(. | prefix + tokens) [B, C], new state), without gradients."""
         logits, state = self.rnn.step(tokens, state)
         return tf.stop_gradient(tf.nn.log_softmax(logits)), tf.nest.map_structure(tf.stop_gradient, state)
-
-    def sequence_log_probs(self, tokens):
-        """log p of every token of ``tokens`` [B, T] after the first, from the zero state.
-
-        Returns:
-          [B, T - 1]: log p(tokens[:, t + 1] | tokens[:, :t + 1]).
-        """
-        logits = self.rnn.token_logits(tokens[:, :-1])
-        log_p = tf.nn.log_softmax(logits)
-        return tf.stop_gradient(tf.gather(log_p, tf.cast(tokens[:, 1:], tf.int32), batch_dims=2))

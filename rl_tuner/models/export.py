@@ -8,7 +8,7 @@ signature::
             "strings": string [num_samples]   (only for a task with a vocabulary),
             "model_tokens": int32 [num_samples, max_length]   (only when the prior's input
                 encoder maps its tokens to the task's: "tokens" are then the task's, as
-                rl_tuner.runner.evaluate.sample gives them, e.g. a lookback_rnn's repeat classes
+                rl_tuner.runner.evaluate.sample_policy gives them, e.g. a lookback_rnn's repeat classes
                 decoded to melody tokens)}
 
 and the same function as a method, ``generate(...)``, returning the same dict. A task's
@@ -38,7 +38,7 @@ import os
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner.plumbing import atomic  # noqa: E402
+from rl_tuner.plumbing import atomic, output_dir  # noqa: E402
 from rl_tuner.models.cells import ATTENTION_WEIGHTS, attention_cell_step, lstm_cell_step  # noqa: E402
 from rl_tuner.runner import evaluate  # noqa: E402
 from rl_tuner.runner.policy import MLE, Policy  # noqa: E402
@@ -146,7 +146,7 @@ class _ExportedPolicy(Policy):
                                     [f"temperature must be {TEMPERATURE.describe()}, got", temperature])
         with tf.control_dependencies([check]):  # before any sampling op can fail on NaN logits
             temperature = tf.identity(temperature)
-        samples = evaluate.sample_loop(self, num_samples, max_length, temperature, seed,
+        samples = evaluate.policy_sample_loop(self, num_samples, max_length, temperature, seed,
                                        first_tokens=self.first_tokens, never_sampled=self.never_sampled)
         tokens, lengths = end_at_token(samples["tokens"], self.end_token)
         out = {"tokens": tokens, "lengths": lengths}
@@ -189,7 +189,7 @@ def export(policy, out_dir: str, overwrite: bool = False, end_token: int | None 
     outputs = "{'tokens': int32 [num_samples, max_length], 'lengths': int32 [num_samples]" + (
         ", 'strings': string [num_samples]" if vocabulary is not None else "") + (
         ", 'model_tokens': int32 [num_samples, max_length]" if module._task_tokens is not None else "") + "}"
-    with atomic.directory(out_dir, COMMAND, overwrite) as tmp:
+    with output_dir.directory(out_dir, COMMAND, overwrite) as tmp:
         signature = module.generate.get_concrete_function()
         tf.saved_model.save(module, tmp, signatures={"serving_default": signature, "generate": signature})
         atomic.write_json(os.path.join(tmp, "policy.json"), {

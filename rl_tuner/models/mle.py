@@ -32,11 +32,11 @@ from rl_tuner.plumbing import atomic, checkpoint  # noqa: E402
 from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 
-def make_windows(melodies, max_length: int, min_window: int = 2) -> list[np.ndarray]:
-    """Cuts melodies into consecutive windows of at most ``max_length`` tokens.
+def make_windows(sequences, max_length: int, min_window: int = 2) -> list[np.ndarray]:
+    """Cuts token sequences into consecutive windows of at most ``max_length`` tokens.
 
     Args:
-      melodies: iterable of 1-D token arrays.
+      sequences: iterable of 1-D token arrays.
       max_length: window length.
       min_window: shorter tail windows are dropped.
 
@@ -44,10 +44,10 @@ def make_windows(melodies, max_length: int, min_window: int = 2) -> list[np.ndar
       A list of 1-D int arrays.
     """
     windows = []
-    for mel in melodies:
-        mel = np.asarray(mel)
-        for start in range(0, len(mel), max_length):
-            w = mel[start:start + max_length]
+    for seq in sequences:
+        seq = np.asarray(seq)
+        for start in range(0, len(seq), max_length):
+            w = seq[start:start + max_length]
             if len(w) >= max(2, min_window):
                 windows.append(w)
     return windows
@@ -211,10 +211,10 @@ class Trainer:
 
 
 
-def evaluation_arrays(melodies, max_length: int, skip_first_n_losses: int, min_window: int):
-    """The (inputs, targets, weights) arrays the metrics are computed on: the melodies cut
+def evaluation_arrays(sequences, max_length: int, skip_first_n_losses: int, min_window: int):
+    """The (inputs, targets, weights) arrays the metrics are computed on: the sequences cut
     into windows exactly as for training (:func:`make_windows`, :func:`window_arrays`)."""
-    return window_arrays(make_windows(melodies, max_length, min_window), max_length, skip_first_n_losses)
+    return window_arrays(make_windows(sequences, max_length, min_window), max_length, skip_first_n_losses)
 
 
 def evaluate_arrays(eval_step, arrays, batch_size: int = EVAL_BATCH_SIZE) -> dict:

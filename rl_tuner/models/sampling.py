@@ -136,14 +136,12 @@ def sample_loop(step_fn, initial_state, num, length, temperature, seed, num_clas
     return result[0] if len(result) == 1 else result
 
 
-# Arguments of the exported SavedModel's generate(): every integer is int32 (TensorFlow's
-# default integer type, what tf.constant(4) makes; Python numbers are converted).
-SAMPLER_SIGNATURE = [tf.TensorSpec([], tf.int32, name="num_melodies"), tf.TensorSpec([], tf.int32, name="length"),
-                     tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int32, name="seed")]
-# Arguments of the in-process compiled samplers: a 64-bit seed (chunk seeds can pass 2**31)
-# and the primer tokens (int32 [k], k = 0 for none).
-CHUNK_SIGNATURE = SAMPLER_SIGNATURE[:3] + [tf.TensorSpec([], tf.int64, name="seed"),
-                                           tf.TensorSpec([None], tf.int32, name="primer")]
+# Arguments of the in-process compiled samplers: the number of sequences, their length and
+# temperature, a 64-bit seed (chunk seeds can pass 2**31) and the primer tokens (int32 [k], k = 0
+# for none).
+CHUNK_SIGNATURE = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int32, name="length"),
+                   tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed"),
+                   tf.TensorSpec([None], tf.int32, name="primer")]
 
 
 def sample_in_chunks(compiled, num: int, length: int, temperature: float, seed: int, batch_size: int,
@@ -177,7 +175,7 @@ def sample_in_chunks(compiled, num: int, length: int, temperature: float, seed: 
     return outputs
 
 
-def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
+def sample_model(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
            batch_size: int = 8192, primer=None, never_sampled=None) -> np.ndarray:
     """Samples token sequences from a sequence model.
 

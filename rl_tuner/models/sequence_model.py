@@ -487,13 +487,5 @@ def build(config: SequenceRNNConfig, weights: dict | None = None, name: str = "n
     return model
 
 
-def layer_sizes_from_weights(weights: dict) -> tuple[int, ...]:
-    """Infers the LSTM layer sizes from weights in checkpoint naming."""
-    sizes = []
-    while f"lstm_{len(sizes)}/recurrent_kernel" in weights:
-        sizes.append(int(np.shape(weights[f"lstm_{len(sizes)}/recurrent_kernel"])[0]))
-    return tuple(sizes)
-
-
 __all__: Sequence[str] = ["SequenceRNNConfig", "SequenceRNN", "InputEncoder", "AttentionLSTMCell", "build",
                           "check_tokens", "lstm_cell_step", "attention_cell_step"]

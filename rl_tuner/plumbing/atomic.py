@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import os
 import re
@@ -15,7 +14,8 @@ import tempfile
 import numpy as np
 
 
-def _umask() -> int:
+def umask() -> int:
+    """This process's umask (read by setting and restoring it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -80,7 +80,7 @@ def _file_ancestor(path: str) -> str | None:
 _STALE = re.compile(r"^\.(?P<name>.*)\.tmp-(?P<pid>\d+)-[^/]*$")
 
 
-def _tmp_prefix(name: str) -> str:
+def tmp_prefix(name: str) -> str:
     """Prefix of this process's temporary sibling of ``name``: ``.NAME.tmp-PID-``."""
     return f".{name}.tmp-{os.getpid()}-"
 
@@ -154,8 +154,8 @@ def write_bytes(path: str, data: bytes) -> None:
     try:
         os.makedirs(directory, exist_ok=True)
         remove_stale_temporaries(directory, os.path.basename(path))
-        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(os.path.basename(path)), dir=directory)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(os.path.basename(path)), dir=directory)
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp creates 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -190,98 +190,6 @@ def read_json(path: str, what: str = "run file"):
         return None
     from rl_tuner.plumbing import file_checks
     return file_checks.read_json(path, what)
-
-
-def write_npz(path: str, **arrays) -> None:
-    """Writes a compressed ``.npz`` atomically."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    write_bytes(path, buf.getvalue())
-
-
-@contextlib.contextmanager
-def directory(path: str, command: str | None = None, overwrite: bool = False, owned=()):
-    """Yields a temporary directory whose entries replace ``path``'s when the block succeeds.
-
-    Nothing is deleted that this writer did not create (see :mod:`rl_tuner.plumbing.outputs`): an
-    existing ``path`` is checked before the block runs and again before the commit; only
-    the entries the new output holds, the names in ``owned`` and the files the old manifest
-    of the same ``command`` lists are replaced, other files stay. The temporary folder is
-    ``.NAME.tmp-PID-*`` next to ``path``; one left by a killed writer is removed by the next
-    write (:func:`remove_stale_temporaries`). When ``path`` holds nothing
-    else, it is swapped in one rename (a reader sees the old version or the new one). On an
-    exception the temporary directory is removed and ``path`` is left untouched.
-
-    Args:
-      path: the target directory.
-      command: the writing command; if given, a manifest naming it and the entries is
-        written into the directory (how a later run recognises its own output).
-      overwrite: replace a non-empty directory that is not this command's output.
-      owned: entry names this writer creates (e.g. a checkpoint's files).
-
-    Raises:
-      rl_tuner.plumbing.outputs.OutputError: if ``path`` may not be replaced.
-      OSError: naming ``path`` (not the temporary directory) and the reason.
-    """
-    from rl_tuner.plumbing import outputs
-    outputs.check_dir(path, command, overwrite, owned=owned)
-    target = os.path.abspath(path)
-    parent = os.path.dirname(target)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        remove_stale_temporaries(parent, os.path.basename(target))  # of a writer killed by kill -9
-        tmp = tempfile.mkdtemp(prefix=_tmp_prefix(os.path.basename(target)), dir=parent)
-        os.chmod(tmp, 0o777 & ~_umask())
-    except OSError as e:
-        raise target_error(e, path) from None
-    try:
-        yield tmp
-        outputs.check_dir(path, command, overwrite, owned=owned)  # something may have appeared meanwhile
-        new = os.listdir(tmp)
-        if command:
-            write_json(os.path.join(tmp, outputs.MANIFEST), outputs.manifest(command, new))
-        _commit(tmp, target, command, new, owned)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, OSError) or disk_errno(e):  # a full disk in TensorFlow's writers too
-            raise target_error(e, path) from None
-        raise
-
-
-def _commit(tmp: str, target: str, command: str | None, new, owned) -> None:
-    """Moves the entries of ``tmp`` into ``target`` (see :func:`directory`)."""
-    from rl_tuner.plumbing import outputs
-    if not os.path.lexists(target):
-        os.replace(tmp, target)
-        return
-    remove = outputs.replaced_entries(target, command, new, owned)
-    parent, name = os.path.dirname(target), os.path.basename(target)
-    trash = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
-    if set(os.listdir(target)) <= set(remove):  # nothing else in it: one atomic swap
-        os.rmdir(trash)
-        os.replace(target, trash)
-        os.replace(tmp, target)
-        shutil.rmtree(trash, ignore_errors=True)
-        return
-    moved_out, moved_in = [], []
-    try:
-        for entry in remove:
-            os.replace(os.path.join(target, entry), os.path.join(trash, entry))
-            moved_out.append(entry)
-        for entry in os.listdir(tmp):
-            os.replace(os.path.join(tmp, entry), os.path.join(target, entry))
-            moved_in.append(entry)
-    except BaseException:
-        for entry in moved_in:  # put everything back as it was
-            with contextlib.suppress(OSError):
-                os.replace(os.path.join(target, entry), os.path.join(tmp, entry))
-        for entry in moved_out:
-            with contextlib.suppress(OSError):
-                os.replace(os.path.join(trash, entry), os.path.join(target, entry))
-        raise
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)
-    os.rmdir(tmp)
 
 
 def remove_entry(path: str) -> bool:

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from rl_tuner.plumbing import atomic, file_checks
+from rl_tuner.plumbing import atomic, file_checks, output_dir
 
 FORMAT = "note_rnn/1"  # no vocabulary (the format of the shipped Note-RNN; still written for such models)
 VOCABULARY_FORMAT = "sequence_rnn/1"  # with a stored vocabulary
@@ -47,7 +47,7 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int, card: dict | N
     Args:
       path: target directory. An existing one is replaced only if it holds nothing but a
         checkpoint's files, or is ``command``'s earlier output, or with ``overwrite``; other
-        files in it are kept (see :func:`rl_tuner.plumbing.atomic.directory`).
+        files in it are kept (see :func:`rl_tuner.plumbing.output_dir.directory`).
       layer_sizes: LSTM units per layer.
       weights: NumPy weights keyed by checkpoint name; checked against the shapes.
       num_classes: vocabulary size.
@@ -69,7 +69,7 @@ def save(path: str, layer_sizes, weights: dict, num_classes: int, card: dict | N
     config = SequenceRNNConfig(num_classes=num_classes, layer_sizes=tuple(layer_sizes), vocabulary=vocabulary,
                                input_size=input_size, attention_length=attention_length)
     check_weight_shapes(config, weights)
-    with atomic.directory(path, command, overwrite, owned=CHECKPOINT_FILES) as tmp:
+    with output_dir.directory(path, command, overwrite, owned=CHECKPOINT_FILES) as tmp:
         meta = {"format": FORMAT, "num_classes": config.num_classes, "layer_sizes": list(config.layer_sizes)}
         if config.vocabulary is not None:
             meta.update(format=VOCABULARY_FORMAT, vocabulary=list(config.vocabulary))

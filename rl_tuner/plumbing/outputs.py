@@ -32,6 +32,8 @@ import json
 import os
 import sys
 
+from rl_tuner.plumbing import atomic
+
 MANIFEST = ".sequence-tutor.json"
 LOCK = ".lock"
 WRITTEN_BY = "written_by"
@@ -42,11 +44,12 @@ EXPORT_COMMAND = "rl-tuner export"
 _LEGACY_RUN_FILES = {"rl-tuner train": ("config.json", "ckpt"), "note-rnn train": ("train_config.json", None),
                      "molecules train-prior": ("prior_config.json", None)}
 # Marker files of the protected folders (check_protected). The names are those of
-# rl_tuner.plumbing.checkpoint (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE), rl_tuner.runner.policy (POLICY_FILE) and
+# rl_tuner.plumbing.checkpoint (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, FORMATS), rl_tuner.runner.policy (POLICY_FILE) and
 # the prepare commands' outputs (note_rnn.corpus, molecules.data); tests/test_protected.py
 # checks that they agree.
 _TRAINING_STATE = os.path.join("ckpt", "checkpoint")  # tf.train.CheckpointManager's state file of a run
 _CHECKPOINT_CONFIG, _CHECKPOINT_WEIGHTS, _CHECKPOINT_CARD = "config.json", "weights.npz", "card.json"
+_CHECKPOINT_FORMATS = ("note_rnn/1", "sequence_rnn/1", "sequence_rnn/2")  # (the checkpoint writer imports this module)
 _POLICY_FILE = "policy.json"
 _DATA_SUMMARY = "summary.json"
 _DATA_FILES = ("train.npz", "validation.npz", "train.smi.gz", "validation.smi.gz", "test.smi.gz", "tokenizer.json")
@@ -284,13 +287,12 @@ def _is_checkpoint(path: str) -> bool:
         return True
     if not has(_CHECKPOINT_CONFIG):
         return False
-    from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel  (NumPy only)
     try:
         with open(os.path.join(path, _CHECKPOINT_CONFIG)) as f:
             config = json.load(f)
     except (OSError, ValueError, RecursionError):
         return False
-    return isinstance(config, dict) and config.get("format") in checkpoint.FORMATS
+    return isinstance(config, dict) and config.get("format") in _CHECKPOINT_FORMATS
 
 
 @functools.lru_cache(maxsize=1)
@@ -468,7 +470,6 @@ def written_by(path: str) -> str | None:
 
 def write_json(path: str, obj: dict, command: str, overwrite: bool = False, inputs=()) -> None:
     """Checks ``path`` (see :func:`check_file`) and writes ``obj`` with ``written_by`` atomically."""
-    from rl_tuner.plumbing import atomic
     check_file(path, command, overwrite, inputs)
     atomic.write_json(path, {WRITTEN_BY: command, **obj})
 

@@ -1,7 +1,7 @@
 """The configuration of an RL Tuner run (one dataclass) and its presets.
 
 The core's settings are the learning algorithm's; a task (:mod:`rl_tuner.tasks`) reads the few
-that describe its episodes and reward (``reward_mode``, ``num_notes``) and checks them
+that describe its episodes and reward (``reward_mode``, ``max_length``) and checks them
 (:meth:`rl_tuner.tasks.Task.check_settings`). The task is named in the run's config.json, so
 ``evaluate``, ``generate`` and ``export`` of a run find it without a flag.
 """
@@ -34,7 +34,7 @@ class RLConfig:
       batch_size: transitions per train step (the sequence learner: episodes per train step).
       train_every: one train step per this many environment steps.
       replay_capacity: transitions kept in replay (the sequence learner keeps
-        ``replay_capacity // num_notes`` whole episodes).
+        ``replay_capacity // max_length`` whole episodes).
       replay: 'uniform' or 'prioritized'.
       new_priority: with prioritized replay, the priority of a new transition: 'max' (the
         largest priority given so far; the usual choice and the default) or 'td' (its own TD
@@ -61,12 +61,13 @@ class RLConfig:
       reward_mode: the task's reward variant (melodies: see note_rnn.reward_modes; g and
         pure_rl take only music_theory_only, as in the original). Left empty, the task's
         default for the algorithm is filled in (and recorded in config.json).
-      num_notes: tokens per episode (notes per melody); the maximum length for a task with
-        an end token (``--max-length`` is an alias).
-      num_envs: melodies played in parallel (a batched environment); the ratio of train
+      max_length: tokens per episode (for melodies the notes per melody); the maximum length
+        for a task with an end token (old name: ``num_notes``).
+      num_envs: episodes played in parallel (a batched environment); the ratio of train
         steps to environment steps is kept at 1/train_every whatever this is.
-      bootstrap_final_note: bootstrap from the state after a melody's last note, as the
-        original did (by default the last note is terminal).
+      bootstrap_final_step: bootstrap from the state after an episode's last step, as the
+        original melody code did (by default the last step is terminal; old name
+        ``bootstrap_final_note``).
       head_init: how the Q-network's output layer starts (its LSTM is always the prior's):
         'prior' (Magenta: the prior's logits, so initial values sit about the prior's
         log-partition, +9.5 nats for the SMILES-RNNs, above the soft fixed point),
@@ -82,7 +83,7 @@ class RLConfig:
       value_offset: a constant added to every initial value (the output layer's bias; a shift
         of all values of a state changes no policy): 'none', or 'prior_return', the mean
         discounted task return sum_t gamma^t r_T / c of 256 episodes the prior plays in the
-        training environment before training (:func:`rl_tuner.runner.train.prior_return`). With a large
+        training environment before training (:func:`rl_tuner.kl_control.value_offset.prior_return`). With a large
         reward paid when a sequence ends (molecules), values start near their scale instead
         of at 0, so that the transient in which the reward of ending is learned before the
         bootstrapped value of going on does not make the policy end every sequence at once
@@ -99,7 +100,7 @@ class RLConfig:
         one-step targets on single stored transitions, each with the online network's recurrent
         state at acting time) or 'sequence' (:class:`rl_tuner.kl_control.sequence_learner.SequenceLearner`:
         whole stored episodes, both networks run over them from the zero state, lambda-returns;
-        trains after each rollout of ``num_notes`` steps, uniform replay only), or 'path' (the
+        trains after each rollout of ``max_length`` steps, uniform replay only), or 'path' (the
         sequence learner with the path-consistency loss, psi and g only:
         :class:`rl_tuner.kl_control.sequence_learner.SequenceLearnerConfig`). BUILD.md, "The learner at small c".
       td_lambda: lambda of the sequence learner's returns (:func:`rl_tuner.kl_control.targets.lambda_targets`):
@@ -138,9 +139,9 @@ class RLConfig:
     epsilon_start: float = 1.0
     epsilon_end: float = 0.1
     reward_mode: str = ""
-    num_notes: int = 32
+    max_length: int = 32
     num_envs: int = 256
-    bootstrap_final_note: bool = False
+    bootstrap_final_step: bool = False
     head_init: str = "prior"
     value_offset: str = "none"
     double: bool = False
@@ -159,12 +160,13 @@ class RLConfig:
         "steps": COUNT, "c": positive(), "discount": UNIT, "batch_size": COUNT, "train_every": COUNT,
         "replay_capacity": COUNT, "learning_rate": positive(), "target_update_rate": between(0.0, 1.0, low_open=True),
         "clip_norm": positive(), "exploration_fraction": UNIT, "epsilon_start": UNIT, "epsilon_end": UNIT,
-        "num_notes": COUNT, "num_envs": COUNT, "end_transitions": UNIT, "td_lambda": UNIT, "eval_every": COUNT, "eval_samples": COUNT,
+        "max_length": COUNT, "num_envs": COUNT, "end_transitions": UNIT, "td_lambda": UNIT, "eval_every": COUNT, "eval_samples": COUNT,
         "final_eval_samples": COUNT, "num_samples": at_least(0), "seed": SEED,
     }
 
     # Names of earlier versions in stored config.json files: {new field: old field}.
-    LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies"}
+    LEGACY_NAMES = {"prior": "note_rnn", "eval_samples": "eval_melodies", "final_eval_samples": "final_eval_melodies",
+                    "max_length": "num_notes", "bootstrap_final_step": "bootstrap_final_note"}
     # Fields earlier config.json files lack, with the value they meant.
     LEGACY_DEFAULTS = {"task": tasks.DEFAULT_TASK, "save_replay": True, "new_priority": "max",
                        "store_next_state": True, "head_init": "prior", "end_transitions": 0.0,
@@ -223,9 +225,9 @@ class RLConfig:
             if self.double:
                 raise ValueError("the double estimator is a setting of the transition learner; the sequence "
                                  "learner does not take it")
-            if self.replay_capacity // self.num_notes < self.batch_size:
-                raise ValueError(f"replay_capacity ({self.replay_capacity}) holds {self.replay_capacity // self.num_notes}"
-                                 f" episodes of {self.num_notes} steps for the sequence learner, fewer than batch_size "
+            if self.replay_capacity // self.max_length < self.batch_size:
+                raise ValueError(f"replay_capacity ({self.replay_capacity}) holds {self.replay_capacity // self.max_length}"
+                                 f" episodes of {self.max_length} steps for the sequence learner, fewer than batch_size "
                                  f"({self.batch_size})")
         if self.new_priority not in NEW_PRIORITIES:
             raise ValueError(f"unknown new_priority {self.new_priority!r}; choose one of {', '.join(NEW_PRIORITIES)}")
@@ -235,15 +237,15 @@ class RLConfig:
             if tasks.get_task(self.task).end_token is None:
                 raise ValueError(f"end_transitions needs a task whose sequences end with an end token; the "
                                  f"{self.task} task's have a fixed length")
-            if self.bootstrap_final_note:
+            if self.bootstrap_final_step:
                 raise ValueError("end_transitions store terminal transitions; they do not go with "
-                                 "bootstrap_final_note (the last step bootstraps)")
+                                 "bootstrap_final_step (the last step bootstraps)")
             if int(round(self.end_transitions * self.num_envs)) == 0:  # the rows a step stores (rl_tuner.runner.train)
                 raise ValueError(f"end_transitions {self.end_transitions:g} of num_envs {self.num_envs} stores no end "
                                  f"transition (round({self.end_transitions:g} x {self.num_envs}) = 0); give at least "
                                  f"{1 / self.num_envs:g}, or 0")
         for name in ("eval_samples", "final_eval_samples", "num_samples"):  # refused now, not at the end
-            check_token_count(getattr(self, name), self.num_notes, f"samples (--{name.replace('_', '-')})")
+            check_token_count(getattr(self, name), self.max_length, f"samples (--{name.replace('_', '-')})")
         if self.replay_capacity < max(self.batch_size, self.num_envs):
             raise ValueError(f"replay_capacity ({self.replay_capacity}) must be at least batch_size "
                              f"({self.batch_size}) and num_envs ({self.num_envs})")

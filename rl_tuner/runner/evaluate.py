@@ -20,19 +20,19 @@ import numpy as np
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner.models import sampling as generate  # noqa: E402
+from rl_tuner.models import sampling  # noqa: E402
 from rl_tuner.kl_control import exploration  # noqa: E402
 
 
 RECORDS = ("log_prior", "entropy", "kl", "log_policy")
 
 
-def sample_loop(policy, num, length, temperature, seed, primer=None, first_tokens=None, never_sampled=None):
+def policy_sample_loop(policy, num, length, temperature, seed, primer=None, first_tokens=None, never_sampled=None):
     """Samples from ``policy`` inside TensorFlow (stateless seeds, deterministic).
 
     Each sequence starts from the zero state and a priming token drawn uniformly from all
     tokens (or from ``first_tokens``, the task's :meth:`rl_tuner.tasks.Task.first_tokens`);
-    the priming token is not part of the output (as :func:`rl_tuner.models.sampling.sample`).
+    the priming token is not part of the output (as :func:`rl_tuner.models.sampling.sample_model`).
     With ``primer`` (int32 [k]) every sequence starts with the primer instead, fed through
     both the Q-network and the prior, and continues from their states after it
     (:func:`rl_tuner.models.sampling.sample_loop`). Tokens in ``never_sampled`` (a task's
@@ -48,7 +48,7 @@ def sample_loop(policy, num, length, temperature, seed, primer=None, first_token
         log_policy = tf.gather(tf.nn.log_softmax(logits), next_tokens, batch_dims=1)
         return tf.gather(log_prior, next_tokens, batch_dims=1), entropy, kl, log_policy
 
-    tokens, records, first = generate.sample_loop(policy.step, policy.zero_state(num), num, length, temperature,
+    tokens, records, first = sampling.sample_loop(policy.step, policy.zero_state(num), num, length, temperature,
                                                   seed, policy.num_classes, record, len(RECORDS), primer=primer,
                                                   first_tokens=first_tokens, return_first=True,
                                                   never_sampled=never_sampled)
@@ -73,17 +73,17 @@ def _compiled_sampler(policy, first_tokens=None, never_sampled=None):
     key = (None if first_tokens is None else tuple(int(t) for t in first_tokens), never_sampled)
     cache = policy.__dict__.setdefault("_compiled_samplers", {})
     if key not in cache:
-        cache[key] = tf.function(lambda num, length, temperature, seed, primer: sample_loop(
+        cache[key] = tf.function(lambda num, length, temperature, seed, primer: policy_sample_loop(
             policy, num, length, temperature, seed, primer, key[0], never_sampled),
-            input_signature=generate.CHUNK_SIGNATURE)
+            input_signature=sampling.CHUNK_SIGNATURE)
     return cache[key]
 
 
-def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
+def sample_policy(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0,
            batch_size: int = 25_000, primer=None, end_token: int | None = None, first_tokens=None,
            never_sampled=None) -> dict:
     """Samples ``num`` sequences of at most ``length`` tokens (a primer included); returns
-    NumPy arrays (see :func:`sample_loop`) plus ``lengths``.
+    NumPy arrays (see :func:`policy_sample_loop`) plus ``lengths``.
 
     Args:
       end_token: the task's end token, or None: a sequence stops at its first end token
@@ -100,7 +100,7 @@ def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: i
     Raises:
       ValueError: see :func:`rl_tuner.models.sampling.check_sampling_args`.
     """
-    parts = generate.sample_in_chunks(_compiled_sampler(policy, first_tokens, never_sampled_of(policy, None, never_sampled)),
+    parts = sampling.sample_in_chunks(_compiled_sampler(policy, first_tokens, never_sampled_of(policy, None, never_sampled)),
                                       num, length, temperature, seed, batch_size, primer, num_classes=policy.num_classes)
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     first = out.pop("first_tokens")
@@ -167,7 +167,7 @@ def evaluate_policy(policy, num_samples: int, length: int = 32, seed: int = 0, t
         core's per-token means); its end token ends a sequence.
     """
     t0 = time.time()
-    samples = sample(policy, num_samples, length, temperature, seed, end_token=getattr(task, "end_token", None),
+    samples = sample_policy(policy, num_samples, length, temperature, seed, end_token=getattr(task, "end_token", None),
                      first_tokens=task.first_tokens() if task is not None else None,
                      never_sampled=never_sampled_of(policy, task))
     t1 = time.time()

@@ -17,7 +17,7 @@ import os
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner.plumbing import atomic, checkpoint, file_checks  # noqa: E402
+from rl_tuner.plumbing import atomic, checkpoint, file_checks, output_dir  # noqa: E402
 from rl_tuner import tasks  # noqa: E402
 from rl_tuner.kl_control import targets  # noqa: E402
 
@@ -66,7 +66,7 @@ def save_policy(path: str, q_rnn, prior_rnn, algorithm: str, card: dict | None =
                 task: str = tasks.DEFAULT_TASK) -> str:
     """Writes a tuned policy directory atomically (a run's own ``policy/``: replaced each time);
     ``policy.json`` names the algorithm and the task."""
-    with atomic.directory(path, overwrite=True, owned=("q_network", "prior", POLICY_FILE)) as tmp:
+    with output_dir.directory(path, overwrite=True, owned=("q_network", "prior", POLICY_FILE)) as tmp:
         checkpoint.save_model(os.path.join(tmp, "q_network"), q_rnn, card=card)
         checkpoint.save_model(os.path.join(tmp, "prior"), prior_rnn)
         atomic.write_json(os.path.join(tmp, POLICY_FILE), {"algorithm": algorithm, "task": task,

@@ -45,6 +45,7 @@ from rl_tuner.kl_control import actor as actor_lib  # noqa: E402
 from rl_tuner.kl_control import agent, environment, episodes, exploration, networks, replay  # noqa: E402
 from rl_tuner.kl_control import sequence_learner, targets  # noqa: E402
 from rl_tuner.kl_control import transitions as transitions_lib  # noqa: E402
+from rl_tuner.kl_control import value_offset  # noqa: E402
 from rl_tuner.runner import evaluate, hparams, policy  # noqa: E402
 from rl_tuner.runner.config import RLConfig  # noqa: E402
 # The command, the settings that may change between sessions, and what a finished run shows,
@@ -70,7 +71,7 @@ class RunState:
         self.log_partition_offset = 0.0  # before the target copy; a resumed run's checkpoint overwrites both
         if config.head_init == "centered":
             self.log_partition_offset = networks.mean_log_partition(
-                pretrained, self.task.first_tokens(), length=config.num_notes, seed=config.seed + 3,
+                pretrained, self.task.first_tokens(), length=config.max_length, seed=config.seed + 3,
                 end_token=self.task.end_token)
             networks.center_values(self.q_network, self.log_partition_offset)
         elif config.head_init == "zero":
@@ -110,14 +111,14 @@ def make_learner(config: RLConfig, task, pretrained, algorithm, q_network, targe
 
     The transition learner's replay holds ``replay_capacity`` transitions
     (:func:`rl_tuner.kl_control.agent.transition_spec`); the sequence learner's ``replay_capacity //
-    num_notes`` episodes (:func:`rl_tuner.kl_control.episodes.episode_spec`).
+    max_length`` episodes (:func:`rl_tuner.kl_control.episodes.episode_spec`).
     """
     if config.learner in ("sequence", "path"):
         features = feature_size(config, pretrained)
-        spec = episodes.episode_spec(config.num_notes, pretrained.config.num_classes,
+        spec = episodes.episode_spec(config.max_length, pretrained.config.num_classes,
                                      next_log_prior=algorithm.uses_next_log_prior,
                                      end_transitions=config.end_transitions > 0, feature_size=features)
-        memory = replay.make_replay("uniform", spec, config.replay_capacity // config.num_notes, seed=config.seed + 1)
+        memory = replay.make_replay("uniform", spec, config.replay_capacity // config.max_length, seed=config.seed + 1)
         end_token = -1 if task.end_token is None else task.end_token
         return memory, sequence_learner.SequenceLearner(
             q_network, target_network, algorithm, memory,
@@ -142,9 +143,9 @@ def feature_size(config: RLConfig, pretrained) -> int:
 
     Stored only when the LSTM never changes (``train_head_only``), the model's output layer reads
     the top LSTM's output (no attention layer), and no episode bootstraps after its last action
-    (``bootstrap_final_note`` off).
+    (``bootstrap_final_step`` off).
     """
-    if not config.train_head_only or config.bootstrap_final_note or pretrained.config.attention_length:
+    if not config.train_head_only or config.bootstrap_final_step or pretrained.config.attention_length:
         return 0
     return int(pretrained.config.layer_sizes[-1])
 
@@ -219,7 +220,7 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     task = state.task
     env = task.make_environment(config)
     if not resumed and config.value_offset == "prior_return":  # a resumed run's checkpoint holds its values
-        offset = prior_return(state.prior, env, config)
+        offset = value_offset.prior_return(state.prior, env, config)
         for net in (state.q_network, state.target_network):
             networks.shift_values(net, offset)
         history["value_offset"] = offset
@@ -229,7 +230,7 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     if "before" not in history:
         log(f"Evaluating the prior (before tuning) on {config.final_eval_samples} {task.nouns[1]} ...")
         history["before"] = evaluate.evaluate_policy(policy.Policy(state.prior.rnn), config.final_eval_samples,
-                                                     config.num_notes, seed=config.seed + 7, task=task)
+                                                     config.max_length, seed=config.seed + 7, task=task)
         with writer.as_default():
             tf.summary.text("config", "```\n" + json.dumps(dataclasses.asdict(config), indent=1) + "\n```", step=0)
         atomic.write_json(history_path, history)
@@ -237,7 +238,7 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     # history.json is written just before each checkpoint: drop what a kill in between left.
     for key in ("evaluations", "train"):
         history[key] = [entry for entry in history[key] if entry["step"] <= step]
-    episode_steps = config.num_envs * config.num_notes
+    episode_steps = config.num_envs * config.max_length
     final_step = final_step_of(step, config.steps, episode_steps)
     if resumed and step >= config.steps:
         done = finished_results(out_dir, step, config.final_eval_samples)
@@ -273,70 +274,10 @@ def _train(state: RunState, config: RLConfig, out_dir: str, progress: bool, log)
     return _finish(state, config, out_dir, writer, history)
 
 
-PRIOR_RETURN_EPISODES = 256
-
-
-def prior_return(prior: networks.Prior, env, config: RLConfig) -> float:
-    """The prior's mean discounted return under the algorithm's soft reward: mean over episodes of
-    sum_t gamma^t [r_T,t / c (+ log p(a_t|s_t) for q)].
-
-    The return a value starts from when the policy is the prior: for psi and g the log p terms
-    cancel with the entropy terms of the soft values (log pi = log p), so it is the task return
-    alone; q's hard maximum has no entropy terms, so its reward's log p(a|s) stays in (else the
-    values of played actions fall below the untouched ones by the log p of the rest of the
-    episode, and its Boltzmann policy moves to rare tokens: BUILD.md, "The learner at small c").
-
-    The prior plays one episode in each of the environment's ``num_envs`` slots (at least
-    :data:`PRIOR_RETURN_EPISODES` episodes, in as many rollouts as that takes), sampling
-    from log p(.|s) with a NumPy generator seeded by ``config.seed``, for at most
-    ``config.num_notes`` tokens; an episode that has not ended by then counts with the return
-    it has. Only the task reward is summed (log p terms are the head's business: see
-    ``RLConfig.head_init``). Used by ``RLConfig.value_offset = 'prior_return'``.
-
-    Args:
-      prior: the frozen prior (:class:`rl_tuner.kl_control.networks.Prior`).
-      env: the run's batched environment (:mod:`rl_tuner.kl_control.environment`); its episodes are
-        reset here and again by training.
-      config: the run's settings (``c``, ``discount``, ``num_notes``, ``seed``).
-
-    Returns:
-      The mean return in nats (a Python float).
-    """
-    algorithm = targets.get_algorithm(config.algorithm)
-    with_log_prior = (algorithm.reward_includes_log_prior and not algorithm.soft
-                      and getattr(env, "adds_log_prior", True))
-    returns = []
-    rollout = 0
-    while len(returns) < PRIOR_RETURN_EPISODES:
-        rng = np.random.default_rng([config.seed, 1, rollout])
-        obs = env.reset(rng)
-        prior_state = prior.zero_state(env.num_envs)
-        total = np.zeros(env.num_envs)
-        weight = np.ones(env.num_envs)
-        alive = np.ones(env.num_envs, bool)
-        for _ in range(config.num_notes):
-            log_p, prior_state = prior.step(tf.constant(obs, tf.int32), prior_state)
-            gumbel = -np.log(-np.log(rng.uniform(np.finfo(np.float64).tiny, 1.0, size=log_p.shape)))
-            action = np.argmax(log_p.numpy() + gumbel, axis=-1).astype(np.int32)
-            result = env.step(action)
-            reward = np.asarray(result.task_reward, np.float64) / config.c
-            if with_log_prior:
-                reward += np.take_along_axis(log_p.numpy().astype(np.float64), action[:, None], axis=1)[:, 0]
-            total += np.where(alive, weight * reward, 0.0)
-            weight *= config.discount
-            alive &= ~np.asarray(result.done, bool)
-            if not alive.any():
-                break
-            obs = action
-        returns.extend(total.tolist())
-        rollout += 1
-    return float(np.mean(returns))
-
-
 def final_step_of(step: int, steps: int, episode_steps: int) -> int:
     """The step count a run starting at ``step`` really ends at (>= ``steps``).
 
-    Training advances in whole batches of ``episode_steps`` = num_envs x num_notes, so
+    Training advances in whole batches of ``episode_steps`` = num_envs x max_length, so
     ``steps`` is rounded up to the next batch boundary (a run already past it stays).
     """
     if step >= steps:
@@ -353,7 +294,7 @@ def start_line(config: RLConfig, step: int, final_step: int, resumed: bool,
     :attr:`rl_tuner.tasks.Task.nouns`.
     """
     rounded = f" (--steps {config.steps} rounded up to whole batches of {config.num_envs} {nouns[1]} x " \
-              f"{config.num_notes} {nouns[3]})" if final_step != config.steps and step < config.steps else ""
+              f"{config.max_length} {nouns[3]})" if final_step != config.steps and step < config.steps else ""
     reward = f" ({config.reward_mode} reward)" if config.reward_mode else ""
     approximate = ("; the replay was not saved (--no-save-replay), so it starts empty and the run will not be "
                    "identical to an uninterrupted one") if resumed and not config.save_replay else ""
@@ -382,7 +323,7 @@ def progress_line(step: int, final_step: int, evaluation: dict, train_means: dic
 
 
 def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tally) -> int:
-    """Plays one rollout of ``num_notes`` steps in every environment, with learning; returns
+    """Plays one rollout of ``max_length`` steps in every environment, with learning; returns
     the new step count.
 
     Every environment starts a new episode at the rollout's start. An episode that ends
@@ -407,7 +348,7 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     sequences = config.learner in ("sequence", "path")
     rollout = {key: [] for key in ("obs", "action", "reward", "done", "ended")} if sequences else None
     start_step = step
-    for t in range(config.num_notes):
+    for t in range(config.max_length):
         epsilon = exploration.linear_epsilon(step, explore_steps, config.epsilon_start, config.epsilon_end)
         out = state.actor.act(obs, q_state, log_prior, prior_state, tf.constant(epsilon))
         action = out["action"].numpy()
@@ -419,7 +360,7 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
             state.algorithm, obs=obs, state=q_state, action=out["action"], log_prior=log_prior,
             next_state=out["next_q_state"], next_log_prior=out["next_log_prior"], task_reward=result.task_reward,
             done=result.done, c=config.c, adds_log_prior=env.adds_log_prior,
-            bootstrap_final_step=config.bootstrap_final_note)
+            bootstrap_final_step=config.bootstrap_final_step)
         reward = transitions["reward"]
         if num_end:
             end_reward = transitions_lib.end_rewards(state.algorithm, end_task_reward, log_prior, end_rows,
@@ -429,7 +370,7 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
         if sequences:
             if "features" in state.replay.spec:  # the top LSTM layer's output after obs
                 transitions["features"] = out["next_q_state"][len(state.q_network.rnn.lstm_layers) - 1][0]
-            _record_step(rollout, transitions, np.asarray(result.done, bool),
+            episodes.record_step(rollout, transitions, np.asarray(result.done, bool),
                          (end_rows, end_reward) if num_end else None, env.num_envs, state.replay.spec)
         else:
             if num_end:
@@ -440,36 +381,17 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
             if num_train:
                 tally.add("loss", loss, num_train)
                 tally.add("target_value", target_value, num_train)
-        n = env.num_envs
-        tally.add("epsilon", epsilon)
-        tally.add("reward", reward.mean(), n)
-        tally.add("task_reward", result.task_reward.mean(), n)
-        tally.add("log_prior", log_p_a.mean(), n)
-        for name, value in result.monitors.items():
-            tally.add(name, np.mean(value), n)
-        for name, value in result.components.items():
-            tally.add(f"reward_{name}", np.mean(value), n)
-        for key, value in zip(("entropy", "kl", "max_value"), out["means"].numpy()):
-            tally.add(key, value, n)
+        _tally_step(tally, epsilon, reward, log_p_a, result, out["means"].numpy(), env.num_envs)
         finished = np.asarray(result.done, bool)
-        if finished.any():
-            for name, value in result.episode_metrics.items():
-                tally.add(name, np.asarray(value, np.float64)[finished].mean(), int(finished.sum()))
         obs, q_state, log_prior, prior_state = out["action"], out["next_q_state"], out["next_log_prior"], \
             out["next_prior_state"]
-        if finished.any() and t + 1 < config.num_notes:  # new episodes where one ended (not for melodies)
+        if finished.any() and t + 1 < config.max_length:  # new episodes where one ended (not for melodies)
             first = env.reset(rng, mask=finished)
             obs = tf.where(finished, tf.constant(first, tf.int32), obs)
             q_state, log_prior, prior_state = _restart(state.actor, finished, obs, q_state, log_prior, prior_state)
         step = new_step
     if sequences:  # the whole rollout's episodes, then its share of train steps
-        num_train = step // config.train_every - start_step // config.train_every
-        batch = episodes.split_rollout({key: np.stack(value, axis=1) for key, value in rollout.items()},
-                                       np.stack(rollout["ended"], axis=1), complete_only=True)
-        loss, target_value = state.learner.add_and_train(batch, num_train)
-        if num_train:
-            tally.add("loss", float(loss), num_train)
-            tally.add("target_value", float(target_value), num_train)
+        _train_on_rollout(state, rollout, step // config.train_every - start_step // config.train_every, tally)
     state.env_steps.assign(step)
     loss_mean = tally.sums.get("loss", 0.0) / max(tally.counts.get("loss", 1), 1)
     if not math.isfinite(loss_mean):
@@ -478,24 +400,36 @@ def _play_episodes(state: RunState, env, config: RLConfig, step: int, tally: Tal
     return step
 
 
-def _record_step(rollout: dict, transitions: dict, ended, end, num_envs: int, spec: dict) -> None:
-    """Appends one step's [N] fields to the rollout's lists (the sequence learner's input).
+def _train_on_rollout(state: RunState, rollout: dict, num_train: int, tally: Tally) -> None:
+    """Stores a rollout's complete episodes (:func:`rl_tuner.kl_control.episodes.split_rollout`) in the
+    sequence learner's replay, then runs ``num_train`` train steps."""
+    batch = episodes.split_rollout({key: np.stack(value, axis=1) for key, value in rollout.items()},
+                                   np.stack(rollout["ended"], axis=1), complete_only=True)
+    loss, target_value = state.learner.add_and_train(batch, num_train)
+    if num_train:
+        tally.add("loss", float(loss), num_train)
+        tally.add("target_value", float(target_value), num_train)
 
-    ``end`` is None or (rows, reward) of the step's end transitions; of the optional fields
-    (``next_log_prior``, ``features``) only those the episode ``spec`` stores are kept.
-    """
-    for key in ("obs", "action", "reward", "done"):
-        rollout[key].append(np.asarray(transitions[key]))
-    rollout["ended"].append(ended)
-    for key in ("next_log_prior", "features"):
-        if key in spec:
-            rollout.setdefault(key, []).append(np.asarray(transitions[key], np.float32))
-    if end is not None:
-        rows, reward = end
-        end_reward, has_end = np.zeros(num_envs, np.float32), np.zeros(num_envs, np.float32)
-        end_reward[rows], has_end[rows] = reward, 1.0
-        rollout.setdefault("end_reward", []).append(end_reward)
-        rollout.setdefault("has_end", []).append(has_end)
+
+def _tally_step(tally: Tally, epsilon: float, reward, log_p_a, result, means, n: int) -> None:
+    """Adds one step of ``n`` episodes to the tallies: epsilon, the means of the stored reward,
+    the task reward, log p(a|s), the environment's monitors and reward components, the policy's
+    entropy, KL and largest value (``means``), and the per-episode metrics of the episodes that
+    ended."""
+    tally.add("epsilon", epsilon)
+    tally.add("reward", reward.mean(), n)
+    tally.add("task_reward", result.task_reward.mean(), n)
+    tally.add("log_prior", log_p_a.mean(), n)
+    for name, value in result.monitors.items():
+        tally.add(name, np.mean(value), n)
+    for name, value in result.components.items():
+        tally.add(f"reward_{name}", np.mean(value), n)
+    for key, value in zip(("entropy", "kl", "max_value"), means):
+        tally.add(key, value, n)
+    finished = np.asarray(result.done, bool)
+    if finished.any():
+        for name, value in result.episode_metrics.items():
+            tally.add(name, np.asarray(value, np.float64)[finished].mean(), int(finished.sum()))
 
 
 def _restart(actor, mask: np.ndarray, obs, q_state, log_prior, prior_state):
@@ -511,14 +445,14 @@ def _restart(actor, mask: np.ndarray, obs, q_state, log_prior, prior_state):
 
 def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tally):
     pol = state.policy()
-    result = evaluate.evaluate_policy(pol, config.eval_samples, config.num_notes, seed=config.seed + 11,
+    result = evaluate.evaluate_policy(pol, config.eval_samples, config.max_length, seed=config.seed + 11,
                                       task=state.task)
     result["step"] = step
     history["evaluations"].append(result)
     _write_scalars(writer, "eval", {k: v for k, v in result.items()
                                     if k not in ("step", "num_melodies", "num_samples")}, step)
     if config.num_samples > 0:
-        samples = evaluate.sample(pol, config.num_samples, config.num_notes, seed=config.seed + step,
+        samples = evaluate.sample_policy(pol, config.num_samples, config.max_length, seed=config.seed + step,
                                   end_token=state.task.end_token, first_tokens=state.task.first_tokens(),
                                   never_sampled=state.task.never_sampled_tokens())
         samples_dir = os.path.join(out_dir, "samples", f"step_{step:08d}")
@@ -536,7 +470,7 @@ def _evaluate_and_checkpoint(state, config, out_dir, writer, history, step, tall
 
 def _finish(state, config, out_dir, writer, history) -> dict:
     stats_path = os.path.join(out_dir, "stats.json")
-    after = evaluate.evaluate_policy(state.policy(), config.final_eval_samples, config.num_notes,
+    after = evaluate.evaluate_policy(state.policy(), config.final_eval_samples, config.max_length,
                                      seed=config.seed + 7, task=state.task)
     final = {"algorithm": config.algorithm, "steps": int(state.env_steps.numpy()),
              "train_steps": int(state.learner.train_steps.numpy()), "before": history["before"], "after": after}

@@ -62,7 +62,7 @@ class AscendingTask(Task):
     headline = (("ascending_share", "ascending"),)
 
     def make_environment(self, config):
-        return AscendingEnvironment(config.num_envs, config.num_notes)
+        return AscendingEnvironment(config.num_envs, config.max_length)
 
     def exploration_actions(self):
         return list(range(1, len(SYMBOLS)))  # never the end token at random

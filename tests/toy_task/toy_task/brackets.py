@@ -164,7 +164,7 @@ class BracketsTask(Task):
     headline = (("valid", "valid"), ("mean_reward", "reward"))
 
     def make_environment(self, config):
-        return BracketsEnvironment(config.num_envs, config.num_notes)
+        return BracketsEnvironment(config.num_envs, config.max_length)
 
     def exploration_actions(self):
         return [OPEN, CLOSE, ATOM_A, ATOM_B]
