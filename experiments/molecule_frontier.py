@@ -225,7 +225,7 @@ class Study:
         others = {(c.reward_mode, c.max_length, c.prior) for c in self.configs.values()} - {
             (self.reward, self.max_length, self.prior)}
         if others:
-            raise ValueError("every point of the frontier needs the same reward, --num-notes and prior; the flags "
+            raise ValueError("every point of the frontier needs the same reward, --max-length and prior; the flags "
                              f"give {sorted(map(str, others | {(self.reward, self.max_length, self.prior)}))}")
         self.data = cfg.data_dir if cfg.data_dir and os.path.isdir(cfg.data_dir) else None
         self.times = study_runs.load_wall_times(cfg.runs_dir)

@@ -531,7 +531,7 @@ def test_listen_loads_every_model_before_sampling(tmp_path, monkeypatch):
     bad = tmp_path / "notes.txt"
     bad.write_text("my notes, not a model\n" * 10)
     sampled = []
-    monkeypatch.setattr(evaluate, "sample", lambda *a, **k: sampled.append(a) or pytest.fail("sampled"))
+    monkeypatch.setattr(evaluate, "sample_policy", lambda *a, **k: sampled.append(a) or pytest.fail("sampled"))
     db = tmp_path / "s.sqlite"
     with pytest.raises(ValueError, match=r"notes.txt"):
         cli.main(["listen", "--db", str(db), "--model", f"good={good}", "--model", f"bad={bad}", "--port", "0"])

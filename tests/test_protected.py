@@ -262,16 +262,16 @@ def test_every_writing_command_refuses_every_protected_folder_at_every_depth(nam
 # --------------------------------------------------------------------------- the issue's cases
 @pytest.fixture
 def fake_site(inputs, tmp_path, monkeypatch):
-    """An installation whose note_rnn/_checkpoints/smiles_rnn is a copy of the shipped SMILES prior."""
+    """An installation whose molecules/_checkpoints/smiles_rnn is a copy of the shipped SMILES prior."""
     site = tmp_path / "site-packages"
-    prior = shutil.copytree(SHIPPED_SMILES, site / "note_rnn" / "_checkpoints" / "smiles_rnn")
+    prior = shutil.copytree(SHIPPED_SMILES, site / "molecules" / "_checkpoints" / "smiles_rnn")
     real = os.path.realpath(site)
     monkeypatch.setattr(outputs, "_installed_dirs", lambda: {real})
     return str(prior)
 
 
 def test_score_overwrite_cannot_destroy_the_installed_smiles_prior(inputs, fake_site, tmp_path, capsys):
-    """`molecules score --out <site-packages>/note_rnn/_checkpoints/smiles_rnn/config.json --overwrite`
+    """`molecules score --out <site-packages>/molecules/_checkpoints/smiles_rnn/config.json --overwrite`
     exited 0 and destroyed the installed prior (`unknown checkpoint format None` afterwards)."""
     config = os.path.join(fake_site, "config.json")
     before = _snapshot(fake_site)

@@ -3,7 +3,7 @@
 The loop (:func:`rl_tuner.runner.train._play_episodes`) plays a step with the actor and the
 environment and hands the numbers here; this module alone decides what goes into the replay,
 so the RL semantics of the stored data are pinned by hand-computed tests
-(``tests/rl_tuner/kl_control/test_transitions.py``):
+(``tests/test_transitions.py``):
 
 * the stored reward is r = r_T / c + log p(a|s) for q and psi, r = r_T / c for g and pure RL
   (:meth:`rl_tuner.kl_control.targets.Algorithm.reward`, the one place deciding whether log p
