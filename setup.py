@@ -10,15 +10,18 @@ setup(
     long_description=open("README.md").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",  # tf-agents 0.19 does not import on Python 3.12
-    # The shipped checkpoints stay in the repository's checkpoints/ folder and are installed
-    # as note_rnn/_checkpoints (a top-level "checkpoints" package would collide in
-    # site-packages); note_rnn.cli.default_checkpoint() finds either.
-    packages=["note_rnn", "note_rnn._checkpoints", "note_rnn.listening", "rl_tuner", "molecules",
+    # The shipped checkpoints stay in the repository's checkpoints/ folder; each application's
+    # are installed with it as package data: the Note-RNN as note_rnn/_checkpoints, the
+    # SMILES-RNNs as molecules/_checkpoints (a top-level "checkpoints" package would collide in
+    # site-packages); rl_tuner.resources.shipped_checkpoint() finds either place.
+    packages=["note_rnn", "note_rnn._checkpoints", "listening_study", "rl_tuner", "rl_tuner.kl_control",
+              "rl_tuner.models", "rl_tuner.runner", "rl_tuner.plumbing", "molecules", "molecules._checkpoints",
               "molecules.objectives"],
-    package_dir={"note_rnn._checkpoints": "checkpoints"},
-    package_data={"note_rnn._checkpoints": [f"{name}/*.{ext}" for name in ("note_rnn", "smiles_rnn", "smiles_rnn_paper")
-                                           for ext in ("json", "npz")],
-                  "note_rnn.listening": ["templates/*.html", "static/*.css"]},  # the listening study's page
+    package_dir={"note_rnn._checkpoints": "checkpoints", "molecules._checkpoints": "checkpoints"},
+    package_data={"note_rnn._checkpoints": [f"note_rnn/*.{ext}" for ext in ("json", "npz")],
+                  "molecules._checkpoints": [f"{name}/*.{ext}" for name in ("smiles_rnn", "smiles_rnn_paper")
+                                             for ext in ("json", "npz")],
+                  "listening_study": ["templates/*.html", "static/*.css"]},  # the listening study's page
     install_requires=[
         # The stack is pinned to the versions this project is tested with (constraints.txt has
         # the full tested set). tf-agents 0.19 needs the Keras 2 API, i.e. tf-keras of the same

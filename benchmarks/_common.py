@@ -13,7 +13,8 @@ import note_rnn  # noqa: E402,F401  (selects Keras 2 before TensorFlow)
 
 def note_rnn_checkpoint(path: str | None) -> str:
     """The given checkpoint, else the shipped one, else a random 1 x 100 model in /tmp."""
-    from rl_tuner import checkpoint, sequence_model as model
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.models import sequence_model as model
     if path:
         return path
     shipped = os.path.join(ROOT, "checkpoints", "note_rnn")

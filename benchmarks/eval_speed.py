@@ -11,7 +11,8 @@ import time
 
 import _common
 
-from rl_tuner import evaluate, policy, tasks  # noqa: E402
+from rl_tuner.runner import evaluate, policy  # noqa: E402
+from rl_tuner import tasks  # noqa: E402
 
 
 def main():
@@ -23,7 +24,7 @@ def main():
     pol = policy.load_policy(args.model or _common.note_rnn_checkpoint(None))
     evaluate.evaluate_policy(pol, 1000, seed=args.seed)  # warm-up: traces the sampler
     t0 = time.perf_counter()
-    samples = evaluate.sample(pol, args.num_melodies, 32, 1.0, args.seed)
+    samples = evaluate.sample_policy(pol, args.num_melodies, 32, 1.0, args.seed)
     t1 = time.perf_counter()
     result = evaluate.measure(samples, tasks.get_task("melody"))
     t2 = time.perf_counter()

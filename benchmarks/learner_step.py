@@ -31,8 +31,9 @@ def main():
 
     import numpy as np
     import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
-    from rl_tuner import sequence_model as model_lib
-    from rl_tuner import agent, networks, replay, targets, train
+    from rl_tuner.models import sequence_model as model_lib
+    from rl_tuner.kl_control import agent, networks, replay, targets
+    from rl_tuner.runner import train
     import tensorflow as tf
 
     train.set_intra_op_threads(1)

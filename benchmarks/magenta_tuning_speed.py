@@ -24,10 +24,10 @@ import time
 
 import _common
 
-from rl_tuner import checkpoint  # noqa: E402
-from rl_tuner import config as config_lib  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import train  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.runner import config as config_lib  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.runner import train  # noqa: E402
 from note_rnn import melody_configs  # noqa: E402
 
 MAGENTA_SIZES = (128, 128)  # rnn_layer_sizes of melody_rnn_model.default_configs

@@ -16,8 +16,8 @@ import time
 
 import _common
 
-from rl_tuner import config as config_lib  # noqa: E402
-from rl_tuner import train  # noqa: E402
+from rl_tuner.runner import config as config_lib  # noqa: E402
+from rl_tuner.runner import train  # noqa: E402
 
 
 def main():
@@ -34,8 +34,8 @@ def main():
     train.set_intra_op_threads(args.intra_op_threads)
 
     if args.task == "smiles":
-        from molecules.task import default_checkpoint
-        prior = args.prior or default_checkpoint("smiles_rnn_paper")
+        from rl_tuner.resources import shipped_checkpoint
+        prior = args.prior or shipped_checkpoint("molecules", "smiles_rnn_paper")
     else:
         prior = _common.note_rnn_checkpoint(args.prior)
     cfg = config_lib.from_preset("paper", task=args.task, algorithm=args.algorithm, steps=args.steps,

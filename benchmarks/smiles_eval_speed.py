@@ -16,7 +16,7 @@ import time
 import _common  # noqa: F401  (import path, Keras 2)
 
 from molecules import data, evaluation, sampling  # noqa: E402
-from molecules.task import default_checkpoint  # noqa: E402
+from rl_tuner.resources import shipped_checkpoint  # noqa: E402
 
 
 def main():
@@ -26,7 +26,7 @@ def main():
     parser.add_argument("--data", default=None, help="data set for `novel` (loading it is timed separately)")
     parser.add_argument("--workers", type=int, default=0, help="RDKit processes (0: one per CPU)")
     args = parser.parse_args()
-    model = args.model or default_checkpoint()
+    model = args.model or shipped_checkpoint("molecules", "smiles_rnn")
     t0 = time.perf_counter()
     training = set(data.load_split(args.data, "train")) if args.data else None
     t1 = time.perf_counter()

@@ -69,7 +69,8 @@ def profile(argv: list, steps: int) -> dict:
     Returns:
       {"env_steps", "seconds", "env_steps_per_s", "us_per_step": {phase: microseconds}}.
     """
-    from rl_tuner import cli, train  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    from rl_tuner import cli  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    from rl_tuner.runner import train  # pylint: disable=import-outside-toplevel  (TensorFlow)
     config = cli.train_config(cli.build_parser().parse_args(argv))
     state = train.RunState(config, tempfile.mkdtemp(prefix="smiles_throughput_"))
     env = train.make_environment(config)

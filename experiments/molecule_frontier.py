@@ -145,7 +145,7 @@ def shell(program: str, argv) -> str:
 
 
 def point_config(argv: list[str]):
-    """The :class:`rl_tuner.config.RLConfig` an ``rl-tuner train`` argv trains (no TensorFlow).
+    """The :class:`rl_tuner.runner.config.RLConfig` an ``rl-tuner train`` argv trains (no TensorFlow).
 
     Raises:
       ValueError: flags ``rl-tuner train`` refuses (its own message is printed first) or an
@@ -162,13 +162,13 @@ def point_config(argv: list[str]):
 
 def finished_run(config, out: str) -> dict | None:
     """The final statistics of a run in ``out`` that is complete with ``config`` (decided as
-    ``rl-tuner train`` decides it, without TensorFlow: :func:`rl_tuner.train_precheck.check`),
+    ``rl-tuner train`` decides it, without TensorFlow: :func:`rl_tuner.runner.train_precheck.check`),
     None if it must be trained or resumed.
 
     Raises:
       ValueError: ``out`` holds a run with other settings, or is no run of ``rl-tuner train``.
     """
-    from rl_tuner import train_precheck  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import train_precheck  # pylint: disable=import-outside-toplevel
     return train_precheck.check(config, out)
 
 
@@ -176,7 +176,7 @@ def evaluation_is_current(path: str, model: str, argv_settings: dict, since: flo
     """True if ``path`` holds a ``molecules evaluate`` result of ``model`` with these settings
     (``num_samples``, ``seed``, ``max_length``, whether ``novel`` was computed, the reward preset),
     written after ``since`` (the run's stats.json mtime; None: any time)."""
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
     if not os.path.isfile(path) or outputs.written_by(path) != EVALUATE_COMMAND:
         return False
     if since is not None and os.path.getmtime(path) < since:
@@ -220,12 +220,12 @@ class Study:
         self.configs = {p: point_config(train_argv(p, cfg)) for p in self.points}  # refuses bad flags first
         first = self.configs[self.points[0]]
         self.reward = first.reward_mode
-        self.max_length = first.num_notes
+        self.max_length = first.max_length
         self.prior = first.prior
-        others = {(c.reward_mode, c.num_notes, c.prior) for c in self.configs.values()} - {
+        others = {(c.reward_mode, c.max_length, c.prior) for c in self.configs.values()} - {
             (self.reward, self.max_length, self.prior)}
         if others:
-            raise ValueError("every point of the frontier needs the same reward, --num-notes and prior; the flags "
+            raise ValueError("every point of the frontier needs the same reward, --max-length and prior; the flags "
                              f"give {sorted(map(str, others | {(self.reward, self.max_length, self.prior)}))}")
         self.data = cfg.data_dir if cfg.data_dir and os.path.isdir(cfg.data_dir) else None
         self.times = study_runs.load_wall_times(cfg.runs_dir)
@@ -244,8 +244,9 @@ class Study:
                 "novel": self.data is not None, "reward_mode": reward_mode or self.reward}
 
     def prior_eval_argv(self) -> list[str]:
-        from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-        model = None if os.path.abspath(self.prior) == os.path.abspath(default_checkpoint()) else self.prior
+        from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+        shipped = shipped_checkpoint("molecules", "smiles_rnn")
+        model = None if os.path.abspath(self.prior) == os.path.abspath(shipped) else self.prior
         return eval_argv(self.cfg, model, eval_path(self.cfg, "prior"), self.max_length, self.data, self.reward)
 
     def point_eval_argv(self, point: Point) -> list[str]:
@@ -336,8 +337,9 @@ class Study:
 
 def _prior_name(path: str) -> str:
     """The prior as the README names it: the shipped one by its repository path, else as given."""
-    from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-    return "checkpoints/smiles_rnn" if os.path.abspath(path) == os.path.abspath(default_checkpoint()) else path
+    from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+    shipped = shipped_checkpoint("molecules", "smiles_rnn")
+    return "checkpoints/smiles_rnn" if os.path.abspath(path) == os.path.abspath(shipped) else path
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -349,7 +351,7 @@ def write_hparams(frontier: dict, log_dir: str) -> None:
     and the statistics as ``final/<name>`` metrics) and one for the prior, under ``log_dir``."""
     from rl_tuner import _tf  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from rl_tuner import hparams  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import hparams  # pylint: disable=import-outside-toplevel
     sessions = [("prior", {"algorithm": "prior"}, 0, frontier["prior"])]
     sessions += [(p["run"], {"algorithm": p["algorithm"], "c": float(p["c"]), "seed": int(p["seed"])}, p["steps"], p)
                  for p in frontier["points"]]
@@ -364,7 +366,7 @@ def build_results(study: Study, out_dir: str) -> dict:
     """Writes frontier.json, runs.json, README.md, frontier.png and tensorboard/ into ``out_dir``
     (a fresh folder); returns the frontier."""
     from experiments import frontier_tables, study_figures  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic  # pylint: disable=import-outside-toplevel
     frontier = study.collect()
     rows = study.run_rows(frontier)
     atomic.write_json(os.path.join(out_dir, "frontier.json"), frontier)
@@ -397,13 +399,13 @@ def build_results(study: Study, out_dir: str) -> dict:
 
 
 def check_results_dir(cfg: FrontierConfig) -> None:
-    """Refuses a results folder the study may not write (:mod:`rl_tuner.outputs`: one that is
+    """Refuses a results folder the study may not write (:mod:`rl_tuner.plumbing.outputs`: one that is
     not empty and was not written by this study, without --overwrite; a run, a checkpoint, ...).
 
     Raises:
-      rl_tuner.outputs.OutputError: one line naming --results-dir.
+      rl_tuner.plumbing.outputs.OutputError: one line naming --results-dir.
     """
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
     try:
         outputs.check_dir(cfg.results_dir, COMMAND, cfg.overwrite)
     except outputs.OutputError as e:
@@ -414,20 +416,20 @@ def run_frontier(cfg: FrontierConfig, log=print) -> dict:
     """Trains and evaluates what is missing and rebuilds the results folder; returns the frontier.
 
     Raises:
-      rl_tuner.outputs.OutputError: the results folder may not be written (before any work).
+      rl_tuner.plumbing.outputs.OutputError: the results folder may not be written (before any work).
       ValueError: bad settings or flags (before any work); RunFailed: a training or
         evaluation failed (its log named).
     """
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, output_dir  # pylint: disable=import-outside-toplevel
     check_results_dir(cfg)
     study = Study(cfg, log)
     study.run_all()
     study.log("results")
     try:
-        with atomic.directory(cfg.results_dir, command=COMMAND, overwrite=cfg.overwrite) as tmp:
+        with output_dir.directory(cfg.results_dir, command=COMMAND, overwrite=cfg.overwrite) as tmp:
             frontier = build_results(study, tmp)
     except Exception as e:  # noqa: BLE001  (the refusal names --results-dir, as check_results_dir)
-        from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+        from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
         if isinstance(e, outputs.OutputError):
             raise outputs.OutputError(str(e).replace("--out", "--results-dir")) from None
         raise
@@ -473,8 +475,8 @@ def parse_algorithm_args(values, algorithms) -> tuple[tuple[str, str], ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rl_tuner.cli_utils import HelpFormatter, range_type  # pylint: disable=import-outside-toplevel
-    from rl_tuner.ranges import COUNT, SEED, at_least, positive  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import HelpFormatter, range_type  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.ranges import COUNT, SEED, at_least, positive  # pylint: disable=import-outside-toplevel
     d = FrontierConfig()
     p = argparse.ArgumentParser(prog="python " + COMMAND, description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
@@ -526,5 +528,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     sys.exit(run_main(main))

@@ -73,7 +73,7 @@ class StudyConfig:
     opening_samples: int = 10000
     audio_samples: int = 1
     ablations: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-        ("psi_bootstrap", "psi", ("--bootstrap-final-note",)),
+        ("psi_bootstrap", "psi", ("--bootstrap-final-step",)),
         ("psi_boltzmann", "psi", ("--exploration", "boltzmann")))
     ablation_seeds: tuple[int, ...] = (0,)
     train_args: tuple[str, ...] = ()
@@ -155,7 +155,8 @@ def ensure_hparams(run_dir: str) -> None:
     """Logs a finished run to the HParams dashboard if it was trained before runs did so."""
     from rl_tuner import _tf  # noqa: F401
     import tensorflow as tf
-    from rl_tuner import atomic, hparams
+    from rl_tuner.plumbing import atomic
+    from rl_tuner.runner import hparams
     stats_path = os.path.join(run_dir, "stats.json")
     final = _read_json(stats_path)
     if final.get("hparams_logged"):
@@ -183,7 +184,8 @@ def build_results(cfg: StudyConfig, models: dict, times: dict, out_dir: str, log
     (``models``: :func:`collect`); returns the summary."""
     from experiments import openings, paper_numbers, study_figures, study_tables
     from note_rnn import media
-    from rl_tuner import atomic, evaluate, policy as policy_lib
+    from rl_tuner.plumbing import atomic
+    from rl_tuner.runner import evaluate, policy as policy_lib
 
     t0 = time.time()
     main = {m: models[m] for m in cfg.algorithms}
@@ -220,7 +222,7 @@ def build_results(cfg: StudyConfig, models: dict, times: dict, out_dir: str, log
             pol = policy_lib.load_policy(os.path.join(cfg.runs_dir, r["run"].name, "policy"))
             if model == "mle":
                 pol = policy_lib.Policy(pol.prior_rnn)
-            tokens = evaluate.sample(pol, cfg.opening_samples, 32, seed=OPENING_SEED + r["run"].seed)["tokens"]
+            tokens = evaluate.sample_policy(pol, cfg.opening_samples, 32, seed=OPENING_SEED + r["run"].seed)["tokens"]
             per_seed.append(openings.opening_statistics(tokens))
             if r["run"].seed == cfg.seeds[0]:
                 figure4.append(f"figure4_{model}.png")
@@ -282,14 +284,14 @@ def study_command(cfg: StudyConfig) -> str:
 
 def copy_checkpoints(cfg: StudyConfig, models: dict) -> list[str]:
     """Copies each model's seed-0 policy to ``checkpoints_dir/melody_<model>/`` with a card."""
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic, output_dir
     written = []
     for model, rs in models.items():
         r = rs[0]
         target = os.path.join(cfg.checkpoints_dir, f"melody_{model}")
         source = os.path.join(cfg.runs_dir, r["run"].name, "policy")
         prior = _prior_name(cfg, r["run"])
-        with atomic.directory(target, command=COMMAND, owned=("q_network", "prior", "policy.json", "card.json")) as tmp:
+        with output_dir.directory(target, command=COMMAND, owned=("q_network", "prior", "policy.json", "card.json")) as tmp:
             for entry in ("q_network", "prior", "policy.json"):
                 copy = shutil.copytree if os.path.isdir(os.path.join(source, entry)) else shutil.copy2
                 copy(os.path.join(source, entry), os.path.join(tmp, entry))
@@ -319,10 +321,10 @@ def _prior_name(cfg: StudyConfig, run: Run) -> str:
 
 def run_study(cfg: StudyConfig, log=print) -> dict:
     """Trains what is missing and rebuilds ``results/`` (and the tuned checkpoints)."""
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic, output_dir
     times = train_all(cfg, log)
     models = collect(cfg)
-    with atomic.directory(cfg.results_dir, command=COMMAND) as tmp:
+    with output_dir.directory(cfg.results_dir, command=COMMAND) as tmp:
         summary = build_results(cfg, models, times, tmp, log)
     if cfg.checkpoints_dir:
         copy_checkpoints(cfg, models)
@@ -364,5 +366,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     sys.exit(run_main(main))

@@ -75,7 +75,7 @@ def end_token_shift(policy, tokenizer, smiles_list, batch_size: int = 500) -> di
     """Mean log pi(end|s) - log p(end|s) over the prefix states of ``smiles_list``, by kind.
 
     Args:
-      policy: a :class:`rl_tuner.policy.Policy` (a tuned one, or a prior: shift 0).
+      policy: a :class:`rl_tuner.runner.policy.Policy` (a tuned one, or a prior: shift 0).
       tokenizer: the prior's atom-level tokenizer (its begin token primes every molecule).
       smiles_list: molecules whose prefixes are the states (e.g. samples of the prior); the
         empty prefix (only the begin token) is left out.

@@ -30,7 +30,7 @@ def load_wall_times(runs_dir: str) -> dict:
 
 def save_wall_times(runs_dir: str, times: dict) -> None:
     """Writes ``{run name: seconds}`` to ``runs_dir/wall_times.json`` atomically."""
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic  # pylint: disable=import-outside-toplevel
     os.makedirs(runs_dir, exist_ok=True)
     atomic.write_json(os.path.join(runs_dir, WALL_TIMES), times)
 

@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
-from note_rnn.stats import TABLE_1_KEYS
+from note_rnn.stats import TABLE_1_KEYS, holm
 
 EXTRA_ROWS = ("mean_log_prior", "mean_music_theory_reward", "mean_kl")
 ROWS = tuple(TABLE_1_KEYS) + EXTRA_ROWS
@@ -60,21 +60,6 @@ def welch_p(values: Sequence[float], reference: Sequence[float]) -> float | None
     return None if math.isnan(p) else p
 
 
-def holm(pvalues: Mapping[str, float | None]) -> dict[str, float | None]:
-    """Holm's step-down adjusted p-values (Holm 1979) of one family of tests.
-
-    The k-th smallest of m p-values becomes max over j <= k of min(1, (m - j + 1) p_(j));
-    None (an undefined test) stays None and does not count in m.
-    """
-    defined = sorted((p, key) for key, p in pvalues.items() if p is not None)
-    m = len(defined)
-    adjusted, running = {key: None for key, p in pvalues.items() if p is None}, 0.0
-    for rank, (p, key) in enumerate(defined):
-        running = max(running, min(1.0, (m - rank) * p))
-        adjusted[key] = running
-    return adjusted
-
-
 def summarize(values: Sequence[float]) -> dict:
     """Mean, sample standard deviation (ddof 1; 0 for one value) and the values themselves."""
     a = np.asarray(values, np.float64)
@@ -100,7 +85,7 @@ def build_table(models: Mapping[str, Sequence[Mapping]], mle: Sequence[Mapping],
     cells = {row: {"mle": summarize([s[row] for s in mle])} for row in rows}
     for name, runs in models.items():
         raw = {row: welch_p([s[row] for s in runs], cells[row]["mle"]["values"]) for row in rows}
-        adjusted = holm(raw)
+        adjusted = dict(zip(raw, holm(list(raw.values()))))
         for row in rows:
             cell = summarize([s[row] for s in runs])
             cell.update(p=raw[row], p_holm=adjusted[row],

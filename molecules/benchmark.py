@@ -7,7 +7,7 @@ canonical SMILES; invalid strings and repeats are free; a progress line every 10
 writes ``DIR/result.json`` (task, seed, budget, oracle_calls, auc_top10 as mol_opt's
 ``top_auc``, top10, wall_s, algorithm, settings, ...) and ``DIR/oracle_calls.csv`` (``call,
 smiles, score`` in call order; enough to recompute the AUC and re-score every call). The run
-directory is written as a whole when the run ends (:func:`rl_tuner.atomic.directory`: never
+directory is written as a whole when the run ends (:func:`rl_tuner.plumbing.output_dir.directory`: never
 into or over something this command did not create; ``--overwrite`` as the other commands).
 
 ``--suite pmo`` runs every task x seed into ``DIR/<task>/seed_<s>/``; a finished run with the
@@ -123,22 +123,22 @@ def run_one(task: str, seed: int, out: str, budget: int = DEFAULT_BUDGET, algori
 
     Raises:
       ValueError: an unknown task or algorithm, a bad budget, an ``out`` that may not be
-        written (:class:`rl_tuner.outputs.OutputError`), an unsuitable prior.
+        written (:class:`rl_tuner.plumbing.outputs.OutputError`), an unsuitable prior.
     """
     from molecules import chem, objectives  # pylint: disable=import-outside-toplevel
     from molecules.oracle import BudgetedOracle  # pylint: disable=import-outside-toplevel
-    from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, output_dir, outputs  # pylint: disable=import-outside-toplevel
     objective = objectives.get(task)
     optimise, config_class = algorithm(algorithm_name)
     config = config if config is not None else config_class()
     if budget < 1:
         raise ValueError(f"--budget must be >= 1, got {budget}")
-    prior = check_prior(prior or default_checkpoint())
+    prior = check_prior(prior or shipped_checkpoint("molecules", "smiles_rnn"))
     outputs.check_dir(out, COMMAND, overwrite, inputs=[prior])
     oracle = BudgetedOracle(objective.score, budget, chem.canonical, LOG_EVERY,
                             on_log=lambda o: log(f"{task} seed {seed}: {o.progress_line()}"))
-    with atomic.directory(out, COMMAND, overwrite) as tmp:
+    with output_dir.directory(out, COMMAND, overwrite) as tmp:
         timer, t0 = {}, time.perf_counter()
         facts = optimise(oracle, prior, seed, config, timer=timer) or {}
         record = result_record(task, seed, algorithm_name, config, prior, oracle, time.perf_counter() - t0,
@@ -157,7 +157,7 @@ def check_prior(path: str) -> str:
     Raises:
       FileNotFoundError: ``--prior PATH: no SMILES-RNN checkpoint there (...)``.
     """
-    from rl_tuner import checkpoint  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel  (no TensorFlow)
     if not checkpoint.is_checkpoint(checkpoint.model_path(path)):
         raise FileNotFoundError(f"--prior {path}: no SMILES-RNN checkpoint there (a folder with config.json and "
                                 "weights.npz, or a `molecules train-prior` run)")
@@ -204,14 +204,14 @@ def run_suite(out: str, seeds, budget: int = DEFAULT_BUDGET, algorithm_name: str
         finished run with other settings (without ``overwrite``).
     """
     from molecules import objectives  # pylint: disable=import-outside-toplevel
-    from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, outputs  # pylint: disable=import-outside-toplevel
     tasks = list(tasks or objectives.NAMES)
     for task in tasks:
         objectives.check_name(task)
     _, config_class = algorithm(algorithm_name)
     config = config if config is not None else config_class()
-    prior = check_prior(prior or default_checkpoint())
+    prior = check_prior(prior or shipped_checkpoint("molecules", "smiles_rnn"))
     outputs.check_dir(out, COMMAND, overwrite, inputs=[prior])
     os.makedirs(out, exist_ok=True)
     atomic.write_json(os.path.join(out, outputs.MANIFEST), outputs.manifest(COMMAND, tasks + [SUMMARY]))
@@ -245,7 +245,7 @@ def main(args) -> int:
     Raises:
       ValueError: neither or both of --task and --suite, --seeds without --suite, ...
     """
-    from rl_tuner.cli_utils import dataclass_from_args  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import dataclass_from_args  # pylint: disable=import-outside-toplevel
     if (args.task is None) == (args.suite is None):
         raise ValueError("give --task NAME (one run) or --suite pmo (every task x seed)")
     if args.task is not None and (args.seeds is not None or args.tasks is not None):

@@ -23,7 +23,6 @@ normal case during generation).
 
 from __future__ import annotations
 
-import functools
 from typing import Optional
 
 from rdkit import Chem, RDLogger
@@ -96,12 +95,6 @@ def parse(smiles: str) -> Optional[Chem.Mol]:
     if not text or len(text) > MAX_SMILES_CHARS or not text.isascii() or any(ch.isspace() for ch in text):
         return None
     return Chem.MolFromSmiles(text)
-
-
-@functools.lru_cache(maxsize=1 << 18)
-def is_valid(smiles: str) -> bool:
-    """True if :func:`parse` returns a molecule (cached by SMILES string)."""
-    return parse(smiles) is not None
 
 
 def canonical(smiles: str) -> Optional[str]:

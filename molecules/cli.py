@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
+from rl_tuner.plumbing.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
                                 dataclass_from_args, parse_with_pipeline_options, run_main)
 
 SCORE_COMMAND = "molecules score"
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cannot tokenize are skipped and counted.")
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"}, skip=("format", "shards"),
                             choices={"tokenizer": ("atom", "char")})
-    from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from rl_tuner.plumbing import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
     records.add_arguments(p, native="smi.gz")
     add_overwrite_flag(p)
 
@@ -98,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_benchmark_parser(sub, objective_names) -> None:
     from molecules import benchmark, dap  # pylint: disable=import-outside-toplevel  (no TensorFlow)
-    from rl_tuner.cli_utils import range_type  # pylint: disable=import-outside-toplevel
-    from rl_tuner.ranges import COUNT, SEED  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import range_type  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.ranges import COUNT, SEED  # pylint: disable=import-outside-toplevel
     p = sub.add_parser("benchmark", help="the PMO benchmark: optimise a PMO objective under a budget of oracle calls",
                        formatter_class=HelpFormatter,
                        description="Runs the PMO protocol (Gao et al. 2022, mol_opt): an optimiser starts from the "
@@ -132,8 +132,8 @@ def _add_benchmark_parser(sub, objective_names) -> None:
 
 def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
     from molecules.sampling import DEFAULT_MAX_LENGTH  # pylint: disable=import-outside-toplevel
-    from rl_tuner.cli_utils import range_type  # pylint: disable=import-outside-toplevel
-    from rl_tuner.ranges import COUNT, SEED, at_least  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import range_type  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.ranges import COUNT, SEED, at_least  # pylint: disable=import-outside-toplevel
     from rl_tuner.sampling_args import TEMPERATURE  # pylint: disable=import-outside-toplevel
     p.add_argument("--model", default=None,
                    help="SMILES-RNN checkpoint, `molecules train-prior` run, or tuned `rl-tuner train --task smiles` "
@@ -160,7 +160,7 @@ def _add_sampling_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def read_lines(path: str) -> list:
     """The lines of a SMILES file for ``molecules score``, without line ends, streamed with
-    :func:`rl_tuner.file_checks.text_lines` (gzipped if the name ends with ``.gz``;
+    :func:`rl_tuner.plumbing.file_checks.text_lines` (gzipped if the name ends with ``.gz``;
     undecodable bytes become U+FFFD).
 
     Every line's first field (its SMILES) must be at most ``molecules.chem.MAX_SMILES_CHARS``
@@ -172,7 +172,7 @@ def read_lines(path: str) -> list:
       over-large gzip file.
     """
     from molecules import chem  # pylint: disable=import-outside-toplevel
-    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
     problem = file_checks.path_problem(path, "file")
     if problem:
         raise ValueError(f"SMILES file {path}: {problem}; give a text file, one SMILES per line")
@@ -237,7 +237,7 @@ def score_file(smiles_path: str, preset_name: str | None, out_path: str, data_di
     that failed get a record with ``"valid": False``, None properties and reward and
     ``"dead_letter": reason``.
 
-    ``out_path`` follows :mod:`rl_tuner.outputs` (checked before any work): never an input,
+    ``out_path`` follows :mod:`rl_tuner.plumbing.outputs` (checked before any work): never an input,
     an existing file only if it is this command's earlier output or with ``overwrite``. It
     holds ``{"written_by": "molecules score", "molecules": records}``.
 
@@ -245,12 +245,12 @@ def score_file(smiles_path: str, preset_name: str | None, out_path: str, data_di
       The records (see :meth:`molecules.rewards.DomainReward.score`).
 
     Raises:
-      rl_tuner.outputs.OutputError: if ``out_path`` may not be written.
+      rl_tuner.plumbing.outputs.OutputError: if ``out_path`` may not be written.
       ValueError: an unknown objective (the valid names listed), or an objective with a
         preset or ``data_dir``.
     """
     from molecules import data  # pylint: disable=import-outside-toplevel
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
 
     inputs = [smiles_path, data_dir]
     if objective is not None:
@@ -273,7 +273,7 @@ def score_file(smiles_path: str, preset_name: str | None, out_path: str, data_di
                                      "reward": None}
         jobs = [(preset_name, statistics, lines[i:i + SCORE_CHUNK]) for i in range(0, len(lines), SCORE_CHUNK)]
     if runner:
-        from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
+        from rl_tuner.plumbing import beam_map  # pylint: disable=import-outside-toplevel
         results, dead = beam_map.map_jobs(work, jobs, runner, pipeline_args)
         for index, reason in dead:
             results[index] = [{"smiles": line.split()[0] if line.split() else "", **failed, "dead_letter": reason}
@@ -303,13 +303,13 @@ def main(argv=None) -> int:
         from molecules import prior  # pylint: disable=import-outside-toplevel  (TensorFlow)
         history = prior.train(dataclass_from_args(prior.PriorConfig, args), command=command_line(),
                               progress=not args.quiet)
-        from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
-        from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+        from rl_tuner.models.mle import best_line  # pylint: disable=import-outside-toplevel
+        from rl_tuner.plumbing import workers  # pylint: disable=import-outside-toplevel
         print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command in ("sample", "evaluate"):
         from molecules import sampling  # pylint: disable=import-outside-toplevel
-        from molecules.task import default_checkpoint  # pylint: disable=import-outside-toplevel
-        model = args.model or default_checkpoint()
+        from rl_tuner.resources import shipped_checkpoint  # pylint: disable=import-outside-toplevel
+        model = args.model or shipped_checkpoint("molecules", "smiles_rnn")
         if args.command == "sample":
             smiles = sampling.write_samples(model, args.num, args.out, args.seed, args.temperature, args.max_length,
                                             overwrite=args.overwrite)

@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from rl_tuner.ranges import COUNT, at_least, check_ranges, positive
+from rl_tuner.plumbing.ranges import COUNT, at_least, check_ranges, positive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,12 +139,12 @@ class Learner:
     """The agent, the prior and the compiled likelihood and update (TensorFlow).
 
     Args:
-      prior: the SMILES-RNN (:class:`rl_tuner.sequence_model.SequenceRNN`); never trained.
+      prior: the SMILES-RNN (:class:`rl_tuner.models.sequence_model.SequenceRNN`); never trained.
       config: a :class:`DapConfig`.
     """
 
     def __init__(self, prior, config: DapConfig):
-        from rl_tuner import sequence_model  # pylint: disable=import-outside-toplevel  (TensorFlow)
+        from rl_tuner.models import sequence_model  # pylint: disable=import-outside-toplevel  (TensorFlow)
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         self.prior = prior
         self.agent = sequence_model.build(prior.config, prior.get_named_weights(), name="dap_agent")
@@ -202,7 +202,7 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
     """
     import time  # pylint: disable=import-outside-toplevel
     from molecules import prior as prior_lib  # pylint: disable=import-outside-toplevel  (TensorFlow)
-    from rl_tuner import sampling  # pylint: disable=import-outside-toplevel
+    from rl_tuner.models import sampling  # pylint: disable=import-outside-toplevel
     prior, tokenizer = prior_lib.load(prior_path)
     if tokenizer.begin_id is None:
         raise ValueError(f"{prior_path}: --algorithm dap needs an atom-level prior (with a <bos> token), "
@@ -214,7 +214,7 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
     while not oracle.finished:
         old = [s for _, s in oracle.top(100)] if len(oracle.calls) > 100 else None
         t0 = time.perf_counter()
-        tokens = sampling.sample(learner.agent, config.batch_size, config.max_length + 1, 1.0,
+        tokens = sampling.sample_model(learner.agent, config.batch_size, config.max_length + 1, 1.0,
                                  int(rng.integers(2 ** 31)), primer=[tokenizer.begin_id],
                                  never_sampled=[tokenizer.begin_id])
         seqs = sequences(tokens, tokenizer.end_id)

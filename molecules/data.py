@@ -14,7 +14,7 @@ hash of the canonical SMILES; and writes
 
 With ``format="tfrecord"`` each split is written as ``shards`` TFRecord files instead
 (``train-00000-of-0000N.tfrecord`` ..., one tf.train.Example per molecule: its token ids under
-the fitted tokenizer and its canonical SMILES; :mod:`rl_tuner.records`); :func:`load_split`
+the fitted tokenizer and its canonical SMILES; :mod:`rl_tuner.plumbing.records`); :func:`load_split`
 reads either format.
 
 ``summary.json``'s ``statistics`` (:func:`molecules.rewards.data_statistics` of the train
@@ -36,10 +36,10 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from molecules import tokenizers
 from molecules.sources import Input, moses_wheel, read_moses, read_source
-from rl_tuner.ranges import COUNT, SEED, at_least, between, check_ranges
+from rl_tuner.plumbing.ranges import COUNT, SEED, at_least, between, check_ranges
 
 SPLITS = ("train", "validation", "test")
-NATIVE_FORMAT = "smi.gz"  # the default output format (rl_tuner.records.TFRECORD the other)
+NATIVE_FORMAT = "smi.gz"  # the default output format (rl_tuner.plumbing.records.TFRECORD the other)
 SMILES_FEATURE = "smiles"  # the bytes feature of a molecule's Example: its canonical SMILES
 PREPARE_COMMAND = "molecules prepare"
 CHUNK_LINES = 4000
@@ -106,7 +106,7 @@ class PrepareConfig:
         check_ranges(self, self.RANGES)
         if self.tokenizer not in ("atom", "char"):
             raise ValueError(f"tokenizer must be 'atom' or 'char', got {self.tokenizer!r}")
-        from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+        from rl_tuner.plumbing import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
         records.check_format(self.format, NATIVE_FORMAT, self.shards)
 
 
@@ -218,7 +218,7 @@ def _chunks(inputs: Sequence[Input], config: PrepareConfig):
 def _run_jobs_on_beam(jobs: list, runner: str, pipeline_args: Sequence[str]) -> List[_ChunkResult]:
     """:func:`_process_chunk` of every job on a Beam runner; a failed job's lines become
     "dead_letter" rejections."""
-    from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import beam_map  # pylint: disable=import-outside-toplevel
     results, dead = beam_map.map_jobs(_process_chunk, jobs, runner, pipeline_args)
     for index, reason in dead:
         rejected = [(number, text, "dead_letter", reason, ()) for number, text in jobs[index][1]]
@@ -253,7 +253,7 @@ def _run_jobs(jobs: list, workers: int, progress: bool, total: int) -> Iterable[
 def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Sequence[str] = ()) -> dict:
     """Builds the data set described in the module docstring.
 
-    The output folder follows :mod:`rl_tuner.outputs`, checked before any work: a non-empty
+    The output folder follows :mod:`rl_tuner.plumbing.outputs`, checked before any work: a non-empty
     ``out_dir`` is written only if it is this command's earlier output or with
     ``overwrite`` (other files are kept), and never when it is or holds the source.
 
@@ -268,10 +268,10 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
     Raises:
       FileNotFoundError: a missing source or wheel. ValueError: an unreadable source, a CSV
       without the column, or no molecule left in the train split.
-      rl_tuner.outputs.OutputError: if ``out_dir`` may not be written.
+      rl_tuner.plumbing.outputs.OutputError: if ``out_dir`` may not be written.
     """
     from molecules import rewards  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, outputs, records  # pylint: disable=import-outside-toplevel  # no TensorFlow
+    from rl_tuner.plumbing import atomic, output_dir, outputs, records  # pylint: disable=import-outside-toplevel  # no TensorFlow
     import rdkit  # pylint: disable=import-outside-toplevel
 
     sources = [config.wheel] + ([config.source] if config.source != "moses" else [])
@@ -391,7 +391,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args: Seque
         summary["beam"] = {"runner": config.runner, "pipeline_args": list(pipeline_args),
                            "dead_letters": {"file": "dead_letters.jsonl", "lines": len(dead_letters)}}
     owned = [f"{split}.smi.gz" for split in SPLITS] + records.shard_files_of(config.out_dir, SPLITS)  # both formats
-    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
+    with output_dir.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
         shard_files = {}
         for split in SPLITS:
             if not kept[split]:
@@ -460,7 +460,7 @@ def load_summary(data_dir: str) -> dict:
       FileNotFoundError: not a prepared data set (says how to make one). ValueError: a path
       that is not a readable folder or file (said what it is), or a damaged summary.json.
     """
-    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
     check_data_dir(data_dir)
     path = os.path.join(data_dir, "summary.json")
     file_checks.check_path(path, "file")
@@ -476,7 +476,7 @@ def data_format(data_dir: str) -> str:
     Raises:
       ValueError: the folder holds both .smi.gz splits and TFRecord shards.
     """
-    from rl_tuner import records  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import records  # pylint: disable=import-outside-toplevel
     return records.detect_format(data_dir, NATIVE_FORMAT, [f"{split}.smi.gz" for split in SPLITS])
 
 
@@ -487,7 +487,7 @@ def split_files(data_dir: str, split: str) -> List[str]:
     Raises:
       ValueError: both formats in the folder, or a missing shard.
     """
-    from rl_tuner import records  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import records  # pylint: disable=import-outside-toplevel
     if data_format(data_dir) == records.TFRECORD:
         return records.split_files(data_dir, split)
     path = os.path.join(data_dir, f"{split}.smi.gz")
@@ -504,7 +504,7 @@ def load_split(data_dir: str, split: str) -> List[str]:
         written.
     """
     from molecules import chem  # pylint: disable=import-outside-toplevel
-    from rl_tuner import file_checks, records  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks, records  # pylint: disable=import-outside-toplevel
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {list(SPLITS)}")
     check_data_dir(data_dir)
@@ -532,13 +532,13 @@ def load_split(data_dir: str, split: str) -> List[str]:
 
 def check_data_dir(data_dir: str) -> None:
     """Refuses a data-set path that is not a readable folder (a file, FIFO, symbolic-link
-    loop, ...: :func:`rl_tuner.file_checks.path_problem`); a missing one is left to the
+    loop, ...: :func:`rl_tuner.plumbing.file_checks.path_problem`); a missing one is left to the
     loaders, which say how to build it.
 
     Raises:
       ValueError: ``"DIR: it is a file, not a folder; give a folder written by 'molecules prepare'"``.
     """
-    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
     problem = file_checks.path_problem(data_dir, "dir")
     if problem:
         raise ValueError(f"{data_dir}: {problem}; give a folder written by 'molecules prepare'")

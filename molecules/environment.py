@@ -1,5 +1,5 @@
 """The batched SMILES environment of the molecule task (the core's environment protocol,
-:mod:`rl_tuner.environment`).
+:mod:`rl_tuner.kl_control.environment`).
 
 Each of B episodes writes one SMILES token per step; the domain reward of every step is
 :meth:`molecules.rewards.DomainReward.step` (the original's, BUILD.md "Molecules: data, tokenizers and
@@ -24,7 +24,7 @@ import numpy as np
 
 from molecules import rewards as rewards_lib
 from molecules import tokenizers
-from rl_tuner.environment import StepResult
+from rl_tuner.kl_control.environment import StepResult
 
 COMPONENTS = ("validity", "property", "length", "end", "carbon")
 
@@ -123,7 +123,7 @@ class SmilesEnvironment:
         """Appends one token to every episode and scores it.
 
         Returns:
-          :class:`rl_tuner.environment.StepResult` with the domain reward, ``done`` at the end
+          :class:`rl_tuner.kl_control.environment.StepResult` with the domain reward, ``done`` at the end
           token or ``max_length``, the reward terms as components and, per finished episode,
           ``valid`` (0/1), ``episode_length`` and ``final_reward`` (the terminal step's).
         """

@@ -37,7 +37,7 @@ def grid_image(smiles: Sequence[str], max_molecules: int = GRID_MOLECULES):
 
 def write_smiles(smiles: Sequence[str], path: str) -> None:
     """Writes one SMILES a line (an empty line for an empty sample) atomically."""
-    from rl_tuner import atomic  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic  # pylint: disable=import-outside-toplevel
     atomic.write_bytes(path, "".join(s + "\n" for s in smiles).encode())
 
 

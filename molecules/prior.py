@@ -1,6 +1,6 @@
 """The SMILES-RNN: maximum-likelihood training (``molecules train-prior``) and loading.
 
-The model is the core's one sequence model (:class:`rl_tuner.sequence_model.SequenceRNN`)
+The model is the core's one sequence model (:class:`rl_tuner.models.sequence_model.SequenceRNN`)
 over a SMILES vocabulary, stored in the checkpoint (format ``sequence_rnn/1``), so a
 checkpoint carries its tokenizer: an atom-level vocabulary starts ``<eos>``, ``<bos>``, the
 original's 35 characters are recognised as such (:func:`tokenizer_of`).
@@ -13,7 +13,7 @@ a primer). Padding carries no loss (the original scored padding too: a deviation
 The run directory holds ``ckpt/`` (full training state after every epoch: resume by running
 the same command again), ``logs/`` (TensorBoard), ``model/`` (the best model so far by
 validation loss, with a card), ``history.json``, ``prior_config.json``, a manifest and
-``.lock`` (see :mod:`rl_tuner.runs`).
+``.lock`` (see :mod:`rl_tuner.plumbing.runs`).
 """
 
 from __future__ import annotations
@@ -59,13 +59,13 @@ def load(path: str):
       path: a checkpoint directory, or a ``molecules train-prior`` run (its ``model/``).
 
     Returns:
-      (:class:`rl_tuner.sequence_model.SequenceRNN`, tokenizer).
+      (:class:`rl_tuner.models.sequence_model.SequenceRNN`, tokenizer).
 
     Raises:
       FileNotFoundError, ValueError: no checkpoint, a damaged one, or one without a SMILES
         vocabulary (the message names the path).
     """
-    from rl_tuner import checkpoint  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel  (TensorFlow)
     model = checkpoint.load_model(checkpoint.model_path(path), name="smiles_rnn")
     try:
         tokenizer = tokenizer_of(model.config.vocabulary)
@@ -100,7 +100,7 @@ def train(config: PriorConfig, command: str | None = None, progress: bool = True
     """Trains (or resumes training of) a SMILES-RNN.
 
     Under ``strategy="multi_worker"`` only the chief writes ``out_dir``; the other workers
-    write into temporary directories they remove at the end (:mod:`rl_tuner.workers`).
+    write into temporary directories they remove at the end (:mod:`rl_tuner.plumbing.workers`).
 
     Args:
       config: the run's settings.
@@ -116,13 +116,14 @@ def train(config: PriorConfig, command: str | None = None, progress: bool = True
         directory that is not such a run, or no trainable molecule.
       FloatingPointError: the loss became NaN (the last good checkpoint is kept).
     """
-    from rl_tuner import mle  # pylint: disable=import-outside-toplevel
+    from rl_tuner.models import mle  # pylint: disable=import-outside-toplevel
     with mle.training_run(config, COMMAND) as (run_config, run, restore_from):
         return _train(run_config, run, command, progress, restore_from)
 
 
 def _train(config: PriorConfig, run, command, progress, restore_from=None) -> dict:
-    from rl_tuner import mle, runs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.models import mle  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import runs  # pylint: disable=import-outside-toplevel
 
     tokenizer = (data_lib.load_tokenizer(config.data_dir) if config.tokenizer == "data"
                  else tokenizers.paper_tokenizer())
@@ -179,7 +180,7 @@ def add_sample_metrics(model_dir: str, data_dir: str, num: int, seed: int = 0) -
       internal_diversity and the Table-2 means.
     """
     from molecules import evaluation, sampling  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, checkpoint  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, checkpoint  # pylint: disable=import-outside-toplevel
     smiles = sampling.sample_smiles(model_dir, num, seed)[0]
     stats = evaluation.statistics(smiles, training=set(data_lib.load_split(data_dir, "train")), seed=seed)
     record = {"num_samples": num, "seed": seed, "temperature": 1.0, "max_length": sampling.DEFAULT_MAX_LENGTH,

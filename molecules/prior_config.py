@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from rl_tuner.ranges import COUNT, SEED, at_least, between, check_ranges, positive
+from rl_tuner.plumbing.ranges import COUNT, SEED, at_least, between, check_ranges, positive
 
 TOKENIZERS = ("data", "char")
 
@@ -90,6 +90,6 @@ class PriorConfig:
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
 
-    # What rl_tuner.mle's windows need: one window per molecule, every prediction scored.
+    # What rl_tuner.models.mle's windows need: one window per molecule, every prediction scored.
     skip_first_n_losses = 0
     min_window = 2

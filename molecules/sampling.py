@@ -2,7 +2,7 @@
 
 PATH is a SMILES-RNN checkpoint (the MLE row of Table 2), a ``molecules train-prior`` run,
 or a tuned ``rl-tuner train --task smiles`` run / policy directory. Sampling is the core's
-(:func:`rl_tuner.evaluate.sample`): from the zero state and the task's priming token (``<bos>``,
+(:func:`rl_tuner.runner.evaluate.sample_policy`): from the zero state and the task's priming token (``<bos>``,
 or for the original's characters a random one of indices 1..33, not part of the molecule),
 softmax of the policy at ``temperature``, until the end token or ``max_length`` tokens,
 deterministic per seed (the paper's evaluation: BUILD.md, "Table 2").
@@ -24,9 +24,10 @@ def load(path: str):
     Raises:
       FileNotFoundError, ValueError: nothing loadable at PATH, or not a SMILES model.
     """
-    from molecules.task import SmilesTask  # pylint: disable=import-outside-toplevel
-    from rl_tuner import checkpoint, policy  # pylint: disable=import-outside-toplevel  (TensorFlow)
-    task = SmilesTask()
+    from rl_tuner import tasks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    from rl_tuner.runner import policy  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    task = tasks.get_task("smiles")  # the registry's (no import of molecules.task: no import cycle)
     model = path
     if not policy.is_policy_dir(path) and not policy.is_policy_dir(os.path.join(path, "policy")) \
             and checkpoint.is_checkpoint(os.path.join(path, "model")):
@@ -40,7 +41,7 @@ def sample_smiles(path: str, num: int, seed: int = 0, temperature: float = 1.0,
 
     Returns:
       (list of ``num`` SMILES strings (end token removed; may be invalid or empty), the
-      sample dict of :func:`rl_tuner.evaluate.sample`, the policy, seconds spent sampling).
+      sample dict of :func:`rl_tuner.runner.evaluate.sample_policy`, the policy, seconds spent sampling).
 
     Raises:
       ValueError: a non-positive num, max_length or temperature (before the model loads).
@@ -48,9 +49,9 @@ def sample_smiles(path: str, num: int, seed: int = 0, temperature: float = 1.0,
     from rl_tuner.sampling_args import check_sampling_args  # pylint: disable=import-outside-toplevel
     check_sampling_args(num, max_length, temperature)
     pol, task = load(path)
-    from rl_tuner import evaluate  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import evaluate  # pylint: disable=import-outside-toplevel
     t0 = time.time()
-    samples = evaluate.sample(pol, num, max_length, temperature, seed, end_token=task.end_token,
+    samples = evaluate.sample_policy(pol, num, max_length, temperature, seed, end_token=task.end_token,
                               first_tokens=task.first_tokens())
     return task.smiles(samples["tokens"], samples["lengths"]), samples, pol, time.time() - t0
 
@@ -68,7 +69,7 @@ def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 
     Args:
       path: the model (see the module docstring).
       num: molecules to sample.
-      out: the JSON file (``written_by`` = molecules evaluate; see :mod:`rl_tuner.outputs`).
+      out: the JSON file (``written_by`` = molecules evaluate; see :mod:`rl_tuner.plumbing.outputs`).
       seed, temperature, max_length: sampling settings.
       data_dir: a ``molecules prepare`` data set whose train split defines ``novel``
         (None: ``novel`` is left out).
@@ -82,16 +83,16 @@ def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 
       the core: mean_log_prior, mean_kl, mean_entropy, mean_length; timing; model).
 
     Raises:
-      rl_tuner.outputs.OutputError: ``out`` may not be written (checked before sampling).
+      rl_tuner.plumbing.outputs.OutputError: ``out`` may not be written (checked before sampling).
       FileNotFoundError, ValueError: a bad model or data set.
     """
     from molecules import data, evaluation  # pylint: disable=import-outside-toplevel
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
     inputs = [path] + ([data_dir] if data_dir else [])
     outputs.check_file(out, EVALUATE_COMMAND, overwrite, inputs=inputs)
     training = set(data.load_split(data_dir, "train")) if data_dir else None
     smiles, samples, pol, sampling_seconds = sample_smiles(path, num, seed, temperature, max_length)
-    from rl_tuner import evaluate as core  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import evaluate as core  # pylint: disable=import-outside-toplevel
     t0 = time.time()
     reward_mode = reward_mode or run_reward_mode(path)
     result = evaluation.statistics(smiles, training=training, workers=workers, seed=seed, reward_mode=reward_mode)
@@ -108,7 +109,7 @@ def evaluate(path: str, num: int, out: str, seed: int = 0, temperature: float = 
 def run_reward_mode(path: str) -> str:
     """The reward preset of a tuned run at ``path`` (its config.json's ``reward_mode``, also
     for PATH/policy or a policy folder inside the run), else ``default``."""
-    from rl_tuner import policy  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import policy  # pylint: disable=import-outside-toplevel
     for folder in (path, os.path.dirname(os.path.abspath(path))):
         stored = policy.stored_run_config(folder)
         if stored is not None and stored.get("task") == "smiles" and stored.get("reward_mode"):
@@ -122,11 +123,11 @@ def write_samples(path: str, num: int, out: str, seed: int = 0, temperature: flo
     empty sample stays as its line, so line k is sample k).
 
     Raises:
-      rl_tuner.outputs.OutputError: ``out`` exists (without ``overwrite``), is an input or
+      rl_tuner.plumbing.outputs.OutputError: ``out`` exists (without ``overwrite``), is an input or
         lies in a training run.
     """
     from molecules import media  # pylint: disable=import-outside-toplevel
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
     outputs.check_file(out, SAMPLE_COMMAND, overwrite, inputs=[path])
     smiles = sample_smiles(path, num, seed, temperature, max_length)[0]
     outputs.check_file(out, SAMPLE_COMMAND, overwrite, inputs=[path])

@@ -51,13 +51,13 @@ def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
 
     Raises:
       FileNotFoundError: ``wheel`` does not exist. ValueError: ``wheel`` is not a readable
-      file (:func:`rl_tuner.file_checks.path_problem`), or pip failed (the message gives
+      file (:func:`rl_tuner.plumbing.file_checks.path_problem`), or pip failed (the message gives
       pip's last line and the command to run by hand).
-      rl_tuner.outputs.OutputError: ``cache_dir`` lies in a protected folder (a run, a model,
-        a data set: :func:`rl_tuner.outputs.check_protected`).
+      rl_tuner.plumbing.outputs.OutputError: ``cache_dir`` lies in a protected folder (a run, a model,
+        a data set: :func:`rl_tuner.plumbing.outputs.check_protected`).
     """
     if wheel is not None:
-        from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+        from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
         file_checks.check_path(wheel, "file")
         if not os.path.isfile(wheel):
             raise FileNotFoundError(f"MOSES wheel {wheel!r} does not exist")
@@ -65,7 +65,7 @@ def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
     found = sorted(glob.glob(os.path.join(cache_dir, "molsets-0.3.1-*.whl")))
     if found:
         return found[0]
-    from rl_tuner import outputs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import outputs  # pylint: disable=import-outside-toplevel
     outputs.check_protected(cache_dir, flag="--cache-dir")  # never into a run, a model or a data set
     os.makedirs(cache_dir, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", MOSES_REQUIREMENT, "--no-deps", "-d", cache_dir]
@@ -81,14 +81,14 @@ def moses_wheel(wheel: Optional[str], cache_dir: str) -> str:
 
 def read_moses(wheel: str, limit: Optional[int] = None) -> List[Input]:
     """Reads MOSES's train and test CSVs from inside the molsets wheel (no install), streaming
-    each gzipped member (:func:`rl_tuner.file_checks.text_lines`: at most
+    each gzipped member (:func:`rl_tuner.plumbing.file_checks.text_lines`: at most
     ``MAX_DECOMPRESSED_BYTES`` decompressed, lines of at most ``MAX_LINE_CHARS``).
 
     Raises:
       ValueError: the file is not a zip, lacks the data files or holds a damaged or
         over-large member (names the wheel and member).
     """
-    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
     file_checks.check_path(wheel, "file")
     try:
         archive = zipfile.ZipFile(wheel)
@@ -111,7 +111,7 @@ def read_moses(wheel: str, limit: Optional[int] = None) -> List[Input]:
 
 def read_source(path: str, column: str = "SMILES", limit: Optional[int] = None) -> Input:
     """Reads a .smi or .csv file (optionally gzipped) of SMILES, streaming it
-    (:func:`rl_tuner.file_checks.text_lines`).
+    (:func:`rl_tuner.plumbing.file_checks.text_lines`).
 
     A ``.csv`` (or ``.tsv``) file needs a header with ``column``; any other file is read as
     SMILES lines whose first whitespace-separated field is the SMILES (a first line
@@ -126,7 +126,7 @@ def read_source(path: str, column: str = "SMILES", limit: Optional[int] = None) 
       than ``MAX_LINE_CHARS`` (file and line named), or a CSV without ``column`` (the
       message lists a few of its columns).
     """
-    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
     problem = file_checks.path_problem(path, "file")
     if problem:
         raise ValueError(f"SMILES source {path}: {problem}; give a .smi/.csv file (or 'moses')")
@@ -151,7 +151,7 @@ def read_source(path: str, column: str = "SMILES", limit: Optional[int] = None) 
 
 def _read_csv_lines(lines, name: str, split: str, column: str, limit: Optional[int], delimiter: str = ",") -> Input:
     """The SMILES column of CSV lines ((number, text) pairs of ``text_lines``)."""
-    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
     if csv.field_size_limit() < file_checks.MAX_LINE_CHARS:  # 131,072 by default; lines are capped anyway
         csv.field_size_limit(file_checks.MAX_LINE_CHARS)
     where = [0]  # the number of the line the reader took last

@@ -22,32 +22,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from rl_tuner.resources import shipped_checkpoint
 from rl_tuner.tasks import Task
 
 
-def default_checkpoint(name: str = "smiles_rnn") -> str:
-    """The shipped SMILES-RNN ``name`` (``smiles_rnn`` or ``smiles_rnn_paper``): the
-    installed copy (``note_rnn/_checkpoints/NAME``) or the checkout's ``checkpoints/NAME``
-    (:func:`note_rnn.cli.shipped_checkpoint`; the SMILES-RNNs are installed beside the Note-RNN)."""
-    from note_rnn.cli import shipped_checkpoint  # pylint: disable=import-outside-toplevel  (no TensorFlow)
-    return shipped_checkpoint(name)
+# The shipped SMILES-RNNs (checkpoints/NAME; installed as molecules/_checkpoints/NAME): the
+# atom-level default prior and the paper's 1 x 100 character model.
+DEFAULT_PRIOR, PAPER_PRIOR = "smiles_rnn", "smiles_rnn_paper"
 
 
 # The original's final run (BUILD.md, "The smiles task"; with the paper's prior) and the default. Both
 # keep the replay in their checkpoints (save_replay), so that a resumed run is bit-identical to an
 # uninterrupted one (BUILD.md, "Safe outputs, run locks and resume").
 PAPER_PRESET = dict(
-    prior=default_checkpoint("smiles_rnn_paper"), algorithm="psi", reward_mode="paper", steps=2_500_000,
+    prior=shipped_checkpoint("molecules", PAPER_PRIOR), algorithm="psi", reward_mode="paper", steps=2_500_000,
     c=1 / 0.35, discount=0.95, batch_size=512, train_every=50, replay="prioritized", new_priority="td", replay_capacity=500_000, store_next_state=False,
     save_replay=True, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="egreedy",
-    exploration_fraction=0.0, epsilon_start=0.01, epsilon_end=0.01, num_notes=120, num_envs=256,
-    bootstrap_final_note=True, eval_every=100_000, eval_samples=1000, final_eval_samples=10_000)
+    exploration_fraction=0.0, epsilon_start=0.01, epsilon_end=0.01, max_length=120, num_envs=256,
+    bootstrap_final_step=True, eval_every=100_000, eval_samples=1000, final_eval_samples=10_000)
 DEFAULT_PRESET = dict(
     algorithm="g", reward_mode="default", steps=500_000, c=100.0, discount=0.99, batch_size=256,
     train_every=25, replay="prioritized", new_priority="max", replay_capacity=200_000, store_next_state=False,
     save_replay=True, learning_rate=1e-4, clip_norm=5.0, target_update_rate=0.01, exploration="boltzmann",
-    exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, num_notes=80, num_envs=256,
-    bootstrap_final_note=False, head_init="zero", end_transitions=0.25, eval_every=50_000, eval_samples=1000,
+    exploration_fraction=0.0, epsilon_start=0.0, epsilon_end=0.0, max_length=80, num_envs=256,
+    bootstrap_final_step=False, head_init="zero", end_transitions=0.25, eval_every=50_000, eval_samples=1000,
     final_eval_samples=10_000)
 
 
@@ -72,7 +70,7 @@ class SmilesTask(Task):
         self.reward_mode = "default"  # the reward :meth:`measure` reports (``mean_reward``); a run's own
 
     def default_prior(self) -> str:
-        return default_checkpoint()
+        return shipped_checkpoint("molecules", DEFAULT_PRIOR)
 
     def load_prior(self, path: str, name: str = "note_rnn"):
         """Loads a SMILES-RNN and takes its vocabulary (:func:`molecules.prior.load`)."""
@@ -90,7 +88,7 @@ class SmilesTask(Task):
         return "default"
 
     def make_environment(self, config):
-        """B SMILES episodes of at most ``config.num_notes`` tokens with the reward preset
+        """B SMILES episodes of at most ``config.max_length`` tokens with the reward preset
         ``config.reward_mode``.
 
         Raises:
@@ -109,7 +107,7 @@ class SmilesTask(Task):
             raise ValueError(f"the {preset.name} reward counts {preset.tokenizer} tokens but the prior has "
                              f"{tokenizer.describe()}; use {need} or the other --reward-mode")
         self.reward_mode = config.reward_mode
-        return SmilesEnvironment(config.num_envs, config.num_notes, tokenizer, rewards.DomainReward(preset),
+        return SmilesEnvironment(config.num_envs, config.max_length, tokenizer, rewards.DomainReward(preset),
                                  adds_log_prior=config.algorithm in ("q", "psi"))
 
     def exploration_actions(self):

@@ -306,7 +306,7 @@ def from_json(data: Mapping) -> Tokenizer:
 
 def save(tokenizer: Tokenizer, path: str) -> None:
     """Writes the tokenizer as JSON to ``path`` (atomically)."""
-    from rl_tuner import atomic  # no TensorFlow: note_rnn/__init__ only sets an env variable
+    from rl_tuner.plumbing import atomic  # no TensorFlow: note_rnn/__init__ only sets an env variable
     atomic.write_json(path, tokenizer.to_json())
 
 

@@ -3,7 +3,7 @@
 The Python API (each function imports TensorFlow only when called)::
 
     model = note_rnn.load(note_rnn.default_checkpoint())    # or any checkpoint / run / Magenta file
-    melodies = note_rnn.sample(model, num=100, length=32)     # int32 [100, 32] tokens
+    melodies = rl_tuner.sample(model, num=100, length=32)     # int32 [100, 32] tokens
     metrics = note_rnn.evaluate(model, melodies)             # accuracy, log perplexity
     total, components = note_rnn.score_melodies(melodies)    # r_MT of every note
     stats = note_rnn.composition_stats(melodies)              # the paper's Table-1 statistics
@@ -32,7 +32,7 @@ def load(path, num_classes=None, config=None):
         None = basic_rnn.
 
     Returns:
-      A :class:`rl_tuner.sequence_model.SequenceRNN` with ``sequence_logits``, ``step`` and
+      A :class:`rl_tuner.models.sequence_model.SequenceRNN` with ``sequence_logits``, ``step`` and
       ``event_distributions(events)`` (float32 [T, C]: the softmax after each prefix of one
       melody of Magenta events -- MIDI pitch, -2 hold, -1 note off -- from the zero state,
       in the model's own C classes).
@@ -47,34 +47,10 @@ def load(path, num_classes=None, config=None):
 
 
 def default_checkpoint() -> str:
-    """The directory of the shipped Note-RNN (installed package data or the checkout's
-    ``checkpoints/note_rnn``)."""
-    from note_rnn.cli import default_checkpoint as find
-    return find()
-
-
-def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0, primer=None):
-    """Samples melodies from a Note-RNN (:func:`note_rnn.generate.sample`).
-
-    Args:
-      model: a loaded Note-RNN (:func:`load`).
-      num: number of melodies.
-      length: tokens per melody, a primer included.
-      temperature: softmax temperature (``rl_tuner.sampling_args.TEMPERATURE``: in [1e-06, 1000000000]).
-      seed: the same seed and num give the same melodies.
-      primer: optional tokens every melody starts with (fewer than ``length``); the model
-        continues from its state after them.
-
-    Returns:
-      int32 NumPy array [num, length] of the model's classes (the 38 tokens for a basic_rnn
-      model; for another melody_rnn configuration, ``note_rnn.generate.sample_melodies``
-      decodes them into melodies).
-
-    Raises:
-      ValueError: for non-positive num, length or temperature, or a bad primer.
-    """
-    from note_rnn import generate
-    return generate.sample(model, num, length, temperature, seed, primer=primer)
+    """The directory of the shipped Note-RNN: the installed ``note_rnn/_checkpoints/note_rnn``
+    or the checkout's ``checkpoints/note_rnn`` (:func:`rl_tuner.resources.shipped_checkpoint`)."""
+    from rl_tuner.resources import shipped_checkpoint
+    return shipped_checkpoint("note_rnn", "note_rnn")
 
 
 def evaluate(model, melodies, max_length: int = 128, skip_first_n_losses: int = 8, min_window: int = 16) -> dict:

@@ -62,5 +62,5 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> N
       audio: float samples in [-1, 1] (clipped).
       sample_rate: samples per second.
     """
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     atomic.write_bytes(path, wav_bytes(audio, sample_rate))

@@ -6,52 +6,18 @@ import argparse
 import os
 import sys
 
-from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
+import note_rnn
+
+from rl_tuner.plumbing.cli_utils import (HelpFormatter, add_dataclass_arguments, add_overwrite_flag, command_line,
                                 dataclass_from_args, parse_with_pipeline_options, range_type, run_main)
 from note_rnn.generate_cli import add_generation_arguments, run_generation
-from rl_tuner.ranges import COUNT, at_least
+from rl_tuner.plumbing.ranges import COUNT, at_least
 from note_rnn.melody_configs import CONFIGS as _MELODY_CONFIGS
 
 MELODY_CONFIGS = tuple(_MELODY_CONFIGS)
 
 CHECKPOINT_HELP = ("Note-RNN checkpoint directory, `note-rnn train` run directory, Magenta checkpoint or .mag "
                    "bundle (default: the shipped Note-RNN)")
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-# The shipped checkpoints live in the repository's `checkpoints/` folder and are installed as
-# package data of `note_rnn._checkpoints` (setup.py maps that package to the folder), so that
-# no top-level `checkpoints` package lands in site-packages.
-
-
-def checkpoint_locations(name: str) -> tuple[str, str]:
-    """Where a shipped checkpoint ``name`` (a folder of the repository's ``checkpoints/``) can be:
-    (the installed package data ``note_rnn/_checkpoints/NAME``, the checkout's ``checkpoints/NAME``)."""
-    return (os.path.join(_PACKAGE_DIR, "_checkpoints", name),  # installed
-            os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoints", name))  # checkout
-
-
-CHECKPOINT_LOCATIONS = checkpoint_locations("note_rnn")
-
-
-def shipped_checkpoint(name: str) -> str:
-    """The shipped checkpoint directory ``name`` (``note_rnn``, ``smiles_rnn``, ``smiles_rnn_paper``).
-
-    Returns:
-      ``note_rnn/_checkpoints/NAME`` of an installation, else ``checkpoints/NAME`` of the
-      repository checkout this package is imported from (the last is returned when neither
-      holds a checkpoint, so that the error names it).
-    """
-    locations = checkpoint_locations(name)
-    for path in locations:
-        if os.path.isfile(os.path.join(path, "config.json")):
-            return path
-    return locations[-1]
-
-
-def default_checkpoint() -> str:
-    """The shipped Note-RNN checkpoint directory (:func:`shipped_checkpoint` ``"note_rnn"``)."""
-    return shipped_checkpoint("note_rnn")
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``note-rnn`` argument parser (built from TensorFlow-free modules: --help is fast)."""
@@ -72,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(or TFRecord shards) with summary.json. A file that cannot be parsed is skipped "
                                    "and named in the summary.")
     add_dataclass_arguments(p, PrepareConfig, rename={"out_dir": "out"}, skip=("format", "shards"))
-    from rl_tuner import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from rl_tuner.plumbing import records  # pylint: disable=import-outside-toplevel  (no TensorFlow)
     records.add_arguments(p, native="npz")
     add_overwrite_flag(p)
 
@@ -137,13 +103,13 @@ def main(argv=None) -> int:
         from note_rnn import train
         history = train.train(dataclass_from_args(train.TrainConfig, args), command=command_line(),
                               progress=not args.quiet)
-        from rl_tuner.mle import best_line  # pylint: disable=import-outside-toplevel
-        from rl_tuner import workers  # pylint: disable=import-outside-toplevel
+        from rl_tuner.models.mle import best_line  # pylint: disable=import-outside-toplevel
+        from rl_tuner.plumbing import workers  # pylint: disable=import-outside-toplevel
         print(workers.final_line(args.strategy, args.out_dir, best_line(history, args.out_dir)))
     elif args.command == "evaluate":
         evaluate_command(args)
     elif args.command == "generate":
-        path = args.model or default_checkpoint()
+        path = args.model or note_rnn.default_checkpoint()
 
         def sample(num, length, temperature, seed, primer):
             from note_rnn import generate, prior
@@ -163,10 +129,9 @@ EVALUATE_COMMAND = "note-rnn evaluate"
 
 def evaluate_command(args) -> dict:
     """``note-rnn evaluate``: metrics of a checkpoint on a data split (printed, optionally JSON)."""
-    import note_rnn
-    from rl_tuner import checkpoint, outputs
+    from rl_tuner.plumbing import checkpoint, outputs
     from note_rnn import corpus, train
-    path = args.model or default_checkpoint()
+    path = args.model or note_rnn.default_checkpoint()
     inputs = [path, args.data]
     if args.out is not None:  # before any work: never the data set, the checkpoint or a user's file
         outputs.check_file(args.out, EVALUATE_COMMAND, args.overwrite, inputs=inputs)

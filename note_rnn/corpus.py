@@ -5,7 +5,7 @@ or a folder of MIDI/ABC files, extracts monophonic melodies like Magenta's melod
 pipeline (quantize to 16th notes, extract per instrument, transpose to C major / A minor,
 fold into MIDI 48..83, drop short ones), splits them into train and validation by a hash of
 each tune's source id and writes ``train.npz``, ``validation.npz`` and ``summary.json`` (or,
-with ``format="tfrecord"``, sharded TFRecord files: :mod:`rl_tuner.records`).
+with ``format="tfrecord"``, sharded TFRecord files: :mod:`rl_tuner.plumbing.records`).
 ``load_split(out_dir, "train")`` reads a split back as a list of token arrays, in either format.
 
 Multi-tune ABC files are split into single tunes in this process; the tunes (and MIDI
@@ -30,7 +30,7 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from rl_tuner import atomic, file_checks, outputs, records
+from rl_tuner.plumbing import file_checks, output_dir, outputs, records
 from note_rnn import abc, encoding, isolated_pool
 from note_rnn.encoding import ExtractionOptions
 # The settings live in their own module (no note-seq: --help stays fast); re-exported here.
@@ -259,7 +259,7 @@ def _run_task(job: Tuple[_Task, ExtractionOptions, float, Callable]) -> _Result:
 
 def _parse_on_beam(jobs: list, tasks: List[_Task], runner: str, pipeline_args) -> List[_Result]:
     """:func:`_run_task` of every job on a Beam runner; a failed job is a skipped tune."""
-    from rl_tuner import beam_map  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import beam_map  # pylint: disable=import-outside-toplevel
     results, dead = beam_map.map_jobs(_run_task, jobs, runner, pipeline_args)
     for index, reason in dead:
         results[index] = _Result(tasks[index].source_id, [], display_name(reason[:300]))
@@ -364,7 +364,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
 
     A file or tune that cannot be read or parsed is skipped and named in the summary;
     the run never stops on one bad file. The output folder is checked before any parsing
-    (see :mod:`rl_tuner.outputs`) and written atomically; other files in it are kept.
+    (see :mod:`rl_tuner.plumbing.outputs`) and written atomically; other files in it are kept.
 
     Args:
       config: where to read, what to keep and where to write.
@@ -377,7 +377,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
     Raises:
       FileNotFoundError: if ``config.source`` is neither "music21" nor a folder.
       ValueError: if a music21 collection does not exist.
-      rl_tuner.outputs.OutputError: if the output folder may not be written (it holds other
+      rl_tuner.plumbing.outputs.OutputError: if the output folder may not be written (it holds other
         files and no --overwrite, it is or contains the source, or it is a training run).
     """
     if pipeline_args and not config.runner:
@@ -390,7 +390,7 @@ def prepare(config: PrepareConfig, overwrite: bool = False, pipeline_args=()) ->
     tasks = _collect_tasks(config, summary)
     # The temporary output folder is made before the long parse: an unwritable --out fails at once.
     owned = PREPARE_FILES + tuple(records.shard_files_of(config.out_dir, SPLITS))  # both formats
-    with atomic.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
+    with output_dir.directory(config.out_dir, PREPARE_COMMAND, overwrite, owned=owned) as tmp:
         splits = _assign_splits(_parse_all(tasks, config, pipeline_args), config, summary)
         out_dir = pathlib.Path(tmp)
         shard_files = {}

@@ -374,7 +374,7 @@ def read_note_sequence(path: os.PathLike | str) -> music_pb2.NoteSequence:
       MidiReadError: if the file is missing, unreadable, not valid MIDI, or has a tick
         beyond :data:`MAX_MIDI_TICK`.
     """
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     path = os.fspath(path)
     problem = file_checks.not_a_regular_file(path)  # a FIFO or /dev/zero would block or never end
     if problem:

@@ -1,7 +1,7 @@
 """The melody environment: B melodies played and rewarded together.
 
 :class:`MelodyEnvironment` implements the core's batched-environment protocol
-(:mod:`rl_tuner.environment`): 32-note melodies in lockstep, a random priming token drawn
+(:mod:`rl_tuner.kl_control.environment`): 32-note melodies in lockstep, a random priming token drawn
 from all 38 tokens, the music-theory reward of a reward mode. With the encoder of another
 melody_rnn configuration the actions are that model's classes; they are decoded to melody
 events and the rules read the 38 tokens of those events
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from note_rnn import tokens as tok
-from rl_tuner.environment import StepResult
+from rl_tuner.kl_control.environment import StepResult
 from note_rnn import music_theory, reward_modes
 
 

@@ -15,8 +15,8 @@ def pyplot():
 
 
 def save_png(fig, path: str, dpi: int = 100) -> None:
-    """Writes ``fig`` to ``path`` as a PNG atomically (:func:`rl_tuner.atomic.write_bytes`)."""
-    from rl_tuner import atomic
+    """Writes ``fig`` to ``path`` as a PNG atomically (:func:`rl_tuner.plumbing.atomic.write_bytes`)."""
+    from rl_tuner.plumbing import atomic
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     atomic.write_bytes(path, buf.getvalue())

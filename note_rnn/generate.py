@@ -1,4 +1,4 @@
-"""Melody files of ``note-rnn generate`` (sampling itself is the core's :mod:`rl_tuner.sampling`).
+"""Melody files of ``note-rnn generate`` (sampling itself is the core's :mod:`rl_tuner.models.sampling`).
 
 Without a primer every melody starts, as in Magenta's RL Tuner, from the zero state and a
 random priming token drawn uniformly from all 38 tokens; the priming token is not part of the
@@ -14,8 +14,7 @@ import os
 
 import numpy as np
 
-from rl_tuner.sampling import (CHUNK_SIGNATURE, SAMPLER_SIGNATURE, check_sampling_args, sample,  # noqa: F401
-                               sample_in_chunks, sample_loop)  # (re-exported: the core's sampler)
+from rl_tuner.models.sampling import sample_model
 
 
 def write_midi_files(melodies: np.ndarray, out_dir: str, prefix: str = "melody", qpm: float = 80.0) -> list[str]:
@@ -44,13 +43,13 @@ class EventMelodies(list):
 def sample_melodies(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0, primer=None):
     """Samples melodies from a melody model of any melody_rnn configuration.
 
-    The model's classes are sampled (:func:`rl_tuner.sampling.sample`) and decoded to events
+    The model's classes are sampled (:func:`rl_tuner.models.sampling.sample_model`) and decoded to events
     in order (lookback and key-melody repeat classes become the event of 1 or 2 bars ago).
 
     Args:
       model: a model loaded by :func:`note_rnn.load` (its ``input_encoder`` is a
         :class:`note_rnn.melody_configs.MelodyEncoder`).
-      num, length, temperature, seed: see :func:`rl_tuner.sampling.sample`.
+      num, length, temperature, seed: see :func:`rl_tuner.models.sampling.sample_model`.
       primer: optional 38-token melody every melody starts with (encoded into the model's classes).
 
     Returns:
@@ -66,7 +65,7 @@ def sample_melodies(model, num: int, length: int = 32, temperature: float = 1.0,
         raise ValueError(f"model {model.name} is not a melody model ({model.config.num_classes} classes, no melody "
                          "encoder)")
     labels = None if primer is None else encoder.labels(encoding.tokens_to_events(primer))
-    classes = sample(model, num, length, temperature, seed, primer=labels)
+    classes = sample_model(model, num, length, temperature, seed, primer=labels)
     melodies = [encoder.decode(row) for row in classes]
     try:
         return np.stack([encoding.melody_to_tokens(m) for m in melodies])
@@ -98,7 +97,7 @@ def write_outputs(melodies, out_dir: str, qpm: float = 80.0, audio: bool = True,
       ValueError: for an invalid token or a non-positive qpm.
       OSError: if a file cannot be written.
     """
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     from note_rnn import audio as audio_lib
     if isinstance(melodies, EventMelodies):
         return _write_event_outputs(melodies, out_dir, qpm, audio, prefix, tokens_file)
@@ -115,7 +114,7 @@ def write_outputs(melodies, out_dir: str, qpm: float = 80.0, audio: bool = True,
 def _write_event_outputs(melodies, out_dir, qpm, audio, prefix, tokens_file) -> list[str]:
     """:func:`write_outputs` for :class:`EventMelodies` (``events.json`` instead of ``melodies.json``)."""
     import note_seq
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     from note_rnn import audio as audio_lib
     from note_rnn import encoding
     os.makedirs(out_dir, exist_ok=True)

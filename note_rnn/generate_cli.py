@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from rl_tuner.cli_utils import add_overwrite_flag, range_type
-from rl_tuner.ranges import COUNT, SEED, positive
+from rl_tuner.plumbing.cli_utils import add_overwrite_flag, range_type
+from rl_tuner.plumbing.ranges import COUNT, SEED, positive
 from rl_tuner.sampling_args import TEMPERATURE
 from note_rnn.tokens import DEFAULT_QPM
 
@@ -82,9 +82,9 @@ def check_generation_args(args: argparse.Namespace):
 def run_generation(args: argparse.Namespace, sample, model_path: str, command: str) -> list[str]:
     """Samples and writes melodies for a ``generate`` command.
 
-    ``--out`` is checked before sampling and written through :func:`rl_tuner.atomic.directory`:
+    ``--out`` is checked before sampling and written through :func:`rl_tuner.plumbing.output_dir.directory`:
     this command's earlier files there are replaced (never mixed with the new ones), anything
-    else is kept, and a foreign non-empty folder needs ``--overwrite`` (:mod:`rl_tuner.outputs`).
+    else is kept, and a foreign non-empty folder needs ``--overwrite`` (:mod:`rl_tuner.plumbing.outputs`).
 
     Args:
       args: the parsed flags of :func:`add_generation_arguments`.
@@ -97,16 +97,16 @@ def run_generation(args: argparse.Namespace, sample, model_path: str, command: s
       The MIDI paths written (:func:`note_rnn.generate.write_outputs`).
 
     Raises:
-      ValueError: see :func:`check_generation_args`; rl_tuner.outputs.OutputError for an
+      ValueError: see :func:`check_generation_args`; rl_tuner.plumbing.outputs.OutputError for an
         --out that may not be written.
     """
-    from rl_tuner import atomic, outputs
+    from rl_tuner.plumbing import output_dir, outputs
     primer, qpm = check_generation_args(args)
     inputs = [model_path] + ([args.primer_midi] if args.primer_midi else [])
     outputs.check_dir(args.out, command, args.overwrite, inputs=inputs)
     melodies = sample(args.num, args.length, args.temperature, args.seed, primer)
     from note_rnn.generate import write_outputs
-    with atomic.directory(args.out, command, args.overwrite) as tmp:  # earlier files go, others stay
+    with output_dir.directory(args.out, command, args.overwrite) as tmp:  # earlier files go, others stay
         written = write_outputs(melodies, tmp, qpm=qpm, audio=not args.no_audio)
     paths = [os.path.join(args.out, os.path.basename(p)) for p in written]
     from note_rnn.generate import EVENTS_FILE, TOKENS_FILE, EventMelodies

@@ -47,7 +47,7 @@ from rl_tuner._tf_setup import use_legacy_keras
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402  (must follow use_legacy_keras)
 
-from rl_tuner import file_checks  # noqa: E402
+from rl_tuner.plumbing import file_checks  # noqa: E402
 from note_rnn import melody_configs
 from note_rnn import tokens as tok
 from note_rnn.tf1_checkpoint import MagentaCheckpointError, open_checkpoint, resolve_path  # noqa: E402,F401
@@ -459,10 +459,10 @@ def build_model(net: MagentaNetwork, name: str = "note_rnn"):
     """Builds the converted model of ``net`` with its configuration's melody encoder.
 
     Returns:
-      A :class:`rl_tuner.sequence_model.SequenceRNN` whose ``input_encoder`` is a
+      A :class:`rl_tuner.models.sequence_model.SequenceRNN` whose ``input_encoder`` is a
       :class:`note_rnn.melody_configs.MelodyEncoder`.
     """
-    from rl_tuner import sequence_model as model_lib
+    from rl_tuner.models import sequence_model as model_lib
     encoder = melody_configs.MelodyEncoder(melody_configs.get(net.config))
     config = model_lib.SequenceRNNConfig(num_classes=encoder.num_classes, layer_sizes=tuple(net.layer_sizes),
                                          input_size=encoder.model_input_size,
@@ -495,10 +495,10 @@ def import_magenta(src: str, out_dir: str, scope: str | None = None, overwrite: 
     Raises:
       FileNotFoundError: if nothing exists at ``src``.
       MagentaCheckpointError: for unreadable files, unknown layouts or wrong shapes.
-      rl_tuner.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
+      rl_tuner.plumbing.outputs.OutputError: if ``out_dir`` may not be replaced (checked first).
     """
-    from rl_tuner import checkpoint
-    from rl_tuner import outputs
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.plumbing import outputs
     outputs.check_dir(out_dir, IMPORT_COMMAND, overwrite, inputs=[src])
     net = read_magenta(src, scope, config)
     encoder = melody_configs.MelodyEncoder(melody_configs.get(net.config))

@@ -13,10 +13,10 @@ from note_rnn.figures import pyplot, save_png  # noqa: E402
 
 def write_samples(policy, out_dir: str, num: int, length: int, seed: int, writer=None, step: int = 0) -> np.ndarray:
     """Samples ``num`` melodies, writes MIDI+WAV, and logs audio and a probability image."""
-    from rl_tuner import evaluate
+    from rl_tuner.runner import evaluate
     if num <= 0:
         return np.zeros((0, length), np.int32)
-    melodies = evaluate.sample(policy, num, length, seed=seed)["tokens"]
+    melodies = evaluate.sample_policy(policy, num, length, seed=seed)["tokens"]
     write_melodies(melodies, out_dir, policy, seed, writer, step)
     return melodies
 
@@ -33,7 +33,7 @@ def write_melodies(melodies, out_dir: str, policy=None, seed: int = 0, writer=No
       writer: a ``tf.summary`` writer, or None.
       step: the TensorBoard step.
     """
-    from rl_tuner import evaluate
+    from rl_tuner.runner import evaluate
     from note_rnn.generate import write_outputs
     if len(melodies) == 0:
         return
@@ -132,7 +132,7 @@ def figure_rgb(fig) -> np.ndarray:
 
 def plot_next_note_probabilities(policy, path: str, length: int = 32, seed: int = 0) -> None:
     """Writes the paper's Figure 4 for ``policy`` as a PNG (see :func:`next_note_figure`)."""
-    from rl_tuner import evaluate
+    from rl_tuner.runner import evaluate
     plt = pyplot()
     tokens, probs = evaluate.next_note_probabilities(policy, length, seed=seed)
     fig = next_note_figure(tokens, probs, policy.algorithm, _class_names(policy))

@@ -117,7 +117,7 @@ def fold_pitch(event: int, low: int = 48, high: int = 84) -> int:
 
 
 class MelodyEncoder:
-    """The input encoder of a melody model (:class:`rl_tuner.sequence_model.InputEncoder`).
+    """The input encoder of a melody model (:class:`rl_tuner.models.sequence_model.InputEncoder`).
 
     Tokens are the model's classes; events are Magenta melody events. Features are note_seq's
     ``events_to_input`` at each position.
@@ -153,7 +153,7 @@ class MelodyEncoder:
         return self._tf
 
     def zero_state(self, batch_size):
-        """Initial TensorFlow encoder state (:class:`rl_tuner.sequence_model.InputEncoder`)."""
+        """Initial TensorFlow encoder state (:class:`rl_tuner.models.sequence_model.InputEncoder`)."""
         return self._features().zero_state(batch_size)
 
     def state_spec(self):
@@ -300,7 +300,7 @@ class MelodyEncoder:
 
 
 def encoder_for(spec: dict | None, model_config, source: str = "model") -> "MelodyEncoder | None":
-    """The melody encoder of a loaded model (the ``make_encoder`` of ``rl_tuner.checkpoint.load_model``).
+    """The melody encoder of a loaded model (the ``make_encoder`` of ``rl_tuner.plumbing.checkpoint.load_model``).
 
     Args:
       spec: the checkpoint's stored encoder settings; None means basic_rnn for a one-hot

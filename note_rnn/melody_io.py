@@ -209,7 +209,7 @@ def read_melody_file(path: str, fmt: str = "auto") -> list[np.ndarray]:
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown melody format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     problem = file_checks.not_a_regular_file(path)
     if problem:
         raise ValueError(f"{path}: {problem}; give a melody file (JSON or MIDI)")

@@ -11,8 +11,8 @@ import dataclasses
 import os
 from typing import Optional, Tuple
 
-from rl_tuner import records
-from rl_tuner.ranges import COUNT, SEED, at_least, between, check_ranges, positive
+from rl_tuner.plumbing import records
+from rl_tuner.plumbing.ranges import COUNT, SEED, at_least, between, check_ranges, positive
 
 DEFAULT_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 NATIVE_FORMAT = "npz"  # the default output format (records.TFRECORD the other)
@@ -66,7 +66,7 @@ class PrepareConfig:
         parser crash is the runner's to retry.
       format: "npz" (train.npz, validation.npz) or "tfrecord" (``shards`` TFRecord files per
         split, ``train-00000-of-0000N.tfrecord`` ..., one tf.train.Example per melody: its
-        tokens and source id; see :mod:`rl_tuner.records`).
+        tokens and source id; see :mod:`rl_tuner.plumbing.records`).
       shards: TFRecord files per split (with format "tfrecord" only).
       progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
       verbose: print the summary to stdout when done.

@@ -12,7 +12,7 @@ MELODY_ENCODING = f"the {tokens.NUM_CLASSES}-token melody encoding"
 def load(path: str, name: str = "note_rnn", num_classes: int | None = None, config: str | None = None):
     """Loads a Note-RNN from a project checkpoint, or converts a Magenta checkpoint on the fly.
 
-    Everything is checked before the model is built (see :func:`rl_tuner.checkpoint.read`
+    Everything is checked before the model is built (see :func:`rl_tuner.plumbing.checkpoint.read`
     and :func:`note_rnn.magenta.read_magenta_weights`).
 
     Args:
@@ -26,7 +26,7 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None, conf
         must be the one it records (None: any).
 
     Returns:
-      A :class:`rl_tuner.sequence_model.SequenceRNN` whose ``input_encoder`` is the melody
+      A :class:`rl_tuner.models.sequence_model.SequenceRNN` whose ``input_encoder`` is the melody
       encoder of its configuration (:mod:`note_rnn.melody_configs`; None for a non-melody model).
 
     Raises:
@@ -34,7 +34,7 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None, conf
       ValueError: for a broken checkpoint (naming the file and the fault), one whose
         vocabulary size is not ``num_classes``, or one of another configuration than ``config``.
     """
-    from rl_tuner import checkpoint
+    from rl_tuner.plumbing import checkpoint
     from note_rnn import melody_configs
     needs = MELODY_ENCODING if num_classes == tokens.NUM_CLASSES else None
     if checkpoint.has_checkpoint_files(checkpoint.model_path(path)):
@@ -44,7 +44,7 @@ def load(path: str, name: str = "note_rnn", num_classes: int | None = None, conf
             raise ValueError(f"{checkpoint.model_path(path)}: this checkpoint is a converted "
                              f"{found or 'non-melody'} model, but config={config!r} was given")
         return model
-    from rl_tuner import file_checks  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import file_checks  # pylint: disable=import-outside-toplevel
     file_checks.check_path(path, "any")  # a FIFO, a link loop, a dangling link: said what it is
     if not os.path.exists(path) and not _looks_like_tf_prefix(path):
         raise FileNotFoundError(f"no Note-RNN checkpoint at {path}")

@@ -5,7 +5,9 @@ the total reward adds the Note RNN log prior::
 
     r = reward_scaler * r_T + (log p(a|s) if adds_log_prior else 0)
 
-with ``reward_scaler`` = 1/c. Every ``task_reward`` is called as
+with ``reward_scaler`` = 1/c; the sum itself is made in one place for every task,
+:meth:`rl_tuner.kl_control.targets.Algorithm.reward` (given ``adds_log_prior`` through the
+environment). Every ``task_reward`` is called as
 ``task_reward(composition, notes, num_notes)`` (see :mod:`note_rnn.music_theory` for the
 conventions); the 'scale' mode also takes ``previous=`` (the previous observation, required
 at beat 0 where the original used the priming note), flagged by ``uses_previous_token``.
@@ -45,21 +47,6 @@ class RewardMode:
     adds_log_prior: bool
     description: str
     uses_previous_token: bool = False
-
-    def combine(self, task_reward: np.ndarray, log_prior: np.ndarray,
-                reward_scaler: float) -> np.ndarray:
-        """The reward the original stores: ``reward_scaler * r_T (+ log p if adds_log_prior)``.
-
-        Args:
-          task_reward: r_T, float [B].
-          log_prior: log p(a|s) of the reward RNN, float [B] (ignored unless adds_log_prior).
-          reward_scaler: 1/c.
-
-        Returns:
-          float64 [B].
-        """
-        scaled = np.asarray(task_reward, dtype=np.float64) * reward_scaler
-        return scaled + np.asarray(log_prior, dtype=np.float64) if self.adds_log_prior else scaled
 
 
 def rule_sum(name: str, *rules):

@@ -1,5 +1,5 @@
 """The melody task's ``rl-tuner`` subcommands: ``score``, ``stats``, ``generate`` and the
-listening study's ``listen`` and ``listen-report`` (:mod:`note_rnn.listening`).
+listening study's ``listen`` and ``listen-report`` (:mod:`listening_study`).
 
 They reach ``rl-tuner`` through :meth:`note_rnn.task.MelodyTask.commands`, so the core
 command imports no melody code. No TensorFlow is imported here (``--help`` stays fast).
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from note_rnn.listening import commands as listening  # Flask and TensorFlow load only when it runs
+from listening_study import commands as listening  # Flask and TensorFlow load only when it runs
 from note_rnn.stats import TABLE_1_KEYS as TABLE1_KEYS
 
 MODEL_HELP = ("run directory, policy directory or Note-RNN checkpoint (a plain Note-RNN is the MLE row of "
@@ -22,7 +22,7 @@ FORMAT_HELP = ("how to read --melodies: auto (MIDI by .mid/.midi name or content
 
 def _add_melody_file_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
     from note_rnn.melody_io import FORMATS
-    from rl_tuner.cli_utils import add_overwrite_flag
+    from rl_tuner.plumbing.cli_utils import add_overwrite_flag
     p.add_argument("--melodies", required=True, help=MELODY_HELP)
     p.add_argument("--format", default="auto", choices=FORMATS, help=FORMAT_HELP)
     p.add_argument("--out", required=True, help=out_help)
@@ -39,10 +39,10 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
 
 def _run_melody_file_command(args: argparse.Namespace, command: str, compute) -> tuple[list, object]:
     """The shared body of ``score`` and ``stats``: checks ``--out`` (never the input, see
-    :mod:`rl_tuner.outputs`), reads ``--melodies`` in ``--format``, writes ``compute(melodies)``
+    :mod:`rl_tuner.plumbing.outputs`), reads ``--melodies`` in ``--format``, writes ``compute(melodies)``
     as JSON; returns (melodies, result)."""
     from note_rnn.melody_io import read_melody_file
-    from rl_tuner import outputs
+    from rl_tuner.plumbing import outputs
     outputs.check_file(args.out, command, args.overwrite, inputs=[args.melodies])
     melodies = read_melody_file(args.melodies, args.format)
     result = compute(melodies)
@@ -88,17 +88,17 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     """Samples melodies from a run, policy or Note-RNN to MIDI and WAV files."""
     from note_rnn.generate_cli import run_generation
-    from note_rnn.task import MelodyTask
-    task = MelodyTask()
+    from rl_tuner import tasks
+    task = tasks.get_task("melody")  # the registry's (no import of note_rnn.task: no import cycle)
     path = args.model or task.default_prior()
 
     def sample(num, length, temperature, seed, primer):
-        from rl_tuner import evaluate, policy
+        from rl_tuner.runner import evaluate, policy
         pol = policy.load_policy(path, task=task)
         if primer is not None:  # the primer in the model's own classes
             from note_rnn import encoding
             primer = pol.prior_rnn.input_encoder.labels(encoding.tokens_to_events(primer))
-        return evaluate.sample(pol, num, length, temperature, seed, primer=primer)["tokens"]
+        return evaluate.sample_policy(pol, num, length, temperature, seed, primer=primer)["tokens"]
     run_generation(args, sample, path, "rl-tuner generate")
     return 0
 

@@ -157,3 +157,25 @@ def composition_stats(melodies) -> dict:
         stats[f"{name}_per_composition"] = sum(p["intervals"][name] for p in parts) / batch
     stats["num_melodies"] = batch
     return stats
+
+
+def holm(p_values) -> list:
+    """Holm-Bonferroni adjusted p-values (Holm 1979) of one family of tests, in the order given:
+    the one correction of both melody studies (the listening study's pairs, Table 1's rows).
+
+    The k-th smallest of the m defined p-values becomes max over j <= k of
+    min(1, (m - j + 1) p_(j)) (monotone, capped at 1).
+
+    Args:
+      p_values: a sequence of p-values; None (an undefined test) stays None and does not count in m.
+
+    Returns:
+      A list of the adjusted p-values (float or None), one per input.
+    """
+    defined = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(defined)
+    adjusted, running = [None] * len(p_values), 0.0
+    for rank, (p, i) in enumerate(defined):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted

@@ -46,8 +46,8 @@ class MelodyTask(Task):
         self._encoders = {}  # prior path -> its melody encoder
 
     def default_prior(self) -> str:
-        from note_rnn.cli import default_checkpoint
-        return default_checkpoint()
+        import note_rnn
+        return note_rnn.default_checkpoint()
 
     def load_prior(self, path: str, name: str = "note_rnn"):
         """A melody model of any melody_rnn configuration (its ``input_encoder`` is a
@@ -75,10 +75,10 @@ class MelodyTask(Task):
         reward_modes.reward_mode_for_algorithm(config.algorithm, config.reward_mode)
 
     def make_environment(self, config):
-        """Melodies of ``config.num_notes`` notes; 'g' and 'pure_rl' use music_theory_only, as the original."""
+        """Melodies of ``config.max_length`` notes; 'g' and 'pure_rl' use music_theory_only, as the original."""
         from note_rnn.environment import MelodyEnvironment
         mode = reward_modes.reward_mode_for_algorithm(config.algorithm, config.reward_mode)
-        return MelodyEnvironment(config.num_envs, config.num_notes, mode.name,
+        return MelodyEnvironment(config.num_envs, config.max_length, mode.name,
                                  encoder=self.encoder_of(config.prior or self.default_prior()))
 
     def measure(self, tokens, lengths) -> dict:
@@ -100,7 +100,7 @@ class MelodyTask(Task):
         from note_rnn import media
         media.plot_training_curves(history, os.path.join(out_dir, "training_curves.png"))
         media.plot_next_note_probabilities(policy, os.path.join(out_dir, "next_note_probabilities.png"),
-                                           config.num_notes, seed=config.seed)
+                                           config.max_length, seed=config.seed)
 
     def commands(self) -> dict:
         from note_rnn import rl_commands

@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 
-from rl_tuner import file_checks
+from rl_tuner.plumbing import file_checks
 from rl_tuner._tf_setup import use_legacy_keras
 
 use_legacy_keras()

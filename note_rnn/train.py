@@ -1,5 +1,5 @@
 """Maximum-likelihood training of the Note-RNN (``note-rnn train``): the recipe (data from
-``note-rnn prepare``, the card) around the core's trainer (:mod:`rl_tuner.mle`).
+``note-rnn prepare``, the card) around the core's trainer (:mod:`rl_tuner.models.mle`).
 
 Melodies are cut into windows of ``max_length`` tokens, each run from the zero state;
 the model predicts token t + 1 from tokens 0..t. Padding and the first
@@ -26,8 +26,8 @@ from rl_tuner._tf_setup import use_legacy_keras
 use_legacy_keras()
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import atomic, runs  # noqa: E402
-from rl_tuner.mle import (EVAL_BATCH_SIZE, Trainer, epoch_line, evaluate_arrays, evaluation_arrays, fit,  # noqa: E402,F401
+from rl_tuner.plumbing import atomic, runs  # noqa: E402
+from rl_tuner.models.mle import (EVAL_BATCH_SIZE, Trainer, epoch_line, evaluate_arrays, evaluation_arrays, fit,  # noqa: E402,F401
                           make_windows, masked_metrics, training_run,  # (re-exported: the core's MLE trainer)
                           window_arrays)
 from note_rnn import corpus, tokens  # noqa: E402
@@ -49,7 +49,7 @@ def evaluate_model(model, melodies, max_length: int = 128, skip_first_n_losses: 
     """Validation metrics of any Note-RNN on melodies, computed as the trainer computes them.
 
     Args:
-      model: a :class:`rl_tuner.sequence_model.SequenceRNN`.
+      model: a :class:`rl_tuner.models.sequence_model.SequenceRNN`.
       melodies: 1-D token arrays (e.g. ``corpus.load_split(data_dir, "validation")``).
       max_length: tokens per window; each window starts from the zero state.
       skip_first_n_losses: predictions at the start of each window that are not scored.
@@ -76,9 +76,9 @@ def train(config: TrainConfig, command: str | None = None, progress: bool = True
     """Trains (or resumes training of) a Note-RNN.
 
     The run directory is locked while training and its config is written once the data has
-    loaded (see :mod:`rl_tuner.runs`). Under ``strategy="multi_worker"`` only the chief
+    loaded (see :mod:`rl_tuner.plumbing.runs`). Under ``strategy="multi_worker"`` only the chief
     writes ``out_dir``; the other workers write into temporary directories they remove at
-    the end (:mod:`rl_tuner.workers`). Resuming needs the same settings except ``epochs``
+    the end (:mod:`rl_tuner.plumbing.workers`). Resuming needs the same settings except ``epochs``
     (and the spelling of ``out_dir``); the data counts as the same if its files are.
 
     Args:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rl_tuner.ranges import COUNT, SEED, at_least, between, check_ranges, positive
+from rl_tuner.plumbing.ranges import COUNT, SEED, at_least, between, check_ranges, positive
 
 
 @dataclasses.dataclass

@@ -7,7 +7,7 @@ The Python API (TensorFlow is imported on first use)::
 
     config = rl_tuner.from_preset("default", algorithm="psi")  # task="melody": tune the shipped Note-RNN
     # (another task: from_preset(..., task="my_task", prior="path/to/checkpoint"); see rl_tuner.tasks)
-    result = rl_tuner.tune(config, "runs/psi")                # train; rerun to resume
+    result = rl_tuner.train(config, "runs/psi")               # rerun to resume
     policy = rl_tuner.load_policy("runs/psi")                 # sample with rl_tuner.sample(policy, 10)
 
 Importing this package selects the Keras 2 API (``TF_USE_LEGACY_KERAS=1``).
@@ -17,8 +17,8 @@ from rl_tuner._tf_setup import configure
 
 configure()  # Keras 2 API and quiet logs; TensorFlow itself is imported only when needed
 
-_LAZY = {"RLConfig": ("rl_tuner.config", "RLConfig"), "from_preset": ("rl_tuner.config", "from_preset"),
-         "load_policy": ("rl_tuner.policy", "load_policy"), "get_task": ("rl_tuner.tasks", "get_task")}
+_LAZY = {"RLConfig": ("rl_tuner.runner.config", "RLConfig"), "from_preset": ("rl_tuner.runner.config", "from_preset"),
+         "load_policy": ("rl_tuner.runner.policy", "load_policy"), "get_task": ("rl_tuner.tasks", "get_task")}
 
 
 def __getattr__(name):
@@ -30,9 +30,9 @@ def __getattr__(name):
     raise AttributeError(f"module 'rl_tuner' has no attribute {name!r}")
 
 
-def tune(config, out_dir: str, progress: bool = True) -> dict:
-    """Tunes a task's prior with KL-control RL (:func:`rl_tuner.train.run`, what ``rl-tuner
-    train`` runs; named ``tune`` because ``rl_tuner.train`` is that module); rerun to resume.
+def train(config, out_dir: str, progress: bool = True) -> dict:
+    """Tunes a task's prior with KL-control RL (:func:`rl_tuner.runner.train.run`, what
+    ``rl-tuner train`` runs); rerun to resume.
 
     Args:
       config: an :class:`RLConfig` (e.g. from :func:`from_preset`); an empty ``prior``
@@ -46,14 +46,34 @@ def tune(config, out_dir: str, progress: bool = True) -> dict:
     """
     import dataclasses
     from rl_tuner import tasks
-    from rl_tuner import train as train_lib
+    from rl_tuner.runner import train as train_lib
     if not config.prior:
         config = dataclasses.replace(config, prior=tasks.get_task(config.task).default_prior())
     return train_lib.run(config, out_dir, progress=progress)
 
 
-def sample(policy, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0, primer=None):
-    """Samples sequences (melodies) from a policy (:func:`load_policy`); returns int32
-    [num, length] tokens."""
-    from rl_tuner import evaluate
-    return evaluate.sample(policy, num, length, temperature, seed, primer=primer)["tokens"]
+def sample(model, num: int, length: int = 32, temperature: float = 1.0, seed: int = 0, primer=None):
+    """Samples token sequences: the one public sampling entry point.
+
+    Args:
+      model: a tuned policy (:func:`load_policy`) or a loaded sequence model (e.g.
+        ``note_rnn.load(...)``, the Note-RNN: its classes are sampled).
+      num: number of sequences.
+      length: tokens per sequence, a primer included.
+      temperature: softmax temperature (``rl_tuner.sampling_args.TEMPERATURE``: in [1e-06, 1000000000]).
+      seed: the same seed and num give the same sequences.
+      primer: optional tokens every sequence starts with (fewer than ``length``); the model
+        continues from its state after them.
+
+    Returns:
+      int32 NumPy array [num, length].
+
+    Raises:
+      ValueError: for non-positive num, length or temperature, or a bad primer.
+    """
+    from rl_tuner.runner import policy as policy_lib
+    if isinstance(model, policy_lib.Policy):
+        from rl_tuner.runner import evaluate
+        return evaluate.sample_policy(model, num, length, temperature, seed, primer=primer)["tokens"]
+    from rl_tuner.models import sampling
+    return sampling.sample_model(model, num, length, temperature, seed, primer=primer)

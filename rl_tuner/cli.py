@@ -13,9 +13,9 @@ import os
 import sys
 
 from rl_tuner import tasks
-from rl_tuner.cli_utils import (HelpFormatter, add_dataclass_arguments, add_hidden_aliases, add_overwrite_flag,
+from rl_tuner.plumbing.cli_utils import (HelpFormatter, add_dataclass_arguments, add_hidden_aliases, add_overwrite_flag,
                                 range_type, run_main)
-from rl_tuner.ranges import COUNT, SEED, at_least
+from rl_tuner.plumbing.ranges import COUNT, SEED, at_least
 from rl_tuner.sampling_args import TEMPERATURE
 
 CORE_COMMANDS = ("train", "evaluate", "export")
@@ -44,7 +44,7 @@ def task_commands() -> dict:
 def build_parser() -> argparse.ArgumentParser:
     """The ``rl-tuner`` argument parser (built from TensorFlow-free modules: --help is fast)."""
     from rl_tuner import choices
-    from rl_tuner.config import PRESETS, RLConfig
+    from rl_tuner.runner.config import PRESETS, RLConfig
     parser = argparse.ArgumentParser(prog="rl-tuner", description=DESCRIPTION, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_arguments(p, RLConfig, help_defaults=help_defaults, choices={
         "task": tasks.available(), "algorithm": choices.ALGORITHMS, "exploration": choices.EXPLORATION_MODES,
         "replay": choices.REPLAY_KINDS, "new_priority": choices.NEW_PRIORITIES, "head_init": choices.HEAD_INITS,
-        "value_offset": choices.VALUE_OFFSETS, "learner": choices.LEARNERS}, aliases={"prior": ["--note-rnn"], "num_notes": ["--max-length"], "eval_samples": ["--eval-melodies"],
-                                        "final_eval_samples": ["--final-eval-melodies"]})
+        "value_offset": choices.VALUE_OFFSETS, "learner": choices.LEARNERS}, aliases={
+            "prior": ["--note-rnn"], "max_length": ["--num-notes"], "eval_samples": ["--eval-melodies"],
+            "final_eval_samples": ["--final-eval-melodies"], "bootstrap_final_step": ["--bootstrap-final-note"]})
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (one line per evaluation instead, as when stderr is not a terminal)")
     p.add_argument("--intra-op-threads", type=range_type(int, at_least(0)), default=1,
@@ -142,39 +143,39 @@ def print_table(columns: dict, keys=None, file=None) -> None:
 
 def model_and_task(model: str | None, task_name: str | None):
     """The model path and task of ``evaluate``/``export``: an explicit --task, else the one
-    the model's run or policy records (:func:`rl_tuner.policy.task_of`), else the default; no
+    the model's run or policy records (:func:`rl_tuner.runner.policy.task_of`), else the default; no
     --model means the task's shipped prior."""
-    from rl_tuner import policy
+    from rl_tuner.runner import policy
     name = task_name or (policy.task_of(model) if model else tasks.DEFAULT_TASK)
     task = tasks.get_task(name)
     return (model or task.default_prior()), task
 
 
 def train_config(args: argparse.Namespace):
-    """The :class:`rl_tuner.config.RLConfig` of parsed ``rl-tuner train`` arguments: the
+    """The :class:`rl_tuner.runner.config.RLConfig` of parsed ``rl-tuner train`` arguments: the
     preset's settings with the flags given on top (no TensorFlow is loaded).
 
     Raises:
-      ValueError: an unknown preset or an invalid setting (:func:`rl_tuner.config.from_preset`).
+      ValueError: an unknown preset or an invalid setting (:func:`rl_tuner.runner.config.from_preset`).
     """
-    from rl_tuner import config as config_lib
-    from rl_tuner.config import RLConfig
+    from rl_tuner.runner import config as config_lib
+    from rl_tuner.runner.config import RLConfig
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)}
     return config_lib.from_preset(args.preset, **overrides)
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from rl_tuner import outputs
+    from rl_tuner.plumbing import outputs
     command = f"rl-tuner {args.command}"
     if args.command == "train":
         cfg = train_config(args)  # refuses bad settings before TensorFlow loads
-        from rl_tuner import train_precheck
+        from rl_tuner.runner import train_precheck
         final = train_precheck.check(cfg, args.out)  # a refusal or a finished run, still without TensorFlow
         if final is not None:
             print(train_precheck.complete_line(cfg.algorithm, args.out, final["steps"], cfg.steps))
         else:
-            from rl_tuner import train
+            from rl_tuner.runner import train
             train.set_intra_op_threads(args.intra_op_threads)
             final = train.run(cfg, args.out, progress=not args.quiet)
         task = tasks.get_task(cfg.task)
@@ -185,7 +186,7 @@ def main(argv=None) -> int:
     elif args.command == "evaluate":
         from rl_tuner.sampling_args import check_sampling_args
         check_sampling_args(args.num, args.length, args.temperature)  # before the model loads
-        from rl_tuner import evaluate, policy
+        from rl_tuner.runner import evaluate, policy
         path, task = model_and_task(args.model, args.task)
         outputs.check_file(args.out, command, args.overwrite, inputs=[path])
         pol = policy.load_policy(path, task=task)
@@ -197,7 +198,8 @@ def main(argv=None) -> int:
         print(f"wrote {args.out} ({args.num} {task.nouns[1]}, sampled in {result['sampling_seconds']:.1f} s, "
               f"scored in {result['scoring_seconds']:.1f} s)")
     elif args.command == "export":
-        from rl_tuner import export, policy
+        from rl_tuner.models import export
+        from rl_tuner.runner import policy
         path, task = model_and_task(args.model, args.task)
         outputs.check_dir(args.out, command, args.overwrite, inputs=[path])
         pol = policy.load_policy(path, task=task)

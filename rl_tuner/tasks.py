@@ -51,7 +51,7 @@ class Task:
         has none.
       presets: {preset name: {RLConfig field: value}}: the task's own ``--preset``
         settings; a name found here replaces the core's preset of that name
-        (:data:`rl_tuner.config.PRESETS`) for this task.
+        (:data:`rl_tuner.runner.config.PRESETS`) for this task.
     """
 
     name: str = ""
@@ -81,12 +81,12 @@ class Task:
         raise ValueError(f"task {self.name!r} has no default prior; give --prior")
 
     def load_prior(self, path: str, name: str = "note_rnn"):
-        """Loads the prior (a :class:`rl_tuner.sequence_model.SequenceRNN`) from ``path``.
+        """Loads the prior (a :class:`rl_tuner.models.sequence_model.SequenceRNN`) from ``path``.
 
         The default reads this project's checkpoint format and refuses another vocabulary
         size. Raises FileNotFoundError or ValueError naming the file.
         """
-        from rl_tuner import checkpoint
+        from rl_tuner.plumbing import checkpoint
         return checkpoint.load_model(path, name=name, num_classes=self.num_classes)
 
     # --- settings -----------------------------------------------------------------------
@@ -146,7 +146,7 @@ class Task:
         TensorBoard text.
         """
         import os
-        from rl_tuner import atomic
+        from rl_tuner.plumbing import atomic
         os.makedirs(out_dir, exist_ok=True)
         sequences = [[int(x) for x in t[:n]] for t, n in zip(tokens, lengths)]
         atomic.write_json(os.path.join(out_dir, "tokens.json"), sequences)

@@ -17,7 +17,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from note_rnn.train_config import TrainConfig  # noqa: E402
-from rl_tuner import mle  # noqa: E402
+from rl_tuner.models import mle  # noqa: E402
 
 
 def main(strategy, out_dir, epochs):

@@ -1,4 +1,4 @@
-"""Behaviour tests of rl_tuner.checkpoint (the project checkpoint directory) and rl_tuner.atomic."""
+"""Behaviour tests of rl_tuner.plumbing.checkpoint (the project checkpoint directory) and rl_tuner.plumbing.atomic."""
 
 import json
 import math
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import atomic
-from rl_tuner import checkpoint
-from rl_tuner import sequence_model as model_lib
-from rl_tuner.sequence_model import SequenceRNNConfig
+from rl_tuner.plumbing import atomic, output_dir
+from rl_tuner.plumbing import checkpoint
+from rl_tuner.models import sequence_model as model_lib
+from rl_tuner.models.sequence_model import SequenceRNNConfig
 
 import tensorflow as tf  # noqa: E402,F401  (after note_rnn)
 
@@ -23,7 +23,7 @@ def _model(layer_sizes=(8,), seed=0):
 
 
 def _leftovers(parent, name):
-    """Temporary/old directories that atomic.directory may leave next to ``name``."""
+    """Temporary/old directories that output_dir.directory may leave next to ``name``."""
     return sorted(p for p in os.listdir(parent) if p.startswith(f".{name}."))
 
 
@@ -88,7 +88,7 @@ def test_failure_inside_atomic_directory_keeps_previous_version(tmp_path):
     v1 = _model(seed=1)
     checkpoint.save_model(path, v1, card={"version": 1})
     with pytest.raises(RuntimeError, match="disk full"):
-        with atomic.directory(path, owned=checkpoint.CHECKPOINT_FILES) as tmp:
+        with output_dir.directory(path, owned=checkpoint.CHECKPOINT_FILES) as tmp:
             with open(os.path.join(tmp, "config.json"), "w") as f:
                 f.write("{half a file")
             raise RuntimeError("disk full")
@@ -127,7 +127,7 @@ def test_save_with_wrong_shapes_writes_nothing(tmp_path):
 
 def test_atomic_directory_success_creates_parents(tmp_path):
     path = str(tmp_path / "a" / "b" / "out")
-    with atomic.directory(path) as tmp:
+    with output_dir.directory(path) as tmp:
         assert os.path.isdir(tmp) and os.path.dirname(tmp) == os.path.dirname(path)
         with open(os.path.join(tmp, "x.txt"), "w") as f:
             f.write("hello")
@@ -204,15 +204,6 @@ def test_write_bytes_replaces_and_leaves_no_temporary(tmp_path):
     with open(path, "rb") as f:
         assert f.read() == b"two"
     assert os.listdir(tmp_path) == ["f.bin"]
-
-
-def test_write_npz_round_trip(tmp_path):
-    path = str(tmp_path / "a.npz")
-    atomic.write_npz(path, tokens=np.arange(5, dtype=np.int8), lengths=np.array([2, 3], np.int32))
-    with np.load(path) as data:
-        np.testing.assert_array_equal(data["tokens"], np.arange(5))
-        assert data["tokens"].dtype == np.int8
-        np.testing.assert_array_equal(data["lengths"], [2, 3])
 
 
 def test_load_model_accepts_a_training_run_directory(tmp_path):

@@ -1,10 +1,10 @@
-"""rl_tuner.beam_map: results in job order, dead letters, the work folder under --temp_location."""
+"""rl_tuner.plumbing.beam_map: results in job order, dead letters, the work folder under --temp_location."""
 
 import os
 
 import pytest
 
-from rl_tuner import beam_map
+from rl_tuner.plumbing import beam_map
 
 
 def test_results_in_order_dead_letters_and_work_folder(tmp_path):

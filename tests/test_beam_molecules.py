@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from molecules import cli, data
-from rl_tuner.cli_utils import run_main
+from rl_tuner.plumbing.cli_utils import run_main
 
 from beam_fixture import beam  # noqa: E402,F401  (beam: a fixture)
 TWO_WORKERS = ["--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]

@@ -1,7 +1,7 @@
 """Every way a checkpoint can be broken ends in a one-line error naming the file, at load time.
 
-Covers the project format (rl_tuner.checkpoint), TF1 Magenta checkpoints and .mag bundles
-(note_rnn.tf1_checkpoint / magenta), tuned-policy directories (rl_tuner.policy) and the
+Covers the project format (rl_tuner.plumbing.checkpoint), TF1 Magenta checkpoints and .mag bundles
+(note_rnn.tf1_checkpoint / magenta), tuned-policy directories (rl_tuner.runner.policy) and the
 training runs' own saved state, through the loaders and through each command.
 """
 
@@ -14,12 +14,13 @@ import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import note_rnn  # noqa: E402
-from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
 from note_rnn import magenta
 from note_rnn import cli as note_cli  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner import cli as rl_cli, policy as policy_lib  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner import cli as rl_cli  # noqa: E402
+from rl_tuner.runner import policy as policy_lib  # noqa: E402
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
 from test_magenta_import import make_network, save_tf1  # noqa: E402

@@ -137,17 +137,17 @@ def test_every_help_has_a_description_in_plain_text(help_runs):
 
 
 def test_plain_text_of_docstring_markup():
-    from rl_tuner.cli_utils import plain_text
-    assert plain_text("see :func:`rl_tuner.networks.mean_log_partition`, :class:`~a.b.Tokenizer` and "
+    from rl_tuner.plumbing.cli_utils import plain_text
+    assert plain_text("see :func:`rl_tuner.kl_control.networks.mean_log_partition`, :class:`~a.b.Tokenizer` and "
                       ":meth:`X.y`; ``--note-rnn`` is an alias") == \
-        "see rl_tuner.networks.mean_log_partition, Tokenizer and X.y; `--note-rnn` is an alias"
+        "see rl_tuner.kl_control.networks.mean_log_partition, Tokenizer and X.y; `--note-rnn` is an alias"
     assert plain_text("no markup: `rl-tuner listen`, 50%") == "no markup: `rl-tuner listen`, 50%"
 
 
 @pytest.fixture(scope="module")
 def tiny_files(tmp_path_factory):
-    from rl_tuner import checkpoint
-    from rl_tuner import sequence_model as model_lib
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.models import sequence_model as model_lib
     root = tmp_path_factory.mktemp("startup")
     ckpt = str(root / "tiny")
     checkpoint.save_model(ckpt, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
@@ -167,8 +167,8 @@ def test_commands_print_no_third_party_noise(tiny_files):
     assert generate.stdout == (f"wrote 1 melodies to {root / 'generated'} (MIDI, WAV and melodies.json; "
                                f"model {ckpt})\n")
     # tf-agents (and gym under it) and a compiled sampling loop with int32 tensors: silent too.
-    tuner = run_python(["-c", "import rl_tuner.train, note_rnn.media; import note_rnn; from note_rnn import generate; "
-                              f"generate.sample(note_rnn.load({ckpt!r}), 2, 8)"])
+    tuner = run_python(["-c", "import rl_tuner.runner.train, note_rnn.media; import note_rnn; from rl_tuner.models import sampling; "
+                              f"sampling.sample_model(note_rnn.load({ckpt!r}), 2, 8)"])
     assert tuner.returncode == 0 and tuner.stderr == ""
 
 

@@ -16,12 +16,16 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import agent, checkpoint, cli, evaluate, export, replay, sampling, targets, train  # noqa: E402
-from rl_tuner import config as config_lib  # noqa: E402
-from rl_tuner import policy as policy_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner.config import RLConfig  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.kl_control import agent, replay, targets  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner import cli  # noqa: E402
+from rl_tuner.runner import evaluate, train  # noqa: E402
+from rl_tuner.models import export, sampling  # noqa: E402
+from rl_tuner.runner import config as config_lib  # noqa: E402
+from rl_tuner.runner import policy as policy_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner.runner.config import RLConfig  # noqa: E402
 
 from test_learner import C, UNITS, Setup, make_batch, np_loss, np_step, to_tf  # noqa: E402
 
@@ -29,6 +33,12 @@ BASE = ("obs", "state", "action", "reward", "done")
 
 
 # --------------------------------------------------------------------------- transition_spec, bytes
+def transition_bytes(spec) -> int:
+    """Bytes one stored transition of ``spec`` takes (all fields are 4-byte numbers; BUILD.md's
+    replay memory figures)."""
+    return sum(4 * max(1, s.shape.num_elements()) for s in tf.nest.flatten(spec))
+
+
 @pytest.mark.parametrize("next_log_prior,next_state", [(True, True), (True, False), (False, True), (False, False)])
 def test_transition_spec_fields(next_log_prior, next_state):
     spec = agent.transition_spec((4,), 6, next_log_prior=next_log_prior, next_state=next_state)
@@ -40,7 +50,7 @@ def test_transition_spec_fields(next_log_prior, next_state):
     if next_log_prior:
         assert spec["next_log_prior"] == tf.TensorSpec([6], tf.float32)
     # obs 4 + state 2*4*4 + action 4 + reward 4 + done 4 = 48, next_state 32, next_log_prior 6*4 = 24
-    assert agent.transition_bytes(spec) == 48 + 32 * next_state + 24 * next_log_prior
+    assert transition_bytes(spec) == 48 + 32 * next_state + 24 * next_log_prior
 
 
 def test_transition_spec_defaults_store_everything():
@@ -51,20 +61,20 @@ def test_transition_bytes_of_a_1x100_lstm_with_35_classes_by_hand():
     full = agent.transition_spec((100,), 35)
     lean = agent.transition_spec((100,), 35, next_log_prior=False, next_state=False)
     # obs 4 + state (h, c) 2*100*4 = 800 + action 4 + reward 4 + done 4 + next_state 800 + log p 35*4 = 140
-    assert agent.transition_bytes(full) == 4 + 800 + 4 + 4 + 4 + 800 + 140 == 1756
-    assert agent.transition_bytes(lean) == 4 + 800 + 4 + 4 + 4 == 816
-    assert agent.transition_bytes(lean) * 500_000 / 1e9 == pytest.approx(0.408)
-    assert agent.transition_bytes(full) * 500_000 / 1e9 == pytest.approx(0.878)
+    assert transition_bytes(full) == 4 + 800 + 4 + 4 + 4 + 800 + 140 == 1756
+    assert transition_bytes(lean) == 4 + 800 + 4 + 4 + 4 == 816
+    assert transition_bytes(lean) * 500_000 / 1e9 == pytest.approx(0.408)
+    assert transition_bytes(full) * 500_000 / 1e9 == pytest.approx(0.878)
     # psi keeping next_state (the melody default): 1756 - 140
     psi_with_next_state = agent.transition_spec((100,), 35, next_log_prior=False)
-    assert agent.transition_bytes(psi_with_next_state) == 1616
-    assert agent.transition_bytes(psi_with_next_state) * 500_000 / 1e9 == pytest.approx(0.808)
+    assert transition_bytes(psi_with_next_state) == 1616
+    assert transition_bytes(psi_with_next_state) * 500_000 / 1e9 == pytest.approx(0.808)
 
 
 def test_transition_bytes_of_two_layers():
     spec = agent.transition_spec((8, 6), 38)
     # state: (8 + 8 + 6 + 6) * 4 = 112 twice; 38 * 4 = 152; 4 scalars
-    assert agent.transition_bytes(spec) == 16 + 2 * 112 + 152 == 392
+    assert transition_bytes(spec) == 16 + 2 * 112 + 152 == 392
 
 
 def test_only_g_uses_next_log_prior():
@@ -92,7 +102,7 @@ def test_a_run_stores_only_what_its_algorithm_needs(tiny_prior, tmp_path, algori
     if algorithm == "g":
         assert state.replay._storage["next_log_prior"].shape == (64, 38)  # pylint: disable=protected-access
     # 4 scalars + state 2*4*4, next_state 32, log p 38*4 = 152
-    assert agent.transition_bytes(state.replay.spec) == 48 + 32 * store_next_state + 152 * (algorithm == "g")
+    assert transition_bytes(state.replay.spec) == 48 + 32 * store_next_state + 152 * (algorithm == "g")
     assert state.learner.config.new_priority == "td"
     assert isinstance(state.replay, replay.PrioritizedReplay)
 
@@ -362,7 +372,7 @@ def test_without_first_tokens_the_priming_token_is_uniform_over_all_classes(smal
     first = tf.random.stateless_uniform([NUM], seed=tf.constant([SEED, -1], tf.int64), maxval=NC, dtype=tf.int32)
     expected = manual_samples(lambda x, s: small_model.step(x, s), small_model.zero_state(NUM), first.numpy())
     np.testing.assert_array_equal(loop(small_model, None), expected)
-    np.testing.assert_array_equal(sampling.sample(small_model, NUM, LENGTH, TEMP, SEED), expected)
+    np.testing.assert_array_equal(sampling.sample_model(small_model, NUM, LENGTH, TEMP, SEED), expected)
     # all classes: first_tokens=range(C) draws the same priming tokens
     np.testing.assert_array_equal(loop(small_model, list(range(NC))), expected)
 
@@ -391,14 +401,14 @@ def policy_manual(pol, first, temperature=TEMP, seed=SEED):
 
 
 def test_evaluate_sample_with_first_tokens(small_policy):
-    got = evaluate.sample(small_policy, NUM, LENGTH, TEMP, SEED, first_tokens=[4])
+    got = evaluate.sample_policy(small_policy, NUM, LENGTH, TEMP, SEED, first_tokens=[4])
     np.testing.assert_array_equal(got["tokens"], policy_manual(small_policy, [4] * NUM))
     np.testing.assert_array_equal(got["lengths"], [LENGTH] * NUM)
     # the sampler of each first-token set is its own (no stale cache)
-    plain = evaluate.sample(small_policy, NUM, LENGTH, TEMP, SEED)["tokens"]
+    plain = evaluate.sample_policy(small_policy, NUM, LENGTH, TEMP, SEED)["tokens"]
     first = tf.random.stateless_uniform([NUM], seed=tf.constant([SEED, -1], tf.int64), maxval=NC, dtype=tf.int32)
     np.testing.assert_array_equal(plain, policy_manual(small_policy, first.numpy()))
-    again = evaluate.sample(small_policy, NUM, LENGTH, TEMP, SEED, first_tokens=(1,))["tokens"]
+    again = evaluate.sample_policy(small_policy, NUM, LENGTH, TEMP, SEED, first_tokens=(1,))["tokens"]
     np.testing.assert_array_equal(again, policy_manual(small_policy, [1] * NUM))
 
 
@@ -412,13 +422,13 @@ def test_export_records_first_tokens_and_generate_starts_from_them(small_policy,
     loaded = tf.saved_model.load(out)
     got = loaded.generate(num_samples=NUM, max_length=LENGTH, temperature=TEMP, seed=SEED)["tokens"].numpy()
     np.testing.assert_array_equal(got, policy_manual(small_policy, [4] * NUM))
-    np.testing.assert_array_equal(got, evaluate.sample(small_policy, NUM, LENGTH, TEMP, SEED, first_tokens=[4])["tokens"])
+    np.testing.assert_array_equal(got, evaluate.sample_policy(small_policy, NUM, LENGTH, TEMP, SEED, first_tokens=[4])["tokens"])
     plain_dir = str(tmp_path / "plain")
     export.export(small_policy, plain_dir)
     assert export.load_info(plain_dir)["first_tokens"] is None
     loaded_plain = tf.saved_model.load(plain_dir)  # kept referenced: its variables must outlive the call
     plain = loaded_plain.generate(num_samples=NUM, max_length=LENGTH, temperature=TEMP, seed=SEED)["tokens"].numpy()
-    np.testing.assert_array_equal(plain, evaluate.sample(small_policy, NUM, LENGTH, TEMP, SEED)["tokens"])
+    np.testing.assert_array_equal(plain, evaluate.sample_policy(small_policy, NUM, LENGTH, TEMP, SEED)["tokens"])
     assert not np.array_equal(plain, got)
 
 
@@ -430,7 +440,7 @@ def test_the_smiles_paper_preset():
     assert (cfg.replay, cfg.new_priority, cfg.replay_capacity) == ("prioritized", "td", 500_000)
     assert cfg.c == pytest.approx(1 / 0.35) and cfg.c == pytest.approx(2.857142857)
     assert (cfg.learning_rate, cfg.epsilon_start, cfg.epsilon_end) == (1e-4, 0.01, 0.01)
-    assert (cfg.steps, cfg.num_notes) == (2_500_000, 120)
+    assert (cfg.steps, cfg.max_length) == (2_500_000, 120)
     assert cfg.store_next_state is False and cfg.reward_mode == "paper"
 
 
@@ -448,18 +458,18 @@ def test_melody_presets_are_the_core_presets(preset, task):
     assert config_lib.presets_of("melody") == config_lib.PRESETS
     cfg = config_lib.from_preset(preset, **task)
     # without a prior the task's shipped one is filled in
-    from note_rnn.cli import default_checkpoint
-    assert cfg == RLConfig(**config_lib.PRESETS[preset], prior=default_checkpoint()).validate()
+    import note_rnn
+    assert cfg == RLConfig(**config_lib.PRESETS[preset], prior=note_rnn.default_checkpoint()).validate()
     assert (cfg.task, cfg.algorithm, cfg.batch_size, cfg.replay, cfg.new_priority, cfg.store_next_state) == \
         ("melody", "q", 32, "uniform", "max", True)
 
 
 def test_the_smiles_paper_preset_brings_the_paper_prior_unless_one_is_given():
-    from molecules.task import default_checkpoint
-    assert config_lib.from_preset("paper", task="smiles").prior == default_checkpoint("smiles_rnn_paper")
-    assert config_lib.from_preset("default", task="smiles").prior == default_checkpoint("smiles_rnn")
+    from rl_tuner.resources import shipped_checkpoint
+    assert config_lib.from_preset("paper", task="smiles").prior == shipped_checkpoint("molecules", "smiles_rnn_paper")
+    assert config_lib.from_preset("default", task="smiles").prior == shipped_checkpoint("molecules", "smiles_rnn")
     assert config_lib.from_preset("paper", task="smiles", prior="my/prior").prior == "my/prior"
-    assert default_checkpoint("smiles_rnn_paper").endswith(os.path.join("checkpoints", "smiles_rnn_paper"))
+    assert shipped_checkpoint("molecules", "smiles_rnn_paper").endswith(os.path.join("checkpoints", "smiles_rnn_paper"))
 
 
 def test_an_unknown_preset_names_the_task():
@@ -533,7 +543,7 @@ def test_head_init_centered_lowers_every_value_by_the_mean_log_partition(tiny_pr
     tokens = tf.constant([[3, 7, 11, 2, 20]], tf.int32)
     np.testing.assert_allclose(state.target_network.rnn(tokens).numpy()[0], q, atol=1e-6)
     # the offset is the mean logsumexp of the prior's logits over its own samples (by hand)
-    from rl_tuner import networks
+    from rl_tuner.kl_control import networks
     assert networks.mean_log_partition(state.prior.rnn, None, num=256, length=32, seed=3) == \
         pytest.approx(state.log_partition_offset, rel=1e-6)
 

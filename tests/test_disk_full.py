@@ -17,8 +17,8 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import atomic, checkpoint, cli_utils  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner.plumbing import atomic, checkpoint, cli_utils, output_dir  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
 from note_rnn import cli as note_cli  # noqa: E402
 from molecules import cli as mol_cli  # noqa: E402
@@ -103,7 +103,7 @@ def test_a_tensorflow_disk_error_is_not_called_out_of_memory(capsys):
 def test_an_atomic_directory_fails_whole_on_a_tensorflow_disk_error(tmp_path):
     out = str(tmp_path / "exported")
     with pytest.raises(OSError, match=rf"^cannot write {re.escape(out)}: No space left on device$"):
-        with atomic.directory(out, "rl-tuner export") as tmp:
+        with output_dir.directory(out, "rl-tuner export") as tmp:
             open(os.path.join(tmp, "a"), "w").close()
             raise _tf_disk_full()
     assert os.listdir(tmp_path) == []  # no half-written folder, no temporary one
@@ -151,7 +151,7 @@ def test_train_prior_keeps_its_finished_epoch_when_the_first_checkpoint_hits_a_f
 def test_train_prior_keeps_the_first_model_when_the_second_model_save_fails(smiles_data, tmp_path, capsys,
                                                                            monkeypatch):
     out = str(tmp_path / "prior")
-    from rl_tuner import checkpoint as checkpoint_module
+    from rl_tuner.plumbing import checkpoint as checkpoint_module
     calls = _fail_at(monkeypatch, checkpoint_module.np, "savez", 2, OSError(errno.ENOSPC, "No space left on device"))
     assert run_main(mol_cli.main, _train_prior(smiles_data, out)) == 2
     assert _err(capsys) == f"error: cannot write {out}/model: No space left on device\n"

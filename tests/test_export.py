@@ -1,8 +1,8 @@
-"""Behaviour tests of the SavedModel export (rl_tuner.export).
+"""Behaviour tests of the SavedModel export (rl_tuner.models.export).
 
 The exported models are loaded in a separate Python process with a clean environment (no
 PYTHONPATH, no TF_USE_LEGACY_KERAS, cwd outside the project), so neither note_rnn nor
-rl_tuner can be imported there; the sampled tokens must equal rl_tuner.evaluate.sample's.
+rl_tuner can be imported there; the sampled tokens must equal rl_tuner.runner.evaluate.sample_policy's.
 """
 
 import json
@@ -17,8 +17,9 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402,F401
 
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import evaluate, export, policy as policy_lib  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.runner import evaluate, policy as policy_lib  # noqa: E402
+from rl_tuner.models import export  # noqa: E402
 
 NUM, LENGTH, TEMPERATURE, SEED, OTHER_SEED = 6, 20, 0.8, 7, 8
 
@@ -103,12 +104,12 @@ def test_child_process_did_not_import_the_project(exported):
 @pytest.mark.parametrize("name", ["g", "mle"])
 def test_exported_tokens_equal_in_process_sampling(exported, name):
     _, policies, result = exported
-    expected = evaluate.sample(policies[name], NUM, LENGTH, TEMPERATURE, SEED)["tokens"]
+    expected = evaluate.sample_policy(policies[name], NUM, LENGTH, TEMPERATURE, SEED)["tokens"]
     got = np.array(result[name]["method"])
     assert got.shape == (NUM, LENGTH) and expected.shape == (NUM, LENGTH)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(np.array(result[name]["signature"]), expected)
-    other = evaluate.sample(policies[name], NUM, LENGTH, TEMPERATURE, OTHER_SEED)["tokens"]
+    other = evaluate.sample_policy(policies[name], NUM, LENGTH, TEMPERATURE, OTHER_SEED)["tokens"]
     np.testing.assert_array_equal(np.array(result[name]["other_seed"]), other)
 
 
@@ -129,7 +130,7 @@ def test_temperature_near_zero_is_greedy(exported, name):
     _, policies, result = exported
     pol = policies[name]
     cold = np.array(result[name]["cold"])
-    np.testing.assert_array_equal(cold, evaluate.sample(pol, NUM, LENGTH, 1e-4, SEED)["tokens"])
+    np.testing.assert_array_equal(cold, evaluate.sample_policy(pol, NUM, LENGTH, 1e-4, SEED)["tokens"])
     token = tf.random.stateless_uniform([NUM], seed=tf.constant([SEED, -1], tf.int64), maxval=38, dtype=tf.int32)
     state = pol.zero_state(NUM)
     for t in range(LENGTH):
@@ -187,7 +188,7 @@ def test_without_an_end_token_every_length_is_max_length_and_there_are_no_string
 
 def test_an_end_token_gives_lengths_and_the_vocabulary_gives_strings(exported):
     root, policies, result = exported
-    expected = evaluate.sample(policies["ended"], NUM, LENGTH, TEMPERATURE, SEED, end_token=0)
+    expected = evaluate.sample_policy(policies["ended"], NUM, LENGTH, TEMPERATURE, SEED, end_token=0)
     tokens, lengths = np.array(result["ended"]["method"]), np.array(result["ended"]["lengths"])
     np.testing.assert_array_equal(tokens, expected["tokens"])
     np.testing.assert_array_equal(lengths, expected["lengths"])
@@ -215,7 +216,7 @@ def test_never_sampled_tokens_are_never_drawn_by_the_savedmodel_even_at_temperat
         else:
             assert drawn == {0, 1, 2, 3}  # the same model without the mask draws token 1
     # the same draws as the in-process sampler with the same never-sampled tokens
-    expected = evaluate.sample(policies["begin"], 500, LENGTH, 1e9, SEED, end_token=0, first_tokens=[1],
+    expected = evaluate.sample_policy(policies["begin"], 500, LENGTH, 1e9, SEED, end_token=0, first_tokens=[1],
                                never_sampled=[1])
     np.testing.assert_array_equal(np.array(result["begin"]["hot"]), expected["tokens"])
 
@@ -225,7 +226,7 @@ def test_savedmodel_refuses_the_temperatures_the_command_line_refuses(exported, 
     """The SavedModel accepted temperature=inf, which the CLI refuses, and both accepted 1e-46 (0 in float32)
     and 1e-40 (subnormal): one rule for all, in float32."""
     from rl_tuner import sampling_args
-    from rl_tuner.cli_utils import range_type
+    from rl_tuner.plumbing.cli_utils import range_type
     _, _, result = exported
     assert result[name]["ends"] == [[2, 3], [2, 3]]  # the range's ends are sampled with
     for bad, message in result[name]["refused"].items():

@@ -1,8 +1,8 @@
 """The flat (fused) learner update equals the per-tensor one.
 
-rl_tuner.optim.FlatLayout packs all parameters into one vector so that the per-tensor clip,
+rl_tuner.kl_control.optim.FlatLayout packs all parameters into one vector so that the per-tensor clip,
 TF1 Adam and the soft target update run as a few large kernels inside the compiled K-step
-loop (rl_tuner.agent.KLControlLearner._fused_train_step). These tests check the packing by
+loop (rl_tuner.kl_control.agent.KLControlLearner._fused_train_step). These tests check the packing by
 hand and the fused path against the per-tensor reference path (_train_step) on the same
 batches, to float32 rounding.
 """
@@ -13,10 +13,11 @@ import pytest
 import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import optim  # noqa: E402
+from rl_tuner.kl_control import optim  # noqa: E402
 from test_learner import Setup, make_batch, snapshot, to_tf  # noqa: E402
 
 
+@pytest.mark.math
 def test_layout_offsets_padding_and_round_trip():
     # Sizes 6, 5, 1 in rows of 4: 2 + 2 + 1 rows, offsets 0, 8, 16, 20 elements in all.
     layout = optim.FlatLayout([(2, 3), (5,), (1,)], row_width=4)
@@ -32,11 +33,13 @@ def test_layout_offsets_padding_and_round_trip():
         np.testing.assert_array_equal(x.numpy(), y)
 
 
+@pytest.mark.math
 def test_layout_rejects_an_empty_list():
     with pytest.raises(ValueError, match="at least one tensor shape"):
         optim.FlatLayout([])
 
 
+@pytest.mark.math
 def test_layout_norms_by_hand():
     # ||(3, 4)|| = 5, ||(1, 2, 2)|| = 3, ||0|| = 0.
     layout = optim.FlatLayout([(2,), (3,), (1,)], row_width=2)
@@ -44,6 +47,7 @@ def test_layout_norms_by_hand():
     np.testing.assert_allclose(layout.norms(flat).numpy(), [5.0, 3.0, 0.0], rtol=1e-7)
 
 
+@pytest.mark.math
 def test_layout_clip_by_norm_is_tf_clip_by_norm_per_tensor():
     rng = np.random.default_rng(0)
     shapes = [(38, 40), (10, 40), (40,), (10, 38), (38,), (3,)]
@@ -59,6 +63,7 @@ def test_layout_clip_by_norm_is_tf_clip_by_norm_per_tensor():
     np.testing.assert_allclose(np.linalg.norm(clipped[4].numpy()), 5.0, rtol=1e-5)
 
 
+@pytest.mark.math
 def test_apply_flat_equals_apply_gradients_exactly():
     rng = np.random.default_rng(1)
     shapes = [(4, 6), (6,), (3, 2)]
@@ -137,8 +142,8 @@ def test_fused_train_is_the_compiled_uniform_path():
 def test_target_values_equal_the_target_network_bit_for_bit(layers):
     # one_hot @ kernel picks the kernel row exactly: the learner's target values are the
     # target network's own outputs, bit for bit, for one and two LSTM layers.
-    from rl_tuner import sequence_model as model_lib
-    from rl_tuner import agent, networks, replay, targets
+    from rl_tuner.models import sequence_model as model_lib
+    from rl_tuner.kl_control import agent, networks, replay, targets
     pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=layers), seed=4)
     q_network = networks.q_network_from(pretrained)
     target = agent.build_target_network(q_network)

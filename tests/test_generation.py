@@ -9,14 +9,16 @@ import re
 import numpy as np
 import pytest
 
-import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
+import rl_tuner  # (also selects Keras 2 before TensorFlow)
+import note_rnn
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
 from note_rnn import cli as note_cli, encoding, generate
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner import cli as rl_cli, evaluate, policy as policy_lib  # noqa: E402
+from rl_tuner.models import sampling, sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner import cli as rl_cli  # noqa: E402
+from rl_tuner.runner import evaluate, policy as policy_lib  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")]
@@ -63,15 +65,23 @@ def _manual(step, state, primer, num, length, temperature, seed):
 
 
 def test_note_rnn_sample_starts_with_the_primer_and_continues_from_its_state(prior):
-    got = generate.sample(prior, 6, length=14, temperature=0.9, seed=4, primer=PRIMER)
+    got = sampling.sample_model(prior, 6, length=14, temperature=0.9, seed=4, primer=PRIMER)
     assert got.shape == (6, 14) and got.dtype == np.int32
     np.testing.assert_array_equal(got[:, :5], np.tile(PRIMER, (6, 1)))
     expected = _manual(prior.step, prior.zero_state(6), PRIMER, 6, 14, 0.9, 4)
     np.testing.assert_array_equal(got, expected)
 
 
+def test_rl_tuner_sample_is_the_one_entry_point_for_models_and_policies(prior, tuned):
+    np.testing.assert_array_equal(rl_tuner.sample(prior, 4, 10, 0.9, seed=3, primer=PRIMER[:2]),
+                                  sampling.sample_model(prior, 4, 10, 0.9, seed=3, primer=PRIMER[:2]))
+    np.testing.assert_array_equal(rl_tuner.sample(tuned, 4, 10, 0.9, seed=3),
+                                  evaluate.sample_policy(tuned, 4, 10, 0.9, seed=3)["tokens"])
+    assert not hasattr(rl_tuner, "tune") and not hasattr(note_rnn, "sample")  # one name each
+
+
 def test_policy_sample_conditions_both_q_network_and_prior_on_the_primer(tuned):
-    out = evaluate.sample(tuned, 5, length=12, temperature=0.8, seed=2, primer=PRIMER)
+    out = evaluate.sample_policy(tuned, 5, length=12, temperature=0.8, seed=2, primer=PRIMER)
     np.testing.assert_array_equal(out["tokens"][:, :5], np.tile(PRIMER, (5, 1)))
 
     def step(x, state):  # the policy's logits: Q-network and prior both stepped on every token
@@ -86,16 +96,16 @@ def test_policy_sample_conditions_both_q_network_and_prior_on_the_primer(tuned):
 
 
 def test_one_token_primer_and_primer_one_shorter_than_length(prior):
-    one = generate.sample(prior, 3, length=6, seed=1, primer=[14])
+    one = sampling.sample_model(prior, 3, length=6, seed=1, primer=[14])
     np.testing.assert_array_equal(one[:, 0], 14)
     np.testing.assert_array_equal(one, _manual(prior.step, prior.zero_state(3), [14], 3, 6, 1.0, 1))
-    last = generate.sample(prior, 2, length=6, seed=1, primer=PRIMER)  # one sampled token
+    last = sampling.sample_model(prior, 2, length=6, seed=1, primer=PRIMER)  # one sampled token
     np.testing.assert_array_equal(last, _manual(prior.step, prior.zero_state(2), PRIMER, 2, 6, 1.0, 1))
 
 
 def test_without_primer_sampling_is_unchanged(prior):
     # The priming token is drawn with (seed, -1) and excluded; step t uses (seed, t).
-    got = generate.sample(prior, 4, length=8, seed=9)
+    got = sampling.sample_model(prior, 4, length=8, seed=9)
     x = tf.random.stateless_uniform([4], seed=tf.constant([9, -1], tf.int64), maxval=38, dtype=tf.int32)
     state, tokens = prior.zero_state(4), []
     for t in range(8):
@@ -106,13 +116,13 @@ def test_without_primer_sampling_is_unchanged(prior):
 
 
 @pytest.mark.parametrize("primer, length, message", [
-    (PRIMER, 5, r"the primer \(5 steps\) must be shorter than the melody length \(5\)"),
-    (PRIMER, 3, r"the primer \(5 steps\) must be shorter than the melody length \(3\)"),
+    (PRIMER, 5, r"the primer \(5 steps\) must be shorter than the sequence length \(5\)"),
+    (PRIMER, 3, r"the primer \(5 steps\) must be shorter than the sequence length \(3\)"),
     ([], 5, "the primer is empty"),
 ])
 def test_sample_refuses_primers_not_shorter_than_length(prior, primer, length, message):
     with pytest.raises(ValueError, match=message):
-        generate.sample(prior, 2, length=length, primer=primer)
+        sampling.sample_model(prior, 2, length=length, primer=primer)
 
 
 
@@ -126,9 +136,9 @@ def test_sample_refuses_primers_not_shorter_than_length(prior, primer, length, m
 def test_primer_tokens_must_be_the_models_classes(prior, tuned, primer, message):
     """Before: a TensorFlow InvalidArgumentError (gather) or, for 14.5 and [True, False], silently 14 and [1, 0]."""
     with pytest.raises(ValueError, match=message):
-        generate.sample(prior, 2, length=6, primer=primer)
+        sampling.sample_model(prior, 2, length=6, primer=primer)
     with pytest.raises(ValueError, match=message):
-        evaluate.sample(tuned, 2, length=6, primer=primer)
+        evaluate.sample_policy(tuned, 2, length=6, primer=primer)
 
 # --- the commands ------------------------------------------------------------------------------------
 def test_both_generate_commands_take_the_same_flags():
@@ -159,7 +169,7 @@ def test_primer_melody_on_the_command_line(main, tiny_ckpt, prior, tmp_path, cap
     assert f"wrote 3 melodies to {out} (MIDI, WAV and melodies.json; model {tiny_ckpt}, primer of 5 steps)" \
         in capsys.readouterr().out
     melodies = json.loads((out / "melodies.json").read_text())
-    np.testing.assert_array_equal(melodies, generate.sample(prior, 3, 12, seed=5, primer=PRIMER))
+    np.testing.assert_array_equal(melodies, sampling.sample_model(prior, 3, 12, seed=5, primer=PRIMER))
     assert sorted(os.listdir(out)) == [".sequence-tutor.json", "melodies.json", "melody_000.mid", "melody_000.wav",
                                        "melody_001.mid", "melody_001.wav", "melody_002.mid", "melody_002.wav"]
     # Each MIDI file holds its melody: it starts with the primer's notes C4, D4 (rest) G4.
@@ -180,7 +190,7 @@ def test_primer_midi_on_the_command_line(main, tiny_ckpt, prior, tmp_path, capsy
     capsys.readouterr()
     melodies = np.array(json.loads((out / "melodies.json").read_text()))
     np.testing.assert_array_equal(melodies[:, :8], np.tile([14, 0, 16, 1, 21, 0, 0, 0], (2, 1)))
-    np.testing.assert_array_equal(melodies, generate.sample(prior, 2, 16, seed=3, primer=[14, 0, 16, 1, 21, 0, 0, 0]))
+    np.testing.assert_array_equal(melodies, sampling.sample_model(prior, 2, 16, seed=3, primer=[14, 0, 16, 1, 21, 0, 0, 0]))
     assert not glob.glob(str(out / "*.wav"))
     # No --qpm: the primer MIDI's tempo (80, written by encoding.write_midi at 80 qpm) -- then 95 from a
     # primer written at 95 qpm, and --qpm wins over the primer's tempo.
@@ -210,9 +220,9 @@ def test_both_commands_write_the_same_files_for_a_note_rnn(tiny_ckpt, tmp_path, 
 @pytest.mark.parametrize("main", [note_cli.main, rl_cli.main], ids=["note-rnn", "rl-tuner"])
 @pytest.mark.parametrize("extra, message", [
     (["--primer-melody", "[60, -2, 62]", "--length", "3"],
-     r"the primer \(3 steps\) must be shorter than the melody length \(3\); the length counts the primer"),
+     r"the primer \(3 steps\) must be shorter than the sequence length \(3\); the length counts the primer"),
     (["--primer-melody", "[60, -2, 62]", "--length", "2"],
-     r"the primer \(3 steps\) must be shorter than the melody length \(2\)"),
+     r"the primer \(3 steps\) must be shorter than the sequence length \(2\)"),
     (["--primer-melody", "[60, -2"], "--primer-melody '\\[60, -2' is not a list of Magenta events"),
     (["--primer-melody", "[60, 30]"], "--primer-melody: pitch 30 at position 1 is outside 48..83"),
     (["--primer-melody", "[]"], "--primer-melody is an empty list"),

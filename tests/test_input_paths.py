@@ -1,6 +1,6 @@
 """Every input path of every command says what a path is when it is not a readable file or
 folder (issue 18: a FIFO or a symlink loop given as --source was "does not exist"):
-rl_tuner.file_checks.path_problem through each command's loader, one `error:` line, exit 2."""
+rl_tuner.plumbing.file_checks.path_problem through each command's loader, one `error:` line, exit 2."""
 
 import os
 import socket
@@ -10,8 +10,9 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 from molecules import cli as molecules_cli  # noqa: E402
 from note_rnn import cli as note_rnn_cli  # noqa: E402
-from rl_tuner import cli as rl_cli, file_checks  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner import cli as rl_cli  # noqa: E402
+from rl_tuner.plumbing import file_checks  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
 
 
 def _kinds(root):

@@ -1,4 +1,4 @@
-"""Behaviour tests of the learner (rl_tuner.agent), the networks and FusedAdam.
+"""Behaviour tests of the learner (rl_tuner.kl_control.agent), the networks and FusedAdam.
 
 The loss is recomputed in NumPy from the networks' weights (an independent LSTM step), the
 soft update and the per-tensor clipped TF1 Adam update are recomputed from snapshots.
@@ -10,8 +10,8 @@ import pytest
 import note_rnn  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import agent, networks, optim, replay, targets  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.kl_control import agent, networks, optim, replay, targets  # noqa: E402
 
 UNITS = 8
 C = 38
@@ -139,6 +139,7 @@ def test_networks_start_from_the_pretrained_weights():
     assert len(s.q_network.trainable_variables) == 5
 
 
+@pytest.mark.math
 def test_q_network_step_matches_numpy():
     s = Setup()
     batch = make_batch(np.random.default_rng(1))
@@ -150,6 +151,7 @@ def test_q_network_step_matches_numpy():
     np.testing.assert_allclose(state[0][1].numpy(), ec, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.math
 def test_prior_is_normalised_log_softmax():
     s = Setup()
     tokens = tf.constant([0, 5, 37], tf.int32)
@@ -161,6 +163,7 @@ def test_prior_is_normalised_log_softmax():
 
 
 # --------------------------------------------------------------------------- (a) the loss
+@pytest.mark.math
 @pytest.mark.parametrize("double", [False, True])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_loss_matches_numpy(algorithm, double):
@@ -275,6 +278,7 @@ def np_tf1_adam(theta, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
     return theta
 
 
+@pytest.mark.math
 def test_fused_adam_first_step_by_hand():
     # Step 1: lr_t = 0.01 * sqrt(0.001) / 0.1 = 0.0031623; m = 0.1 g; v = 0.001 g^2;
     # m / sqrt(v) = 0.1 g / (0.031623 |g|) = 3.1623 sign(g) -> the step is 0.01 sign(g):
@@ -288,6 +292,7 @@ def test_fused_adam_first_step_by_hand():
     np.testing.assert_allclose(opt.beta2_power.numpy(), 0.999 ** 2, rtol=1e-6)
 
 
+@pytest.mark.math
 def test_fused_adam_two_steps_match_numpy():
     theta0 = np.array([[1.0, -2.0], [0.5, 3.0]], np.float32)
     g1 = np.array([[0.1, -0.2], [3.0, 0.0]], np.float32)
@@ -307,6 +312,7 @@ def test_fused_adam_two_steps_match_numpy():
     np.testing.assert_allclose(var.numpy()[1, 1], 2.9925587, rtol=1e-6)
 
 
+@pytest.mark.math
 def test_train_step_clips_each_gradient_tensor_and_applies_tf1_adam(monkeypatch):
     s = Setup("q")
     variables = s.q_network.trainable_variables
@@ -342,6 +348,7 @@ def test_train_step_clips_each_gradient_tensor_and_applies_tf1_adam(monkeypatch)
         np.testing.assert_allclose(v.numpy(), expected, rtol=1e-5, atol=2e-7)
 
 
+@pytest.mark.math
 def test_clip_is_per_tensor_not_global(monkeypatch):
     # Per-tensor clipping: every clipped tensor has norm exactly 5 (a global-norm clip would
     # give tensors of different norms summing in quadrature to 5).

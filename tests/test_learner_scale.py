@@ -75,9 +75,9 @@ def test_every_algorithm_beats_its_prior_at_a_small_c(tmp_path, algorithm, head)
 def test_prior_return_is_the_mean_scaled_discounted_soft_return(monkeypatch):
     """By hand: an environment whose every episode pays 1, 2, 4 at its three steps."""
     import tensorflow as tf
-    from rl_tuner import train
-    from rl_tuner.config import RLConfig
-    from rl_tuner.environment import StepResult
+    from rl_tuner.kl_control import value_offset
+    from rl_tuner.runner.config import RLConfig
+    from rl_tuner.kl_control.environment import StepResult
 
     class Env:
         num_envs = 4
@@ -97,11 +97,11 @@ def test_prior_return_is_the_mean_scaled_discounted_soft_return(monkeypatch):
         def step(self, tokens, state):
             return tf.math.log(tf.fill([4, 3], 1 / 3)), state
 
-    monkeypatch.setattr(train, "PRIOR_RETURN_EPISODES", 8)  # two rollouts of 4
+    monkeypatch.setattr(value_offset, "PRIOR_RETURN_EPISODES", 8)  # two rollouts of 4
     # (1 + 0.5 * 2 + 0.25 * 4) / 2 = 1.5 in every episode; the episodes end at step 3 of 5
     for algorithm in ("psi", "g", "pure_rl"):
-        config = RLConfig(task="melody", algorithm=algorithm, c=2.0, discount=0.5, num_notes=5)
-        assert train.prior_return(Prior(), Env(), config) == pytest.approx(1.5), algorithm
+        config = RLConfig(task="melody", algorithm=algorithm, c=2.0, discount=0.5, max_length=5)
+        assert value_offset.prior_return(Prior(), Env(), config) == pytest.approx(1.5), algorithm
     # q's reward keeps log p(a|s) = log 1/3 at each step: 1.5 + (1 + 0.5 + 0.25) log(1/3)
-    config = RLConfig(task="melody", algorithm="q", c=2.0, discount=0.5, num_notes=5)
-    assert train.prior_return(Prior(), Env(), config) == pytest.approx(1.5 + 1.75 * np.log(1 / 3), rel=1e-6)
+    config = RLConfig(task="melody", algorithm="q", c=2.0, discount=0.5, max_length=5)
+    assert value_offset.prior_return(Prior(), Env(), config) == pytest.approx(1.5 + 1.75 * np.log(1 / 3), rel=1e-6)

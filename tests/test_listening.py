@@ -1,4 +1,4 @@
-"""The listening study (note_rnn.listening): pair scheduling, the SQLite store, the web page's
+"""The listening study (listening_study): pair scheduling, the SQLite store, the web page's
 input validation through Flask's test client, the report against SciPy and by hand, and the
 ``listen``/``listen-report`` commands. The browser and kill -9 tests are in
 tests/test_listening_server.py."""
@@ -15,8 +15,8 @@ from collections import Counter
 import pytest
 from scipy import stats
 
-from note_rnn.listening import report, schedule
-from note_rnn.listening.store import RatingError, Store, open_existing
+from listening_study import report, schedule
+from listening_study.store import RatingError, Store, open_existing
 from rl_tuner import cli
 
 MODELS = ("mle", "q", "psi")
@@ -80,7 +80,6 @@ def test_a_rater_hears_every_pair_once_then_none():
     assert len(handed[0]) == total
     assert {schedule.clip_pair(a, b) for a, b in handed[0]} == {
         schedule.clip_pair(x, y) for m, n in itertools.combinations(clips, 2) for x in clips[m] for y in clips[n]}
-    assert schedule.max_pairs(3, 2) == 12
 
 
 # --- the store ----------------------------------------------------------------------------
@@ -89,7 +88,7 @@ def test_store_round_trip_and_restart(tmp_path):
     store = make_study(tmp_path / "s.sqlite")
     pair = store.next_pair("r1", random.Random(0))
     assert store.next_pair("r1") == pair  # an unanswered pair is handed out again, not a new one
-    assert pair["number"] == 1 and pair["total"] == 12 == schedule.max_pairs(3, 2)  # 3 model pairs x 2 x 2 clips
+    assert pair["number"] == 1 and pair["total"] == 12  # 3 model pairs x 2 x 2 clips
     store.rate("r1", pair["id"], "2")
     again = Store(str(tmp_path / "s.sqlite"))  # a new server process on the same file
     assert again.study()["models"] == {m: f"/models/{m}" for m in MODELS}
@@ -188,7 +187,7 @@ def test_foreign_sqlite_files_are_refused_unchanged(tmp_path):
 
 @pytest.fixture
 def client(tmp_path):
-    from note_rnn.listening.app import create_app
+    from listening_study.app import create_app
     store = make_study(tmp_path / "s.sqlite")
     return store, create_app(store).test_client()
 
@@ -202,7 +201,7 @@ def current_pair(store, client):
 
 
 def test_page_hides_model_names_and_serves_the_audio(tmp_path):
-    from note_rnn.listening.app import create_app
+    from listening_study.app import create_app
     names = ("NoteRnnBaseline", "QTunedModel", "PsiTunedModel")
     store = make_study(tmp_path / "s.sqlite", models=names)
     c = create_app(store).test_client()
@@ -232,7 +231,7 @@ def test_page_rates_and_refuses_bad_posts(client):
     assert response.status_code == 400 and "already rated" in response.get_data(as_text=True)
     assert [(r["rater"], r["answer"]) for r in store.ratings()] == [(rater, -2)]
     assert "Pair 2 of 12 (stop whenever you like)" in c.get("/").get_data(as_text=True)
-    from note_rnn.listening.app import create_app
+    from listening_study.app import create_app
     fresh = create_app(store).test_client()  # no cookie yet
     response = fresh.post("/rate", data={"pair": pair["id"], "answer": "1"})
     assert response.status_code == 400 and "no rater cookie" in response.get_data(as_text=True)
@@ -265,7 +264,7 @@ class _Body:
 def test_rate_refuses_a_large_body_before_reading_it(client, content_type):
     """A 200 MB POST /rate is answered 413 from its Content-Length: nothing of it is read (so
     nothing is spooled to a temporary file) and nothing is stored; a rating still fits."""
-    from note_rnn.listening.app import MAX_REQUEST_BYTES
+    from listening_study.app import MAX_REQUEST_BYTES
     store, c = client
     rater, pair, _ = current_pair(store, c)
     body = _Body(200 * 2**20)
@@ -281,7 +280,7 @@ def test_rate_refuses_a_large_body_before_reading_it(client, content_type):
 
 
 def test_a_rater_who_heard_everything_is_thanked(tmp_path):
-    from note_rnn.listening.app import create_app
+    from listening_study.app import create_app
     store = make_study(tmp_path / "s.sqlite", models=("a", "b"), num=1)
     c = create_app(store).test_client()
     rater, pair, _ = current_pair(store, c)
@@ -353,12 +352,6 @@ def test_report_by_hand():
     assert [t["significant"] for t in result["mann_whitney"]] == [p < 0.05 for p in expected]
 
 
-def test_holm_by_hand():
-    assert report.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
-    assert report.holm([0.6, 0.4]) == pytest.approx([0.8, 0.8])
-    assert report.holm([]) == []
-
-
 def test_report_without_enough_ratings():
     result = report.analyse([{"rater": "r", "model_a": "a", "model_b": "b", "answer": 0}], ["a", "b", "c"])
     assert result["kruskal_wallis"] is None  # all answers equal
@@ -409,7 +402,7 @@ def test_listen_report_command(tmp_path, capsys):
     assert cli.main(["listen-report", "--db", store.path, "--out", str(out)]) == 0  # its own output: replaced
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    from rl_tuner.outputs import OutputError
+    from rl_tuner.plumbing.outputs import OutputError
     with pytest.raises(OutputError, match="mine"):
         cli.main(["listen-report", "--db", store.path, "--out", str(tmp_path / "mine")])
 
@@ -441,9 +434,9 @@ def test_listen_samples_renders_and_serves(tmp_path, monkeypatch, capsys):
     """The whole ``listen`` command on two tiny Note-RNNs, the server replaced by a stub."""
     import io
     import wave
-    from note_rnn.listening import commands
-    from rl_tuner import checkpoint
-    from rl_tuner import sequence_model as model_lib
+    from listening_study import commands
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.models import sequence_model as model_lib
     paths = []
     for seed in (0, 1):
         paths.append(str(tmp_path / f"tiny{seed}"))
@@ -464,7 +457,7 @@ def test_listen_samples_renders_and_serves(tmp_path, monkeypatch, capsys):
     with sqlite3.connect(db) as conn:
         tokens = {(m, i): json.loads(t) for m, i, t in conn.execute("SELECT model, idx, tokens FROM clips")}
     from note_rnn import audio
-    from note_rnn.listening.commands import render_clips
+    from listening_study.commands import render_clips
     for model in ("one", "two"):
         for i, clip in enumerate(clips[model]):  # the project's rendering of the stored tokens, 16 kHz mono
             assert store.wav(clip) == audio.wav_bytes(audio.synthesize(tokens[model, i], qpm=80.0))
@@ -517,7 +510,7 @@ def test_listen_refuses_a_study_too_large_before_loading_anything(tmp_path):
 
 
 def test_listen_checks_the_database_folder_before_loading_models(tmp_path, monkeypatch):
-    from note_rnn.listening import commands
+    from listening_study import commands
     monkeypatch.setattr(commands, "render_clips", lambda settings: pytest.fail("sampled before checking --db"))
     (tmp_path / "notes.txt").write_text("keep")
     models = ["--model", f"a={tmp_path}", "--model", f"b={tmp_path}", "--port", "0"]
@@ -530,14 +523,15 @@ def test_listen_checks_the_database_folder_before_loading_models(tmp_path, monke
 
 def test_listen_loads_every_model_before_sampling(tmp_path, monkeypatch):
     """A path that is not a model is refused before the models before it are sampled."""
-    from rl_tuner import checkpoint, evaluate
-    from rl_tuner import sequence_model as model_lib
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.runner import evaluate
+    from rl_tuner.models import sequence_model as model_lib
     good = str(tmp_path / "tiny")
     checkpoint.save_model(good, model_lib.build(model_lib.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)), seed=0))
     bad = tmp_path / "notes.txt"
     bad.write_text("my notes, not a model\n" * 10)
     sampled = []
-    monkeypatch.setattr(evaluate, "sample", lambda *a, **k: sampled.append(a) or pytest.fail("sampled"))
+    monkeypatch.setattr(evaluate, "sample_policy", lambda *a, **k: sampled.append(a) or pytest.fail("sampled"))
     db = tmp_path / "s.sqlite"
     with pytest.raises(ValueError, match=r"notes.txt"):
         cli.main(["listen", "--db", str(db), "--model", f"good={good}", "--model", f"bad={bad}", "--port", "0"])
@@ -697,7 +691,7 @@ def test_a_cookie_the_server_did_not_make_gets_a_new_rater_id(client, forged):
 ])
 def test_model_spec_refuses_bad_values(text, message):
     import argparse
-    from note_rnn.listening.commands import model_spec
+    from listening_study.commands import model_spec
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         model_spec(text)
     assert model_spec(" psi = runs/a=b ") == ("psi", "runs/a=b")

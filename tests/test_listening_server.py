@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from note_rnn.audio import wav_bytes
-from note_rnn.listening.store import Store
+from listening_study.store import Store
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ("mle", "q", "psi")
@@ -162,7 +162,7 @@ def chromium_driver(tmp_path):
 
 def test_the_page_in_a_real_browser(tmp_path):
     from werkzeug.serving import make_server
-    from note_rnn.listening.app import create_app
+    from listening_study.app import create_app
     store = make_study(tmp_path / "ratings.sqlite")
     server = make_server("127.0.0.1", 0, create_app(store), threaded=True)
     thread = threading.Thread(target=server.serve_forever)

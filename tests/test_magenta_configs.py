@@ -13,7 +13,7 @@ import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from note_rnn import cli, magenta, melody_configs
-from rl_tuner import checkpoint
+from rl_tuner.plumbing import checkpoint
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
 
@@ -315,23 +315,24 @@ def python_sampler(model, num, length, temperature, seed, primer=None):
 
 @pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
 def test_compiled_sampler_equals_python_reference(reference, name):
-    from rl_tuner import sampling
+    from rl_tuner.models import sampling
     model = note_rnn.load(bundle(name))
     for primer in (None, np.array([14, 39, 16], np.int32)):
-        np.testing.assert_array_equal(sampling.sample(model, 5, 40, 0.8, seed=3, primer=primer),
+        np.testing.assert_array_equal(sampling.sample_model(model, 5, 40, 0.8, seed=3, primer=primer),
                                       python_sampler(model, 5, 40, 0.8, seed=3, primer=primer))
 
 
 @pytest.mark.parametrize("name", ["lookback_rnn", "attention_rnn"])
 def test_generate_decodes_repeat_classes(reference, tmp_path, name):
     from note_rnn import encoding, generate
+    from rl_tuner.models import sampling
     model = note_rnn.load(bundle(name))
     primer = encoding.melody_to_tokens([60, -2, 62, -1])
     melodies = generate.sample_melodies(model, 4, 40, seed=5, primer=primer)
     assert melodies.shape == (4, 40) and (melodies[:, :4] == primer).all()
     # the same draws, decoded by hand: a repeat class is the event 16 or 32 steps earlier
     labels = model.input_encoder.labels(encoding.tokens_to_events(primer))
-    classes = generate.sample(model, 4, 40, seed=5, primer=labels)
+    classes = sampling.sample_model(model, 4, 40, seed=5, primer=labels)
     assert (classes >= 38).any()  # repeat classes were drawn (random weights: about 1 in 20)
     for row, melody in zip(classes, melodies):
         events = []

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import checkpoint
+from rl_tuner.plumbing import checkpoint
 from note_rnn import magenta
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)

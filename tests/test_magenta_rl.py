@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import note_rnn
-from rl_tuner import config as config_lib
-from rl_tuner import policy, train
+from rl_tuner.runner import config as config_lib
+from rl_tuner.runner import policy, train
 
 MAGENTA_CKPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
                             "magenta", "model.ckpt-1994")

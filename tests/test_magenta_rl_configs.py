@@ -13,8 +13,8 @@ import pytest
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from note_rnn import environment, melody_configs
 from note_rnn.task import MelodyTask
-from rl_tuner import config as config_lib
-from rl_tuner import evaluate, policy, train
+from rl_tuner.runner import config as config_lib
+from rl_tuner.runner import evaluate, policy, train
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
 
@@ -55,7 +55,7 @@ def test_mono_pitches_are_folded_for_the_rules():
 
 def test_sampled_melodies_are_decoded_after_the_priming_class():
     model = note_rnn.load(bundle("lookback_rnn"))
-    samples = evaluate.sample(policy.Policy(model), 6, 40, seed=2)
+    samples = evaluate.sample_policy(policy.Policy(model), 6, 40, seed=2)
     first = tf.random.stateless_uniform([6], seed=[2, -1], maxval=40, dtype=tf.int32).numpy()
     full = np.concatenate([first[:, None], samples["model_tokens"]], axis=1)
     assert samples["tokens"].tolist() == model.input_encoder.task_tokens(full)[:, 1:].tolist()
@@ -106,19 +106,19 @@ print("RESULT " + json.dumps(out))
 
 def test_export_generates_without_the_package(tmp_path):
     """Each configuration's SavedModel (the encoder's features and the attention traced in)
-    samples the classes rl_tuner.evaluate samples and decodes them to the same melody tokens,
+    samples the classes rl_tuner.runner.evaluate samples and decodes them to the same melody tokens,
     in a process without this package."""
     import os
     import subprocess
     import sys
     from rl_tuner import cli as rl_cli
-    from rl_tuner import export
+    from rl_tuner.models import export
     expected, paths = {}, []
     for name in ("lookback_rnn", "attention_rnn", "mono_rnn"):
         out = str(tmp_path / name)
         assert rl_cli.main(["export", "--model", bundle(name), "--out", out]) == 0
         assert export.load_info(out)["encoder"] == melody_configs.CONFIGS[name].to_dict()
-        samples = evaluate.sample(policy.load_policy(bundle(name), task=MelodyTask()), 4, 40, 1.0, 3)
+        samples = evaluate.sample_policy(policy.load_policy(bundle(name), task=MelodyTask()), 4, 40, 1.0, 3)
         expected[out] = {"model_tokens": samples["model_tokens"].tolist(), "tokens": samples["tokens"].tolist()}
         paths.append(out)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_USE_LEGACY_KERAS")}
@@ -133,7 +133,7 @@ def test_export_generates_without_the_package(tmp_path):
 def test_export_message_names_model_tokens(tmp_path, capsys):
     """The command's one line names every output of the signature (policy.json's)."""
     from rl_tuner import cli as rl_cli
-    from rl_tuner import export
+    from rl_tuner.models import export
     out = str(tmp_path / "lookback")
     assert rl_cli.main(["export", "--model", bundle("lookback_rnn"), "--out", out]) == 0
     assert "'model_tokens': int32" in export.load_info(out)["signature"]

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 from note_rnn import tokens  # noqa: E402
 from note_rnn import media  # noqa: E402
-from rl_tuner import policy as policy_lib  # noqa: E402
+from rl_tuner.runner import policy as policy_lib  # noqa: E402
 import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -8,7 +8,7 @@ import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 from note_rnn import encoding, melody_io  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli  # noqa: E402
 from note_rnn import music_theory, stats
 
@@ -335,7 +335,7 @@ def test_deeply_nested_json_is_one_line_not_a_recursion_traceback(tmp_path, caps
         melody_io.read_melody_file(path)
     assert run_main(cli.main, ["stats", "--melodies", path, "--out", str(tmp_path / "o.json")]) == 2
     assert capsys.readouterr().err == f"error: {path} is nested too deeply to be a list of melodies\n"
-    from rl_tuner import file_checks, outputs
+    from rl_tuner.plumbing import file_checks, outputs
     assert outputs.written_by(path) is None  # the output rules read such a file as "not ours"
     with pytest.raises(ValueError, match="nested too deeply"):
         file_checks.read_json(path, "config", list)
@@ -343,7 +343,7 @@ def test_deeply_nested_json_is_one_line_not_a_recursion_traceback(tmp_path, caps
 
 def test_json_with_a_byte_order_mark_is_read(tmp_path):
     """Windows editors save UTF-8 with a BOM; it used to be 'Unexpected UTF-8 BOM'."""
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     path = write(tmp_path / "bom.json", b"\xef\xbb\xbf[[14, 0, 16]]")
     assert [m.tolist() for m in melody_io.read_melody_file(path)] == [[14, 0, 16]]
     assert file_checks.read_json(write(tmp_path / "c.json", b"\xef\xbb\xbf{\"a\": 1}")) == {"a": 1}

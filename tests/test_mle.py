@@ -1,4 +1,4 @@
-"""The core's MLE trainer (rl_tuner.mle) on a vocabulary other than melodies': the model
+"""The core's MLE trainer (rl_tuner.models.mle) on a vocabulary other than melodies': the model
 stores its vocabulary and learns the data (the Note-RNN recipe is tests/test_note_rnn_train.py)."""
 
 import dataclasses
@@ -8,7 +8,8 @@ import os
 import numpy as np
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint, mle  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.models import mle  # noqa: E402
 
 
 @dataclasses.dataclass

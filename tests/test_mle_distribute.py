@@ -1,4 +1,4 @@
-"""The MLE trainer under tf.distribute (rl_tuner.mle): a MirroredStrategy over two logical
+"""The MLE trainer under tf.distribute (rl_tuner.models.mle): a MirroredStrategy over two logical
 CPU devices gives the single-device losses, and resumes.
 
 Logical devices must be set before TensorFlow starts, so each run is a fresh process
@@ -51,7 +51,7 @@ def test_mirrored_on_two_devices_matches_one_device_and_resumes(tmp_path):
 
 
 def test_strategy_names_and_multi_worker_needs_tf_config(monkeypatch):
-    from rl_tuner import mle  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    from rl_tuner.models import mle  # pylint: disable=import-outside-toplevel  (TensorFlow)
     assert mle.STRATEGIES == choices.STRATEGIES == ("default", "mirrored", "multi_worker")
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="--strategy multi_worker needs the TF_CONFIG environment variable"):
@@ -68,7 +68,7 @@ def test_a_run_may_resume_with_another_strategy_or_from_before_strategies(tmp_pa
     from molecules.prior_config import PriorConfig  # pylint: disable=import-outside-toplevel
     from note_rnn import train  # pylint: disable=import-outside-toplevel
     from note_rnn.train_config import TrainConfig  # pylint: disable=import-outside-toplevel
-    from rl_tuner import atomic, runs  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import atomic, runs  # pylint: disable=import-outside-toplevel
     for module, cls, name in ((train, TrainConfig, "train_config.json"), (prior, PriorConfig, "prior_config.json")):
         stored = dataclasses.asdict(cls(out_dir=str(tmp_path)))
         del stored["strategy"]

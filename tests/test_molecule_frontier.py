@@ -12,7 +12,7 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 
 from experiments import frontier_tables, molecule_frontier, study_runs  # noqa: E402
-from rl_tuner import outputs  # noqa: E402
+from rl_tuner.plumbing import outputs  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from molecule_fixtures import prepare_tiny  # noqa: E402
@@ -129,7 +129,8 @@ def test_an_evaluation_counts_only_with_the_same_settings(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_frontier(tmp_path_factory):
     from molecules import data
-    from rl_tuner import checkpoint, sequence_model
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.models import sequence_model
     root = tmp_path_factory.mktemp("frontier")
     dataset = prepare_tiny(root)
     symbols = data.load_tokenizer(dataset).symbols

@@ -12,7 +12,7 @@ import pytest
 
 from molecules import benchmark, cli, dap, objectives
 from molecules.oracle import top_auc
-from rl_tuner.cli_utils import run_main
+from rl_tuner.plumbing.cli_utils import run_main
 
 VOCAB = ["<eos>", "<bos>", "C", "N", "O", "(", ")", "=", "1"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +21,8 @@ PROBS = [0.15, 0.0, 0.45, 0.15, 0.15, 0.02, 0.02, 0.04, 0.02]  # <bos> is never 
 
 @pytest.fixture(scope="module")
 def prior(tmp_path_factory):
-    from rl_tuner import checkpoint, sequence_model
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.models import sequence_model
     config = sequence_model.SequenceRNNConfig(num_classes=len(VOCAB), layer_sizes=(4,), vocabulary=tuple(VOCAB))
     model = sequence_model.build(config, seed=0)
     weights = {k: np.zeros_like(v) for k, v in model.get_named_weights().items()}

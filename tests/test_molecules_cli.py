@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from molecules import chem, cli, data, rewards
-from rl_tuner.cli_utils import run_main
+from rl_tuner.plumbing.cli_utils import run_main
 
 from molecule_fixtures import score_lines  # noqa: E402
 
@@ -187,7 +187,7 @@ def test_score_refuses_a_smiles_over_the_cap_naming_file_and_line(tmp_path, caps
 
 def test_score_reads_gzip_and_refuses_a_bomb_naming_the_file(tmp_path, capsys, monkeypatch):
     import gzip
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     src = tmp_path / "in.smi.gz"
     src.write_bytes(gzip.compress(b"CCO\nc1ccccc1\n"))
     out = tmp_path / "out.json"
@@ -198,14 +198,14 @@ def test_score_reads_gzip_and_refuses_a_bomb_naming_the_file(tmp_path, capsys, m
     assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(out), "--overwrite"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {src}: expands to more than 100,000 bytes when decompressed "
-        "(rl_tuner.file_checks.MAX_DECOMPRESSED_BYTES); a decompression bomb or not a data file")
+        "(rl_tuner.plumbing.file_checks.MAX_DECOMPRESSED_BYTES); a decompression bomb or not a data file")
 
 
 def test_score_and_prepare_refuse_too_many_lines_naming_the_file(tmp_path, capsys, monkeypatch):
     """A 306 KB gzip of 157 million lines "C" (under the decompression cap) grew `molecules score` and
     `molecules prepare` without bound: one input holds at most file_checks.MAX_LINES lines."""
     import gzip
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     monkeypatch.setattr(file_checks, "MAX_LINES", 1_000)
     src = tmp_path / "bomb.smi.gz"
     src.write_bytes(gzip.compress(b"C\n" * 1_000))
@@ -213,7 +213,7 @@ def test_score_and_prepare_refuse_too_many_lines_naming_the_file(tmp_path, capsy
     assert cli.main(["score", "--smiles", str(src), "--out", str(out)]) == 0  # exactly the cap
     assert len(json.loads(out.read_text())["molecules"]) == 1_000
     src.write_bytes(gzip.compress(b"C\n" * 100_000))
-    message = f"error: {src}: more than 1,000 lines, the most one input may hold (rl_tuner.file_checks.MAX_LINES)"
+    message = f"error: {src}: more than 1,000 lines, the most one input may hold (rl_tuner.plumbing.file_checks.MAX_LINES)"
     out.unlink()
     assert run_main(cli.main, ["score", "--smiles", str(src), "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == message

@@ -291,13 +291,13 @@ def test_csv_fields_beyond_pythons_default_limit_are_read(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".smi", ".smi.gz"])
 def test_a_line_beyond_the_line_cap_is_one_error_naming_file_and_line(tmp_path, suffix):
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     src = tmp_path / f"big{suffix}"
     text = "SMILES\nCCO\n" + "C" * (file_checks.MAX_LINE_CHARS + 1) + "\nCCN\n"
     src.write_bytes(gzip.compress(text.encode()) if suffix.endswith(".gz") else text.encode())
     with pytest.raises(ValueError) as e:
         _prepare(tmp_path, src)
-    assert str(e.value) == (f"{src} line 3: longer than 1,048,576 characters (rl_tuner.file_checks.MAX_LINE_CHARS); "
+    assert str(e.value) == (f"{src} line 3: longer than 1,048,576 characters (rl_tuner.plumbing.file_checks.MAX_LINE_CHARS); "
                             "not a line of a data file")
     assert not (tmp_path / "out").exists()
 
@@ -320,13 +320,13 @@ def _bomb(path, lines=200_000):
 
 
 def test_a_gzip_bomb_is_streamed_and_refused_at_the_cap(tmp_path, monkeypatch):
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     assert file_checks.MAX_DECOMPRESSED_BYTES == 2**30
     monkeypatch.setattr(file_checks, "MAX_DECOMPRESSED_BYTES", 100_000)
     bomb = _bomb(tmp_path / "bomb.smi.gz")
     assert bomb.stat().st_size < 5_000  # 800,000 bytes inside
     message = (f"{bomb}: expands to more than 100,000 bytes when decompressed "
-               "(rl_tuner.file_checks.MAX_DECOMPRESSED_BYTES); a decompression bomb or not a data file")
+               "(rl_tuner.plumbing.file_checks.MAX_DECOMPRESSED_BYTES); a decompression bomb or not a data file")
     with pytest.raises(ValueError) as e:
         _prepare(tmp_path, bomb)
     assert str(e.value) == message
@@ -342,7 +342,7 @@ def test_a_gzip_bomb_is_streamed_and_refused_at_the_cap(tmp_path, monkeypatch):
 
 
 def test_a_gzip_bomb_inside_the_moses_wheel_names_the_member(tmp_path, monkeypatch):
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     monkeypatch.setattr(file_checks, "MAX_DECOMPRESSED_BYTES", 100_000)
     wheel = tmp_path / "molsets-0.3.1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
@@ -354,7 +354,7 @@ def test_a_gzip_bomb_inside_the_moses_wheel_names_the_member(tmp_path, monkeypat
 
 
 def test_a_gzip_bomb_as_a_prepared_split_names_the_file(tmp_path, monkeypatch):
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     src = tmp_path / "mols.smi"
     src.write_text("CCO\nc1ccccc1\n")
     _, out = _prepare(tmp_path, src, validation_fraction=0.0)
@@ -390,14 +390,14 @@ class _LinesStream(io.RawIOBase):
 def test_a_gzip_of_too_many_lines_is_refused_at_the_line_cap(tmp_path, monkeypatch):
     """300 MiB of "C\\n" (306 KB of gzip, under the decompression cap) grew `molecules prepare` past
     8.5 GB: the number of lines one input may hold is capped, and refused as the stream reaches it."""
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     assert file_checks.MAX_LINES == 10_000_000  # MOSES: about 1.9 million molecules
     monkeypatch.setattr(file_checks, "MAX_LINES", 1_000)
     many = tmp_path / "many.smi.gz"
     many.write_bytes(gzip.compress(b"C\n" * 200_000))
     with pytest.raises(ValueError) as e:
         _prepare(tmp_path, many)
-    assert str(e.value) == f"{many}: more than 1,000 lines, the most one input may hold (rl_tuner.file_checks.MAX_LINES)"
+    assert str(e.value) == f"{many}: more than 1,000 lines, the most one input may hold (rl_tuner.plumbing.file_checks.MAX_LINES)"
     assert not (tmp_path / "out").exists()
     csv = tmp_path / "many.csv.gz"  # the CSV reader too (the header counts as a line)
     csv.write_bytes(gzip.compress(b"SMILES\n" + b"C\n" * 1_000))
@@ -419,7 +419,7 @@ def test_a_gzip_of_too_many_lines_is_refused_at_the_line_cap(tmp_path, monkeypat
 
 
 def test_too_many_lines_inside_the_moses_wheel_name_the_member(tmp_path, monkeypatch):
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     monkeypatch.setattr(file_checks, "MAX_LINES", 1_000)
     wheel = tmp_path / "molsets-0.3.1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
@@ -428,11 +428,11 @@ def test_too_many_lines_inside_the_moses_wheel_name_the_member(tmp_path, monkeyp
     with pytest.raises(ValueError) as e:
         sources.read_moses(str(wheel))
     assert str(e.value) == ("molsets-0.3.1-py3-none-any.whl!moses/dataset/data/train.csv.gz: more than 1,000 lines, "
-                            "the most one input may hold (rl_tuner.file_checks.MAX_LINES)")
+                            "the most one input may hold (rl_tuner.plumbing.file_checks.MAX_LINES)")
 
 
 def test_too_many_lines_in_a_prepared_split_name_the_file(tmp_path, monkeypatch):
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     src = tmp_path / "mols.smi"
     src.write_text("CCO\nc1ccccc1\n")
     _, out = _prepare(tmp_path, src, validation_fraction=0.0)
@@ -441,7 +441,7 @@ def test_too_many_lines_in_a_prepared_split_name_the_file(tmp_path, monkeypatch)
     train.write_bytes(gzip.compress(b"CCO\n" * 1_001))
     with pytest.raises(ValueError) as e:
         data.load_split(out, "train")
-    assert str(e.value) == f"{train}: more than 1,000 lines, the most one input may hold (rl_tuner.file_checks.MAX_LINES)"
+    assert str(e.value) == f"{train}: more than 1,000 lines, the most one input may hold (rl_tuner.plumbing.file_checks.MAX_LINES)"
 
 
 def _path_kinds(tmp_path):
@@ -470,7 +470,7 @@ def _path_kinds(tmp_path):
 
 
 def test_sources_say_what_a_path_is(tmp_path, monkeypatch):
-    from rl_tuner import file_checks
+    from rl_tuner.plumbing import file_checks
     server, kinds = _path_kinds(tmp_path)
     with server:
         for kind, (path, what) in kinds.items():

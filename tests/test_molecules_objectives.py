@@ -13,7 +13,7 @@ from rdkit.DataStructs import TanimotoSimilarity
 
 from molecules import cli, objectives
 from molecules.objectives import pmo, terms
-from rl_tuner.cli_utils import run_main
+from rl_tuner.plumbing.cli_utils import run_main
 
 from molecule_fixtures import score_lines  # noqa: E402
 

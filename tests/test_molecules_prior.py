@@ -11,9 +11,10 @@ import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 from molecules import cli, data, prior, tokenizers  # noqa: E402
-from rl_tuner import checkpoint, mle  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.models import mle  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from molecule_fixtures import SALTS, prepare_tiny, train_prior  # noqa: E402

@@ -14,8 +14,9 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 from molecules import data, evaluation, media, rewards, task as task_lib, tokenizers  # noqa: E402
 from molecules.environment import SmilesEnvironment  # noqa: E402
-from rl_tuner import checkpoint, cli as rl_cli, tasks  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner import cli as rl_cli, tasks  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from molecule_fixtures import prepare_tiny, train_prior  # noqa: E402
@@ -43,7 +44,7 @@ def _loaded(path):
 
 
 def _config(reward_mode, algorithm="psi"):
-    return types.SimpleNamespace(reward_mode=reward_mode, algorithm=algorithm, num_envs=3, num_notes=20)
+    return types.SimpleNamespace(reward_mode=reward_mode, algorithm=algorithm, num_envs=3, max_length=20)
 
 
 def test_get_task_finds_the_smiles_task():
@@ -137,7 +138,7 @@ def test_train_with_the_paper_preset_then_export(priors, tmp_path, capsys):
         assert stats[when]["num_samples"] == 20 and 0 <= stats[when]["valid"] <= 1
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
-    assert config["task"] == "smiles" and config["algorithm"] == "psi" and config["num_notes"] == 20
+    assert config["task"] == "smiles" and config["algorithm"] == "psi" and config["max_length"] == 20
     sample_dirs = sorted(os.listdir(os.path.join(out, "samples")))
     assert sample_dirs and sample_dirs[-1] == f"step_{steps:08d}"
     for d in sample_dirs:
@@ -162,8 +163,8 @@ def test_train_with_the_paper_preset_then_export(priors, tmp_path, capsys):
     assert strings == [task.decode(row[:n]) for row, n in zip(tokens, lengths)]
     assert tokens.shape == (6, 20) and ((tokens >= 0) & (tokens < 35)).all()
     # the same tokens as in-process sampling with the task's primers 1..33
-    from rl_tuner import evaluate, policy  # pylint: disable=import-outside-toplevel
-    expected = evaluate.sample(policy.load_policy(out, task=task), 6, 20, 1.0, 3, end_token=0,
+    from rl_tuner.runner import evaluate, policy  # pylint: disable=import-outside-toplevel
+    expected = evaluate.sample_policy(policy.load_policy(out, task=task), 6, 20, 1.0, 3, end_token=0,
                                first_tokens=task.first_tokens())
     np.testing.assert_array_equal(tokens, expected["tokens"])
     np.testing.assert_array_equal(lengths, expected["lengths"])
@@ -215,7 +216,7 @@ def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
     evaluation.statistics of the same samples, with novel against the data set's train split;
     both refuse to overwrite a file they did not write."""
     from molecules import cli as mol_cli, sampling
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     model = priors["char"]
     out = tmp_path / "mols.smi"
     assert mol_cli.main(["sample", "--model", model, "--num", "30", "--seed", "4", "--max-length", "40",
@@ -256,16 +257,16 @@ def test_molecules_sample_and_evaluate_commands(priors, tmp_path, capsys):
 
 
 def test_end_transitions_refuse_the_paper_presets_bootstrapped_last_step():
-    from rl_tuner.config import from_preset  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner.config import from_preset  # pylint: disable=import-outside-toplevel
     with pytest.raises(ValueError, match=r"^end_transitions store terminal transitions; they do not go with "
-                                         r"bootstrap_final_note \(the last step bootstraps\)$"):
+                                         r"bootstrap_final_step \(the last step bootstraps\)$"):
         from_preset("paper", task="smiles", end_transitions=0.25)
     assert from_preset("default", task="smiles", end_transitions=0.25).end_transitions == 0.25
 
 
 def test_end_transitions_that_round_to_no_row_a_step_are_refused():
     """--end-transitions 1e-9 (or the preset's 0.25 of --num-envs 1) stored no end transition at all."""
-    from rl_tuner.config import from_preset  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner.config import from_preset  # pylint: disable=import-outside-toplevel
     for fraction, num_envs, least in ((1e-9, 256, "0.00390625"), (0.25, 1, "1"), (0.0625, 8, "0.125")):
         with pytest.raises(ValueError, match=f"^end_transitions {fraction:g} of num_envs {num_envs} stores no end "
                                              rf"transition \(round\({fraction:g} x {num_envs}\) = 0\); give at least "
@@ -283,16 +284,17 @@ HOT = 1e9  # every token equally likely: `molecules sample` wrote `NF<bos>-s5C(1
 
 def test_bos_is_never_sampled_by_any_molecule_sampler_even_at_temperature_1e9(priors, tmp_path, capsys):
     from molecules import sampling
-    from rl_tuner import evaluate, policy, sampling as core_sampling
+    from rl_tuner.runner import evaluate, policy
+    from rl_tuner.models import sampling as core_sampling
     path = priors["atom"]
     task = _loaded(path)
     bos = task.tokenizer.begin_id
     assert task.never_sampled_tokens() == [bos] and _loaded(priors["char"]).never_sampled_tokens() is None
     model = checkpoint.load_model(path)
     # without the mask the begin token is drawn (the test can fail)
-    unmasked = core_sampling.sample(model, 400, 30, HOT, seed=0)
+    unmasked = core_sampling.sample_model(model, 400, 30, HOT, seed=0)
     assert (unmasked == bos).sum() > 100
-    masked = core_sampling.sample(model, 400, 30, HOT, seed=0, never_sampled=[bos])
+    masked = core_sampling.sample_model(model, 400, 30, HOT, seed=0, never_sampled=[bos])
     assert (masked != bos).all() and len(set(masked.ravel().tolist())) == task.num_classes - 1
     # `molecules sample` and `molecules evaluate`
     out = tmp_path / "hot.smi"
@@ -308,7 +310,7 @@ def test_bos_is_never_sampled_by_any_molecule_sampler_even_at_temperature_1e9(pr
     assert (rl_tuner.sample(api_policy, 400, 30, HOT, seed=2) != bos).all()
     stats = evaluate.evaluate_policy(policy.Policy(model), 400, 30, seed=3, temperature=HOT, task=task)
     assert stats["num_samples"] == 400
-    assert (evaluate.sample(policy.Policy(model), 400, 30, HOT, 3, never_sampled=[bos])["tokens"] != bos).all()
+    assert (evaluate.sample_policy(policy.Policy(model), 400, 30, HOT, 3, never_sampled=[bos])["tokens"] != bos).all()
     capsys.readouterr()
 
 

@@ -1,4 +1,4 @@
-"""Chief-only writing of multi-worker training (rl_tuner.workers): which TF_CONFIG task is
+"""Chief-only writing of multi-worker training (rl_tuner.plumbing.workers): which TF_CONFIG task is
 the chief, where the other workers write, and two real MultiWorkerMirroredStrategy workers
 on localhost (two processes, a tiny Note-RNN): only the chief's --out gets files, the other
 worker's temporary directory is gone, and a resumed run restores the chief's checkpoints on
@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from rl_tuner import workers
+from rl_tuner.plumbing import workers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER = {"worker": ["host0:2222", "host1:2222"]}
@@ -95,7 +95,7 @@ def _two_workers(tmp_path, outs, data_dir, epochs, expect=0):
         tmp.mkdir(exist_ok=True)
         env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp),
                    TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        code = ("import sys; from note_rnn import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+        code = ("import sys; from note_rnn import cli; from rl_tuner.plumbing.cli_utils import run_main; sys.exit(run_main("
                 "cli.main, ['train', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', '--batch-size', "
                 "'8', '--max-length', '24', '--epochs', sys.argv[3], '--strategy', 'multi_worker', '--quiet']))")
         processes.append(subprocess.Popen([sys.executable, "-c", code, data_dir, str(out), str(epochs)], env=env,
@@ -148,7 +148,7 @@ def test_one_worker_trains_on_tfrecord_shards_read_before_the_strategy_exists(tm
     """Reading TFRecord shards runs TensorFlow ops, after which MultiWorkerMirroredStrategy
     could no longer configure its collective ops ("Collective ops must be configured at program
     startup"): the trainer makes the strategy first."""
-    from rl_tuner import records  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import records  # pylint: disable=import-outside-toplevel
     from test_note_rnn_train import SUMMARY, _melodies  # pylint: disable=import-outside-toplevel
     data_dir = tmp_path / "tfr"
     data_dir.mkdir()
@@ -158,7 +158,7 @@ def test_one_worker_trains_on_tfrecord_shards_read_before_the_strategy_exists(tm
     cluster = {"worker": [f"localhost:{_free_port()}"]}
     env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp_path),
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
-    code = ("import sys; from note_rnn import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+    code = ("import sys; from note_rnn import cli; from rl_tuner.plumbing.cli_utils import run_main; sys.exit(run_main("
             "cli.main, ['train', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', '--batch-size', "
             "'8', '--max-length', '24', '--epochs', '1', '--strategy', 'multi_worker', '--quiet']))")
     done = subprocess.run([sys.executable, "-c", code, str(data_dir), str(tmp_path / "run")], env=env,
@@ -180,7 +180,7 @@ def test_one_worker_trains_a_smiles_prior_on_tfrecord_shards(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp_path),
                TF_CONFIG=json.dumps({"cluster": {"worker": [f"localhost:{_free_port()}"]},
                                      "task": {"type": "worker", "index": 0}}))
-    code = ("import sys; from molecules import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+    code = ("import sys; from molecules import cli; from rl_tuner.plumbing.cli_utils import run_main; sys.exit(run_main("
             "cli.main, ['train-prior', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', "
             "'--epochs', '1', '--max-validation', '20', '--card-samples', '5', '--strategy', 'multi_worker', "
             "'--quiet']))")
@@ -215,7 +215,7 @@ def _lone_worker(tmp_path, timeout):
     env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="", TMPDIR=str(tmp_path),
                RL_TUNER_CLUSTER_TIMEOUT=timeout,
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
-    code = ("import sys; from note_rnn import cli; from rl_tuner.cli_utils import run_main; sys.exit(run_main("
+    code = ("import sys; from note_rnn import cli; from rl_tuner.plumbing.cli_utils import run_main; sys.exit(run_main("
             "cli.main, ['train', '--data', sys.argv[1], '--out', sys.argv[2], '--layer-sizes', '8', '--epochs', '1', "
             "'--strategy', 'multi_worker', '--quiet']))")
     process = subprocess.Popen([sys.executable, "-c", code, data_dir, str(tmp_path / "run")], env=env,

@@ -391,12 +391,17 @@ def test_reward_mode_task_rewards():
     assert task("key_and_tonic")[:5].tolist() == [3.0] * 5
 
 
-def test_reward_mode_combine():
+def test_reward_modes_say_whether_the_stored_reward_adds_log_p():
+    # The sum is Algorithm.reward's (rl_tuner.kl_control.targets), fed the mode's adds_log_prior.
     from note_rnn import reward_modes as rm
+    from rl_tuner.kl_control import targets
     log_p = np.array([-1.0, -2.0])
     r_t = np.array([3.0, -100.0])
-    # music_theory_all: 0.5 * r_T + log p
-    np.testing.assert_allclose(rm.get_reward_mode("music_theory_all").combine(r_t, log_p, 0.5),
+    psi = targets.get_algorithm("psi")
+    # music_theory_all: r_T / c + log p with c = 2 (reward_scaler 0.5)
+    assert rm.get_reward_mode("music_theory_all").adds_log_prior
+    np.testing.assert_allclose(psi.reward(r_t, log_p, 2.0, rm.get_reward_mode("music_theory_all").adds_log_prior),
                                [0.5, -52.0])
-    np.testing.assert_allclose(rm.get_reward_mode("music_theory_only").combine(r_t, log_p, 0.5),
+    assert not rm.get_reward_mode("music_theory_only").adds_log_prior
+    np.testing.assert_allclose(psi.reward(r_t, log_p, 2.0, rm.get_reward_mode("music_theory_only").adds_log_prior),
                                [1.5, -50.0])

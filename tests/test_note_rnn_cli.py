@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import checkpoint
+from rl_tuner.plumbing import checkpoint
 from note_rnn import cli, encoding, generate
-from rl_tuner.cli_utils import run_main
-from rl_tuner.sequence_model import SequenceRNN, SequenceRNNConfig
+from rl_tuner.plumbing.cli_utils import run_main
+from rl_tuner.models import sampling
+from rl_tuner.models.sequence_model import SequenceRNN, SequenceRNNConfig
 from note_rnn.train import TrainConfig
 
 import tensorflow as tf  # noqa: E402,F401  (after note_rnn)
@@ -65,7 +66,7 @@ def test_generate_writes_midi_files_of_the_sampled_melodies(tiny_ckpt, tiny_mode
     assert f"wrote 3 melodies to {out} (MIDI, WAV and melodies.json; model {tiny_ckpt})" in capsys.readouterr().out
     names, contents = _read_files(out)
     assert names == ["melodies.json"] + [f"melody_00{i}.{ext}" for i in range(3) for ext in ("mid", "wav")]
-    melodies = generate.sample(tiny_model, 3, length=16, temperature=1.0, seed=5)
+    melodies = sampling.sample_model(tiny_model, 3, length=16, temperature=1.0, seed=5)
     assert json.loads(contents[0]) == melodies.tolist()
     names = [n for n in names if n.endswith(".mid")]
     for name, melody in zip(names, melodies):
@@ -91,12 +92,12 @@ def test_generate_same_seed_same_files_other_seed_differs(tiny_ckpt, tmp_path):
 
 
 def test_sample_is_deterministic_for_same_seed_and_num(tiny_model):
-    a = generate.sample(tiny_model, 4, length=16, seed=11)
-    b = generate.sample(tiny_model, 4, length=16, seed=11)
+    a = sampling.sample_model(tiny_model, 4, length=16, seed=11)
+    b = sampling.sample_model(tiny_model, 4, length=16, seed=11)
     assert a.shape == (4, 16) and a.dtype == np.int32
     assert a.min() >= 0 and a.max() < C
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, generate.sample(tiny_model, 4, length=16, seed=12))
+    assert not np.array_equal(a, sampling.sample_model(tiny_model, 4, length=16, seed=12))
     # The melodies of a batch are not all the same.
     assert len({tuple(m) for m in a}) == 4
 
@@ -104,10 +105,10 @@ def test_sample_is_deterministic_for_same_seed_and_num(tiny_model):
 def test_sample_same_seed_and_num_give_same_melodies_across_calls(tiny_model):
     """generate's module docstring: the same seed and number of melodies give the same melodies
     (also when the work is split into several compiled calls)."""
-    first = generate.sample(tiny_model, 5, length=16, seed=5, batch_size=2)
-    again = generate.sample(tiny_model, 5, length=16, seed=5, batch_size=2)
+    first = sampling.sample_model(tiny_model, 5, length=16, seed=5, batch_size=2)
+    again = sampling.sample_model(tiny_model, 5, length=16, seed=5, batch_size=2)
     np.testing.assert_array_equal(first, again)
-    assert not np.array_equal(first, generate.sample(tiny_model, 5, length=16, seed=6, batch_size=2))
+    assert not np.array_equal(first, sampling.sample_model(tiny_model, 5, length=16, seed=6, batch_size=2))
 
 
 def test_low_temperature_sampling_is_greedy(tiny_model):
@@ -121,7 +122,7 @@ def test_low_temperature_sampling_is_greedy(tiny_model):
         tokens = np.argmax(logits.numpy(), axis=-1)
         greedy.append(tokens)
     greedy = {tuple(row) for row in np.stack(greedy, axis=1).tolist()}
-    sampled = generate.sample(tiny_model, 20, length=length, temperature=1e-4, seed=3)
+    sampled = sampling.sample_model(tiny_model, 20, length=length, temperature=1e-4, seed=3)
     for row in sampled.tolist():
         assert tuple(row) in greedy
 
@@ -144,7 +145,7 @@ def _constant_model(log_probs):
 def test_sampling_follows_softmax_of_logits_over_temperature(temperature, expected):
     log_probs = np.full(C, -40.0)
     log_probs[[2, 3, 4]] = np.log([0.5, 0.3, 0.2])
-    melodies = generate.sample(_constant_model(log_probs), 1000, length=8, temperature=temperature, seed=1)
+    melodies = sampling.sample_model(_constant_model(log_probs), 1000, length=8, temperature=temperature, seed=1)
     counts = np.bincount(melodies.ravel(), minlength=C) / melodies.size
     assert counts[[0, 1]].sum() + counts[5:].sum() == 0
     # 8000 draws: standard error <= sqrt(.25 / 8000) = 0.0056; allow 4 of them.
@@ -169,11 +170,11 @@ def test_generate_bad_arguments_exit_2_with_message(tiny_ckpt, tmp_path, capsys,
 
 def test_sample_rejects_bad_arguments(tiny_model):
     with pytest.raises(ValueError, match="temperature"):
-        generate.sample(tiny_model, 2, temperature=0.0)
-    with pytest.raises(ValueError, match="number of melodies"):
-        generate.sample(tiny_model, 0)
+        sampling.sample_model(tiny_model, 2, temperature=0.0)
+    with pytest.raises(ValueError, match="number of sequences"):
+        sampling.sample_model(tiny_model, 0)
     with pytest.raises(ValueError, match="temperature"):
-        generate.sample(tiny_model, 2, temperature=float("nan"))
+        sampling.sample_model(tiny_model, 2, temperature=float("nan"))
 
 
 def test_generate_missing_checkpoint_exits_2(tmp_path, capsys):
@@ -212,7 +213,7 @@ def test_train_help_lists_every_train_config_flag_with_default(capsys):
 
 
 def test_train_flags_parse_into_train_config():
-    from rl_tuner.cli_utils import dataclass_from_args
+    from rl_tuner.plumbing.cli_utils import dataclass_from_args
     args = cli.build_parser().parse_args(["train", "--data", "d", "--out", "o", "--layer-sizes", "16", "8",
                                           "--no-staircase", "--learning-rate", "0.5", "--epochs", "2"])
     config = dataclass_from_args(TrainConfig, args)

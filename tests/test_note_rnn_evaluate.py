@@ -9,11 +9,11 @@ import os
 import numpy as np
 import pytest
 
-import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import checkpoint  # noqa: E402
+import note_rnn  # (also sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from rl_tuner.plumbing import checkpoint  # noqa: E402
 from note_rnn import cli, train
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner.sequence_model import SequenceRNNConfig  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner.models.sequence_model import SequenceRNNConfig  # noqa: E402
 
 LOG37 = math.log(37.0)
 
@@ -89,8 +89,8 @@ def test_evaluate_shipped_model_by_default_with_the_cards_settings(tmp_path, cap
     out = tmp_path / "m.json"
     assert cli.main(["evaluate", "--data", data, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    card = checkpoint.read_card(cli.default_checkpoint())["hyperparameters"]
-    assert result["checkpoint"] == cli.default_checkpoint()
+    card = checkpoint.read_card(note_rnn.default_checkpoint())["hyperparameters"]
+    assert result["checkpoint"] == note_rnn.default_checkpoint()
     assert (result["max_length"], result["skip_first_n_losses"], result["min_window"]) == \
         (card["max_length"], card["skip_first_n_losses"], card["min_window"])
     assert result["tokens"] == 32 - 1 - card["skip_first_n_losses"]
@@ -148,12 +148,12 @@ def test_evaluate_out_never_replaces_the_data_set_the_checkpoint_or_a_users_file
 
 # --- training defaults = the shipped model's recipe --------------------------------------------------
 def test_train_defaults_equal_the_shipped_cards_hyperparameters():
-    card = checkpoint.read_card(cli.default_checkpoint())
+    card = checkpoint.read_card(note_rnn.default_checkpoint())
     recipe = card["hyperparameters"]
     defaults = dataclasses.asdict(train.TrainConfig())
     defaults["layer_sizes"] = list(defaults["layer_sizes"])
     assert set(defaults) == set(recipe)
     assert defaults == recipe  # data/folk, runs/note_rnn, 60 epochs, ...
     args = cli.build_parser().parse_args(["train"])
-    from rl_tuner.cli_utils import dataclass_from_args
+    from rl_tuner.plumbing.cli_utils import dataclass_from_args
     assert dataclass_from_args(train.TrainConfig, args) == train.TrainConfig()

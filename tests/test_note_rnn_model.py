@@ -1,4 +1,4 @@
-"""Behaviour tests of rl_tuner.sequence_model: the Note-RNN's sequence and step interfaces.
+"""Behaviour tests of rl_tuner.models.sequence_model: the Note-RNN's sequence and step interfaces.
 
 The sequence call (Keras LSTM layers) and the step interface (hand-written LSTM cell) must
 compute the same function, and both must equal a NumPy LSTM written here from the named
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import note_rnn  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from rl_tuner import sequence_model as model_lib
-from rl_tuner.sequence_model import SequenceRNN, SequenceRNNConfig, check_tokens
+from rl_tuner.models import sequence_model as model_lib
+from rl_tuner.models.sequence_model import SequenceRNN, SequenceRNNConfig, check_tokens
 
 import tensorflow as tf  # noqa: E402  (after note_rnn)
 
@@ -284,12 +284,6 @@ def test_copy_weights_from_gives_identical_logits(tokens):
     assert not np.allclose(a.sequence_logits(tokens), b.sequence_logits(tokens))
     b.copy_weights_from(a)
     np.testing.assert_array_equal(a.sequence_logits(tokens), b.sequence_logits(tokens))
-
-
-def test_layer_sizes_from_weights():
-    weights = SequenceRNNConfig(num_classes=38, layer_sizes=(16, 8)).weight_shapes()
-    weights = {k: np.zeros(s) for k, s in weights.items()}
-    assert model_lib.layer_sizes_from_weights(weights) == (16, 8)
 
 
 # --- config validation -------------------------------------------------------------------------

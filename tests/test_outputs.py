@@ -1,4 +1,4 @@
-"""Safe outputs (rl_tuner.outputs, rl_tuner.atomic): nothing a command did not create is ever
+"""Safe outputs (rl_tuner.plumbing.outputs, rl_tuner.plumbing.atomic): nothing a command did not create is ever
 deleted, inputs and run directories are never replaced, and write errors name the user's path.
 """
 
@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from rl_tuner import atomic, outputs
-from rl_tuner.cli_utils import run_main
+from rl_tuner.plumbing import atomic, output_dir, outputs
+from rl_tuner.plumbing.cli_utils import run_main
 
 
 def _touch(path, text="x"):
@@ -37,8 +37,14 @@ def _legacy_rl_run(path):
 
 # --------------------------------------------------------------------------- check_dir
 def test_missing_and_empty_targets_are_fine(tmp_path):
-    outputs.check_dir(str(tmp_path / "new"), "rl-tuner export")
-    outputs.check_dir(str(tmp_path), "rl-tuner export")
+    # accepted (no OutputError) and left as they were: the check creates nothing
+    assert outputs.check_dir(str(tmp_path / "new"), "rl-tuner export") is None
+    assert outputs.check_dir(str(tmp_path), "rl-tuner export") is None
+    assert outputs.check_file(str(tmp_path / "new.json"), "rl-tuner export") is None
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "x").write_text("")  # the same empty folder holding one file is refused
+    with pytest.raises(outputs.OutputError, match=r"is not empty \(1 entry: x\)"):
+        outputs.check_dir(str(tmp_path), "rl-tuner export")
 
 
 def test_non_empty_folder_is_refused_naming_what_is_there(tmp_path):
@@ -59,7 +65,7 @@ def test_describe_shows_a_few_names_and_the_count(tmp_path):
 
 
 def test_own_earlier_output_is_fine_another_commands_is_not(tmp_path):
-    with atomic.directory(str(tmp_path / "out"), "note-rnn generate") as tmp:
+    with output_dir.directory(str(tmp_path / "out"), "note-rnn generate") as tmp:
         _touch(os.path.join(tmp, "melody_0.mid"))
     outputs.check_dir(str(tmp_path / "out"), "note-rnn generate")
     with pytest.raises(outputs.OutputError, match=re.escape("holds the output of `note-rnn generate`")):
@@ -78,7 +84,7 @@ def test_run_directories_are_never_replaced_even_with_overwrite(tmp_path, make_r
     with pytest.raises(outputs.OutputError, match="training run directory .*never replaced"):
         outputs.check_dir(run, "rl-tuner export", overwrite=True)
     with pytest.raises(outputs.OutputError, match="never replaced"):
-        with atomic.directory(run, overwrite=True):
+        with output_dir.directory(run, overwrite=True):
             pass
     _touch(os.path.join(run, "stats.json"), json.dumps({"written_by": "rl-tuner evaluate"}))
     with pytest.raises(outputs.OutputError, match="part of the training run"):
@@ -113,11 +119,11 @@ def test_a_file_where_a_directory_is_expected(tmp_path):
         outputs.check_dir(str(tmp_path / "f"), "rl-tuner export", overwrite=True)
 
 
-# --------------------------------------------------------------------------- atomic.directory
+# --------------------------------------------------------------------------- output_dir.directory
 def test_overwrite_keeps_every_file_the_command_did_not_write(tmp_path):
     folder = _user_folder(tmp_path / "mine")
     before = {n: open(os.path.join(folder, n)).read() for n in ("notes.txt", "song.mid", "thesis.tex")}
-    with atomic.directory(folder, "rl-tuner export", overwrite=True) as tmp:
+    with output_dir.directory(folder, "rl-tuner export", overwrite=True) as tmp:
         _touch(os.path.join(tmp, "saved_model.pb"), "model")
         _touch(os.path.join(tmp, "song.mid"), "new")  # a name the command writes: replaced
     assert sorted(os.listdir(folder)) == [outputs.MANIFEST, "notes.txt", "photos", "saved_model.pb", "song.mid",
@@ -131,11 +137,11 @@ def test_overwrite_keeps_every_file_the_command_did_not_write(tmp_path):
 
 def test_rewriting_own_output_removes_its_stale_files_only(tmp_path):
     out = str(tmp_path / "gen")
-    with atomic.directory(out, "note-rnn generate") as tmp:
+    with output_dir.directory(out, "note-rnn generate") as tmp:
         for i in range(5):
             _touch(os.path.join(tmp, f"melody_{i}.mid"))
     _touch(os.path.join(out, "my_notes.txt"))  # the user added a file meanwhile
-    with atomic.directory(out, "note-rnn generate") as tmp:
+    with output_dir.directory(out, "note-rnn generate") as tmp:
         for i in range(2):
             _touch(os.path.join(tmp, f"melody_{i}.mid"), "second")
     assert sorted(outputs.entries(out)) == ["melody_0.mid", "melody_1.mid", "my_notes.txt"]
@@ -145,7 +151,7 @@ def test_rewriting_own_output_removes_its_stale_files_only(tmp_path):
 def test_a_library_call_never_deletes_a_directory_it_did_not_create(tmp_path):
     folder = _user_folder(tmp_path / "mine")
     with pytest.raises(outputs.OutputError, match="not empty"):
-        with atomic.directory(folder) as tmp:
+        with output_dir.directory(folder) as tmp:
             _touch(os.path.join(tmp, "x"))
     assert sorted(os.listdir(folder)) == ["notes.txt", "photos", "song.mid", "thesis.tex"]
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
@@ -153,7 +159,7 @@ def test_a_library_call_never_deletes_a_directory_it_did_not_create(tmp_path):
 
 def test_failure_while_moving_in_puts_everything_back(tmp_path, monkeypatch):
     folder = _user_folder(tmp_path / "mine")
-    with atomic.directory(folder, "cmd", overwrite=True) as tmp:
+    with output_dir.directory(folder, "cmd", overwrite=True) as tmp:
         _touch(os.path.join(tmp, "a.out"), "v1")
     real_replace = os.replace
 
@@ -164,7 +170,7 @@ def test_failure_while_moving_in_puts_everything_back(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match=re.escape(f"cannot write {folder}: No space left on device")):
-        with atomic.directory(folder, "cmd") as tmp:
+        with output_dir.directory(folder, "cmd") as tmp:
             _touch(os.path.join(tmp, "a.out"), "v2")
             _touch(os.path.join(tmp, "b.out"), "v2")
     monkeypatch.undo()
@@ -227,7 +233,7 @@ def test_atomic_directory_permission_error_names_the_target(tmp_path, monkeypatc
 
     monkeypatch.setattr(atomic.tempfile, "mkdtemp", denied)
     with pytest.raises(PermissionError, match=f"^cannot write {re.escape(target)}: Permission denied$"):
-        with atomic.directory(target, "rl-tuner export"):
+        with output_dir.directory(target, "rl-tuner export"):
             pass
 
 
@@ -238,7 +244,7 @@ def test_nested_write_error_keeps_the_first_reason(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with pytest.raises(OSError) as info:
-        with atomic.directory(target, "x") as tmp:
+        with output_dir.directory(target, "x") as tmp:
             monkeypatch.setattr(atomic.os, "fsync", full)
             atomic.write_json(os.path.join(tmp, "config.json"), {})
     assert str(info.value) == f"cannot write {target}: No space left on device"
@@ -278,7 +284,7 @@ def test_temporaries_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
             os.makedirs(tmp_path / name / "melody_000.wav")
         else:
             (tmp_path / name).write_text("half")
-    with atomic.directory(str(tmp_path / "gen"), "note-rnn generate") as tmp:
+    with output_dir.directory(str(tmp_path / "gen"), "note-rnn generate") as tmp:
         assert os.path.basename(tmp).startswith(f".gen.tmp-{os.getpid()}-")
         open(os.path.join(tmp, "a.mid"), "w").close()
     # The dead writer's folder of the same target goes; a live writer's, another target's and

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
 from note_rnn import encoding
-from rl_tuner import outputs
+from rl_tuner.plumbing import outputs
 from note_rnn import cli as note_cli  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
 
 from test_magenta_import import make_network, save_tf1  # noqa: E402
@@ -334,7 +334,7 @@ def test_permission_denied_names_the_users_path_not_a_temporary_file(name, input
     def denied(*args, dir=None, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir or "/", ".tmp-xyz"))
 
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
     monkeypatch.setattr(atomic.tempfile, "mkdtemp", denied)
     out = str(tmp_path / "out")
@@ -350,7 +350,7 @@ def test_permission_denied_names_the_users_path_not_a_temporary_file(name, input
 # --------------------------------------------------------------------------- run locks
 HOLDER = """
 import sys, time
-from rl_tuner import runs
+from rl_tuner.plumbing import runs
 with runs.lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)
@@ -367,7 +367,7 @@ def _hold_lock(run_dir):
 
 @pytest.mark.parametrize("which", ["rl-tuner", "note-rnn"])
 def test_a_locked_run_is_refused_naming_the_pid_and_runs_after_kill_9(which, rl_run, data_dir, tmp_path, capsys):
-    from rl_tuner import runs
+    from rl_tuner.plumbing import runs
     out = str(tmp_path / "run")
     if which == "rl-tuner":  # a finished run: rerunning it only evaluates again
         shutil.copytree(rl_run[0], out)
@@ -426,7 +426,7 @@ def test_a_run_that_fails_after_starting_but_before_its_first_checkpoint_leaves_
     corrected command was then refused as "different settings"; the error was a traceback."""
     import tensorflow as tf
     from note_rnn import train as note_train
-    from rl_tuner import train as rl_train
+    from rl_tuner.runner import train as rl_train
     out = str(tmp_path / "R")
     if which == "note-rnn":
         def oom(*args, **kwargs):

@@ -14,14 +14,6 @@ from experiments import openings, paper_study, study_tables  # noqa: E402
 
 
 # --------------------------------------------------------------------------- statistics
-def test_holm_by_hand():
-    # m = 3: sorted 0.01, 0.02, 0.04 -> 0.03, max(0.03, 0.04) = 0.04, max(0.04, 0.04) = 0.04.
-    adjusted = study_tables.holm({"a": 0.04, "b": 0.01, "c": 0.02, "d": None})
-    assert adjusted == {"a": pytest.approx(0.04), "b": pytest.approx(0.03), "c": pytest.approx(0.04), "d": None}
-    # The step-down is monotone and capped at 1.
-    assert study_tables.holm({"a": 0.6, "b": 0.5}) == {"a": 1.0, "b": 1.0}
-
-
 def test_welch_p_is_scipys_and_undefined_cases_are_none():
     a, b = [0.9, 0.92, 0.88], [0.04, 0.041, 0.039]
     assert study_tables.welch_p(a, b) == pytest.approx(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
@@ -95,7 +87,8 @@ def test_runs_and_commands():
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    from rl_tuner import checkpoint, sequence_model
+    from rl_tuner.plumbing import checkpoint
+    from rl_tuner.models import sequence_model
     root = tmp_path_factory.mktemp("study")
     prior = str(root / "tiny_prior")
     checkpoint.save_model(prior, sequence_model.build(sequence_model.SequenceRNNConfig(num_classes=38, layer_sizes=(8,)),

@@ -1,4 +1,4 @@
-"""No command writes into, or replaces anything inside, a protected folder (rl_tuner.outputs.
+"""No command writes into, or replaces anything inside, a protected folder (rl_tuner.plumbing.outputs.
 check_protected): a training run, a model checkpoint, a tuned policy or exported model, a
 prepared data set, or the installed packages' shipped checkpoints, at any depth, with or
 without --overwrite. Every writing command of the three CLIs is refused in one line and
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint, outputs  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
+from rl_tuner.plumbing import checkpoint, outputs  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
 from note_rnn import cli as note_cli  # noqa: E402
 from note_rnn import encoding  # noqa: E402
@@ -212,7 +212,7 @@ def _protected(root, ckpt):
 
 
 def _expected(target, folder, noun, writer, flag="--out"):
-    """The one line a refusal prints (rl_tuner.outputs.check_protected)."""
+    """The one line a refusal prints (rl_tuner.plumbing.outputs.check_protected)."""
     detail = f" ({writer})" if writer else ""
     if os.path.realpath(target) == os.path.realpath(folder):
         article = "an" if noun[0] in "aeiou" else "a"
@@ -262,16 +262,16 @@ def test_every_writing_command_refuses_every_protected_folder_at_every_depth(nam
 # --------------------------------------------------------------------------- the issue's cases
 @pytest.fixture
 def fake_site(inputs, tmp_path, monkeypatch):
-    """An installation whose note_rnn/_checkpoints/smiles_rnn is a copy of the shipped SMILES prior."""
+    """An installation whose molecules/_checkpoints/smiles_rnn is a copy of the shipped SMILES prior."""
     site = tmp_path / "site-packages"
-    prior = shutil.copytree(SHIPPED_SMILES, site / "note_rnn" / "_checkpoints" / "smiles_rnn")
+    prior = shutil.copytree(SHIPPED_SMILES, site / "molecules" / "_checkpoints" / "smiles_rnn")
     real = os.path.realpath(site)
     monkeypatch.setattr(outputs, "_installed_dirs", lambda: {real})
     return str(prior)
 
 
 def test_score_overwrite_cannot_destroy_the_installed_smiles_prior(inputs, fake_site, tmp_path, capsys):
-    """`molecules score --out <site-packages>/note_rnn/_checkpoints/smiles_rnn/config.json --overwrite`
+    """`molecules score --out <site-packages>/molecules/_checkpoints/smiles_rnn/config.json --overwrite`
     exited 0 and destroyed the installed prior (`unknown checkpoint format None` afterwards)."""
     config = os.path.join(fake_site, "config.json")
     before = _snapshot(fake_site)
@@ -413,11 +413,11 @@ def test_a_checkpoint_written_by_a_library_call_is_replaced_by_one(inputs, tmp_p
 
 def test_library_calls_outside_a_held_run_are_refused_too(inputs, protected):
     run = protected["rlrun"][0]
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import output_dir
     with pytest.raises(outputs.OutputError, match="is part of the training run directory"):
-        with atomic.directory(os.path.join(run, "policy"), overwrite=True):
+        with output_dir.directory(os.path.join(run, "policy"), overwrite=True):
             pass
-    from rl_tuner import runs
+    from rl_tuner.plumbing import runs
     with runs.lock(run):  # as a trainer holds it
         outputs.check_protected(os.path.join(run, "policy"))
         outputs.check_protected(os.path.join(run, "samples", "step_00000256"), "note-rnn generate")
@@ -427,20 +427,23 @@ def test_library_calls_outside_a_held_run_are_refused_too(inputs, protected):
 
 def test_the_markers_are_the_writers_own_names():
     from note_rnn import corpus
-    from rl_tuner import policy, records
+    from rl_tuner.runner import policy
+    from rl_tuner.plumbing import records
     assert (outputs._CHECKPOINT_CONFIG, outputs._CHECKPOINT_WEIGHTS, outputs._CHECKPOINT_CARD) == \
         (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, checkpoint.CARD_FILE)
+    assert outputs._CHECKPOINT_FORMATS == checkpoint.FORMATS
     assert outputs._POLICY_FILE == policy.POLICY_FILE
     assert outputs._DATA_SUFFIX == records.SUFFIX
     assert set(corpus.PREPARE_FILES) <= set(outputs._DATA_FILES) | {outputs._DATA_SUMMARY}
     from molecules import data
-    from rl_tuner import export, train
+    from rl_tuner.models import export
+    from rl_tuner.runner import train
     from note_rnn import train as note_train
     from molecules import prior
     assert set(outputs.RUN_COMMANDS) == {train.COMMAND, note_train.COMMAND, prior.COMMAND}
     assert set(outputs.PREPARE_COMMANDS) == {corpus.PREPARE_COMMAND, data.PREPARE_COMMAND}
     assert outputs.EXPORT_COMMAND == export.COMMAND
-    assert "rl_tuner.runs" in sys.modules
+    assert "rl_tuner.plumbing.runs" in sys.modules
 
 
 # --------------------------------------------------------------------------- entries a rewrite replaces
@@ -494,25 +497,25 @@ def test_overwrite_never_replaces_a_protected_folder_inside_out(name, inputs, pr
 def test_replaced_entries_of_a_library_writer_are_checked_too(inputs, protected, tmp_path):
     """policy.save replaces q_network/ and prior/ (overwrite=True): a user's checkpoint kept as
     prior/ in a plain folder is refused; a tuned policy's own prior/ is replaced."""
-    from rl_tuner import atomic
+    from rl_tuner.plumbing import atomic
     col = str(tmp_path / "col")
     shutil.copytree(protected["checkpoint"][0], os.path.join(col, "prior"))
     _write(os.path.join(col, "notes.txt"), "note")
     before = _snapshot(col)
     with pytest.raises(outputs.OutputError, match=r"holds the model checkpoint .*col/prior, which this writer would"):
-        with atomic.directory(col, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
+        with output_dir.directory(col, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
             _write(os.path.join(tmp, "policy.json"), "{}")
     assert _snapshot(col) == before
     own = str(tmp_path / "policy")
     for _ in range(2):
-        with atomic.directory(own, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
+        with output_dir.directory(own, overwrite=True, owned=("q_network", "prior", "policy.json")) as tmp:
             shutil.copytree(inputs["ckpt"], os.path.join(tmp, "prior"))
             _write(os.path.join(tmp, "policy.json"), "{}")
     assert sorted(os.listdir(own)) == ["policy.json", "prior"]
 
 
 # --------------------------------------------------------------------------- a run another process holds
-HOLD = ("import sys, time\nfrom rl_tuner import runs\nwith runs.lock(sys.argv[1]):\n"
+HOLD = ("import sys, time\nfrom rl_tuner.plumbing import runs\nwith runs.lock(sys.argv[1]):\n"
         "    print('held', flush=True)\n    time.sleep(120)\n")
 
 
@@ -549,7 +552,7 @@ def test_a_run_whose_lock_another_process_holds_is_refused(inputs, held_run, cap
 
 
 def test_a_free_lock_file_is_not_a_run(tmp_path):
-    from rl_tuner import runs
+    from rl_tuner.plumbing import runs
     run = str(tmp_path / "r")
     os.makedirs(run)
     with runs.lock(run):
@@ -561,7 +564,7 @@ def test_a_free_lock_file_is_not_a_run(tmp_path):
 def test_a_refused_command_leaves_the_lock_file_as_it_was(tmp_path):
     """A refused `rl-tuner train` (different settings) wrote its own pid into RUN/.lock."""
     import dataclasses
-    from rl_tuner import runs
+    from rl_tuner.plumbing import runs
 
     @dataclasses.dataclass
     class Config:

@@ -1,4 +1,4 @@
-"""Sharded TFRecord data sets (rl_tuner.records) and the ``--format tfrecord`` of ``note-rnn
+"""Sharded TFRecord data sets (rl_tuner.plumbing.records) and the ``--format tfrecord`` of ``note-rnn
 prepare`` and ``molecules prepare``: the same sequences in the same order as the default
 formats, the same training history, shard counts, and clear errors for broken folders."""
 
@@ -13,8 +13,8 @@ from molecules import cli as molecules_cli
 from molecules import data as molecules_data
 from note_rnn import cli as note_cli
 from note_rnn import corpus, encoding
-from rl_tuner import records
-from rl_tuner.cli_utils import run_main
+from rl_tuner.plumbing import records
+from rl_tuner.plumbing.cli_utils import run_main
 
 from molecule_fixtures import prepare_tiny  # noqa: E402
 
@@ -381,7 +381,7 @@ def test_a_prepare_never_writes_into_the_other_commands_data_set(molecule_sets, 
     """`note-rnn prepare --overwrite` into a `molecules prepare` TFRecord folder (and back) put
     the other command's train/validation shards beside the new files, so the data set was
     unreadable ("holds both formats" or "shards of different counts"). A data set is now never
-    written by another command, not even with --overwrite (rl_tuner.outputs.check_protected);
+    written by another command, not even with --overwrite (rl_tuner.plumbing.outputs.check_protected);
     a command's own rerun in the other format leaves none of its old files."""
     import shutil  # pylint: disable=import-outside-toplevel
     out = tmp_path / "out"

@@ -9,7 +9,9 @@ import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from note_rnn import environment, music_theory  # noqa: E402
-from rl_tuner import exploration, replay
+from rl_tuner.kl_control import exploration, replay
+
+pytestmark = pytest.mark.math  # the hand-computed math (`python -m pytest -m math`, BUILD.md "Test")
 
 SPEC = {"x": tf.TensorSpec([], tf.int32), "v": tf.TensorSpec([2], tf.float32)}
 

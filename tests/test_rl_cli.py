@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.cli_utils import run_main  # noqa: E402
-from rl_tuner import cli, evaluate, policy as policy_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing.cli_utils import run_main  # noqa: E402
+from rl_tuner import cli  # noqa: E402
+from rl_tuner.runner import evaluate, policy as policy_lib  # noqa: E402
 from note_rnn import music_theory, rl_commands  # noqa: E402
-from rl_tuner.config import RLConfig  # noqa: E402
+from rl_tuner.runner.config import RLConfig  # noqa: E402
 
 TABLE1 = ("notes_excessively_repeated", "mean_autocorrelation_lag1", "mean_autocorrelation_lag2",
           "mean_autocorrelation_lag3", "notes_not_in_key", "melodies_starting_with_tonic", "leaps_resolved",
@@ -156,7 +157,7 @@ def test_generate_writes_files_and_is_seeded(tiny_ckpt, tmp_path, capsys):
     assert np.array(a).shape == (3, 16) and np.min(a) >= 0 and np.max(a) <= 37
     assert a != c
     # The same tokens as sampling the Note-RNN policy in-process.
-    expected = evaluate.sample(policy_lib.load_policy(tiny_ckpt), 3, 16, 1.0, 5)["tokens"]
+    expected = evaluate.sample_policy(policy_lib.load_policy(tiny_ckpt), 3, 16, 1.0, 5)["tokens"]
     np.testing.assert_array_equal(np.array(a), expected)
 
 

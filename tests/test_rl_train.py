@@ -1,4 +1,4 @@
-"""Behaviour tests of the RL training loop (rl_tuner.train.run): run directory, counters,
+"""Behaviour tests of the RL training loop (rl_tuner.runner.train.run): run directory, counters,
 resuming, the four algorithms, presets and config validation.
 
 The runs are tiny (an 8-unit Note-RNN, 8 melodies in parallel, 256 or 512 steps).
@@ -20,13 +20,13 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import checkpoint  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner import config as config_lib  # noqa: E402
-from rl_tuner import policy as policy_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.runner import config as config_lib  # noqa: E402
+from rl_tuner.runner import policy as policy_lib  # noqa: E402
 from note_rnn import stats as stats_lib  # noqa: E402
-from rl_tuner import train  # noqa: E402
-from rl_tuner.config import RLConfig  # noqa: E402
+from rl_tuner.runner import train  # noqa: E402
+from rl_tuner.runner.config import RLConfig  # noqa: E402
 
 EPISODE = 8 * 32  # env steps per batch of episodes (num_envs * num_notes)
 
@@ -39,7 +39,7 @@ def note_rnn_dir(tmp_path_factory):
 
 
 def small_config(note_rnn_dir, **overrides):
-    values = dict(algorithm="q", prior=note_rnn_dir, steps=2 * EPISODE, num_envs=8, num_notes=32,
+    values = dict(algorithm="q", prior=note_rnn_dir, steps=2 * EPISODE, num_envs=8, max_length=32,
                   eval_every=EPISODE, eval_samples=20, final_eval_samples=50, num_samples=1,
                   replay_capacity=1000, batch_size=8)
     values.update(overrides)
@@ -281,6 +281,38 @@ def test_g_and_pure_rl_use_music_theory_only(note_rnn_dir, algorithm, mode):
     assert env.num_envs == 8 and env.num_notes == 32
 
 
+@pytest.mark.parametrize("algorithm", ["psi", "g"])
+def test_the_loop_stores_log_p_at_s_the_prior_after_the_action_and_the_q_states_around_obs(note_rnn_dir, tmp_path,
+                                                                                            algorithm):
+    # What _play_episodes hands the learner, checked against the prior and the Q-network run
+    # over the played melodies independently (whole sequences through Keras, not the actor).
+    config = small_config(note_rnn_dir, algorithm=algorithm, num_envs=3, max_length=6)
+    state = train.RunState(config, str(tmp_path / "run"))
+    env = train.make_environment(config)
+    stored, played = [], []
+    state.learner.add_and_train = lambda transitions, num: (stored.append(transitions), (0.0, 0.0))[1]
+    env_step = env.step
+    env.step = lambda actions: played.append(env_step(actions)) or played[-1]
+    assert train._play_episodes(state, env, config, 0, train.Tally()) == 3 * 6
+    assert len(stored) == 6
+    tokens = np.stack([np.asarray(stored[0]["obs"])] + [np.asarray(t["action"]) for t in stored], axis=1)  # [3, 7]
+    log_p = tf.nn.log_softmax(state.prior.rnn.token_logits(tokens)).numpy()  # [3, 7, C]: log p(.|s_t)
+    q_state = state.q_network.zero_state(3)
+    for t, (transitions, result) in enumerate(zip(stored, played)):
+        np.testing.assert_array_equal(np.asarray(transitions["obs"]), tokens[:, t])
+        log_p_a = log_p[np.arange(3), t, tokens[:, t + 1]]  # log p(a_t|s_t)
+        r_task = np.asarray(result.task_reward) / config.c
+        expected = r_task + log_p_a if algorithm == "psi" else r_task
+        np.testing.assert_allclose(transitions["reward"], expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(transitions["next_log_prior"], log_p[:, t + 1], rtol=1e-5, atol=1e-5)
+        for got, want in zip(tf.nest.flatten(transitions["state"]), tf.nest.flatten(q_state)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        q_state = state.q_network(tokens[:, t], network_state=q_state)[1]
+        for got, want in zip(tf.nest.flatten(transitions["next_state"]), tf.nest.flatten(q_state)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(transitions["done"], [float(t == 5)] * 3)  # melodies end at the last note
+
+
 # --------------------------------------------------------------------------- presets, validation
 @pytest.mark.parametrize("preset", ["default", "paper"])
 def test_presets_have_the_paper_hyperparameters(preset):
@@ -296,7 +328,7 @@ def test_presets_have_the_paper_hyperparameters(preset):
     assert cfg.exploration == "egreedy"
     assert (cfg.epsilon_start, cfg.epsilon_end) == (1.0, 0.1)
     assert cfg.exploration_steps == cfg.steps // 2  # epsilon annealed over half the steps
-    assert cfg.num_notes == 32
+    assert cfg.max_length == 32
     assert cfg.algorithm == "q"
     if preset == "paper":
         assert cfg.steps == 1_000_000 and cfg.exploration_steps == 500_000

@@ -1,4 +1,4 @@
-"""Resuming a run made before a setting existed (rl_tuner.runs): when today's default of the
+"""Resuming a run made before a setting existed (rl_tuner.plumbing.runs): when today's default of the
 setting differs from the meaning the run had, the refusal says which flag resumes it."""
 
 import dataclasses
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from rl_tuner import runs
+from rl_tuner.plumbing import runs
 
 
 @dataclasses.dataclass

@@ -7,9 +7,9 @@ import pytest
 from rl_tuner import _tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import agent, episodes, networks, replay, targets  # noqa: E402
-from rl_tuner import sequence_learner as sl  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.kl_control import agent, episodes, networks, replay, targets  # noqa: E402
+from rl_tuner.kl_control import sequence_learner as sl  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 
 def _lambda(r, v, q, done, has_next, gamma, lam):
@@ -233,7 +233,7 @@ def test_path_consistency_moves_the_values_of_actions_never_played():
 
 
 def test_path_learner_refused_for_hard_max_algorithms():
-    from rl_tuner.config import RLConfig
+    from rl_tuner.runner.config import RLConfig
     with pytest.raises(ValueError, match="path-consistency learner is for the soft algorithms psi and g; q takes"):
         RLConfig(algorithm="q", learner="path").validate()
     with pytest.raises(ValueError, match="samples whole episodes uniformly"):
@@ -286,7 +286,7 @@ def test_train_head_only_leaves_the_lstm_as_the_prior():
 
 
 def test_train_head_only_refused_for_the_transition_learner():
-    from rl_tuner.config import RLConfig
+    from rl_tuner.runner.config import RLConfig
     with pytest.raises(ValueError, match="train_head_only is a setting of the sequence learners"):
         RLConfig(algorithm="psi", train_head_only=True).validate()
 
@@ -322,10 +322,10 @@ def test_stored_features_give_the_loss_of_the_unroll(name, path):
 
 
 def test_features_are_stored_only_when_the_lstm_never_changes():
-    from rl_tuner import train
-    from rl_tuner.config import RLConfig
+    from rl_tuner.runner import train
+    from rl_tuner.runner.config import RLConfig
     pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=7, layer_sizes=(8, 6)), seed=1)
     base = dict(algorithm="psi", learner="path", replay="uniform")
     assert train.feature_size(RLConfig(**base, train_head_only=True), pretrained) == 6
     assert train.feature_size(RLConfig(**base), pretrained) == 0
-    assert train.feature_size(RLConfig(**base, train_head_only=True, bootstrap_final_note=True), pretrained) == 0
+    assert train.feature_size(RLConfig(**base, train_head_only=True, bootstrap_final_step=True), pretrained) == 0

@@ -1,5 +1,5 @@
 """Settings that cannot be right are refused: every numeric flag of every command and every
-numeric field of the config dataclasses has a range (rl_tuner.ranges), NaN and infinity
+numeric field of the config dataclasses has a range (rl_tuner.plumbing.ranges), NaN and infinity
 included, with a message naming the flag or field. Only parsing and validation run here."""
 
 import argparse
@@ -17,13 +17,13 @@ from note_rnn import cli as note_cli
 from molecules import cli as molecules_cli
 from molecules.data import PrepareConfig as MoleculesPrepareConfig
 from molecules.prior_config import PriorConfig
-from rl_tuner import ranges
-from rl_tuner.cli_utils import range_type
+from rl_tuner.plumbing import ranges
+from rl_tuner.plumbing.cli_utils import range_type
 from note_rnn.corpus import PrepareConfig
 from note_rnn.train_config import TrainConfig
 from rl_tuner import choices, cli as rl_cli
 from note_rnn import reward_modes
-from rl_tuner.config import RLConfig, from_preset
+from rl_tuner.runner.config import RLConfig, from_preset
 
 SEED_MAX = 2**32 - 1
 
@@ -55,7 +55,7 @@ REFUSED = [
     ("rl-tuner train", "--td-lambda", "1.5", "in [0, 1]"),
     ("rl-tuner train", "--td-lambda", "-0.5", "in [0, 1]"),
     ("rl-tuner train", "--num-notes", "0", "an integer > 0"),
-    ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # an alias of --num-notes
+    ("rl-tuner train", "--max-length", "0", "an integer > 0"),  # --num-notes is its old name
     ("rl-tuner train", "--num-envs", "0", "an integer > 0"),
     ("rl-tuner train", "--eval-every", "-1", "an integer > 0"),
     ("rl-tuner train", "--eval-samples", "0", "an integer > 0"),
@@ -415,7 +415,7 @@ def test_q_and_psi_take_any_reward_mode():
 
 
 def test_train_command_refuses_key_reward_for_g_before_anything_is_written(tmp_path, capsys):
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     out = tmp_path / "run"
     code = run_main(rl_cli.main, ["train", "--algorithm", "g", "--reward-mode", "key", "--out", str(out)])
     assert code == 2
@@ -426,10 +426,10 @@ def test_train_command_refuses_key_reward_for_g_before_anything_is_written(tmp_p
 
 
 def test_choice_names_match_the_implementations():
-    from rl_tuner import exploration, replay, targets
+    from rl_tuner.kl_control import exploration, replay, targets
     assert tuple(targets.ALGORITHMS) == choices.ALGORITHMS
     assert exploration.MODES == choices.EXPLORATION_MODES
-    from rl_tuner import agent
+    from rl_tuner.kl_control import agent
     spec = agent.transition_spec((4,), 38)
     assert [type(replay.make_replay(kind, spec, 10)).__name__ for kind in choices.REPLAY_KINDS] == \
         ["UniformReplay", "PrioritizedReplay"]
@@ -446,7 +446,7 @@ def test_choice_names_match_the_implementations():
 def test_sampling_counts_that_would_hang_or_exhaust_memory_are_refused_before_loading(argv, tmp_path, capsys):
     """`generate --num 10**12` sampled 8192 melodies at a time for ever; `--length 10**12` crashed
     inside TensorFlow (int64 length); `evaluate --num-melodies 10**12` hung."""
-    from rl_tuner.cli_utils import run_main
+    from rl_tuner.plumbing.cli_utils import run_main
     main = note_cli.main if argv[0] == "note-rnn" else rl_cli.main
     out = str(tmp_path / ("out.json" if argv[1] == "evaluate" else "out"))
     assert run_main(main, argv[1:] + ["--model", str(tmp_path / "no_model"), "--out", out]) == 2

@@ -36,8 +36,8 @@ def test_state_kind(prefix, kind):
 def test_a_plain_prior_does_not_shift_the_end_token():
     import rl_tuner  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     from molecules import tokenizers  # pylint: disable=import-outside-toplevel
-    from rl_tuner import policy as policy_lib  # pylint: disable=import-outside-toplevel
-    from rl_tuner import sequence_model as model_lib  # pylint: disable=import-outside-toplevel
+    from rl_tuner.runner import policy as policy_lib  # pylint: disable=import-outside-toplevel
+    from rl_tuner.models import sequence_model as model_lib  # pylint: disable=import-outside-toplevel
     tok = tokenizers.AtomTokenizer.fit(["CCO", "c1ccccc1", "CC(C)N"])
     model = model_lib.build(model_lib.SequenceRNNConfig(num_classes=tok.vocab_size, layer_sizes=(8,),
                                                         vocabulary=tuple(tok.symbols)), seed=0)

@@ -25,8 +25,9 @@ import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from molecules import data, environment as env_lib, tokenizers  # noqa: E402
-from rl_tuner import checkpoint, config as config_lib, train  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner.runner import config as config_lib, train  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from molecule_fixtures import prepare_tiny  # noqa: E402
@@ -37,7 +38,7 @@ ROLLOUT = NUM_ENVS * LENGTH  # env steps between checkpoints (eval_every)
 ROLLOUTS = 5
 # Everything but the sizes comes from the preset; a replay of 600 wraps around (1,000 transitions
 # are added with the default preset's end transitions, 800 with the paper preset's).
-SIZES = dict(steps=ROLLOUTS * ROLLOUT, num_envs=NUM_ENVS, num_notes=LENGTH, batch_size=16, train_every=5,
+SIZES = dict(steps=ROLLOUTS * ROLLOUT, num_envs=NUM_ENVS, max_length=LENGTH, batch_size=16, train_every=5,
              replay_capacity=600, eval_every=ROLLOUT, eval_samples=20, final_eval_samples=20, num_samples=0)
 TIMING = ("sampling_seconds", "scoring_seconds", "env_steps_per_s")  # wall-clock figures: never compared
 

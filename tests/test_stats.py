@@ -217,3 +217,15 @@ def test_keys():
 def test_errors(melodies, message):
     with pytest.raises(ValueError, match=message):
         stats.composition_stats(melodies)
+
+
+def test_holm_by_hand():
+    # The one Holm-Bonferroni correction of both melody studies (listening study, Table 1).
+    # sorted 0.01, 0.03, 0.04, 0.5: 4 x 0.01, max(0.04, 3 x 0.03), max(0.09, 2 x 0.04), max(0.09, 0.5)
+    assert stats.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert stats.holm([0.6, 0.4]) == pytest.approx([0.8, 0.8])
+    assert stats.holm([]) == []
+    # m = 3 (None, an undefined test, stays None and does not count): sorted 0.01, 0.02, 0.04 ->
+    # 0.03, max(0.03, 0.04) = 0.04, max(0.04, 0.04) = 0.04; the step-down is monotone and capped at 1.
+    assert stats.holm([0.04, 0.01, 0.02, None]) == [pytest.approx(0.04), pytest.approx(0.03), pytest.approx(0.04), None]
+    assert stats.holm([0.6, 0.5]) == [1.0, 1.0]

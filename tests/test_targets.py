@@ -1,4 +1,4 @@
-"""Behaviour tests of rl_tuner.targets: TD targets, reward composition and policy logits.
+"""Behaviour tests of rl_tuner.kl_control.targets: TD targets, reward composition and policy logits.
 
 Every expected number is worked out by hand in the comments (spec section 2.4).
 """
@@ -11,7 +11,9 @@ import pytest
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
-from rl_tuner import targets  # noqa: E402
+from rl_tuner.kl_control import targets  # noqa: E402
+
+pytestmark = pytest.mark.math  # the hand-computed math (`python -m pytest -m math`, BUILD.md "Test")
 
 GAMMA = 0.5
 # Two transitions, three actions.

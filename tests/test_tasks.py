@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import evaluate, exploration, policy, tasks  # noqa: E402
-from rl_tuner.config import RLConfig  # noqa: E402
+from rl_tuner.runner import evaluate, policy  # noqa: E402
+from rl_tuner.kl_control import exploration  # noqa: E402
+from rl_tuner import tasks  # noqa: E402
+from rl_tuner.runner.config import RLConfig  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,8 +23,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_the_core_imports_no_application():
     script = textwrap.dedent("""
         import json, sys
-        import rl_tuner.train, rl_tuner.evaluate, rl_tuner.policy, rl_tuner.export, rl_tuner.cli
-        import rl_tuner.tasks, rl_tuner.sequence_model, rl_tuner.checkpoint, rl_tuner.sampling, rl_tuner.mle
+        import rl_tuner.runner.train, rl_tuner.runner.evaluate, rl_tuner.runner.policy, rl_tuner.models.export, rl_tuner.cli
+        import rl_tuner.tasks, rl_tuner.models.sequence_model, rl_tuner.plumbing.checkpoint, rl_tuner.models.sampling, rl_tuner.models.mle
         print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("note_rnn", "molecules"))))
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -115,8 +117,9 @@ def test_task_of_reads_policies_runs_and_defaults(tmp_path):
 
 
 def test_a_restarted_environment_gets_zero_lstm_states_and_the_priors_first_step():
-    from rl_tuner import actor as actor_lib, networks, targets, train
-    from rl_tuner import sequence_model as model_lib
+    from rl_tuner.kl_control import actor as actor_lib, networks, targets
+    from rl_tuner.runner import train
+    from rl_tuner.models import sequence_model as model_lib
     pretrained = model_lib.build(model_lib.SequenceRNNConfig(num_classes=6, layer_sizes=(4,)), seed=0)
     prior, q_network = networks.Prior(pretrained), networks.q_network_from(pretrained)
     actor = actor_lib.Actor(q_network, prior, targets.get_algorithm("psi"), "egreedy", seed=0)
@@ -138,7 +141,7 @@ def test_a_restarted_environment_gets_zero_lstm_states_and_the_priors_first_step
 
 
 def test_a_run_of_an_earlier_version_resumes_with_its_old_names(tmp_path):
-    from rl_tuner import outputs, runs
+    from rl_tuner.plumbing import outputs, runs
     config = RLConfig(prior=str(tmp_path / "ckpt"))
     stored = dict(json.loads(json.dumps(__import__("dataclasses").asdict(config))))
     stored["note_rnn"] = stored.pop("prior")
@@ -168,7 +171,7 @@ def test_old_flag_names_are_hidden_aliases():
 
 def test_mask_logits_gives_blocked_tokens_probability_zero_and_keeps_the_rest():
     import tensorflow as tf
-    from rl_tuner import sampling
+    from rl_tuner.models import sampling
     logits = tf.constant([[1.0, 2.0, 3.0], [-1e30, 0.0, 1e30], [5.0, 5.0, 5.0]])
     blocked = sampling.blocked_mask([1], 3)
     masked = sampling.mask_logits(logits, blocked).numpy()

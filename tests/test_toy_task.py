@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint, cli, tasks  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
+from rl_tuner.plumbing import checkpoint  # noqa: E402
+from rl_tuner import cli, tasks  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
 
 TOY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toy_task")
 
@@ -116,11 +117,10 @@ def _stored_replay(out):
     def value(part):
         (key,) = [k for k in names if k.startswith("replay/") and part in k and "OPTIMIZER" not in k]
         return reader.get_tensor(key)
-    return {name: value(f"/{name}/") for name in ("action", "reward", "done")}, int(value("num_added"))
+    return {name: value(f"/{name}/") for name in ("obs", "action", "reward", "done")}, int(value("num_added"))
 
 
 def test_end_transitions_store_the_end_token_in_a_share_of_the_states(tmp_path, toy_prior, monkeypatch):
-    from rl_tuner import train  # pylint: disable=import-outside-toplevel
     task = tasks.get_task("toy_ascending")
     made = task.make_environment
     monkeypatch.setattr(type(task), "make_environment", lambda self, config: _EndRewardEnvironment(made(config)))
@@ -147,11 +147,16 @@ def test_end_transitions_store_the_end_token_in_a_share_of_the_states(tmp_path, 
     assert history["train"][-1]["end_transition_reward"] == -4.0
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["end_transitions"] == 0.25
-    assert train.with_end_transitions  # the public helper the loop uses
+    # an end transition is played in the state of one of its step's episodes: it shares that
+    # transition's observation (rl_tuner.kl_control.transitions.with_end_transitions)
+    blocks = stored["obs"][:n].reshape(num_notes * rollouts, num_envs + per_step)
+    for block in blocks:
+        assert set(block[num_envs:]) <= set(block[:num_envs])
+    assert len({tuple(b[num_envs:]) for b in blocks}) > 1  # not one fixed observation
 
 
 def test_end_transitions_need_an_environment_that_reports_end_rewards(tmp_path, toy_prior, capsys):
-    from rl_tuner.cli_utils import run_main  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing.cli_utils import run_main  # pylint: disable=import-outside-toplevel
     code = run_main(cli.main, ["train", "--task", "toy_ascending", "--prior", toy_prior, "--out", str(tmp_path / "run"),
                      "--end-transitions", "0.5", "--steps", "32", "--num-envs", "8", "--num-notes", "4",
                      "--eval-every", "32", "--eval-samples", "10", "--final-eval-samples", "10", "--quiet"])

@@ -1,5 +1,5 @@
 """rl-tuner train decides what needs only the run directory's files before TensorFlow loads
-(rl_tuner.train_precheck): a finished run shows its results, and a folder that is not a run,
+(rl_tuner.runner.train_precheck): a finished run shows its results, and a folder that is not a run,
 a run in use or a run with other settings is refused, each in a fresh process that never
 imports TensorFlow. A run to resume or train still goes on to train.run.
 """
@@ -14,10 +14,11 @@ import textwrap
 import pytest
 
 import rl_tuner  # noqa: F401  (selects Keras 2 before TensorFlow)
-from rl_tuner import checkpoint, runs, train_precheck  # noqa: E402
+from rl_tuner.plumbing import checkpoint, runs  # noqa: E402
+from rl_tuner.runner import train_precheck  # noqa: E402
 from rl_tuner import cli as rl_cli  # noqa: E402
-from rl_tuner import sequence_model as model_lib  # noqa: E402
-from rl_tuner.config import from_preset  # noqa: E402
+from rl_tuner.models import sequence_model as model_lib  # noqa: E402
+from rl_tuner.runner.config import from_preset  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--steps", "256", "--num-envs", "8", "--eval-every", "256", "--eval-samples", "10",

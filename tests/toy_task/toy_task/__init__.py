@@ -9,7 +9,7 @@ end token at random.
 
 import numpy as np
 
-from rl_tuner.environment import StepResult
+from rl_tuner.kl_control.environment import StepResult
 from rl_tuner.tasks import Task
 
 END = 0
@@ -62,7 +62,7 @@ class AscendingTask(Task):
     headline = (("ascending_share", "ascending"),)
 
     def make_environment(self, config):
-        return AscendingEnvironment(config.num_envs, config.num_notes)
+        return AscendingEnvironment(config.num_envs, config.max_length)
 
     def exploration_actions(self):
         return list(range(1, len(SYMBOLS)))  # never the end token at random

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rl_tuner.environment import StepResult
+from rl_tuner.kl_control.environment import StepResult
 from rl_tuner.tasks import Task
 
 END, OPEN, CLOSE, ATOM_A, ATOM_B, BEGIN = range(6)
@@ -121,8 +121,8 @@ def train_prior(path: str, steps: int = 400, units: int = 32, seed: int = 0) -> 
       {"loss": final mean token NLL (nats)}.
     """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from rl_tuner import checkpoint  # pylint: disable=import-outside-toplevel
-    from rl_tuner import sequence_model as model_lib  # pylint: disable=import-outside-toplevel
+    from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel
+    from rl_tuner.models import sequence_model as model_lib  # pylint: disable=import-outside-toplevel
     rng = np.random.default_rng(seed)
     strings = sample_training_strings(4096, rng)
     length = max(len(s) for s in strings) + 2
@@ -164,7 +164,7 @@ class BracketsTask(Task):
     headline = (("valid", "valid"), ("mean_reward", "reward"))
 
     def make_environment(self, config):
-        return BracketsEnvironment(config.num_envs, config.num_notes)
+        return BracketsEnvironment(config.num_envs, config.max_length)
 
     def exploration_actions(self):
         return [OPEN, CLOSE, ATOM_A, ATOM_B]
