@@ -222,7 +222,7 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
         t1 = time.perf_counter()
         scores = oracle.score_batch(smiles)
         t2 = time.perf_counter()
-        _add(timer, sampling=t1 - t0, scoring=t2 - t1)
+        add_seconds(timer, sampling=t1 - t0, scoring=t2 - t1)
         if oracle.finished:
             break
         if config.patience and len(oracle.calls) > 1000:
@@ -238,10 +238,11 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
                        [b[1] for b in batch + replay])
         memory.add(batch)
         steps += 1
-        _add(timer, learning=time.perf_counter() - t2)
+        add_seconds(timer, learning=time.perf_counter() - t2)
     return {"steps": steps, "stopped_early": stopped}
 
 
-def _add(timer: dict, **seconds) -> None:
+def add_seconds(timer: dict, **seconds) -> None:
+    """Adds each ``name=seconds`` to ``timer[name]`` (a run's cost split)."""
     for key, value in seconds.items():
         timer[key] = timer.get(key, 0.0) + value
