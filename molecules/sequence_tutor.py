@@ -9,7 +9,10 @@ that is not a molecule scores 0, a repeat its known score: both free), stores ea
 complete episode in a uniform replay of ``replay_size`` episodes, and runs
 ``updates_per_batch`` updates of :class:`rl_tuner.sequence_learner.SequenceLearner` on
 ``train_batch_size`` episodes drawn from the replay (off-policy: every expensive call is reused
-until its episode leaves the replay).
+until its episode leaves the replay). With ``best_size`` > 0, ``best_per_update`` of each
+update's episodes come instead from a second memory of the ``best_size`` best distinct
+molecules seen so far (REINVENT's experience replay, which PMO's REINVENT uses: path
+consistency holds for any data, so the mix changes what is learned first, not the optimum).
 
 The reward of an episode is the objective's score S in [0, 1] of the finished molecule, paid
 at its last step and divided by the KL weight ``c`` (r_T / c; psi adds log p(a|s) at every
@@ -53,6 +56,9 @@ class TutorConfig:
       updates_per_batch: learner updates after each step's molecules are stored.
       train_batch_size: episodes per learner update, drawn uniformly from the replay.
       replay_size: episodes the replay keeps (the oldest are overwritten).
+      best_size: the best distinct molecules kept in a second memory (0: none).
+      best_per_update: episodes of each update drawn uniformly from the best memory (the rest
+        from the replay); needs ``best_size`` > 0.
       learning_rate: Adam learning rate.
       train_head_only: train only the output layer (the LSTM stays the prior's).
       target_update_rate: soft update of the target network after every update (loss lambda).
@@ -67,13 +73,16 @@ class TutorConfig:
     updates_per_batch: int = 1
     train_batch_size: int = 64
     replay_size: int = 1024
+    best_size: int = 0
+    best_per_update: int = 0
     learning_rate: float = 5e-4
     train_head_only: bool = False
     target_update_rate: float = 0.01
     max_length: int = 120
 
     RANGES = {"c": positive(), "td_lambda": between(0.0, 1.0), "batch_size": COUNT, "updates_per_batch": at_least(0),
-              "train_batch_size": COUNT, "replay_size": COUNT, "learning_rate": positive(),
+              "train_batch_size": COUNT, "replay_size": COUNT, "best_size": at_least(0), "best_per_update": at_least(0),
+              "learning_rate": positive(),
               "target_update_rate": between(0.0, 1.0), "max_length": COUNT}
     CHOICES = {"rl_algorithm": ALGORITHMS, "loss": LOSSES}
 
@@ -86,6 +95,9 @@ class TutorConfig:
         if self.train_batch_size > self.replay_size:
             raise ValueError(f"train_batch_size ({self.train_batch_size}) must be <= replay_size "
                              f"({self.replay_size})")
+        if self.best_per_update and (not self.best_size or self.best_per_update >= self.train_batch_size):
+            raise ValueError(f"best_per_update ({self.best_per_update}) needs best_size > 0 (got {self.best_size}) "
+                             f"and must be < train_batch_size ({self.train_batch_size})")
 
 
 def episodes(seqs, scores, log_prior, algorithm, c: float, num_steps: int) -> dict:
@@ -127,6 +139,55 @@ def episodes(seqs, scores, log_prior, algorithm, c: float, num_steps: int) -> di
     return out
 
 
+class BestEpisodes:
+    """The episodes of the ``size`` best distinct molecules seen so far (NumPy rows), best first
+    (ties: the earlier one first).
+
+    Args:
+      size: molecules kept.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.items: list = []  # (-score, arrival, key, {field: row})
+        self._arrivals = 0
+
+    def add(self, keys, scores, batch: dict) -> None:
+        """Adds the episodes of ``batch`` ({field: [N, ...]}, :func:`episodes`) whose ``keys``
+        (e.g. SMILES) are not kept yet, then keeps the ``size`` best by ``scores``."""
+        kept = {item[2] for item in self.items}
+        for i, (key, score) in enumerate(zip(keys, scores)):
+            if key not in kept:
+                kept.add(key)
+                self.items.append((-float(score), self._arrivals, key, {k: v[i] for k, v in batch.items()}))
+                self._arrivals += 1
+        self.items.sort(key=lambda item: item[:2])
+        del self.items[self.size:]
+
+    def keys(self) -> list:
+        """The kept keys, best first."""
+        return [item[2] for item in self.items]
+
+    def stacked(self) -> dict:
+        """The kept episodes as {field: [K, ...]}, best first."""
+        return {k: np.stack([item[3][k] for item in self.items]) for k in self.items[0][3]}
+
+
+class MixedReplay:
+    """What the learner draws from: each batch is ``batch_size - num_best`` episodes of
+    ``recent`` and ``num_best`` of ``best`` (both :class:`rl_tuner.replay.UniformReplay`), joined."""
+
+    def __init__(self, recent, best, num_best: int):
+        self.recent, self.best, self.num_best = recent, best, num_best
+
+    def sample(self, batch_size: int):
+        """(None, {field: [batch_size, ...]}) (TensorFlow ops, usable in a compiled loop)."""
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        _, recent = self.recent.sample(batch_size - self.num_best)
+        _, best = self.best.sample(self.num_best)
+        return None, {k: tf.concat([recent[k], best[k]], 0) for k in recent}
+
+
 class Tutor:
     """The tuned network, the prior, the replay and the sequence learner (TensorFlow).
 
@@ -151,8 +212,13 @@ class Tutor:
         spec = episodes_lib.episode_spec(config.max_length, prior.config.num_classes,
                                          next_log_prior=self.algorithm.uses_next_log_prior, end_transitions=False)
         self.replay = replay.UniformReplay(spec, config.replay_size, seed=seed + 1)
+        self.best, draws = None, self.replay
+        if config.best_size:
+            self.best = BestEpisodes(config.best_size)
+            self.best_replay = replay.UniformReplay(spec, config.best_size, seed=seed + 2)
+            draws = MixedReplay(self.replay, self.best_replay, config.best_per_update)
         self.learner = sequence_learner.SequenceLearner(
-            self.q_network, self.target_network, self.algorithm, self.replay,
+            self.q_network, self.target_network, self.algorithm, draws,
             sequence_learner.SequenceLearnerConfig(
                 discount=1.0, learning_rate=config.learning_rate, target_update_rate=config.target_update_rate,
                 batch_size=config.train_batch_size, td_lambda=config.td_lambda,
@@ -189,11 +255,16 @@ class Tutor:
             networks.shift_values(net, offset)
         self.value_offset = float(offset)
 
-    def store_and_learn(self, batch: dict) -> float | None:
-        """Adds the episodes, then runs ``updates_per_batch`` updates (none until the replay
+    def store_and_learn(self, batch: dict, keys=None, scores=None) -> float | None:
+        """Adds the episodes (and, with a best memory, keeps the best of them by ``scores``,
+        distinct by ``keys``), then runs ``updates_per_batch`` updates (none until the replay
         holds ``train_batch_size`` episodes); returns the mean loss (None if none ran)."""
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         self.replay.add(batch)
+        if self.best is not None:
+            self.best.add(keys, scores, batch)
+            self.best_replay.num_added.assign(0)  # rewritten whole: the kept episodes, best first
+            self.best_replay.add(self.best.stacked())
         if int(self.replay.size().numpy()) < self.config.train_batch_size or not self.config.updates_per_batch:
             return None
         loss, _ = self.learner.train(tf.constant(self.config.updates_per_batch))
@@ -265,7 +336,7 @@ def optimise(oracle, prior_path: str, seed: int, config: TutorConfig, timer=None
         if tutor.value_offset is None:
             tutor.shift_values(first_offset(tutor, seqs, scores))
         batch_loss = tutor.store_and_learn(episodes(seqs, scores, log_prior, tutor.algorithm, config.c,
-                                                    config.max_length))
+                                                    config.max_length), smiles, scores)
         if batch_loss is not None:
             updates += config.updates_per_batch
             loss = batch_loss
