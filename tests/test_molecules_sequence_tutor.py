@@ -52,7 +52,10 @@ def test_settings_refused():
              ({"c": 0.0}, "c must be > 0, got 0.0"),
              ({"td_lambda": 1.5}, "td_lambda must be in [0, 1], got 1.5"),
              ({"updates_per_batch": -1}, "updates_per_batch must be an integer >= 0, got -1"),
-             ({"train_batch_size": 65, "replay_size": 64}, "train_batch_size (65) must be <= replay_size (64)")]
+             ({"train_batch_size": 65, "replay_size": 64}, "train_batch_size (65) must be <= replay_size (64)"),
+             ({"best_per_update": 8}, "best_per_update (8) needs best_size > 0 (got 0) and must be < train_batch_size (64)"),
+             ({"best_per_update": 64, "best_size": 100},
+              "best_per_update (64) needs best_size > 0 (got 100) and must be < train_batch_size (64)")]
     for kwargs, message in cases:
         with pytest.raises(ValueError) as e:
             st.TutorConfig(**kwargs)
@@ -184,3 +187,47 @@ def test_the_loss_falls_and_the_policy_moves_to_the_molecule_that_scores(prior, 
     # the optimum pi(x) ~ p(x) exp(S(x) / c): "CC" gains S / c = 2 nats on "N"
     gap = _policy_log_likelihood(tutor, seqs[0]) - _policy_log_likelihood(tutor, seqs[1])
     assert gap == pytest.approx(math.log(p["C"] ** 2 / p["N"]) + 1.0 / 0.5, abs=0.02)
+
+
+def test_best_episodes_keep_the_best_distinct_molecules():
+    best = st.BestEpisodes(3)
+    best.add(["A", "B", "A"], [0.2, 0.9, 0.2], {"x": np.array([1, 2, 3])})
+    best.add(["C", "D", "B", "E"], [0.2, 0.1, 0.9, 0.5], {"x": np.array([4, 5, 6, 7])})
+    assert best.keys() == ["B", "E", "A"]  # 0.9, 0.5, then A before C (same score, earlier)
+    assert best.stacked()["x"].tolist() == [2, 7, 1]  # each molecule's first episode
+
+
+def test_mixed_replay_draws_from_both_memories():
+    import tensorflow as tf
+    from rl_tuner import replay
+    spec = {"v": tf.TensorSpec([], tf.float32)}
+    recent, best = replay.UniformReplay(spec, 8, seed=0), replay.UniformReplay(spec, 4, seed=1)
+    recent.add({"v": np.arange(1, 9, dtype=np.float32)})
+    best.add({"v": -np.arange(1, 3, dtype=np.float32)})
+    _, batch = st.MixedReplay(recent, best, 3).sample(10)
+    values = batch["v"].numpy()
+    assert values.shape == (10,) and (values[:7] > 0).all() and set(values[7:]) <= {-1.0, -2.0}
+
+
+def test_the_best_memory_holds_the_run_s_best_molecules(prior, monkeypatch):
+    tutors, batches = [], []
+    original = st.Tutor.__init__
+
+    def keep(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        tutors.append(self)
+
+    monkeypatch.setattr(st.Tutor, "__init__", keep)
+    oracle = BudgetedOracle(objectives.get("qed").score, 40, chem.canonical)
+    score_batch = oracle.score_batch
+    monkeypatch.setattr(oracle, "score_batch", lambda smiles: batches.append(list(zip(smiles, score_batch(smiles))))
+                        or [v for _, v in batches[-1]])
+    config = st.TutorConfig(batch_size=8, train_batch_size=6, replay_size=32, best_size=5, best_per_update=2,
+                            max_length=24)
+    st.optimise(oracle, prior, 0, config)
+    first = {}
+    for smiles, score in (pair for batch in batches[:-1] for pair in batch):  # the last batch is not learned
+        first.setdefault(smiles, (-score, len(first)))
+    expected = sorted(first, key=first.get)[:5]
+    assert tutors[0].best.keys() == expected and first[expected[0]][0] < 0  # the best scores > 0
+    assert int(tutors[0].best_replay.size().numpy()) == 5
