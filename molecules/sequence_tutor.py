@@ -63,6 +63,9 @@ class TutorConfig:
       train_head_only: train only the output layer (the LSTM stays the prior's).
       target_update_rate: soft update of the target network after every update (loss lambda).
       max_length: tokens sampled per molecule at most, the end token included.
+      patience: stop after this many steps past 1,000 calls without a change of the top-100
+        scores (mol_opt's rule, as ``--algorithm dap``; 0: never; a run also stops after 100
+        steps without a new molecule).
     """
 
     rl_algorithm: str = "g"
@@ -79,11 +82,12 @@ class TutorConfig:
     train_head_only: bool = False
     target_update_rate: float = 0.01
     max_length: int = 120
+    patience: int = 5
 
     RANGES = {"c": positive(), "td_lambda": between(0.0, 1.0), "batch_size": COUNT, "updates_per_batch": at_least(0),
               "train_batch_size": COUNT, "replay_size": COUNT, "best_size": at_least(0), "best_per_update": at_least(0),
               "learning_rate": positive(),
-              "target_update_rate": between(0.0, 1.0), "max_length": COUNT}
+              "target_update_rate": between(0.0, 1.0), "max_length": COUNT, "patience": at_least(0)}
     CHOICES = {"rl_algorithm": ALGORITHMS, "loss": LOSSES}
 
     def __post_init__(self):
@@ -305,13 +309,15 @@ def optimise(oracle, prior_path: str, seed: int, config: TutorConfig, timer=None
 
     Returns:
       ``{"steps": batches sampled, "updates": learner updates, "value_offset": nats,
-      "last_kl": mean KL(pi || p) per token of the last batch, "last_loss": the last mean loss}``.
+      "last_kl": mean KL(pi || p) per token of the last batch, "last_loss": the last mean loss,
+      "stopped_early": why the run stopped before the budget, or None}``.
 
     Raises:
       FileNotFoundError, ValueError: a missing or unsuitable prior.
     """
     from molecules import prior as prior_lib  # pylint: disable=import-outside-toplevel  (TensorFlow)
     from molecules.dap import add_seconds, sequences  # pylint: disable=import-outside-toplevel
+    from molecules.oracle import EarlyStop  # pylint: disable=import-outside-toplevel
     prior, tokenizer = prior_lib.load(prior_path)
     if tokenizer.begin_id is None:
         raise ValueError(f"{prior_path}: --algorithm sequence_tutor needs an atom-level prior (with a <bos> token), "
@@ -319,8 +325,9 @@ def optimise(oracle, prior_path: str, seed: int, config: TutorConfig, timer=None
     tutor = Tutor(prior, tokenizer, config, seed)
     rng = np.random.default_rng(seed)
     timer = timer if timer is not None else {}
-    steps, updates, kl, loss = 0, 0, 0.0, None
+    steps, updates, kl, loss, stop = 0, 0, 0.0, None, EarlyStop(oracle, config.patience)
     while not oracle.finished:
+        stop.before()
         t0 = time.perf_counter()
         tokens, kl = tutor.sample(config.batch_size, int(rng.integers(2 ** 31)))
         seqs = sequences(tokens, tokenizer.end_id)
@@ -330,7 +337,7 @@ def optimise(oracle, prior_path: str, seed: int, config: TutorConfig, timer=None
         t2 = time.perf_counter()
         add_seconds(timer, sampling=t1 - t0, scoring=t2 - t1)
         steps += 1
-        if oracle.finished:
+        if oracle.finished or stop.after():
             break
         log_prior = tutor.prior_log_probs(seqs)
         if tutor.value_offset is None:
@@ -342,5 +349,5 @@ def optimise(oracle, prior_path: str, seed: int, config: TutorConfig, timer=None
             loss = batch_loss
         add_seconds(timer, learning=time.perf_counter() - t2)
     return {"steps": steps, "updates": updates, "value_offset": tutor.value_offset, "last_kl": kl,
-            "last_loss": loss}
+            "last_loss": loss, "stopped_early": stop.reason}
 
