@@ -54,8 +54,10 @@ class TutorConfig:
       td_lambda: lambda of the returns with loss lambda (1: the rest of the episode).
       batch_size: molecules sampled from the policy per step.
       updates_per_batch: learner updates after each step's molecules are stored.
-      train_batch_size: episodes per learner update, drawn uniformly from the replay.
-      replay_size: episodes the replay keeps (the oldest are overwritten).
+      train_batch_size: episodes per learner update, drawn uniformly from the replay (and the
+        best memory).
+      replay_size: episodes the replay keeps (the oldest are overwritten; the size of one batch
+        makes every update on-policy but for the best memory's share).
       best_size: the best distinct molecules kept in a second memory (0: none).
       best_per_update: episodes of each update drawn uniformly from the best memory (the rest
         from the replay); needs ``best_size`` > 0.
@@ -96,12 +98,12 @@ class TutorConfig:
         for name, allowed in self.CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if self.train_batch_size > self.replay_size:
-            raise ValueError(f"train_batch_size ({self.train_batch_size}) must be <= replay_size "
-                             f"({self.replay_size})")
         if self.best_per_update and (not self.best_size or self.best_per_update >= self.train_batch_size):
             raise ValueError(f"best_per_update ({self.best_per_update}) needs best_size > 0 (got {self.best_size}) "
                              f"and must be < train_batch_size ({self.train_batch_size})")
+        if self.train_batch_size - self.best_per_update > self.replay_size:
+            raise ValueError(f"train_batch_size - best_per_update ({self.train_batch_size - self.best_per_update}) "
+                             f"must be <= replay_size ({self.replay_size})")
 
 
 def episodes(seqs, scores, log_prior, algorithm, c: float, num_steps: int) -> dict:
@@ -262,14 +264,16 @@ class Tutor:
     def store_and_learn(self, batch: dict, keys=None, scores=None) -> float | None:
         """Adds the episodes (and, with a best memory, keeps the best of them by ``scores``,
         distinct by ``keys``), then runs ``updates_per_batch`` updates (none until the replay
-        holds ``train_batch_size`` episodes); returns the mean loss (None if none ran)."""
+        holds the ``train_batch_size - best_per_update`` it draws); returns the mean loss (None if
+        none ran)."""
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         self.replay.add(batch)
         if self.best is not None:
             self.best.add(keys, scores, batch)
             self.best_replay.num_added.assign(0)  # rewritten whole: the kept episodes, best first
             self.best_replay.add(self.best.stacked())
-        if int(self.replay.size().numpy()) < self.config.train_batch_size or not self.config.updates_per_batch:
+        needed = self.config.train_batch_size - self.config.best_per_update
+        if int(self.replay.size().numpy()) < needed or not self.config.updates_per_batch:
             return None
         loss, _ = self.learner.train(tf.constant(self.config.updates_per_batch))
         return float(loss)

@@ -52,7 +52,8 @@ def test_settings_refused():
              ({"c": 0.0}, "c must be > 0, got 0.0"),
              ({"td_lambda": 1.5}, "td_lambda must be in [0, 1], got 1.5"),
              ({"updates_per_batch": -1}, "updates_per_batch must be an integer >= 0, got -1"),
-             ({"train_batch_size": 65, "replay_size": 64}, "train_batch_size (65) must be <= replay_size (64)"),
+             ({"train_batch_size": 65, "replay_size": 64},
+              "train_batch_size - best_per_update (65) must be <= replay_size (64)"),
              ({"best_per_update": 8}, "best_per_update (8) needs best_size > 0 (got 0) and must be < train_batch_size (64)"),
              ({"best_per_update": 64, "best_size": 100},
               "best_per_update (64) needs best_size > 0 (got 100) and must be < train_batch_size (64)")]
@@ -103,7 +104,7 @@ def test_cli_refuses_flags_of_the_other_algorithm(tmp_path, prior, capsys):
              (["--algorithm", "sequence_tutor", "--sigma", "5"],
               "error: --sigma is a setting of --algorithm dap, not sequence_tutor"),
              (["--algorithm", "sequence_tutor", "--train-batch-size", "100", "--replay-size", "50"],
-              "error: train_batch_size (100) must be <= replay_size (50)")]
+              "error: train_batch_size - best_per_update (100) must be <= replay_size (50)")]
     for extra, message in cases:
         assert run_main(cli.main, base + extra) == 2
         assert capsys.readouterr().err.strip() == message
@@ -134,9 +135,9 @@ def test_the_oracle_is_called_only_within_the_budget_and_rewards_are_the_scores(
 
     original = st.Tutor.store_and_learn
 
-    def spy_store(self, batch):
+    def spy_store(self, batch, *args):
         stored.append({k: np.array(v) for k, v in batch.items()})
-        return original(self, batch)
+        return original(self, batch, *args)
 
     monkeypatch.setattr(oracle, "score_batch", spy_score)
     monkeypatch.setattr(st.Tutor, "store_and_learn", spy_store)
