@@ -75,7 +75,7 @@ class TutorConfig:
     loss: str = "path"
     td_lambda: float = 1.0
     batch_size: int = 64
-    updates_per_batch: int = 1
+    updates_per_batch: int = 4
     train_batch_size: int = 64
     replay_size: int = 1024
     best_size: int = 0
