@@ -1,11 +1,11 @@
 """Time of one PMO run (``molecules benchmark --task TASK --budget N``) and its split per oracle call.
 
-Runs the optimiser (default ``--algorithm dap``, REINVENT's method with PMO's settings) on one
-task into a temporary directory and reports the wall time, the per-call cost of sampling,
+Runs the optimiser (default ``--algorithm dap``, REINVENT's method with PMO's settings;
+``--algorithm sequence_tutor``, Sequence Tutor with its preset) on one task into a temporary directory and reports the wall time, the per-call cost of sampling,
 scoring (the objective, RDKit) and learning (likelihoods and the update), the machine's load,
 and a JSON object as the last line:
 
-    python benchmarks/pmo_speed.py --task qed --budget 10000 [--seed 0] [--prior checkpoints/smiles_rnn]
+    python benchmarks/pmo_speed.py --task qed --budget 10000 [--seed 0] [--algorithm sequence_tutor]
 
 The issue's target: a 10,000-call run in at most 3 minutes (median) on 2 idle cores.
 """
@@ -45,6 +45,7 @@ def main():
           + f"; load {load_before:.2f} -> {os.getloadavg()[0]:.2f}")
     print(json.dumps({"benchmark": "pmo_speed", "task": args.task, "algorithm": args.algorithm,
                       "budget": args.budget, "seed": args.seed, "oracle_calls": calls, "steps": record.get("steps"),
+                      "updates": record.get("updates"),
                       "stopped_early": record.get("stopped_early"), "auc_top10": record["auc_top10"],
                       "wall_s": record["wall_s"], "total_s": total, "seconds": seconds,
                       "per_call_ms": per_call_ms, "load_before": load_before, "load_after": os.getloadavg()[0],

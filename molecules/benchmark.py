@@ -25,7 +25,11 @@ when given, and returns a JSON-able dict of facts about the run (e.g. ``{"steps"
 stored in result.json. ``config`` is a frozen dataclass of its settings (documented under
 ``Attributes:``; they become command-line flags and result.json's ``settings``).
 :data:`ALGORITHMS` maps ``--algorithm`` names to ``(module, function, config class)``; adding
-an algorithm is adding an entry there. ``dap`` is REINVENT's method (:mod:`molecules.dap`).
+an algorithm is adding an entry there. ``dap`` is REINVENT's method (:mod:`molecules.dap`),
+``sequence_tutor`` the project's KL-control learner (:mod:`molecules.sequence_tutor`). Every
+algorithm's settings are flags of ``molecules benchmark`` (:func:`settings_flags`); one name
+shared by two algorithms (``--batch-size``) is one flag with each algorithm's own default, and
+a flag of another algorithm than the chosen one is refused.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ SUITES = ("pmo",)
 DEFAULT_BUDGET = 10_000
 LOG_EVERY = 100
 # --algorithm name -> (module, optimiser function, settings dataclass)
-ALGORITHMS = {"dap": ("molecules.dap", "optimise", "DapConfig")}
+ALGORITHMS = {"dap": ("molecules.dap", "optimise", "DapConfig"),
+              "sequence_tutor": ("molecules.sequence_tutor", "optimise", "TutorConfig")}
 # result.json fields that must match for a finished suite run to be kept
 SAME_RUN = ("task", "seed", "budget", "algorithm", "settings", "prior")
 
@@ -62,6 +67,28 @@ def algorithm(name: str) -> tuple:
     module, function, config = ALGORITHMS[name]
     loaded = importlib.import_module(module)
     return getattr(loaded, function), getattr(loaded, config)
+
+
+def settings_flags() -> dict:
+    """``{field: {algorithm name: default}}`` over every algorithm's settings dataclass, in
+    :data:`ALGORITHMS` order (the flags of ``molecules benchmark``)."""
+    flags: dict = {}
+    for name in ALGORITHMS:
+        for field in dataclasses.fields(algorithm(name)[1]):
+            flags.setdefault(field.name, {})[name] = field.default
+    return flags
+
+
+def check_flags(args, algorithm_name: str) -> None:
+    """Refuses a settings flag of another algorithm than ``algorithm_name`` (set: not None).
+
+    Raises:
+      ValueError: ``--sigma is a setting of --algorithm dap, not sequence_tutor``.
+    """
+    for field, owners in settings_flags().items():
+        if algorithm_name not in owners and getattr(args, field, None) is not None:
+            raise ValueError(f"--{field.replace('_', '-')} is a setting of --algorithm {' and '.join(owners)}, "
+                             f"not {algorithm_name}")
 
 
 def calls_csv(calls) -> str:
@@ -253,6 +280,7 @@ def main(args) -> int:
     if args.suite is not None and args.seed is not None:
         raise ValueError("--suite takes --seeds S [S ...]; --seed goes with --task")
     _, config_class = algorithm(args.algorithm)
+    check_flags(args, args.algorithm)
     config = dataclass_from_args(config_class, args)
     log = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
     if args.task is not None:

@@ -8,6 +8,7 @@ with the RDKit reward or a PMO objective, run the PMO benchmark.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_benchmark_parser(sub, objective_names) -> None:
-    from molecules import benchmark, dap  # pylint: disable=import-outside-toplevel  (no TensorFlow)
+    from molecules import benchmark  # pylint: disable=import-outside-toplevel  (no TensorFlow)
     from rl_tuner.plumbing.cli_utils import range_type  # pylint: disable=import-outside-toplevel
     from rl_tuner.plumbing.ranges import COUNT, SEED  # pylint: disable=import-outside-toplevel
     p = sub.add_parser("benchmark", help="the PMO benchmark: optimise a PMO objective under a budget of oracle calls",
@@ -109,7 +110,9 @@ def _add_benchmark_parser(sub, objective_names) -> None:
                                    "OUT/oracle_calls.csv (call, smiles, score). --suite pmo runs every task x seed "
                                    "into OUT/TASK/seed_S/ and OUT/summary.json; rerun it to resume (finished runs "
                                    "are kept). --algorithm dap is REINVENT's augmented likelihood with PMO's tuned "
-                                   "settings (the flags below). BUILD.md, \"PMO\".")
+                                   "settings; --algorithm sequence_tutor is Sequence Tutor's KL-control learner "
+                                   "(Jaques et al. 2017) with replay. Each algorithm's settings are the flags below "
+                                   "(a flag names the algorithms it belongs to and their defaults). BUILD.md, \"PMO\".")
     p.add_argument("--task", default=None, metavar="NAME",
                    help="one run on this PMO objective, one of: " + ", ".join(objective_names))
     p.add_argument("--suite", choices=benchmark.SUITES, default=None, help="every task x seed (instead of --task)")
@@ -126,7 +129,13 @@ def _add_benchmark_parser(sub, objective_names) -> None:
                    "(default: the shipped checkpoints/smiles_rnn)")
     p.add_argument("--out", required=True, help="run directory (--task) or suite directory (--suite)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_dataclass_arguments(p, dap.DapConfig)
+    flags, added = benchmark.settings_flags(), set()
+    for name in benchmark.ALGORITHMS:  # each setting once, defaulting to the chosen algorithm's
+        config_class = benchmark.algorithm(name)[1]
+        fields = {f.name for f in dataclasses.fields(config_class)}
+        add_dataclass_arguments(p, config_class, skip=added, choices=getattr(config_class, "CHOICES", None),
+                                help_defaults={f: "; ".join(f"{a}: {d}" for a, d in flags[f].items()) for f in fields})
+        added |= fields
     add_overwrite_flag(p)
 
 

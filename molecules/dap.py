@@ -12,7 +12,8 @@ over the batch and ``experience_replay`` molecules drawn from the memory of the 
 log p(x) is the sequence log-likelihood (the end token included). The second term is
 REINVENT's regulariser against very likely sequences (weight 5e3 in REINVENT and mol_opt). The
 run ends at the budget, or (mol_opt's early stop) after ``patience`` consecutive steps past
-1,000 calls that leave the top-100 scores unchanged. The minimiser of the first term is
+1,000 calls that leave the top-100 scores unchanged (:class:`molecules.oracle.EarlyStop`, which
+also ends a run after 100 steps without a new molecule). The minimiser of the first term is
 pi ~ p_prior exp(sigma S): Sequence Tutor's KL-control target with c = 1/sigma.
 
 Importing this module loads no TensorFlow (the settings serve ``--help``).
@@ -202,6 +203,7 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
     """
     import time  # pylint: disable=import-outside-toplevel
     from molecules import prior as prior_lib  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    from molecules.oracle import EarlyStop  # pylint: disable=import-outside-toplevel
     from rl_tuner.models import sampling  # pylint: disable=import-outside-toplevel
     prior, tokenizer = prior_lib.load(prior_path)
     if tokenizer.begin_id is None:
@@ -210,9 +212,9 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
     learner, memory = Learner(prior, config), Experience(config.experience_size)
     rng = np.random.default_rng(seed)
     timer = timer if timer is not None else {}
-    steps, patience, stopped = 0, 0, False
+    steps, stop = 0, EarlyStop(oracle, config.patience)
     while not oracle.finished:
-        old = [s for _, s in oracle.top(100)] if len(oracle.calls) > 100 else None
+        stop.before()
         t0 = time.perf_counter()
         tokens = sampling.sample_model(learner.agent, config.batch_size, config.max_length + 1, 1.0,
                                  int(rng.integers(2 ** 31)), primer=[tokenizer.begin_id],
@@ -222,14 +224,11 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
         t1 = time.perf_counter()
         scores = oracle.score_batch(smiles)
         t2 = time.perf_counter()
-        _add(timer, sampling=t1 - t0, scoring=t2 - t1)
+        add_seconds(timer, sampling=t1 - t0, scoring=t2 - t1)
         if oracle.finished:
             break
-        if config.patience and len(oracle.calls) > 1000:
-            patience = patience + 1 if [s for _, s in oracle.top(100)] == old else 0
-            if patience >= config.patience:
-                stopped = True
-                break
+        if stop.after():
+            break
         prior_lp = learner.prior_log_likelihoods(seqs)
         batch = list(zip(smiles, scores, prior_lp, seqs))
         replay = memory.sample(config.experience_replay, rng) \
@@ -238,10 +237,11 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
                        [b[1] for b in batch + replay])
         memory.add(batch)
         steps += 1
-        _add(timer, learning=time.perf_counter() - t2)
-    return {"steps": steps, "stopped_early": stopped}
+        add_seconds(timer, learning=time.perf_counter() - t2)
+    return {"steps": steps, "stopped_early": stop.reason is not None}
 
 
-def _add(timer: dict, **seconds) -> None:
+def add_seconds(timer: dict, **seconds) -> None:
+    """Adds each ``name=seconds`` to ``timer[name]`` (a run's cost split)."""
     for key, value in seconds.items():
         timer[key] = timer.get(key, 0.0) + value

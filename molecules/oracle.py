@@ -134,3 +134,45 @@ class BudgetedOracle:
         return (f"{len(scores)}/{self.budget} calls | top1 {top_mean(scores, 1):.3f} | "
                 f"top10 {top_mean(scores, 10):.3f} | top100 {top_mean(scores, 100):.3f} | "
                 f"auc_top10 {self.auc(10, finished=False):.3f}")
+
+
+class EarlyStop:
+    """mol_opt's early stop of its optimisers (``main/reinvent/run.py``): past ``after`` calls,
+    ``patience`` consecutive steps that leave the top-100 scores unchanged end the run; and
+    (this project's guard, so that a policy that samples only known molecules cannot loop for
+    ever) :data:`IDLE_STEPS` consecutive steps without a new call, at any number of calls.
+
+    Call :meth:`before` before a step samples and :meth:`after` once it is scored.
+
+    Args:
+      oracle: the run's :class:`BudgetedOracle`.
+      patience: steps (0: only the idle guard).
+      after: calls before the patience rule applies (mol_opt: 1,000).
+    """
+
+    IDLE_STEPS = 100
+
+    def __init__(self, oracle: BudgetedOracle, patience: int, after: int = 1000):
+        self.oracle, self.patience, self.after_calls = oracle, patience, after
+        self._old, self._calls, self._same, self._idle = None, 0, 0, 0
+        self.reason = None
+
+    def _top100(self):
+        return [score for _, score in self.oracle.top(100)] if len(self.oracle.calls) > 100 else None
+
+    def before(self) -> None:
+        """Notes the top-100 scores and the number of calls before a step."""
+        self._old, self._calls = self._top100(), len(self.oracle.calls)
+
+    def after(self) -> bool:
+        """Whether the run should stop after the step just scored (``reason`` says why)."""
+        self._idle = self._idle + 1 if len(self.oracle.calls) == self._calls else 0
+        if self._idle >= self.IDLE_STEPS:
+            self.reason = f"{self.IDLE_STEPS} steps without a new molecule"
+            return True
+        if self.patience and len(self.oracle.calls) > self.after_calls:
+            self._same = self._same + 1 if self._top100() == self._old else 0
+            if self._same >= self.patience:
+                self.reason = f"{self.patience} steps without a change of the top-100 scores"
+                return True
+        return False

@@ -3,7 +3,14 @@
 import json
 import os
 
+import numpy as np
+
 from molecules import chem, cli
+
+# A hand-made SMILES-RNN whose every step predicts the same distribution (zero LSTM weights, the
+# dense bias holds log-probabilities), so likelihoods are known by hand (uniform_prior).
+UNIFORM_VOCAB = ["<eos>", "<bos>", "C", "N", "O", "(", ")", "=", "1"]
+UNIFORM_PROBS = [0.15, 0.0, 0.45, 0.15, 0.15, 0.02, 0.02, 0.04, 0.02]  # <bos> is never sampled
 
 SUBSTITUENTS = ["C", "CC", "CCC", "O", "OC", "N", "F", "Cl", "C(=O)O", "C#N", "C(C)C", "S"]
 # Outside the original's 35 characters ('.' and 'a'): kept by an atom-level data set.
@@ -49,3 +56,21 @@ def score_lines(tmp_path, lines, *extra, name: str = "in.txt") -> list:
     written = json.loads(out.read_text())
     assert written["written_by"] == "molecules score"
     return written["molecules"]
+
+
+def uniform_prior(path, random_lstm: bool = False) -> str:
+    """Saves the 1 x 4 SMILES-RNN of :data:`UNIFORM_VOCAB` whose every step predicts
+    :data:`UNIFORM_PROBS` at ``path``; returns ``path`` as a string. With ``random_lstm`` the
+    LSTM keeps its random initial weights (its state then tells prefixes apart; the output
+    kernel is still 0, so the predictions are the same)."""
+    from rl_tuner.plumbing import checkpoint  # pylint: disable=import-outside-toplevel
+    from rl_tuner.models import sequence_model  # pylint: disable=import-outside-toplevel  (TensorFlow)
+    config = sequence_model.SequenceRNNConfig(num_classes=len(UNIFORM_VOCAB), layer_sizes=(4,),
+                                              vocabulary=tuple(UNIFORM_VOCAB))
+    model = sequence_model.build(config, seed=0)
+    weights = {k: v if random_lstm and not k.startswith("dense") else np.zeros_like(v)
+               for k, v in model.get_named_weights().items()}
+    weights["dense/bias"] = np.log(np.maximum(UNIFORM_PROBS, 1e-30)).astype(np.float32)
+    model.set_named_weights(weights)
+    checkpoint.save_model(str(path), model)
+    return str(path)

@@ -13,24 +13,15 @@ import pytest
 from molecules import benchmark, cli, dap, objectives
 from molecules.oracle import top_auc
 from rl_tuner.plumbing.cli_utils import run_main
+from molecule_fixtures import UNIFORM_PROBS, UNIFORM_VOCAB, uniform_prior
 
-VOCAB = ["<eos>", "<bos>", "C", "N", "O", "(", ")", "=", "1"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROBS = [0.15, 0.0, 0.45, 0.15, 0.15, 0.02, 0.02, 0.04, 0.02]  # <bos> is never sampled
+VOCAB, PROBS = UNIFORM_VOCAB, UNIFORM_PROBS
 
 
 @pytest.fixture(scope="module")
 def prior(tmp_path_factory):
-    from rl_tuner.plumbing import checkpoint
-    from rl_tuner.models import sequence_model
-    config = sequence_model.SequenceRNNConfig(num_classes=len(VOCAB), layer_sizes=(4,), vocabulary=tuple(VOCAB))
-    model = sequence_model.build(config, seed=0)
-    weights = {k: np.zeros_like(v) for k, v in model.get_named_weights().items()}
-    weights["dense/bias"] = np.log(np.maximum(PROBS, 1e-30)).astype(np.float32)
-    model.set_named_weights(weights)
-    path = str(tmp_path_factory.mktemp("prior") / "tiny")
-    checkpoint.save_model(path, model)
-    return path
+    return uniform_prior(tmp_path_factory.mktemp("prior") / "tiny")
 
 
 def test_sequences_pad_and_experience():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from molecules import chem
-from molecules.oracle import BudgetedOracle, top_auc, top_mean
+from molecules.oracle import BudgetedOracle, EarlyStop, top_auc, top_mean
 
 
 def mol_opt_top_auc(scores, top_n, finish, freq_log, max_oracle_calls):
@@ -83,3 +83,27 @@ def test_progress_is_reported_every_log_every_calls():
                      "4/10 calls | top1 0.400 | top10 0.250 | top100 0.250 | auc_top10 0.055"]
     with pytest.raises(ValueError, match="budget and log_every must be >= 1, got 0 and 100"):
         BudgetedOracle(len, 0, chem.canonical)
+
+
+def _step(oracle, stop, names):
+    stop.before()
+    oracle.score_batch(names)
+    return stop.after()
+
+
+def test_early_stop_patience_after_the_calls_and_the_idle_guard():
+    oracle = BudgetedOracle(lambda s: int(s[1:]) / 1000, 10_000, lambda s: s)
+    stop = EarlyStop(oracle, patience=2, after=150)
+    assert not _step(oracle, stop, [f"m{i}" for i in range(100)])
+    assert not _step(oracle, stop, [f"m{i}" for i in range(100, 140)])  # 140 calls: the rule waits for > 150
+    assert not _step(oracle, stop, ["m0"])  # only a repeat: idle, but below 150 calls
+    assert not _step(oracle, stop, [f"m{i}" for i in range(140, 160)])  # 160 calls, the top-100 changed
+    assert not _step(oracle, stop, ["m1", "m2"])  # unchanged once
+    assert not _step(oracle, stop, ["m999"])  # a new best: the count starts again
+    assert not _step(oracle, stop, ["m3"])
+    assert _step(oracle, stop, ["m4", "m5"]) and stop.reason == "2 steps without a change of the top-100 scores"
+    idle = EarlyStop(BudgetedOracle(lambda s: 0.5, 100, lambda s: None if s == "not" else s), patience=0)
+    assert not _step(idle.oracle, idle, ["a"])
+    results = [_step(idle.oracle, idle, ["a", "not"]) for _ in range(EarlyStop.IDLE_STEPS)]
+    assert results == [False] * (EarlyStop.IDLE_STEPS - 1) + [True]
+    assert idle.reason == "100 steps without a new molecule"
