@@ -497,7 +497,7 @@ def test_overwrite_never_replaces_a_protected_folder_inside_out(name, inputs, pr
 def test_replaced_entries_of_a_library_writer_are_checked_too(inputs, protected, tmp_path):
     """policy.save replaces q_network/ and prior/ (overwrite=True): a user's checkpoint kept as
     prior/ in a plain folder is refused; a tuned policy's own prior/ is replaced."""
-    from rl_tuner.plumbing import atomic
+    from rl_tuner.plumbing import output_dir
     col = str(tmp_path / "col")
     shutil.copytree(protected["checkpoint"][0], os.path.join(col, "prior"))
     _write(os.path.join(col, "notes.txt"), "note")
