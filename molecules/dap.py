@@ -205,10 +205,7 @@ def optimise(oracle, prior_path: str, seed: int, config: DapConfig, timer=None) 
     from molecules import prior as prior_lib  # pylint: disable=import-outside-toplevel  (TensorFlow)
     from molecules.oracle import EarlyStop  # pylint: disable=import-outside-toplevel
     from rl_tuner.models import sampling  # pylint: disable=import-outside-toplevel
-    prior, tokenizer = prior_lib.load(prior_path)
-    if tokenizer.begin_id is None:
-        raise ValueError(f"{prior_path}: --algorithm dap needs an atom-level prior (with a <bos> token), "
-                         f"not {tokenizer.describe()}")
+    prior, tokenizer = prior_lib.load_with_begin(prior_path, "dap")
     learner, memory = Learner(prior, config), Experience(config.experience_size)
     rng = np.random.default_rng(seed)
     timer = timer if timer is not None else {}

@@ -192,3 +192,17 @@ def add_sample_metrics(model_dir: str, data_dir: str, num: int, seed: int = 0) -
     print(f"{num} samples: {stats['valid']:.1%} valid, {stats['unique']:.1%} unique, "
           f"{stats.get('novel', float('nan')):.1%} novel", file=sys.stderr)
     return record
+
+
+def load_with_begin(path: str, algorithm: str):
+    """``(prior, tokenizer)`` of :func:`load`, for an optimiser that samples from ``<bos>``.
+
+    Raises:
+      FileNotFoundError, ValueError: as :func:`load`; ValueError also for a prior whose
+        tokenizer has no ``<bos>`` token (naming ``path`` and ``--algorithm algorithm``).
+    """
+    prior, tokenizer = load(path)
+    if tokenizer.begin_id is None:
+        raise ValueError(f"{path}: --algorithm {algorithm} needs an atom-level prior (with a <bos> token), "
+                         f"not {tokenizer.describe()}")
+    return prior, tokenizer

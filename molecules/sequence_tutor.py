@@ -323,10 +323,7 @@ def optimise(oracle, prior_path: str, seed: int, config: TutorConfig, timer=None
     from molecules import prior as prior_lib  # pylint: disable=import-outside-toplevel  (TensorFlow)
     from molecules.dap import add_seconds, sequences  # pylint: disable=import-outside-toplevel
     from molecules.oracle import EarlyStop  # pylint: disable=import-outside-toplevel
-    prior, tokenizer = prior_lib.load(prior_path)
-    if tokenizer.begin_id is None:
-        raise ValueError(f"{prior_path}: --algorithm sequence_tutor needs an atom-level prior (with a <bos> token), "
-                         f"not {tokenizer.describe()}")
+    prior, tokenizer = prior_lib.load_with_begin(prior_path, "sequence_tutor")
     tutor = Tutor(prior, tokenizer, config, seed)
     rng = np.random.default_rng(seed)
     timer = timer if timer is not None else {}
